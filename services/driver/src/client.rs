@@ -1,0 +1,106 @@
+//! `DriverClient`: the typed client for the driver service's internal routes,
+//! the one place where the transport between services shows. Connection
+//! failures and timeouts become 503 `unavailable`; an error the driver service
+//! answered keeps its status and code.
+
+use std::{sync::Arc, time::Duration};
+
+use hail_shared::{
+    api::drivers::CreateDriverProfile,
+    error::ErrorBody,
+    extract::INTERNAL_TOKEN_HEADER,
+    server::StartError,
+    ApiError,
+};
+use reqwest::{Method, StatusCode};
+use serde::{de::DeserializeOwned, Serialize};
+use uuid::Uuid;
+
+#[derive(Clone)]
+pub struct DriverClient {
+    http: reqwest::Client,
+    base_url: Arc<str>,
+    token: Arc<str>,
+}
+
+impl DriverClient {
+    pub fn new(base_url: &str, internal_token: &str, timeout: Duration) -> Result<Self, StartError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(timeout)
+            .build()
+            .map_err(|e| StartError::Http(e.to_string()))?;
+        Ok(Self {
+            http,
+            base_url: base_url.trim_end_matches('/').into(),
+            token: internal_token.into(),
+        })
+    }
+
+    /// Creates the OFFLINE profile of a newly registered driver (idempotent).
+    pub async fn create_profile(&self, driver_id: Uuid) -> Result<(), ApiError> {
+        self.send::<_, serde_json::Value>(
+            Method::POST,
+            "/internal/drivers",
+            Some(&CreateDriverProfile { driver_id }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn send<B: Serialize, R: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<Option<R>, ApiError> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base_url))
+            .header(INTERNAL_TOKEN_HEADER, &*self.token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(unavailable)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(unavailable)?;
+        if status.is_success() {
+            if bytes.is_empty() {
+                return Ok(None);
+            }
+            return serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| ApiError::internal(format!("driver service answered {path} with an unexpected body: {e}")));
+        }
+        Err(answered_error(status, &bytes))
+    }
+}
+
+fn unavailable(err: reqwest::Error) -> ApiError {
+    ApiError::Unavailable(format!("the driver service is unavailable: {err}"))
+}
+
+/// Rebuilds the driver service's error so the caller answers with the same code.
+fn answered_error(status: StatusCode, bytes: &[u8]) -> ApiError {
+    let Ok(body) = serde_json::from_slice::<ErrorBody>(bytes) else {
+        return ApiError::internal(format!("driver service answered {status} without an error body"));
+    };
+    let message = body.error.message;
+    match status.as_u16() {
+        404 => ApiError::NotFound(message),
+        403 => ApiError::Forbidden(message),
+        409 => ApiError::conflict(conflict_code(&body.error.code), message),
+        503 => ApiError::Unavailable(message),
+        _ => ApiError::internal(format!("driver service: {status} {}: {message}", body.error.code)),
+    }
+}
+
+/// The contract's conflict codes as static strings.
+fn conflict_code(code: &str) -> &'static str {
+    match code {
+        "driver_offline" => "driver_offline",
+        "invalid_transition" => "invalid_transition",
+        "offer_expired" => "offer_expired",
+        _ => "conflict",
+    }
+}

@@ -1,0 +1,54 @@
+use std::{sync::Arc, time::Duration};
+
+use hail_shared::{auth::TokenKeys, config::Config, server::StartError};
+use redis::aio::ConnectionManager;
+
+use crate::domain::routing::Upstream;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub tokens: TokenKeys,
+    pub http: reqwest::Client,
+    pub upstreams: Arc<Upstreams>,
+    pub internal_token: Arc<str>,
+    pub redis: ConnectionManager,
+}
+
+pub struct Upstreams {
+    pub user: String,
+    pub driver: String,
+    pub trip: String,
+}
+
+impl Upstreams {
+    pub fn base_url(&self, upstream: Upstream) -> &str {
+        match upstream {
+            Upstream::User => &self.user,
+            Upstream::Driver => &self.driver,
+            Upstream::Trip => &self.trip,
+        }
+    }
+}
+
+impl AppState {
+    pub fn new(config: &Config, redis: ConnectionManager) -> Result<Self, StartError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(config.request_timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| StartError::Http(e.to_string()))?;
+        let trim = |url: &str| url.trim_end_matches('/').to_string();
+        Ok(Self {
+            tokens: TokenKeys::new(&config.jwt_secret, config.jwt_ttl),
+            http,
+            upstreams: Arc::new(Upstreams {
+                user: trim(&config.upstreams.user),
+                driver: trim(&config.upstreams.driver),
+                trip: trim(&config.upstreams.trip),
+            }),
+            internal_token: config.internal_token.as_str().into(),
+            redis,
+        })
+    }
+}

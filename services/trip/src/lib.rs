@@ -1,0 +1,27 @@
+//! The trip service: trips, dispatch and the audit trail (`trip` schema),
+//! carpool rooms and their rides. Talks to the driver service only through
+//! [`hail_driver::DriverClient`].
+
+mod routes;
+mod state;
+
+use hail_shared::{
+    config::Config,
+    db, redis_conn,
+    server::{Application, StartError},
+};
+
+pub use state::AppState;
+
+pub const SCHEMA: &str = "trip";
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/trip");
+
+/// Connects, migrates its schema and binds `HAIL_TRIP_PORT`.
+pub async fn build(config: &Config) -> Result<Application, StartError> {
+    let pool = db::connect(&config.database_url, SCHEMA).await?;
+    db::migrate(&pool, SCHEMA, &MIGRATOR).await?;
+    let redis = redis_conn::connect(&config.redis_url).await?;
+    let state = AppState::new(pool, redis, config)?;
+    let router = routes::router(state, config);
+    Application::bind(config.service_host, config.ports.trip, router).await
+}

@@ -1,0 +1,115 @@
+//! Register, login and me.
+
+use axum::{extract::State, http::StatusCode, Json};
+use hail_shared::{
+    api::{
+        auth::{AuthResponse, LoginRequest, RegisterRequest, User},
+        Role,
+    },
+    extract::{Caller, ValidatedJson},
+    ApiError, ApiResult,
+};
+
+use crate::{
+    domain::password,
+    repo::{self, InsertError, NewUser},
+    state::AppState,
+};
+
+/// `POST /api/v1/auth/register`
+pub async fn register(
+    State(state): State<AppState>,
+    ValidatedJson(body): ValidatedJson<RegisterRequest>,
+) -> ApiResult<(StatusCode, Json<AuthResponse>)> {
+    let email = body.email.trim();
+    // A cheap early answer; the unique index still decides concurrent attempts.
+    if repo::email_exists(&state.pool, email).await? {
+        return Err(email_taken());
+    }
+    let password_hash = hash_password(&state, body.password).await?;
+
+    // The driver profile is created inside the account's transaction, so a
+    // driver account never exists without its profile.
+    let mut tx = state.pool.begin().await?;
+    let new = NewUser {
+        email,
+        name: body.name.trim(),
+        role: body.role,
+        password_hash: &password_hash,
+    };
+    let row = repo::insert(&mut *tx, &new).await.map_err(|err| match err {
+        InsertError::EmailTaken => email_taken(),
+        InsertError::Sql(err) => err.into(),
+    })?;
+    if body.role == Role::Driver {
+        state.drivers.create_profile(row.id).await?;
+    }
+    tx.commit().await?;
+
+    let user = row.into_user()?;
+    tracing::info!(user_id = %user.id, role = %user.role, "account registered");
+    Ok((StatusCode::CREATED, Json(auth_response(&state, user)?)))
+}
+
+/// `POST /api/v1/auth/login`
+pub async fn login(
+    State(state): State<AppState>,
+    ValidatedJson(body): ValidatedJson<LoginRequest>,
+) -> ApiResult<Json<AuthResponse>> {
+    let row = repo::find_by_email(&state.pool, body.email.trim()).await?;
+    let stored = row.as_ref().map(|r| r.password_hash.clone());
+    let matches = run_hashing(&state, move || match stored {
+        Some(stored) => password::verify(&body.password, &stored),
+        None => {
+            password::verify_against_dummy(&body.password);
+            false
+        }
+    })
+    .await?;
+    match row {
+        Some(row) if matches => Ok(Json(auth_response(&state, row.into_user()?)?)),
+        _ => Err(ApiError::Unauthorized("wrong email or password".into())),
+    }
+}
+
+/// `GET /api/v1/auth/me`
+pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<User>> {
+    let row = repo::find(&state.pool, caller.user_id)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("this account no longer exists".into()))?;
+    Ok(Json(row.into_user()?))
+}
+
+fn email_taken() -> ApiError {
+    ApiError::conflict("email_taken", "an account with this email already exists")
+}
+
+fn auth_response(state: &AppState, user: User) -> ApiResult<AuthResponse> {
+    Ok(AuthResponse {
+        access_token: state.tokens.issue(user.id, user.role)?,
+        token_type: "Bearer".into(),
+        expires_in: state.tokens.ttl().as_secs(),
+        user,
+    })
+}
+
+async fn hash_password(state: &AppState, password: String) -> ApiResult<String> {
+    run_hashing(state, move || password::hash(&password))
+        .await?
+        .map_err(ApiError::internal)
+}
+
+/// Runs Argon2 work on the blocking pool, at most `hashing` permits at once.
+async fn run_hashing<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> ApiResult<T> {
+    let _permit = state
+        .hashing
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(ApiError::internal)
+}

@@ -1,0 +1,28 @@
+use std::sync::Arc;
+
+use hail_driver::DriverClient;
+use hail_shared::auth::TokenKeys;
+use sqlx::PgPool;
+use tokio::sync::Semaphore;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub tokens: TokenKeys,
+    pub drivers: DriverClient,
+    /// Bounds concurrent Argon2 work: each hash holds 19 MiB and a core, so a
+    /// burst of logins queues here instead of exhausting memory.
+    pub hashing: Arc<Semaphore>,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, tokens: TokenKeys, drivers: DriverClient) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            pool,
+            tokens,
+            drivers,
+            hashing: Arc::new(Semaphore::new(cores * 2)),
+        }
+    }
+}

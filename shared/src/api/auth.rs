@@ -1,0 +1,94 @@
+//! Accounts: register, login, me.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use validator::{Validate, ValidationError};
+
+use super::Role;
+
+#[derive(Clone, Debug, Serialize, Deserialize, Validate)]
+pub struct RegisterRequest {
+    #[validate(email(message = "must be a valid email address"), length(max = 254))]
+    pub email: String,
+    #[validate(length(min = 8, max = 128, message = "must be 8 to 128 characters long"))]
+    pub password: String,
+    #[validate(
+        length(min = 1, max = 80, message = "must be 1 to 80 characters long"),
+        custom(function = "not_blank")
+    )]
+    pub name: String,
+    pub role: Role,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, Validate)]
+pub struct LoginRequest {
+    #[validate(length(min = 1, max = 254, message = "must be 1 to 254 characters long"))]
+    pub email: String,
+    #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters long"))]
+    pub password: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What register and login answer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AuthResponse {
+    pub user: User,
+    pub access_token: String,
+    pub token_type: String,
+    /// Seconds until `access_token` expires.
+    pub expires_in: u64,
+}
+
+fn not_blank(value: &str) -> Result<(), ValidationError> {
+    if value.trim().is_empty() {
+        let mut err = ValidationError::new("blank");
+        err.message = Some("must not be blank".into());
+        return Err(err);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn register(email: &str, password: &str, name: &str) -> RegisterRequest {
+        RegisterRequest {
+            email: email.into(),
+            password: password.into(),
+            name: name.into(),
+            role: Role::Rider,
+        }
+    }
+
+    #[test]
+    fn password_length_counts_characters_not_bytes() {
+        // Eight characters, 24 bytes.
+        assert!(register("a@b.co", "ééééçççç", "A").validate().is_ok());
+        assert!(register("a@b.co", "1234567", "A").validate().is_err());
+        assert!(register("a@b.co", &"x".repeat(129), "A").validate().is_err());
+        assert!(register("a@b.co", &"x".repeat(128), "A").validate().is_ok());
+    }
+
+    #[test]
+    fn names_must_have_content() {
+        assert!(register("a@b.co", "password1", "").validate().is_err());
+        assert!(register("a@b.co", "password1", "   ").validate().is_err());
+        assert!(register("a@b.co", "password1", &"n".repeat(81)).validate().is_err());
+    }
+
+    #[test]
+    fn emails_are_checked() {
+        assert!(register("not-an-email", "password1", "A").validate().is_err());
+        assert!(register("rider@example.com", "password1", "A").validate().is_ok());
+    }
+}

@@ -1,0 +1,292 @@
+//! Settings, read once from the environment at start and passed down.
+//!
+//! Every variable has a working local default except the two secrets, which
+//! outside `HAIL_ENV=dev` must be set: a service that would sign tokens with a
+//! well-known key refuses to start instead, and says what to set.
+
+use std::{net::IpAddr, path::PathBuf, str::FromStr, time::Duration};
+
+/// The signing key and the internal token used when `HAIL_ENV=dev` and none is set.
+/// Public on purpose: they protect nothing and must never be used elsewhere.
+const DEV_JWT_SECRET: &str = "hail-dev-jwt-secret-do-not-use-in-production";
+const DEV_INTERNAL_TOKEN: &str = "hail-dev-internal-token";
+const MIN_SECRET_LEN: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Dev,
+    Production,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatchMode {
+    /// Offer the nearest driver and wait for an answer.
+    Offer,
+    /// Assign the nearest claimable driver directly.
+    Auto,
+}
+
+#[derive(Clone, Debug)]
+pub struct Ports {
+    pub gateway: u16,
+    pub user: u16,
+    pub driver: u16,
+    pub trip: u16,
+}
+
+/// Where the gateway and the trip service find the other services.
+#[derive(Clone, Debug)]
+pub struct Upstreams {
+    pub user: String,
+    pub driver: String,
+    pub trip: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct DispatchConfig {
+    pub mode: MatchMode,
+    pub offer_timeout: Duration,
+    pub search_radius_km: f64,
+    pub max_search_radius_km: f64,
+    pub match_deadline: Duration,
+    pub candidate_overfetch: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub environment: Environment,
+    pub database_url: String,
+    pub redis_url: String,
+    /// Prepended to every Redis key and channel, so cities and tests can share a Redis.
+    pub redis_prefix: String,
+    pub jwt_secret: String,
+    pub jwt_ttl: Duration,
+    pub internal_token: String,
+    /// Interface the public gateway binds to.
+    pub gateway_host: IpAddr,
+    /// Interface the internal services bind to (loopback unless told otherwise).
+    pub service_host: IpAddr,
+    pub ports: Ports,
+    pub upstreams: Upstreams,
+    /// The built web apps the gateway serves.
+    pub static_dir: PathBuf,
+    pub log_format: LogFormat,
+    /// Deadline for one request, at the gateway and on every internal call.
+    pub request_timeout: Duration,
+    pub dispatch: DispatchConfig,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can build a config without
+    /// touching the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let environment = match var("HAIL_ENV").as_deref() {
+            None | Some("production") | Some("prod") => Environment::Production,
+            Some("dev") | Some("development") => Environment::Dev,
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "HAIL_ENV={other:?} is not known: use `dev` or `production`"
+                )))
+            }
+        };
+        let jwt_secret = secret(&var, environment, "HAIL_JWT_SECRET", DEV_JWT_SECRET)?;
+        let internal_token = secret(
+            &var,
+            environment,
+            "HAIL_INTERNAL_TOKEN",
+            DEV_INTERNAL_TOKEN,
+        )?;
+
+        let ports = Ports {
+            gateway: parse(&var, "HAIL_GATEWAY_PORT", 3000)?,
+            user: parse(&var, "HAIL_USER_PORT", 3001)?,
+            driver: parse(&var, "HAIL_DRIVER_PORT", 3002)?,
+            trip: parse(&var, "HAIL_TRIP_PORT", 3003)?,
+        };
+        let upstreams = Upstreams {
+            user: var("HAIL_USER_URL").unwrap_or(format!("http://127.0.0.1:{}", ports.user)),
+            driver: var("HAIL_DRIVER_URL")
+                .unwrap_or(format!("http://127.0.0.1:{}", ports.driver)),
+            trip: var("HAIL_TRIP_URL").unwrap_or(format!("http://127.0.0.1:{}", ports.trip)),
+        };
+        let static_dir = var("HAIL_STATIC_DIR").map(PathBuf::from).unwrap_or_else(|| {
+            ["frontend/dist", "frontend/public"]
+                .iter()
+                .map(PathBuf::from)
+                .find(|p| p.is_dir())
+                .unwrap_or_else(|| PathBuf::from("frontend/dist"))
+        });
+        let log_format = match var("HAIL_LOG_FORMAT").as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "HAIL_LOG_FORMAT={other:?} is not known: use `pretty` or `json`"
+                )))
+            }
+        };
+        let mode = match var("HAIL_MATCH_MODE").as_deref() {
+            None | Some("offer") => MatchMode::Offer,
+            Some("auto") => MatchMode::Auto,
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "HAIL_MATCH_MODE={other:?} is not known: use `offer` or `auto`"
+                )))
+            }
+        };
+        let dispatch = DispatchConfig {
+            mode,
+            offer_timeout: Duration::from_secs_f64(positive(&var, "HAIL_OFFER_TIMEOUT_SECS", 15.0)?),
+            search_radius_km: positive(&var, "HAIL_SEARCH_RADIUS_KM", 3.0)?,
+            max_search_radius_km: positive(&var, "HAIL_MAX_SEARCH_RADIUS_KM", 10.0)?,
+            match_deadline: Duration::from_secs_f64(positive(&var, "HAIL_MATCH_DEADLINE_SECS", 60.0)?),
+            candidate_overfetch: parse(&var, "HAIL_CANDIDATE_OVERFETCH", 50usize)?.max(1),
+        };
+        if dispatch.max_search_radius_km < dispatch.search_radius_km {
+            return Err(ConfigError(
+                "HAIL_MAX_SEARCH_RADIUS_KM must be at least HAIL_SEARCH_RADIUS_KM".into(),
+            ));
+        }
+
+        Ok(Self {
+            environment,
+            database_url: var("DATABASE_URL")
+                .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/hail".into()),
+            redis_url: var("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
+            redis_prefix: var("HAIL_REDIS_PREFIX").unwrap_or_default(),
+            jwt_secret,
+            jwt_ttl: Duration::from_secs(parse(&var, "HAIL_JWT_TTL_SECS", 86_400u64)?.max(60)),
+            internal_token,
+            gateway_host: parse(&var, "HAIL_GATEWAY_HOST", IpAddr::from([0, 0, 0, 0]))?,
+            service_host: parse(&var, "HAIL_SERVICE_HOST", IpAddr::from([127, 0, 0, 1]))?,
+            ports,
+            upstreams,
+            static_dir,
+            log_format,
+            request_timeout: Duration::from_secs_f64(positive(&var, "HAIL_REQUEST_TIMEOUT_SECS", 10.0)?),
+            dispatch,
+        })
+    }
+}
+
+fn secret(
+    var: &impl Fn(&str) -> Option<String>,
+    environment: Environment,
+    name: &str,
+    dev_default: &str,
+) -> Result<String, ConfigError> {
+    match (var(name), environment) {
+        (Some(value), _) if value.len() >= MIN_SECRET_LEN || environment == Environment::Dev => {
+            Ok(value)
+        }
+        (Some(_), _) => Err(ConfigError(format!(
+            "{name} is too short: use at least {MIN_SECRET_LEN} random characters (for example `openssl rand -hex 32`)"
+        ))),
+        (None, Environment::Dev) => Ok(dev_default.to_string()),
+        (None, Environment::Production) => Err(ConfigError(format!(
+            "{name} is not set. Set it to at least {MIN_SECRET_LEN} random characters (for example `export {name}=$(openssl rand -hex 32)`), or set HAIL_ENV=dev to use the built-in development value"
+        ))),
+    }
+}
+
+fn parse<T: FromStr>(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+) -> Result<T, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError(format!("{name}={raw:?} is not a valid value"))),
+    }
+}
+
+fn positive(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: f64,
+) -> Result<f64, ConfigError> {
+    let value: f64 = parse(var, name, default)?;
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(ConfigError(format!("{name} must be a positive number")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn production_without_a_jwt_secret_refuses_with_a_hint() {
+        let err = config(&[("HAIL_INTERNAL_TOKEN", &"x".repeat(40))]).unwrap_err();
+        assert!(err.to_string().contains("HAIL_JWT_SECRET is not set"), "{err}");
+        assert!(err.to_string().contains("HAIL_ENV=dev"), "{err}");
+    }
+
+    #[test]
+    fn production_refuses_a_short_secret() {
+        let err = config(&[
+            ("HAIL_JWT_SECRET", "short"),
+            ("HAIL_INTERNAL_TOKEN", &"x".repeat(40)),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("too short"), "{err}");
+    }
+
+    #[test]
+    fn dev_uses_the_builtin_secrets_and_local_defaults() {
+        let c = config(&[("HAIL_ENV", "dev")]).unwrap();
+        assert_eq!(c.jwt_secret, DEV_JWT_SECRET);
+        assert_eq!(c.internal_token, DEV_INTERNAL_TOKEN);
+        assert_eq!(c.ports.gateway, 3000);
+        assert_eq!(c.upstreams.driver, "http://127.0.0.1:3002");
+        assert_eq!(c.service_host, IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(c.dispatch.mode, MatchMode::Offer);
+        assert_eq!(c.dispatch.offer_timeout, Duration::from_secs(15));
+    }
+
+    #[test]
+    fn upstream_urls_follow_the_ports() {
+        let c = config(&[("HAIL_ENV", "dev"), ("HAIL_USER_PORT", "4001")]).unwrap();
+        assert_eq!(c.upstreams.user, "http://127.0.0.1:4001");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = config(&[("HAIL_ENV", "dev"), ("HAIL_TRIP_PORT", "many")]).unwrap_err();
+        assert!(err.to_string().contains("HAIL_TRIP_PORT"), "{err}");
+        let err = config(&[("HAIL_ENV", "dev"), ("HAIL_OFFER_TIMEOUT_SECS", "-1")]).unwrap_err();
+        assert!(err.to_string().contains("HAIL_OFFER_TIMEOUT_SECS"), "{err}");
+        let err = config(&[("HAIL_ENV", "staging")]).unwrap_err();
+        assert!(err.to_string().contains("HAIL_ENV"), "{err}");
+    }
+}

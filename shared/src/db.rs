@@ -1,0 +1,143 @@
+//! Postgres: one database, one schema per service. Each service's pool sets
+//! `search_path` to its own schema, so its SQL names its tables unqualified
+//! and cannot reach another service's by accident; its migrations (and their
+//! bookkeeping table) live in that schema too.
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    Connection, PgConnection, PgPool,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("DATABASE_URL is not a valid Postgres URL: {0}")]
+    BadUrl(sqlx::Error),
+    #[error("Postgres at {url} did not answer ({source}). Start it, or set DATABASE_URL; `scripts/run.sh` starts a private one when none answers")]
+    Unreachable { url: String, source: sqlx::Error },
+    #[error("migrating schema {schema}: {source}")]
+    Migrate {
+        schema: &'static str,
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+}
+
+/// Opens a pool whose connections see only `schema`, creating the schema if needed.
+pub async fn connect(database_url: &str, schema: &'static str) -> Result<PgPool, DbError> {
+    let options = PgConnectOptions::from_str(database_url).map_err(DbError::BadUrl)?;
+    let unreachable = |source| DbError::Unreachable {
+        url: redact(database_url),
+        source,
+    };
+    let mut conn = PgConnection::connect_with(&options)
+        .await
+        .map_err(unreachable)?;
+    sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema)))
+        .execute(&mut conn)
+        .await
+        .or_else(ignore_concurrent_create)?;
+    conn.close().await.ok();
+
+    PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_with(options.options([("search_path", quote_ident(schema))]))
+        .await
+        .map_err(unreachable)
+}
+
+/// Applies `migrator` to the pool's schema. Safe to run from several
+/// processes at once: sqlx serialises them with an advisory lock.
+pub async fn migrate(
+    pool: &PgPool,
+    schema: &'static str,
+    migrator: &Migrator,
+) -> Result<(), DbError> {
+    migrator
+        .run(pool)
+        .await
+        .map_err(|source| DbError::Migrate { schema, source })
+}
+
+/// Creates the database named in `database_url` if it does not exist yet.
+pub async fn ensure_database(database_url: &str) -> Result<(), DbError> {
+    let options = PgConnectOptions::from_str(database_url).map_err(DbError::BadUrl)?;
+    let Some(name) = options.get_database().map(str::to_string) else {
+        return Ok(());
+    };
+    let admin = options.clone().database("postgres");
+    let mut conn = PgConnection::connect_with(&admin)
+        .await
+        .map_err(|source| DbError::Unreachable {
+            url: redact(database_url),
+            source,
+        })?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        sqlx::query(&format!("CREATE DATABASE {}", quote_ident(&name)))
+            .execute(&mut conn)
+            .await
+            .or_else(ignore_concurrent_create)?;
+    }
+    conn.close().await.ok();
+    Ok(())
+}
+
+/// Two processes creating the same schema or database at once: the loser's
+/// "already exists" (or the catalog's unique violation) is not an error.
+fn ignore_concurrent_create<T: Default>(err: sqlx::Error) -> Result<T, sqlx::Error> {
+    match err.as_database_error().and_then(|e| e.code()) {
+        Some(code) if code == "42P04" || code == "42P06" || code == "23505" => Ok(T::default()),
+        _ => Err(err),
+    }
+}
+
+/// `"name"`, with embedded quotes doubled.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The URL without its password, for error messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_only_the_password() {
+        assert_eq!(
+            redact("postgres://hail:s3cret@db:5432/hail"),
+            "postgres://hail:***@db:5432/hail"
+        );
+        assert_eq!(
+            redact("postgres://postgres@127.0.0.1/hail"),
+            "postgres://postgres@127.0.0.1/hail"
+        );
+    }
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote_ident("user"), "\"user\"");
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
+}

@@ -1,0 +1,89 @@
+//! Every Redis key and channel name Hail uses, with the optional prefix
+//! (`HAIL_REDIS_PREFIX`) so cities and tests can share one Redis.
+//! Only the owner service writes its keys (see DESIGN.md).
+
+use uuid::Uuid;
+
+#[derive(Clone, Debug, Default)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    fn key(&self, name: impl std::fmt::Display) -> String {
+        format!("{}{}", self.prefix, name)
+    }
+
+    /// GEO set of matchable (ONLINE, present, unclaimed) drivers. Owner: driver.
+    pub fn driver_locations(&self) -> String {
+        self.key("drivers:locations")
+    }
+
+    /// Presence key with a TTL, refreshed by every ping. Owner: driver.
+    pub fn driver_presence(&self, driver_id: Uuid) -> String {
+        self.key(format_args!("driver:presence:{driver_id}"))
+    }
+
+    /// Claim lock holding the claiming trip's id. Owner: driver.
+    pub fn driver_lock(&self, driver_id: Uuid) -> String {
+        self.key(format_args!("driver:lock:{driver_id}"))
+    }
+
+    /// The driver's active trip, for the realtime bridge. Owner: trip.
+    pub fn driver_trip(&self, driver_id: Uuid) -> String {
+        self.key(format_args!("driver:trip:{driver_id}"))
+    }
+
+    pub fn channel_trip_events(&self) -> String {
+        self.key("trip:events")
+    }
+
+    pub fn channel_driver_location(&self) -> String {
+        self.key("driver:location")
+    }
+
+    pub fn channel_driver_offers(&self) -> String {
+        self.key("driver:offers")
+    }
+
+    pub fn channel_room_events(&self) -> String {
+        self.key("room:events")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prefix_goes_on_every_key_and_channel() {
+        let keys = Keys::new("test:42:");
+        let id = Uuid::nil();
+        for name in [
+            keys.driver_locations(),
+            keys.driver_presence(id),
+            keys.driver_lock(id),
+            keys.driver_trip(id),
+            keys.channel_trip_events(),
+            keys.channel_driver_location(),
+            keys.channel_driver_offers(),
+            keys.channel_room_events(),
+        ] {
+            assert!(name.starts_with("test:42:"), "{name}");
+        }
+        assert_eq!(
+            Keys::default().driver_presence(id),
+            format!("driver:presence:{id}")
+        );
+    }
+}

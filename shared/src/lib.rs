@@ -1,0 +1,18 @@
+//! hail-shared: the Hail contract in types (API.md's bodies, enums, error
+//! shape, Redis key and channel names) and the things every service does the
+//! same way (configuration, tracing and metrics, the internal-token check,
+//! the HTTP server skeleton with health routes and graceful shutdown).
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod internal;
+pub mod keys;
+pub mod redis_conn;
+pub mod server;
+pub mod telemetry;
+
+pub use error::{ApiError, ApiResult};

@@ -1,0 +1,283 @@
+//! The HTTP skeleton every service shares: health and metrics routes, the
+//! internal-token gate, request ids in log spans, request metrics, a
+//! deadline per request, a 64 KiB body cap, JSON 404/405 fallbacks, panics
+//! turned into a logged 500, and graceful shutdown on SIGTERM or Ctrl-C.
+
+use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
+
+use axum::{
+    extract::{DefaultBodyLimit, Request},
+    http::StatusCode,
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+    Json, Router,
+};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    services::{ServeDir, ServeFile},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+use crate::{
+    extract::{MAX_BODY_BYTES, REQUEST_ID_HEADER},
+    internal::{require_internal_token, InternalToken},
+    telemetry, ApiError,
+};
+
+pub type ReadyFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+/// Checks a service's dependencies for `/readyz`; `Err` names what is down.
+pub type ReadyCheck = Arc<dyn Fn() -> ReadyFuture + Send + Sync>;
+
+/// How a service wants its routes wrapped.
+pub struct Shell {
+    pub service: &'static str,
+    pub ready: ReadyCheck,
+    /// `Some` for internal services: every route but health and metrics needs it.
+    pub internal_token: Option<InternalToken>,
+    pub request_timeout: Duration,
+    /// Serve files from here for paths no route matches (the gateway's web
+    /// apps); without it, unknown paths get a JSON 404.
+    pub static_dir: Option<std::path::PathBuf>,
+}
+
+impl Shell {
+    /// An internal service: its routes need the internal token; it is ready
+    /// when its Postgres (and Redis, if it has one) answer.
+    pub fn internal(
+        service: &'static str,
+        config: &crate::config::Config,
+        pool: sqlx::PgPool,
+        redis: Option<redis::aio::ConnectionManager>,
+    ) -> Self {
+        Self {
+            service,
+            ready: dependencies_ready(pool, redis),
+            internal_token: Some(InternalToken(config.internal_token.as_str().into())),
+            request_timeout: config.request_timeout,
+            static_dir: None,
+        }
+    }
+}
+
+fn dependencies_ready(
+    pool: sqlx::PgPool,
+    redis: Option<redis::aio::ConnectionManager>,
+) -> ReadyCheck {
+    Arc::new(move || {
+        let pool = pool.clone();
+        let redis = redis.clone();
+        Box::pin(async move {
+            sqlx::query("SELECT 1")
+                .execute(&pool)
+                .await
+                .map_err(|e| format!("postgres: {e}"))?;
+            match redis {
+                Some(mut redis) => crate::redis_conn::ping(&mut redis).await,
+                None => Ok(()),
+            }
+        })
+    })
+}
+
+/// Wraps a service's own routes with everything in this module's header.
+pub fn wrap(routes: Router, shell: Shell) -> Router {
+    let service = shell.service;
+    let routes = match shell.static_dir {
+        Some(dir) => {
+            let index = dir.join("index.html");
+            routes.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)))
+        }
+        None => routes.fallback(|| async { ApiError::NotFound("no such route".into()) }),
+    };
+    let mut routes = routes
+        .method_not_allowed_fallback(|| async {
+            ApiError::MethodNotAllowed("this route does not accept that method".into())
+        });
+    if let Some(token) = shell.internal_token {
+        routes = routes.layer(middleware::from_fn_with_state(token, require_internal_token));
+    }
+    let ready = shell.ready;
+    let health = Router::new()
+        .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = ready.clone();
+                async move { readiness(ready).await }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(|| async { telemetry::metrics_handle().render() }),
+        );
+    let timeout = shell.request_timeout;
+    health
+        .merge(routes)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            with_deadline(timeout, req, next)
+        }))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            telemetry::record_http_metrics(service, req, next)
+        }))
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            ApiError::internal("a handler panicked").into_response()
+        }))
+        .layer(TraceLayer::new_for_http().make_span_with(move |req: &Request| {
+            let request_id = req
+                .extensions()
+                .get::<RequestId>()
+                .and_then(|id| id.header_value().to_str().ok())
+                .unwrap_or("-");
+            // The path only: query strings may carry tokens.
+            tracing::info_span!("request", service, method = %req.method(), path = %req.uri().path(), request_id)
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id_header()))
+        .layer(SetRequestIdLayer::new(request_id_header(), MakeRequestUuid))
+}
+
+fn request_id_header() -> http::HeaderName {
+    http::HeaderName::from_static(REQUEST_ID_HEADER)
+}
+
+async fn with_deadline(timeout: Duration, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Unavailable(format!(
+            "the request did not finish within {} s; try again",
+            timeout.as_secs_f64()
+        ))
+        .into_response(),
+    }
+}
+
+async fn readiness(check: ReadyCheck) -> Response {
+    match check().await {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ready"}))).into_response(),
+        Err(what) => ApiError::Unavailable(format!("not ready: {what}")).into_response(),
+    }
+}
+
+/// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.cancelled_owned())
+    .await
+}
+
+/// Cancels `token` on Ctrl-C or SIGTERM.
+pub fn cancel_on_signal(token: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        #[cfg(unix)]
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = terminate => {},
+        }
+        tracing::info!("shutdown signal received; finishing in-flight requests");
+        token.cancel();
+    });
+}
+
+/// Why a service could not start; each message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    #[error("Redis at {url} did not answer ({source}). Start it, or set REDIS_URL; `scripts/run.sh` starts a private one when none answers")]
+    Redis {
+        url: String,
+        source: redis::RedisError,
+    },
+    #[error("could not listen on {addr}: {source}. Is another Hail already running? Set the HAIL_*_PORT variables to move it")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("could not build an HTTP client: {0}")]
+    Http(String),
+}
+
+type Background = Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// A service ready to run: its bound listener, its router and the background
+/// tasks (workers, relays) that live and stop with it.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    background: Vec<Background>,
+}
+
+impl Application {
+    /// Binds `host:port`; port 0 picks a free one (see [`Application::port`]).
+    pub async fn bind(
+        host: std::net::IpAddr,
+        port: u16,
+        router: Router,
+    ) -> Result<Self, StartError> {
+        let addr = SocketAddr::new(host, port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        Ok(Self {
+            listener,
+            router,
+            background: Vec::new(),
+        })
+    }
+
+    /// Adds a task that runs beside the server and must return once its
+    /// token is cancelled; shutdown waits for it.
+    pub fn with_background<F, Fut>(mut self, task: F) -> Self
+    where
+        F: FnOnce(CancellationToken) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.background
+            .push(Box::new(move |token| Box::pin(task(token))));
+        self
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Serves until `shutdown` is cancelled, then drains requests and waits
+    /// for the background tasks.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> std::io::Result<()> {
+        let tracker = tokio_util::task::TaskTracker::new();
+        let background_token = shutdown.child_token();
+        for task in self.background {
+            tracker.spawn(task(background_token.clone()));
+        }
+        tracker.close();
+        let served = serve(self.listener, self.router, shutdown).await;
+        background_token.cancel();
+        tracker.wait().await;
+        served
+    }
+}

@@ -1,0 +1,83 @@
+//! `hail`: one binary for every part of Hail.
+//!
+//! - `hail serve all|gateway|user|driver|trip` runs services (each on its own port)
+//! - `hail migrate` creates the database if needed and applies all migrations
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use hail::stack::{self, Service};
+use hail_shared::{config::Config, server, telemetry};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "hail", version, about = "Hail: a ride-hailing backend")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run services until SIGTERM or Ctrl-C. Configuration comes from the
+    /// environment (see README.md).
+    Serve {
+        /// `all`, or one service.
+        #[arg(default_value = "all")]
+        which: Which,
+    },
+    /// Create the database if it is missing and apply every service's migrations.
+    Migrate,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Which {
+    All,
+    Gateway,
+    User,
+    Driver,
+    Trip,
+}
+
+impl Which {
+    fn services(self) -> Vec<Service> {
+        match self {
+            Self::All => Service::ALL.to_vec(),
+            Self::Gateway => vec![Service::Gateway],
+            Self::User => vec![Service::User],
+            Self::Driver => vec![Service::Driver],
+            Self::Trip => vec![Service::Trip],
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("hail: configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init_tracing(config.log_format);
+
+    let result = match cli.command {
+        Command::Migrate => stack::migrate(&config).await.map(|()| {
+            println!("hail: migrations applied");
+        }),
+        Command::Serve { which } => {
+            let shutdown = CancellationToken::new();
+            server::cancel_on_signal(shutdown.clone());
+            stack::run(&config, &which.services(), shutdown).await
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("hail: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
