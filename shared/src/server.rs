@@ -87,6 +87,8 @@ fn dependencies_ready(
 /// Wraps a service's own routes with everything in this module's header.
 pub fn wrap(routes: Router, shell: Shell) -> Router {
     let service = shell.service;
+    // Install the recorder now, so requests before the first scrape count.
+    let metrics = telemetry::metrics_handle();
     let routes = match shell.static_dir {
         Some(dir) => {
             let index = dir.join("index.html");
@@ -113,7 +115,10 @@ pub fn wrap(routes: Router, shell: Shell) -> Router {
         )
         .route(
             "/metrics",
-            get(|| async { telemetry::metrics_handle().render() }),
+            get(move || {
+                let metrics = metrics.clone();
+                async move { metrics.render() }
+            }),
         );
     let timeout = shell.request_timeout;
     health

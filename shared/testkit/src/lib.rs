@@ -1,0 +1,302 @@
+//! hail-testkit: the real services for tests.
+//!
+//! [`spawn_app`] creates a fresh Postgres database and a fresh Redis key
+//! prefix, starts the driver, user, trip and gateway services on free ports
+//! in this test's runtime, and hands back a [`TestApp`] that talks to the
+//! gateway like any client would. Dropping it stops the services and removes
+//! the database and the keys. `DATABASE_URL` and `REDIS_URL` name the servers
+//! (the test script sets them; the defaults are the local ones).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{collections::HashMap, time::Duration};
+
+use hail::stack::Service;
+use hail_shared::{
+    api::{auth::AuthResponse, Role},
+    auth::{Claims, TokenKeys},
+    config::Config,
+    db,
+    error::ErrorBody,
+};
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub use reqwest;
+pub use serde_json::json;
+
+pub struct TestApp {
+    pub config: Config,
+    pub gateway_url: String,
+    pub client: reqwest::Client,
+    running: HashMap<Service, Running>,
+    db_name: String,
+    admin_url: String,
+}
+
+struct Running {
+    shutdown: CancellationToken,
+    handle: JoinHandle<std::io::Result<()>>,
+}
+
+/// A registered account and its token.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub id: Uuid,
+    pub email: String,
+    pub password: String,
+    pub role: Role,
+    pub token: String,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with a chance to change the configuration first
+/// (short offer timeouts, auto match mode, ...).
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
+    let admin_url = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let db_name = format!("hail_test_{}", Uuid::new_v4().simple());
+    let mut url = reqwest::Url::parse(&admin_url).expect("DATABASE_URL is a URL");
+    url.set_path(&format!("/{db_name}"));
+    db::ensure_database(url.as_str())
+        .await
+        .expect("create the test database (is Postgres running? scripts/test.sh starts one)");
+
+    let secret = format!("test-secret-{}", Uuid::new_v4().simple());
+    let mut config = Config::from_lookup(|name| match name {
+        "HAIL_ENV" => Some("dev".into()),
+        "DATABASE_URL" => Some(url.to_string()),
+        "REDIS_URL" => std::env::var("REDIS_URL").ok(),
+        "HAIL_JWT_SECRET" => Some(secret.clone()),
+        "HAIL_INTERNAL_TOKEN" => Some(format!("internal-{}", Uuid::new_v4().simple())),
+        "HAIL_REDIS_PREFIX" => Some(format!("test:{}:", Uuid::new_v4().simple())),
+        "HAIL_GATEWAY_HOST" => Some("127.0.0.1".into()),
+        "HAIL_STATIC_DIR" => Some(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../frontend/public").into(),
+        ),
+        name if name.ends_with("_PORT") => Some("0".into()),
+        _ => None,
+    })
+    .expect("test configuration");
+    customize(&mut config);
+
+    let mut app = TestApp {
+        gateway_url: String::new(),
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+        config,
+        running: HashMap::new(),
+        db_name,
+        admin_url,
+    };
+    for service in Service::ALL {
+        app.start(service).await;
+    }
+    app
+}
+
+impl TestApp {
+    /// Starts `service` (again, after [`TestApp::stop`]) on its port, and
+    /// points the others at it.
+    pub async fn start(&mut self, service: Service) {
+        let built = service
+            .build(&self.config)
+            .await
+            .unwrap_or_else(|e| panic!("start the {service} service: {e}"));
+        let port = built.port();
+        let local = format!("http://127.0.0.1:{port}");
+        match service {
+            Service::Gateway => {
+                self.config.ports.gateway = port;
+                self.gateway_url = local;
+            }
+            Service::User => {
+                self.config.ports.user = port;
+                self.config.upstreams.user = local;
+            }
+            Service::Driver => {
+                self.config.ports.driver = port;
+                self.config.upstreams.driver = local;
+            }
+            Service::Trip => {
+                self.config.ports.trip = port;
+                self.config.upstreams.trip = local;
+            }
+        }
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(built.run_until_stopped(shutdown.clone()));
+        self.running.insert(service, Running { shutdown, handle });
+    }
+
+    /// Stops `service` as SIGTERM would, and waits until it has.
+    pub async fn stop(&mut self, service: Service) {
+        if let Some(running) = self.running.remove(&service) {
+            running.shutdown.cancel();
+            let _ = running.handle.await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.gateway_url)
+    }
+
+    /// The address of an internal service, for tests that go around the gateway.
+    pub fn service_url(&self, service: Service, path: &str) -> String {
+        let base = match service {
+            Service::Gateway => &self.gateway_url,
+            Service::User => &self.config.upstreams.user,
+            Service::Driver => &self.config.upstreams.driver,
+            Service::Trip => &self.config.upstreams.trip,
+        };
+        format!("{base}{path}")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(reqwest::Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.request(reqwest::Method::POST, path, token, Some(body))
+            .await
+    }
+
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("the gateway answers")
+    }
+
+    pub async fn register(&self, role: Role) -> Account {
+        let email = format!("{}-{}@example.com", role, Uuid::new_v4().simple());
+        let password = "correct horse battery".to_string();
+        let response = self
+            .post(
+                "/api/v1/auth/register",
+                None,
+                &json!({"email": email, "password": password, "name": "Test Person", "role": role}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "register {email}");
+        let body: AuthResponse = response.json().await.unwrap();
+        Account {
+            id: body.user.id,
+            email,
+            password,
+            role,
+            token: body.access_token,
+        }
+    }
+
+    pub async fn register_rider(&self) -> Account {
+        self.register(Role::Rider).await
+    }
+
+    pub async fn register_driver(&self) -> Account {
+        self.register(Role::Driver).await
+    }
+
+    /// Signs claims with this app's secret (expired tokens and the like).
+    pub fn sign(&self, claims: &Claims) -> String {
+        TokenKeys::new(&self.config.jwt_secret, self.config.jwt_ttl)
+            .sign(claims)
+            .unwrap()
+    }
+
+    /// A Redis connection for tests that inspect or seed keys.
+    pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.config.redis_url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+}
+
+/// Asserts an error answer: status, contract shape and code. Returns the body.
+pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> ErrorBody {
+    let actual = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(actual, status, "status; body: {text}");
+    let body: ErrorBody = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("error body is not the contract shape ({e}): {text}"));
+    assert_eq!(body.error.code, code, "code; body: {text}");
+    assert!(!body.error.message.is_empty(), "message; body: {text}");
+    body
+}
+
+/// An expired token for `user_id`.
+pub fn expired_claims(user_id: Uuid, role: Role) -> Claims {
+    let now = chrono::Utc::now().timestamp();
+    Claims {
+        sub: user_id,
+        role,
+        iat: now - 7200,
+        exp: now - 3600,
+        iss: "hail".into(),
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        for running in self.running.values() {
+            running.shutdown.cancel();
+        }
+        let admin_url = self.admin_url.clone();
+        let db_name = self.db_name.clone();
+        let redis_url = self.config.redis_url.clone();
+        let prefix = self.config.redis_prefix.clone();
+        // Drop runs inside the test's runtime, which cannot be blocked on:
+        // clean up from a thread with a runtime of its own.
+        let cleanup = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                    let _ = sqlx::query(&format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        db::quote_ident(&db_name)
+                    ))
+                    .execute(&mut conn)
+                    .await;
+                }
+                if let Ok(client) = redis::Client::open(redis_url.as_str()) {
+                    if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+                        let keys: Vec<String> = redis::cmd("KEYS")
+                            .arg(format!("{prefix}*"))
+                            .query_async(&mut conn)
+                            .await
+                            .unwrap_or_default();
+                        if !keys.is_empty() {
+                            let _: Result<(), _> =
+                                redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+                        }
+                    }
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
