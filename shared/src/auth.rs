@@ -94,13 +94,18 @@ mod tests {
     use super::*;
 
     fn keys() -> TokenKeys {
-        TokenKeys::new("a-test-secret-that-is-long-enough!!", Duration::from_secs(60))
+        TokenKeys::new(
+            "a-test-secret-that-is-long-enough!!",
+            Duration::from_secs(60),
+        )
     }
 
     #[test]
     fn a_signed_token_verifies() {
         let id = Uuid::new_v4();
-        let claims = keys().verify(&keys().issue(id, Role::Driver).unwrap()).unwrap();
+        let claims = keys()
+            .verify(&keys().issue(id, Role::Driver).unwrap())
+            .unwrap();
         assert_eq!(claims.sub, id);
         assert_eq!(claims.role, Role::Driver);
         assert_eq!(claims.iss, ISSUER);
@@ -120,7 +125,10 @@ mod tests {
             .unwrap();
         assert!(keys().verify(&expired).is_err());
 
-        let other = TokenKeys::new("another-secret-that-is-long-enough!", Duration::from_secs(60));
+        let other = TokenKeys::new(
+            "another-secret-that-is-long-enough!",
+            Duration::from_secs(60),
+        );
         let forged = other.issue(Uuid::new_v4(), Role::Rider).unwrap();
         assert!(keys().verify(&forged).is_err());
 

@@ -106,12 +106,7 @@ impl Config {
             }
         };
         let jwt_secret = secret(&var, environment, "HAIL_JWT_SECRET", DEV_JWT_SECRET)?;
-        let internal_token = secret(
-            &var,
-            environment,
-            "HAIL_INTERNAL_TOKEN",
-            DEV_INTERNAL_TOKEN,
-        )?;
+        let internal_token = secret(&var, environment, "HAIL_INTERNAL_TOKEN", DEV_INTERNAL_TOKEN)?;
 
         let ports = Ports {
             gateway: parse(&var, "HAIL_GATEWAY_PORT", 3000)?,
@@ -121,17 +116,18 @@ impl Config {
         };
         let upstreams = Upstreams {
             user: var("HAIL_USER_URL").unwrap_or(format!("http://127.0.0.1:{}", ports.user)),
-            driver: var("HAIL_DRIVER_URL")
-                .unwrap_or(format!("http://127.0.0.1:{}", ports.driver)),
+            driver: var("HAIL_DRIVER_URL").unwrap_or(format!("http://127.0.0.1:{}", ports.driver)),
             trip: var("HAIL_TRIP_URL").unwrap_or(format!("http://127.0.0.1:{}", ports.trip)),
         };
-        let static_dir = var("HAIL_STATIC_DIR").map(PathBuf::from).unwrap_or_else(|| {
-            ["frontend/dist", "frontend/public"]
-                .iter()
-                .map(PathBuf::from)
-                .find(|p| p.is_dir())
-                .unwrap_or_else(|| PathBuf::from("frontend/dist"))
-        });
+        let static_dir = var("HAIL_STATIC_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                ["frontend/dist", "frontend/public"]
+                    .iter()
+                    .map(PathBuf::from)
+                    .find(|p| p.is_dir())
+                    .unwrap_or_else(|| PathBuf::from("frontend/dist"))
+            });
         let log_format = match var("HAIL_LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
@@ -152,10 +148,18 @@ impl Config {
         };
         let dispatch = DispatchConfig {
             mode,
-            offer_timeout: Duration::from_secs_f64(positive(&var, "HAIL_OFFER_TIMEOUT_SECS", 15.0)?),
+            offer_timeout: Duration::from_secs_f64(positive(
+                &var,
+                "HAIL_OFFER_TIMEOUT_SECS",
+                15.0,
+            )?),
             search_radius_km: positive(&var, "HAIL_SEARCH_RADIUS_KM", 3.0)?,
             max_search_radius_km: positive(&var, "HAIL_MAX_SEARCH_RADIUS_KM", 10.0)?,
-            match_deadline: Duration::from_secs_f64(positive(&var, "HAIL_MATCH_DEADLINE_SECS", 60.0)?),
+            match_deadline: Duration::from_secs_f64(positive(
+                &var,
+                "HAIL_MATCH_DEADLINE_SECS",
+                60.0,
+            )?),
             candidate_overfetch: parse(&var, "HAIL_CANDIDATE_OVERFETCH", 50usize)?.max(1),
         };
         if dispatch.max_search_radius_km < dispatch.search_radius_km {
@@ -179,7 +183,11 @@ impl Config {
             upstreams,
             static_dir,
             log_format,
-            request_timeout: Duration::from_secs_f64(positive(&var, "HAIL_REQUEST_TIMEOUT_SECS", 10.0)?),
+            request_timeout: Duration::from_secs_f64(positive(
+                &var,
+                "HAIL_REQUEST_TIMEOUT_SECS",
+                10.0,
+            )?),
             dispatch,
         })
     }
@@ -248,7 +256,10 @@ mod tests {
     #[test]
     fn production_without_a_jwt_secret_refuses_with_a_hint() {
         let err = config(&[("HAIL_INTERNAL_TOKEN", &"x".repeat(40))]).unwrap_err();
-        assert!(err.to_string().contains("HAIL_JWT_SECRET is not set"), "{err}");
+        assert!(
+            err.to_string().contains("HAIL_JWT_SECRET is not set"),
+            "{err}"
+        );
         assert!(err.to_string().contains("HAIL_ENV=dev"), "{err}");
     }
 

@@ -36,10 +36,13 @@ pub async fn connect(database_url: &str, schema: &'static str) -> Result<PgPool,
     let mut conn = PgConnection::connect_with(&options)
         .await
         .map_err(unreachable)?;
-    sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema)))
-        .execute(&mut conn)
-        .await
-        .or_else(ignore_concurrent_create)?;
+    sqlx::query(&format!(
+        "CREATE SCHEMA IF NOT EXISTS {}",
+        quote_ident(schema)
+    ))
+    .execute(&mut conn)
+    .await
+    .or_else(ignore_concurrent_create)?;
     conn.close().await.ok();
 
     PgPoolOptions::new()
@@ -70,12 +73,13 @@ pub async fn ensure_database(database_url: &str) -> Result<(), DbError> {
         return Ok(());
     };
     let admin = options.clone().database("postgres");
-    let mut conn = PgConnection::connect_with(&admin)
-        .await
-        .map_err(|source| DbError::Unreachable {
-            url: redact(database_url),
-            source,
-        })?;
+    let mut conn =
+        PgConnection::connect_with(&admin)
+            .await
+            .map_err(|source| DbError::Unreachable {
+                url: redact(database_url),
+                source,
+            })?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
             .bind(&name)

@@ -35,7 +35,10 @@ pub enum ApiError {
     #[error("the request body is larger than 64 KiB")]
     PayloadTooLarge,
     #[error("{message}")]
-    Validation { message: String, details: FieldErrors },
+    Validation {
+        message: String,
+        details: FieldErrors,
+    },
     #[error("too many requests; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("{0}")]

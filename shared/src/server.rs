@@ -17,8 +17,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::{
     catch_panic::CatchPanicLayer,
-    services::{ServeDir, ServeFile},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    services::{ServeDir, ServeFile},
     trace::TraceLayer,
 };
 
@@ -96,16 +96,21 @@ pub fn wrap(routes: Router, shell: Shell) -> Router {
         }
         None => routes.fallback(|| async { ApiError::NotFound("no such route".into()) }),
     };
-    let mut routes = routes
-        .method_not_allowed_fallback(|| async {
-            ApiError::MethodNotAllowed("this route does not accept that method".into())
-        });
+    let mut routes = routes.method_not_allowed_fallback(|| async {
+        ApiError::MethodNotAllowed("this route does not accept that method".into())
+    });
     if let Some(token) = shell.internal_token {
-        routes = routes.layer(middleware::from_fn_with_state(token, require_internal_token));
+        routes = routes.layer(middleware::from_fn_with_state(
+            token,
+            require_internal_token,
+        ));
     }
     let ready = shell.ready;
     let health = Router::new()
-        .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
         .route(
             "/readyz",
             get(move || {
@@ -227,7 +232,8 @@ pub enum StartError {
     Http(String),
 }
 
-type Background = Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+type Background =
+    Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
 /// A service ready to run: its bound listener, its router and the background
 /// tasks (workers, relays) that live and stop with it.

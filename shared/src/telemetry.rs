@@ -59,11 +59,7 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 /// Middleware: counts requests and records their latency, by route template
 /// (never the raw path, which would make one series per trip id).
-pub async fn record_http_metrics(
-    service: &'static str,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn record_http_metrics(service: &'static str, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().to_string();
     let route = request

@@ -6,11 +6,8 @@
 use std::{sync::Arc, time::Duration};
 
 use hail_shared::{
-    api::drivers::CreateDriverProfile,
-    error::ErrorBody,
-    extract::INTERNAL_TOKEN_HEADER,
-    server::StartError,
-    ApiError,
+    api::drivers::CreateDriverProfile, error::ErrorBody, extract::INTERNAL_TOKEN_HEADER,
+    server::StartError, ApiError,
 };
 use reqwest::{Method, StatusCode};
 use serde::{de::DeserializeOwned, Serialize};
@@ -24,7 +21,11 @@ pub struct DriverClient {
 }
 
 impl DriverClient {
-    pub fn new(base_url: &str, internal_token: &str, timeout: Duration) -> Result<Self, StartError> {
+    pub fn new(
+        base_url: &str,
+        internal_token: &str,
+        timeout: Duration,
+    ) -> Result<Self, StartError> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(timeout)
@@ -68,9 +69,11 @@ impl DriverClient {
             if bytes.is_empty() {
                 return Ok(None);
             }
-            return serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| ApiError::internal(format!("driver service answered {path} with an unexpected body: {e}")));
+            return serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                ApiError::internal(format!(
+                    "driver service answered {path} with an unexpected body: {e}"
+                ))
+            });
         }
         Err(answered_error(status, &bytes))
     }
@@ -83,7 +86,9 @@ fn unavailable(err: reqwest::Error) -> ApiError {
 /// Rebuilds the driver service's error so the caller answers with the same code.
 fn answered_error(status: StatusCode, bytes: &[u8]) -> ApiError {
     let Ok(body) = serde_json::from_slice::<ErrorBody>(bytes) else {
-        return ApiError::internal(format!("driver service answered {status} without an error body"));
+        return ApiError::internal(format!(
+            "driver service answered {status} without an error body"
+        ));
     };
     let message = body.error.message;
     match status.as_u16() {
@@ -91,7 +96,10 @@ fn answered_error(status: StatusCode, bytes: &[u8]) -> ApiError {
         403 => ApiError::Forbidden(message),
         409 => ApiError::conflict(conflict_code(&body.error.code), message),
         503 => ApiError::Unavailable(message),
-        _ => ApiError::internal(format!("driver service: {status} {}: {message}", body.error.code)),
+        _ => ApiError::internal(format!(
+            "driver service: {status} {}: {message}",
+            body.error.code
+        )),
     }
 }
 

@@ -12,9 +12,9 @@ pub struct DriverRow {
 
 impl DriverRow {
     pub fn status(&self) -> Result<DriverStatus, ApiError> {
-        self.status
-            .parse()
-            .map_err(|_| ApiError::internal(format!("driver {} has status {:?}", self.id, self.status)))
+        self.status.parse().map_err(|_| {
+            ApiError::internal(format!("driver {} has status {:?}", self.id, self.status))
+        })
     }
 }
 

@@ -19,10 +19,9 @@ pub struct UserRow {
 
 impl UserRow {
     pub fn into_user(self) -> Result<User, ApiError> {
-        let role: Role = self
-            .role
-            .parse()
-            .map_err(|_| ApiError::internal(format!("user {} has role {:?}", self.id, self.role)))?;
+        let role: Role = self.role.parse().map_err(|_| {
+            ApiError::internal(format!("user {} has role {:?}", self.id, self.role))
+        })?;
         Ok(User {
             id: self.id,
             email: self.email,
@@ -49,10 +48,7 @@ pub enum InsertError {
 }
 
 /// Inserts a user; the unique index on `lower(email)` decides races.
-pub async fn insert(
-    db: impl PgExecutor<'_>,
-    new: &NewUser<'_>,
-) -> Result<UserRow, InsertError> {
+pub async fn insert(db: impl PgExecutor<'_>, new: &NewUser<'_>) -> Result<UserRow, InsertError> {
     sqlx::query_as!(
         UserRow,
         "INSERT INTO users (id, email, name, role, password_hash)

@@ -75,7 +75,9 @@ mod tests {
         // Eight characters, 24 bytes.
         assert!(register("a@b.co", "ééééçççç", "A").validate().is_ok());
         assert!(register("a@b.co", "1234567", "A").validate().is_err());
-        assert!(register("a@b.co", &"x".repeat(129), "A").validate().is_err());
+        assert!(register("a@b.co", &"x".repeat(129), "A")
+            .validate()
+            .is_err());
         assert!(register("a@b.co", &"x".repeat(128), "A").validate().is_ok());
     }
 
@@ -83,12 +85,18 @@ mod tests {
     fn names_must_have_content() {
         assert!(register("a@b.co", "password1", "").validate().is_err());
         assert!(register("a@b.co", "password1", "   ").validate().is_err());
-        assert!(register("a@b.co", "password1", &"n".repeat(81)).validate().is_err());
+        assert!(register("a@b.co", "password1", &"n".repeat(81))
+            .validate()
+            .is_err());
     }
 
     #[test]
     fn emails_are_checked() {
-        assert!(register("not-an-email", "password1", "A").validate().is_err());
-        assert!(register("rider@example.com", "password1", "A").validate().is_ok());
+        assert!(register("not-an-email", "password1", "A")
+            .validate()
+            .is_err());
+        assert!(register("rider@example.com", "password1", "A")
+            .validate()
+            .is_ok());
     }
 }

@@ -76,9 +76,9 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
         "HAIL_INTERNAL_TOKEN" => Some(format!("internal-{}", Uuid::new_v4().simple())),
         "HAIL_REDIS_PREFIX" => Some(format!("test:{}:", Uuid::new_v4().simple())),
         "HAIL_GATEWAY_HOST" => Some("127.0.0.1".into()),
-        "HAIL_STATIC_DIR" => Some(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../../frontend/public").into(),
-        ),
+        "HAIL_STATIC_DIR" => {
+            Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../../frontend/public").into())
+        }
         name if name.ends_with("_PORT") => Some("0".into()),
         _ => None,
     })

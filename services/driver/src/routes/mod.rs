@@ -19,6 +19,11 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .with_state(state.clone());
     server::wrap(
         routes,
-        Shell::internal("driver", config, state.pool.clone(), Some(state.redis.clone())),
+        Shell::internal(
+            "driver",
+            config,
+            state.pool.clone(),
+            Some(state.redis.clone()),
+        ),
     )
 }

@@ -33,10 +33,12 @@ pub fn router(state: AppState, config: &Config) -> Router {
     )
     // A request id is the gateway's to give: a client's own is dropped first,
     // so log lines cannot be forged or made to collide.
-    .layer(axum::middleware::map_request(|mut req: Request| async move {
-        req.headers_mut().remove(REQUEST_ID_HEADER);
-        req
-    }))
+    .layer(axum::middleware::map_request(
+        |mut req: Request| async move {
+            req.headers_mut().remove(REQUEST_ID_HEADER);
+            req
+        },
+    ))
 }
 
 async fn unknown_route() -> ApiError {

@@ -132,7 +132,9 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Claims, ApiErro
         .and_then(|v: &HeaderValue| v.to_str().ok())
         .and_then(bearer_token)
         .ok_or_else(|| {
-            ApiError::Unauthorized("missing bearer token: send `Authorization: Bearer <token>`".into())
+            ApiError::Unauthorized(
+                "missing bearer token: send `Authorization: Bearer <token>`".into(),
+            )
         })?;
     state.tokens.verify(token)
 }

@@ -28,7 +28,9 @@ async fn register_login_and_me_round_trip() {
     let logged_in: AuthResponse = response.json().await.unwrap();
     assert_eq!(logged_in.user, registered.user);
 
-    let response = app.get("/api/v1/auth/me", Some(&logged_in.access_token)).await;
+    let response = app
+        .get("/api/v1/auth/me", Some(&logged_in.access_token))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let me: User = response.json().await.unwrap();
     assert_eq!(me, registered.user);
@@ -91,7 +93,9 @@ async fn an_email_is_taken_whatever_its_case() {
     let app = spawn_app().await;
     let first = registration(json!({"email": "sam@example.com"}));
     assert_eq!(
-        app.post("/api/v1/auth/register", None, &first).await.status(),
+        app.post("/api/v1/auth/register", None, &first)
+            .await
+            .status(),
         StatusCode::CREATED
     );
     let again = registration(json!({"email": "SAM@Example.com", "role": "driver"}));
@@ -104,7 +108,11 @@ async fn twenty_concurrent_registrations_of_one_email_make_one_account() {
     let app = spawn_app().await;
     let attempts = (0..20).map(|i| {
         // Different case and role on each attempt: still one email.
-        let email = if i % 2 == 0 { "race@example.com" } else { "RACE@example.com" };
+        let email = if i % 2 == 0 {
+            "race@example.com"
+        } else {
+            "RACE@example.com"
+        };
         let role = if i % 3 == 0 { "driver" } else { "rider" };
         let body = registration(json!({"email": email, "role": role}));
         let app = &app;
@@ -166,7 +174,12 @@ async fn field_problems_are_422_with_per_field_details() {
     for (overrides, field) in cases {
         let body = registration(overrides.clone());
         let response = app.post("/api/v1/auth/register", None, &body).await;
-        let error = assert_error(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        let error = assert_error(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
         let details = error.error.details.unwrap_or_default();
         assert!(
             details[field].as_array().is_some_and(|m| !m.is_empty()),

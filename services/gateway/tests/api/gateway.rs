@@ -140,7 +140,12 @@ async fn internal_services_refuse_calls_without_the_internal_token() {
 async fn unknown_routes_are_404_in_the_error_shape() {
     let app = spawn_app().await;
     let rider = app.register_rider().await;
-    for path in ["/api/v1/nope", "/api/v1/tripsx", "/api/v2/auth/me", "/internal/drivers"] {
+    for path in [
+        "/api/v1/nope",
+        "/api/v1/tripsx",
+        "/api/v2/auth/me",
+        "/internal/drivers",
+    ] {
         let response = app.get(path, Some(&rider.token)).await;
         assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
     }
@@ -157,12 +162,15 @@ async fn bodies_over_64_kib_are_413() {
     assert_error(response, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
 
     // Chunked, so no Content-Length announces it.
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..80).map(|_| Ok(vec![b' '; 1024])).collect();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..80).map(|_| Ok(vec![b' '; 1024])).collect();
     let response = app
         .client
         .post(app.url("/api/v1/auth/register"))
         .header("content-type", "application/json")
-        .body(hail_testkit::reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .body(hail_testkit::reqwest::Body::wrap_stream(
+            futures::stream::iter(chunks),
+        ))
         .send()
         .await
         .unwrap();
@@ -179,7 +187,10 @@ async fn the_gateway_gives_every_request_its_own_id() {
         .send()
         .await
         .unwrap();
-    let id = response.headers()["x-request-id"].to_str().unwrap().to_string();
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_ne!(id, "forged-id");
     assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
 }
@@ -215,6 +226,8 @@ async fn registering_a_driver_while_the_driver_service_is_down_stores_nothing() 
     let response = app.post("/api/v1/auth/register", None, &body).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let registered: AuthResponse = response.json().await.unwrap();
-    let response = app.get("/api/v1/drivers/me", Some(&registered.access_token)).await;
+    let response = app
+        .get("/api/v1/drivers/me", Some(&registered.access_token))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
 }

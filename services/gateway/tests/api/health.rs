@@ -19,7 +19,10 @@ async fn every_service_answers_health_readiness_and_metrics() {
             metrics.contains("http_requests_total"),
             "{service} /metrics: {metrics}"
         );
-        assert!(metrics.contains("http_request_duration_seconds_bucket"), "{service}");
+        assert!(
+            metrics.contains("http_request_duration_seconds_bucket"),
+            "{service}"
+        );
     }
     let metrics = app.get("/metrics", None).await.text().await.unwrap();
     assert!(

@@ -3,9 +3,7 @@ pub use hail_shared::api::{
     auth::{AuthResponse, User},
     Role,
 };
-pub use hail_testkit::{
-    assert_error, expired_claims, json, reqwest::StatusCode, spawn_app,
-};
+pub use hail_testkit::{assert_error, expired_claims, json, reqwest::StatusCode, spawn_app};
 pub use serde_json::Value;
 
 /// A valid registration body with one field replaced.

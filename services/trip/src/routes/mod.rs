@@ -10,6 +10,11 @@ pub fn router(state: AppState, config: &Config) -> Router {
     let routes = Router::new().with_state(state.clone());
     server::wrap(
         routes,
-        Shell::internal("trip", config, state.pool.clone(), Some(state.redis.clone())),
+        Shell::internal(
+            "trip",
+            config,
+            state.pool.clone(),
+            Some(state.redis.clone()),
+        ),
     )
 }

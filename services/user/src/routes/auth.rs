@@ -37,10 +37,12 @@ pub async fn register(
         role: body.role,
         password_hash: &password_hash,
     };
-    let row = repo::insert(&mut *tx, &new).await.map_err(|err| match err {
-        InsertError::EmailTaken => email_taken(),
-        InsertError::Sql(err) => err.into(),
-    })?;
+    let row = repo::insert(&mut *tx, &new)
+        .await
+        .map_err(|err| match err {
+            InsertError::EmailTaken => email_taken(),
+            InsertError::Sql(err) => err.into(),
+        })?;
     if body.role == Role::Driver {
         state.drivers.create_profile(row.id).await?;
     }
@@ -104,11 +106,7 @@ async fn run_hashing<T: Send + 'static>(
     state: &AppState,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> ApiResult<T> {
-    let _permit = state
-        .hashing
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let _permit = state.hashing.acquire().await.map_err(ApiError::internal)?;
     tokio::task::spawn_blocking(work)
         .await
         .map_err(ApiError::internal)

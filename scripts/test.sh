@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test: formatting and lints, then the unit and integration tests
+# against real Postgres and Redis (private ones are started when none answer).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/provision.sh
+
+ensure_toolchain
+ensure_postgres
+ensure_redis
+
+log "checking formatting"
+cargo fmt --all -- --check || die "run 'cargo fmt --all' and commit the result"
+log "linting (clippy, warnings are errors)"
+cargo clippy --locked --workspace --all-targets --quiet -- -D warnings
+log "running the Rust tests (each test gets its own database and Redis prefix)"
+cargo test --locked --workspace
