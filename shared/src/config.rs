@@ -60,6 +60,13 @@ pub struct DispatchConfig {
     pub max_search_radius_km: f64,
     pub match_deadline: Duration,
     pub candidate_overfetch: usize,
+    /// How long a worker holds a trip it is dispatching; if it dies, the trip
+    /// is picked again when this runs out.
+    pub step_lease: Duration,
+    /// Test failpoint: the worker stops dead right after a successful claim,
+    /// as a crashed process would. Never set from the environment.
+    #[doc(hidden)]
+    pub crash_after_claim: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -161,6 +168,8 @@ impl Config {
                 60.0,
             )?),
             candidate_overfetch: parse(&var, "HAIL_CANDIDATE_OVERFETCH", 50usize)?.max(1),
+            step_lease: Duration::from_secs_f64(positive(&var, "HAIL_DISPATCH_LEASE_SECS", 10.0)?),
+            crash_after_claim: false,
         };
         if dispatch.max_search_radius_km < dispatch.search_radius_km {
             return Err(ConfigError(

@@ -66,22 +66,42 @@ where
     }
 }
 
+/// An optional body (`{reason}` on cancel): no body at all is `None`; a
+/// body is held to the same rules as a required one.
+impl<S, T> axum::extract::OptionalFromRequest<S> for ValidatedJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Validate,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge)?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+        <Self as FromRequest<S>>::from_request(req, state)
+            .await
+            .map(Some)
+    }
+}
+
 /// Parses JSON, telling a syntax error (400) from a well-formed body of the
 /// wrong shape (422, with the offending field named).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|err| {
-        let inner = err.inner();
-        if inner.is_syntax() || inner.is_eof() || inner.is_io() {
-            return ApiError::BadRequest(format!("malformed JSON: {inner}"));
-        }
-        let (field, message) = describe_shape_error(&err.path().to_string(), inner);
-        ApiError::invalid_field(&field, message)
-    })?;
-    // Trailing characters after the value make the body malformed.
-    de.end()
+    // Well-formed at all? Checked on its own first, so a syntax error is a
+    // 400 wherever it sits, even after a field that would fail validation.
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
         .map_err(|err| ApiError::BadRequest(format!("malformed JSON: {err}")))?;
-    Ok(value)
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|err| {
+        let (field, message) = describe_shape_error(&err.path().to_string(), err.inner());
+        ApiError::invalid_field(&field, message)
+    })
 }
 
 /// Turns serde's "missing field `email` at line 1" into `("email", "is required")`.

@@ -39,6 +39,22 @@ impl Keys {
         self.key(format_args!("driver:lock:{driver_id}"))
     }
 
+    /// Cached `"<STATUS>:<version>"` mirror of Postgres, so a ping needs no
+    /// Postgres round trip. Owner: driver.
+    pub fn driver_status(&self, driver_id: Uuid) -> String {
+        self.key(format_args!("driver:status:{driver_id}"))
+    }
+
+    /// Last reported position (hash: lat, lng, heading, at). Owner: driver.
+    pub fn driver_position(&self, driver_id: Uuid) -> String {
+        self.key(format_args!("driver:pos:{driver_id}"))
+    }
+
+    /// The open offer shown to the driver while a claim holds. Owner: driver.
+    pub fn driver_offer(&self, driver_id: Uuid) -> String {
+        self.key(format_args!("driver:offer:{driver_id}"))
+    }
+
     /// The driver's active trip, for the realtime bridge. Owner: trip.
     pub fn driver_trip(&self, driver_id: Uuid) -> String {
         self.key(format_args!("driver:trip:{driver_id}"))
@@ -74,6 +90,9 @@ mod tests {
             keys.driver_presence(id),
             keys.driver_lock(id),
             keys.driver_trip(id),
+            keys.driver_status(id),
+            keys.driver_position(id),
+            keys.driver_offer(id),
             keys.channel_trip_events(),
             keys.channel_driver_location(),
             keys.channel_driver_offers(),

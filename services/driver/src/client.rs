@@ -6,8 +6,17 @@
 use std::{sync::Arc, time::Duration};
 
 use hail_shared::{
-    api::drivers::CreateDriverProfile, error::ErrorBody, extract::INTERNAL_TOKEN_HEADER,
-    server::StartError, ApiError,
+    api::{
+        drivers::{
+            CandidatesRequest, ClaimRequest, ClaimResponse, CreateDriverProfile, NearbyDriver,
+            TripRef,
+        },
+        geo::LatLng,
+    },
+    error::ErrorBody,
+    extract::INTERNAL_TOKEN_HEADER,
+    server::StartError,
+    ApiError,
 };
 use reqwest::{Method, StatusCode};
 use serde::{de::DeserializeOwned, Serialize};
@@ -44,6 +53,73 @@ impl DriverClient {
             Method::POST,
             "/internal/drivers",
             Some(&CreateDriverProfile { driver_id }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Matchable drivers near `at`, nearest first, minus `exclude`.
+    pub async fn candidates(
+        &self,
+        at: LatLng,
+        radius_km: f64,
+        limit: usize,
+        exclude: &[Uuid],
+    ) -> Result<Vec<NearbyDriver>, ApiError> {
+        let body = CandidatesRequest {
+            lat: at.lat,
+            lng: at.lng,
+            radius_km,
+            limit,
+            exclude: exclude.to_vec(),
+        };
+        self.send(Method::POST, "/internal/drivers/candidates", Some(&body))
+            .await
+            .map(Option::unwrap_or_default)
+    }
+
+    /// Claims `driver_id` for `trip_id` for `ttl`; `offer` is what the
+    /// driver sees while it holds. `false` when another trip has the driver
+    /// or it is no longer ONLINE and present.
+    pub async fn claim(
+        &self,
+        driver_id: Uuid,
+        trip_id: Uuid,
+        ttl: Duration,
+        offer: Option<serde_json::Value>,
+    ) -> Result<bool, ApiError> {
+        let body = ClaimRequest {
+            trip_id,
+            ttl_secs: ttl.as_secs().max(1),
+            offer,
+        };
+        let answer: Option<ClaimResponse> = self
+            .send(
+                Method::POST,
+                &format!("/internal/drivers/{driver_id}/claim"),
+                Some(&body),
+            )
+            .await?;
+        Ok(answer.is_some_and(|a| a.claimed))
+    }
+
+    /// Lets `driver_id` go from `trip_id` (idempotent): ONLINE and matchable again.
+    pub async fn release(&self, driver_id: Uuid, trip_id: Uuid) -> Result<(), ApiError> {
+        self.send::<_, serde_json::Value>(
+            Method::POST,
+            &format!("/internal/drivers/{driver_id}/release"),
+            Some(&TripRef { trip_id }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Clears `trip_id`'s offer from the driver's view; the claim stays.
+    pub async fn end_offer(&self, driver_id: Uuid, trip_id: Uuid) -> Result<(), ApiError> {
+        self.send::<_, serde_json::Value>(
+            Method::POST,
+            &format!("/internal/drivers/{driver_id}/offer/end"),
+            Some(&TripRef { trip_id }),
         )
         .await
         .map(|_| ())

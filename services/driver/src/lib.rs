@@ -4,9 +4,11 @@
 //! [`DriverClient`].
 
 pub mod client;
+mod index;
 mod repo;
 mod routes;
 mod state;
+mod status;
 
 use hail_shared::{
     config::Config,
@@ -26,6 +28,29 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
     db::migrate(&pool, SCHEMA, &MIGRATOR).await?;
     let redis = redis_conn::connect(&config.redis_url).await?;
     let state = AppState::new(pool, redis, config);
-    let router = routes::router(state, config);
-    Application::bind(config.service_host, config.ports.driver, router).await
+    let router = routes::router(state.clone(), config);
+    Ok(
+        Application::bind(config.service_host, config.ports.driver, router)
+            .await?
+            .with_background(move |stop| sweep_stale_members(state, stop)),
+    )
+}
+
+/// Every few seconds, removes GEO members whose presence key expired, so the
+/// index holds only matchable drivers (searches filter anyway).
+async fn sweep_stale_members(state: AppState, stop: tokio_util::sync::CancellationToken) {
+    let mut redis = state.redis.clone();
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        match state.index.sweep(&mut redis).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "swept drivers whose presence expired"),
+            Err(err) => tracing::warn!(error = %err, "sweep failed; retrying"),
+        }
+    }
 }

@@ -1,4 +1,6 @@
-//! SQL for the `driver` schema.
+//! SQL for the `driver` schema. Every status change is one conditional
+//! `UPDATE ... RETURNING version`: Postgres decides races, and the version
+//! lets the Redis mirror converge on the newest change.
 
 use hail_shared::{api::drivers::DriverStatus, ApiError};
 use sqlx::PgPool;
@@ -8,6 +10,7 @@ pub struct DriverRow {
     pub id: Uuid,
     pub status: String,
     pub current_trip_id: Option<Uuid>,
+    pub version: i64,
 }
 
 impl DriverRow {
@@ -32,8 +35,63 @@ pub async fn create(pool: &PgPool, driver_id: Uuid) -> Result<(), sqlx::Error> {
 pub async fn find(pool: &PgPool, driver_id: Uuid) -> Result<Option<DriverRow>, sqlx::Error> {
     sqlx::query_as!(
         DriverRow,
-        "SELECT id, status, current_trip_id FROM drivers WHERE id = $1",
+        "SELECT id, status, current_trip_id, version FROM drivers WHERE id = $1",
         driver_id
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// OFFLINE or ONLINE -> `status` (ONLINE or OFFLINE). `None` when the driver
+/// is BUSY (or unknown): a driver on a trip never changes its own status.
+pub async fn set_own_status(
+    pool: &PgPool,
+    driver_id: Uuid,
+    status: DriverStatus,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "UPDATE drivers SET status = $2, version = version + 1, updated_at = now()
+         WHERE id = $1 AND status IN ('OFFLINE', 'ONLINE')
+         RETURNING version",
+        driver_id,
+        status.as_str()
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// ONLINE -> BUSY for `trip_id`. `None` when the driver is no longer ONLINE.
+pub async fn mark_busy(
+    pool: &PgPool,
+    driver_id: Uuid,
+    trip_id: Uuid,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "UPDATE drivers
+         SET status = 'BUSY', current_trip_id = $2, version = version + 1, updated_at = now()
+         WHERE id = $1 AND status = 'ONLINE'
+         RETURNING version",
+        driver_id,
+        trip_id
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// BUSY for `trip_id` -> ONLINE. `None` when the driver is not on that trip
+/// (already released: releases are idempotent).
+pub async fn mark_available(
+    pool: &PgPool,
+    driver_id: Uuid,
+    trip_id: Uuid,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "UPDATE drivers
+         SET status = 'ONLINE', current_trip_id = NULL, version = version + 1, updated_at = now()
+         WHERE id = $1 AND status = 'BUSY' AND current_trip_id = $2
+         RETURNING version",
+        driver_id,
+        trip_id
     )
     .fetch_optional(pool)
     .await

@@ -2,11 +2,14 @@ use hail_shared::{config::Config, keys::Keys};
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 
+use crate::index::Index;
+
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub redis: ConnectionManager,
-    pub keys: Keys,
+    pub index: Index,
+    pub candidate_overfetch: usize,
 }
 
 impl AppState {
@@ -14,7 +17,8 @@ impl AppState {
         Self {
             pool,
             redis,
-            keys: Keys::new(config.redis_prefix.clone()),
+            index: Index::new(Keys::new(config.redis_prefix.clone())),
+            candidate_overfetch: config.dispatch.candidate_overfetch,
         }
     }
 }

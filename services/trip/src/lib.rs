@@ -2,6 +2,11 @@
 //! carpool rooms and their rides. Talks to the driver service only through
 //! [`hail_driver::DriverClient`].
 
+mod dispatch;
+mod domain;
+mod moves;
+mod outbox;
+mod repo;
 mod routes;
 mod state;
 
@@ -22,6 +27,14 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
     db::migrate(&pool, SCHEMA, &MIGRATOR).await?;
     let redis = redis_conn::connect(&config.redis_url).await?;
     let state = AppState::new(pool, redis, config)?;
-    let router = routes::router(state, config);
-    Application::bind(config.service_host, config.ports.trip, router).await
+    let router = routes::router(state.clone(), config);
+    let mut app = Application::bind(config.service_host, config.ports.trip, router).await?;
+    for _ in 0..dispatch::WORKERS {
+        let state = state.clone();
+        app = app.with_background(move |stop| dispatch::run_worker(state, stop));
+    }
+    let listener_state = state.clone();
+    Ok(app
+        .with_background(move |stop| dispatch::run_listener(listener_state, stop))
+        .with_background(move |stop| outbox::run_relay(state, stop)))
 }

@@ -1,7 +1,16 @@
+use std::sync::Arc;
+
 use hail_driver::DriverClient;
-use hail_shared::{config::Config, keys::Keys, server::StartError};
+use hail_shared::{
+    config::{Config, MatchMode},
+    keys::Keys,
+    server::StartError,
+};
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;
+use tokio::sync::Notify;
+
+use crate::domain::dispatch::SearchPolicy;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -9,6 +18,15 @@ pub struct AppState {
     pub redis: ConnectionManager,
     pub keys: Keys,
     pub drivers: DriverClient,
+    pub policy: SearchPolicy,
+    pub mode: MatchMode,
+    pub step_lease: std::time::Duration,
+    pub crash_after_claim: bool,
+    /// Wakes the dispatch workers (fed by Postgres NOTIFY, so any instance's
+    /// new trip wakes every instance's workers).
+    pub dispatch_wake: Arc<Notify>,
+    /// Wakes the outbox relay after a commit that queued events.
+    pub outbox_wake: Arc<Notify>,
 }
 
 impl AppState {
@@ -26,6 +44,12 @@ impl AppState {
                 &config.internal_token,
                 config.request_timeout,
             )?,
+            policy: SearchPolicy::from_config(&config.dispatch),
+            mode: config.dispatch.mode,
+            step_lease: config.dispatch.step_lease,
+            crash_after_claim: config.dispatch.crash_after_claim,
+            dispatch_wake: Arc::new(Notify::new()),
+            outbox_wake: Arc::new(Notify::new()),
         })
     }
 }

@@ -74,3 +74,88 @@ pub struct CreateDriverProfile {
 pub struct StatusResponse {
     pub status: DriverStatus,
 }
+
+/// `POST /api/v1/drivers/me/location` (and the `driver:location` socket event).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, validator::Validate)]
+pub struct LocationUpdate {
+    #[validate(custom(function = "crate::api::geo::valid_lat"))]
+    pub lat: f64,
+    #[validate(custom(function = "crate::api::geo::valid_lng"))]
+    pub lng: f64,
+    #[validate(range(min = 0.0, max = 360.0, message = "must be between 0 and 360"))]
+    pub heading: Option<f64>,
+    #[validate(range(min = 0.0, max = 300.0, message = "must be between 0 and 300"))]
+    pub speed_kmh: Option<f64>,
+}
+
+/// `GET /api/v1/drivers/nearby` query.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, validator::Validate)]
+pub struct NearbyQuery {
+    #[validate(custom(function = "crate::api::geo::valid_lat"))]
+    pub lat: f64,
+    #[validate(custom(function = "crate::api::geo::valid_lng"))]
+    pub lng: f64,
+    #[serde(default = "default_radius_km")]
+    #[validate(custom(function = "valid_radius"))]
+    pub radius_km: f64,
+    #[serde(default = "default_limit")]
+    #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
+    pub limit: usize,
+}
+
+fn valid_radius(radius_km: f64) -> Result<(), validator::ValidationError> {
+    if radius_km.is_finite() && radius_km > 0.0 && radius_km <= 50.0 {
+        return Ok(());
+    }
+    let mut err = validator::ValidationError::new("range");
+    err.message = Some("must be more than 0 and at most 50".into());
+    Err(err)
+}
+
+fn default_radius_km() -> f64 {
+    3.0
+}
+
+fn default_limit() -> usize {
+    10
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NearbyDriver {
+    pub driver_id: Uuid,
+    pub lat: f64,
+    pub lng: f64,
+    pub distance_km: f64,
+}
+
+/// `POST /internal/drivers/candidates`: matchable drivers near a pickup.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CandidatesRequest {
+    pub lat: f64,
+    pub lng: f64,
+    pub radius_km: f64,
+    pub limit: usize,
+    /// Drivers already tried for this trip.
+    #[serde(default)]
+    pub exclude: Vec<Uuid>,
+}
+
+/// `POST /internal/drivers/{id}/claim`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClaimRequest {
+    pub trip_id: Uuid,
+    pub ttl_secs: u64,
+    /// The offer to show the driver while the claim holds (offer mode).
+    pub offer: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClaimResponse {
+    pub claimed: bool,
+}
+
+/// `POST /internal/drivers/{id}/release` and `/assign`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TripRef {
+    pub trip_id: Uuid,
+}

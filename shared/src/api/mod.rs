@@ -3,6 +3,8 @@
 
 pub mod auth;
 pub mod drivers;
+pub mod geo;
+pub mod trips;
 
 use std::{fmt, str::FromStr};
 

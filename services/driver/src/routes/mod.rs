@@ -15,7 +15,18 @@ mod internal;
 pub fn router(state: AppState, config: &Config) -> Router {
     let routes = Router::new()
         .route("/api/v1/drivers/me", get(drivers::me))
+        .route("/api/v1/drivers/me/online", post(drivers::online))
+        .route("/api/v1/drivers/me/offline", post(drivers::offline))
+        .route("/api/v1/drivers/me/location", post(drivers::location))
+        .route("/api/v1/drivers/nearby", get(drivers::nearby))
         .route("/internal/drivers", post(internal::create_profile))
+        .route("/internal/drivers/candidates", post(internal::candidates))
+        .route("/internal/drivers/{id}/claim", post(internal::claim))
+        .route("/internal/drivers/{id}/release", post(internal::release))
+        .route(
+            "/internal/drivers/{id}/offer/end",
+            post(internal::end_offer),
+        )
         .with_state(state.clone());
     server::wrap(
         routes,

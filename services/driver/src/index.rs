@@ -1,0 +1,339 @@
+//! The Redis side of the driver service: the GEO index of matchable drivers,
+//! presence keys, the status mirror, claims and open offers.
+//!
+//! Guarantees (DESIGN.md, "the matching core"):
+//! - a ping is one round trip (`scripts/ping.lua`) and never touches Postgres;
+//! - only ONLINE, present, unclaimed drivers are in the GEO set, and
+//!   candidate searches still filter, because a member can go stale between
+//!   the sweeper's passes;
+//! - exactly one trip holds a claim, and only that trip can release it.
+
+use chrono::{DateTime, Utc};
+use hail_shared::{
+    api::{
+        drivers::{DriverLocation, DriverStatus, LocationUpdate, NearbyDriver},
+        geo::LatLng,
+    },
+    keys::Keys,
+};
+use redis::{aio::ConnectionManager, Script};
+use uuid::Uuid;
+
+/// How long a driver stays present after its last ping.
+pub const PRESENCE_TTL_SECS: u64 = 30;
+
+/// The scripts, loaded once (redis-rs sends EVALSHA and falls back to EVAL).
+#[derive(Clone)]
+pub struct Index {
+    keys: Keys,
+    ping: Script,
+    set_status: Script,
+    claim: Script,
+    release: Script,
+    end_offer: Script,
+}
+
+/// What a ping found.
+pub enum PingOutcome {
+    Recorded,
+    Offline,
+    /// Redis has no status for this driver (it restarted, or the driver is
+    /// new): load it from Postgres, mirror it, and ping again.
+    StatusUnknown,
+}
+
+impl Index {
+    pub fn new(keys: Keys) -> Self {
+        Self {
+            keys,
+            ping: Script::new(include_str!("../scripts/ping.lua")),
+            set_status: Script::new(include_str!("../scripts/set_status.lua")),
+            claim: Script::new(include_str!("../scripts/claim.lua")),
+            release: Script::new(include_str!("../scripts/release.lua")),
+            end_offer: Script::new(include_str!("../scripts/end_offer.lua")),
+        }
+    }
+
+    pub async fn ping(
+        &self,
+        redis: &mut ConnectionManager,
+        driver_id: Uuid,
+        update: &LocationUpdate,
+    ) -> redis::RedisResult<PingOutcome> {
+        let now = Utc::now();
+        let event = serde_json::json!({
+            "driver_id": driver_id,
+            "lat": update.lat,
+            "lng": update.lng,
+            "heading": update.heading,
+            "speed_kmh": update.speed_kmh,
+            "ts": now,
+        });
+        let k = &self.keys;
+        let status: String = self
+            .ping
+            .key(k.driver_status(driver_id))
+            .key(k.driver_locations())
+            .key(k.driver_presence(driver_id))
+            .key(k.driver_position(driver_id))
+            .key(k.driver_lock(driver_id))
+            .arg(driver_id.to_string())
+            .arg(update.lng)
+            .arg(update.lat)
+            .arg(PRESENCE_TTL_SECS)
+            .arg(k.channel_driver_location())
+            .arg(event.to_string())
+            .arg(update.heading.map(|h| h.to_string()).unwrap_or_default())
+            .arg(now.to_rfc3339())
+            .invoke_async(redis)
+            .await?;
+        Ok(match status.as_str() {
+            "OFFLINE" => PingOutcome::Offline,
+            "UNKNOWN" => PingOutcome::StatusUnknown,
+            _ => PingOutcome::Recorded,
+        })
+    }
+
+    /// Mirrors a status (with its Postgres version) and fixes the GEO set.
+    pub async fn set_status(
+        &self,
+        redis: &mut ConnectionManager,
+        driver_id: Uuid,
+        status: DriverStatus,
+        version: i64,
+    ) -> redis::RedisResult<()> {
+        let k = &self.keys;
+        self.set_status
+            .key(k.driver_status(driver_id))
+            .key(k.driver_locations())
+            .key(k.driver_presence(driver_id))
+            .key(k.driver_position(driver_id))
+            .key(k.driver_lock(driver_id))
+            .arg(driver_id.to_string())
+            .arg(status.as_str())
+            .arg(version)
+            .invoke_async::<i64>(redis)
+            .await
+            .map(|_| ())
+    }
+
+    /// Takes the driver for `trip_id` if it is present, ONLINE and unclaimed.
+    pub async fn claim(
+        &self,
+        redis: &mut ConnectionManager,
+        driver_id: Uuid,
+        trip_id: Uuid,
+        ttl_secs: u64,
+        offer: Option<&serde_json::Value>,
+    ) -> redis::RedisResult<bool> {
+        let k = &self.keys;
+        let won: i64 = self
+            .claim
+            .key(k.driver_lock(driver_id))
+            .key(k.driver_presence(driver_id))
+            .key(k.driver_status(driver_id))
+            .key(k.driver_locations())
+            .key(k.driver_offer(driver_id))
+            .arg(trip_id.to_string())
+            .arg(ttl_secs.max(1))
+            .arg(driver_id.to_string())
+            .arg(offer.map(|o| o.to_string()).unwrap_or_default())
+            .invoke_async(redis)
+            .await?;
+        Ok(won == 1)
+    }
+
+    /// Drops `trip_id`'s claim (and its offer); someone else's stays.
+    pub async fn release(
+        &self,
+        redis: &mut ConnectionManager,
+        driver_id: Uuid,
+        trip_id: Uuid,
+    ) -> redis::RedisResult<()> {
+        let k = &self.keys;
+        self.release
+            .key(k.driver_lock(driver_id))
+            .key(k.driver_offer(driver_id))
+            .arg(trip_id.to_string())
+            .invoke_async::<i64>(redis)
+            .await
+            .map(|_| ())
+    }
+
+    /// Removes `trip_id`'s offer from the driver's view, keeping the claim.
+    pub async fn end_offer(
+        &self,
+        redis: &mut ConnectionManager,
+        driver_id: Uuid,
+        trip_id: Uuid,
+    ) -> redis::RedisResult<()> {
+        self.end_offer
+            .key(self.keys.driver_offer(driver_id))
+            .arg(trip_id.to_string())
+            .invoke_async::<i64>(redis)
+            .await
+            .map(|_| ())
+    }
+
+    /// Matchable drivers within `radius_km`, nearest first, at most `limit`.
+    ///
+    /// Asks Redis for `limit * overfetch` members, then filters: a COUNT of
+    /// exactly `limit` before filtering would let stale or claimed members
+    /// crowd out live drivers further away.
+    pub async fn candidates(
+        &self,
+        redis: &mut ConnectionManager,
+        at: LatLng,
+        radius_km: f64,
+        limit: usize,
+        overfetch: usize,
+        exclude: &[Uuid],
+    ) -> redis::RedisResult<Vec<NearbyDriver>> {
+        let k = &self.keys;
+        let found: Vec<(String, f64, (f64, f64))> = redis::cmd("GEOSEARCH")
+            .arg(k.driver_locations())
+            .arg("FROMLONLAT")
+            .arg(at.lng)
+            .arg(at.lat)
+            .arg("BYRADIUS")
+            .arg(radius_km)
+            .arg("km")
+            .arg("ASC")
+            .arg("COUNT")
+            .arg(limit.saturating_mul(overfetch).max(limit))
+            .arg("WITHDIST")
+            .arg("WITHCOORD")
+            .query_async(redis)
+            .await?;
+        let found: Vec<(Uuid, f64, (f64, f64))> = found
+            .into_iter()
+            .filter_map(|(member, dist, coord)| {
+                let id = Uuid::parse_str(&member).ok()?;
+                (!exclude.contains(&id)).then_some((id, dist, coord))
+            })
+            .collect();
+        if found.is_empty() {
+            return Ok(Vec::new());
+        }
+
+        // One round trip for every member's presence, status and claim.
+        let mut pipe = redis::pipe();
+        for (id, _, _) in &found {
+            pipe.exists(k.driver_presence(*id))
+                .get(k.driver_status(*id))
+                .exists(k.driver_lock(*id));
+        }
+        let flags: Vec<redis::Value> = pipe.query_async(redis).await?;
+        let mut out = Vec::with_capacity(limit);
+        for ((id, dist, (lng, lat)), chunk) in found.into_iter().zip(flags.chunks(3)) {
+            let [present, status, locked] = chunk else {
+                continue;
+            };
+            let present: bool = redis::from_redis_value_ref(present).unwrap_or(false);
+            let status: Option<String> = redis::from_redis_value_ref(status).unwrap_or(None);
+            let locked: bool = redis::from_redis_value_ref(locked).unwrap_or(true);
+            let online = status.is_some_and(|s| s.starts_with("ONLINE:"));
+            if present && online && !locked {
+                out.push(NearbyDriver {
+                    driver_id: id,
+                    lat,
+                    lng,
+                    distance_km: dist,
+                });
+                if out.len() == limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The last reported position, if any.
+    pub async fn position(
+        &self,
+        redis: &mut ConnectionManager,
+        driver_id: Uuid,
+    ) -> redis::RedisResult<Option<DriverLocation>> {
+        let (lat, lng, at): (Option<f64>, Option<f64>, Option<String>) = redis::cmd("HMGET")
+            .arg(self.keys.driver_position(driver_id))
+            .arg("lat")
+            .arg("lng")
+            .arg("at")
+            .query_async(redis)
+            .await?;
+        let updated_at = at
+            .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+            .map(|t| t.with_timezone(&Utc));
+        Ok(match (lat, lng, updated_at) {
+            (Some(lat), Some(lng), Some(updated_at)) => Some(DriverLocation {
+                lat,
+                lng,
+                updated_at,
+            }),
+            _ => None,
+        })
+    }
+
+    /// The open offer shown to the driver, if one holds.
+    pub async fn current_offer(
+        &self,
+        redis: &mut ConnectionManager,
+        driver_id: Uuid,
+    ) -> redis::RedisResult<Option<serde_json::Value>> {
+        let raw: Option<String> = redis::cmd("GET")
+            .arg(self.keys.driver_offer(driver_id))
+            .query_async(redis)
+            .await?;
+        Ok(raw.and_then(|s| serde_json::from_str(&s).ok()))
+    }
+
+    /// One sweep: removes GEO members whose presence expired. Returns how many.
+    pub async fn sweep(&self, redis: &mut ConnectionManager) -> redis::RedisResult<usize> {
+        let key = self.keys.driver_locations();
+        let mut cursor: u64 = 0;
+        let mut removed = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("ZSCAN")
+                .arg(&key)
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(500)
+                .query_async(redis)
+                .await?;
+            // ZSCAN returns member, score pairs.
+            let members: Vec<String> = batch.into_iter().step_by(2).collect();
+            if !members.is_empty() {
+                let mut pipe = redis::pipe();
+                for member in &members {
+                    pipe.exists(self.presence_key_for(member));
+                }
+                let present: Vec<bool> = pipe.query_async(redis).await?;
+                let gone: Vec<&String> = members
+                    .iter()
+                    .zip(present)
+                    .filter_map(|(m, p)| (!p).then_some(m))
+                    .collect();
+                if !gone.is_empty() {
+                    removed += gone.len();
+                    redis::cmd("ZREM")
+                        .arg(&key)
+                        .arg(gone)
+                        .query_async::<i64>(redis)
+                        .await?;
+                }
+            }
+            cursor = next;
+            if cursor == 0 {
+                return Ok(removed);
+            }
+        }
+    }
+
+    fn presence_key_for(&self, member: &str) -> String {
+        match Uuid::parse_str(member) {
+            Ok(id) => self.keys.driver_presence(id),
+            // Not one of ours: a presence key that cannot exist, so it is swept.
+            Err(_) => format!("{}driver:presence:invalid", self.keys.prefix()),
+        }
+    }
+}

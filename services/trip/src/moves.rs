@@ -1,0 +1,548 @@
+//! Every change to a trip, each as one Postgres transaction that makes the
+//! move (a conditional UPDATE), writes its audit row and queues its events
+//! (the outbox), followed by the effects outside Postgres: freeing or
+//! holding a driver in the driver service, and `driver:trip:<id>` for the
+//! realtime bridge. Handlers and dispatch workers both call these.
+
+use chrono::{Duration as ChronoDuration, Utc};
+use hail_shared::{
+    api::{
+        drivers::NearbyDriver,
+        trips::{Offer, Trip, TripRequest},
+    },
+    config::MatchMode,
+    events::{channel, DriverEvent, DriverMessage, OfferRevoked, RevokeReason, TripEvent},
+    ApiError, ApiResult,
+};
+use sha2::{Digest, Sha256};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{
+    repo::{self, NewTrip, OfferRow, TripRow},
+    state::AppState,
+};
+
+/// What `create_trip` did.
+pub enum Created {
+    New(Trip),
+    /// The same `Idempotency-Key` and body as an earlier request: its trip.
+    Replayed(Trip),
+}
+
+pub async fn create_trip(
+    state: &AppState,
+    rider_id: Uuid,
+    request: &TripRequest,
+    idempotency_key: Option<&str>,
+) -> ApiResult<Created> {
+    let trip_id = Uuid::new_v4();
+    let mut tx = state.pool.begin().await?;
+    if let Some(key) = idempotency_key {
+        let hash = body_hash(request)?;
+        if !repo::claim_idempotency_key(&mut tx, rider_id, key, &hash, trip_id).await? {
+            let (first_hash, first_trip) = repo::find_idempotency_key(&mut tx, rider_id, key)
+                .await?
+                .ok_or_else(|| ApiError::internal("idempotency key vanished"))?;
+            if first_hash != hash {
+                return Err(ApiError::invalid_field(
+                    "Idempotency-Key",
+                    "was already used with a different body",
+                ));
+            }
+            let trip = repo::find_trip(&mut *tx, first_trip)
+                .await?
+                .ok_or_else(|| ApiError::internal("idempotent trip vanished"))?;
+            return Ok(Created::Replayed(trip.to_trip()?));
+        }
+    }
+    let new = NewTrip {
+        id: trip_id,
+        rider_id,
+        tier: request.tier,
+        pickup: request.pickup,
+        dropoff: request.dropoff,
+        search_radius_km: state.policy.first_radius_km,
+    };
+    let row = repo::insert_trip(&mut tx, &new).await?.ok_or_else(|| {
+        ApiError::conflict(
+            "active_trip_exists",
+            "you already have a trip under way: cancel it or wait until it ends",
+        )
+    })?;
+    let trip = row.to_trip()?;
+    repo::audit(
+        &mut tx,
+        trip.id,
+        "REQUESTED",
+        None,
+        serde_json::json!({"tier": trip.tier}),
+    )
+    .await?;
+    queue_trip_update(&mut tx, &trip).await?;
+    notify_dispatch(&mut tx).await?;
+    tx.commit().await?;
+    state.outbox_wake.notify_one();
+    Ok(Created::New(trip))
+}
+
+/// The offered driver accepts: the offer must still be open (not expired,
+/// not revoked) and the trip still REQUESTED, both checked in one transaction.
+pub async fn accept(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiResult<Trip> {
+    let mut tx = state.pool.begin().await?;
+    if repo::answer_offer(&mut tx, trip_id, driver_id, "ACCEPTED")
+        .await?
+        .is_none()
+    {
+        return Err(offer_gone(state, trip_id, driver_id).await);
+    }
+    let Some(row) = repo::assign(&mut tx, trip_id, driver_id).await? else {
+        // The rider cancelled in between: the cancel revokes the offer.
+        return Err(offer_expired());
+    };
+    let trip = row.to_trip()?;
+    repo::audit(
+        &mut tx,
+        trip_id,
+        "OFFER_ACCEPTED",
+        Some(driver_id),
+        serde_json::json!({}),
+    )
+    .await?;
+    repo::audit(
+        &mut tx,
+        trip_id,
+        "ASSIGNED",
+        Some(driver_id),
+        serde_json::json!({}),
+    )
+    .await?;
+    queue_trip_update(&mut tx, &trip).await?;
+    tx.commit().await?;
+    state.outbox_wake.notify_one();
+    on_assigned(state, &trip, driver_id).await;
+    Ok(trip)
+}
+
+/// The offered driver declines: the claim is released and the next candidate
+/// is offered at once (the trip is due now and the workers are woken).
+pub async fn decline(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiResult<()> {
+    let mut tx = state.pool.begin().await?;
+    if repo::answer_offer(&mut tx, trip_id, driver_id, "DECLINED")
+        .await?
+        .is_none()
+    {
+        return Err(offer_gone(state, trip_id, driver_id).await);
+    }
+    repo::audit(
+        &mut tx,
+        trip_id,
+        "OFFER_DECLINED",
+        Some(driver_id),
+        serde_json::json!({}),
+    )
+    .await?;
+    sqlx::query!(
+        "UPDATE trips SET next_attempt_at = now() WHERE id = $1 AND status = 'REQUESTED'",
+        trip_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    notify_dispatch(&mut tx).await?;
+    tx.commit().await?;
+    free_driver(state, driver_id, trip_id).await;
+    Ok(())
+}
+
+pub async fn start(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiResult<Trip> {
+    let mut tx = state.pool.begin().await?;
+    let Some(row) = repo::start(&mut tx, trip_id, driver_id).await? else {
+        return Err(refused_move(state, trip_id, driver_id).await);
+    };
+    let trip = row.to_trip()?;
+    repo::audit(
+        &mut tx,
+        trip_id,
+        "STARTED",
+        Some(driver_id),
+        serde_json::json!({}),
+    )
+    .await?;
+    queue_trip_update(&mut tx, &trip).await?;
+    tx.commit().await?;
+    state.outbox_wake.notify_one();
+    Ok(trip)
+}
+
+pub async fn complete(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiResult<Trip> {
+    let mut tx = state.pool.begin().await?;
+    let Some(row) = repo::complete(&mut tx, trip_id, driver_id).await? else {
+        return Err(refused_move(state, trip_id, driver_id).await);
+    };
+    let trip = row.to_trip()?;
+    repo::audit(
+        &mut tx,
+        trip_id,
+        "COMPLETED",
+        Some(driver_id),
+        serde_json::json!({}),
+    )
+    .await?;
+    queue_trip_update(&mut tx, &trip).await?;
+    tx.commit().await?;
+    state.outbox_wake.notify_one();
+    on_driver_done(state, driver_id, trip_id).await;
+    Ok(trip)
+}
+
+/// The rider cancels (any active trip): an open offer is revoked and any
+/// driver involved is freed.
+pub async fn rider_cancel(
+    state: &AppState,
+    trip_id: Uuid,
+    rider_id: Uuid,
+    reason: Option<&str>,
+) -> ApiResult<Trip> {
+    let mut tx = state.pool.begin().await?;
+    let Some(row) = repo::rider_cancel(&mut tx, trip_id, rider_id, reason).await? else {
+        return Err(refused_move(state, trip_id, rider_id).await);
+    };
+    let trip = row.to_trip()?;
+    let offered = repo::revoke_live_offer(&mut tx, trip_id).await?;
+    if let Some(driver_id) = offered {
+        queue_revoke(&mut tx, driver_id, trip_id, RevokeReason::Cancelled).await?;
+    }
+    repo::audit(
+        &mut tx,
+        trip_id,
+        "CANCELLED",
+        None,
+        serde_json::json!({"by": "rider", "reason": trip.cancel_reason}),
+    )
+    .await?;
+    queue_trip_update(&mut tx, &trip).await?;
+    tx.commit().await?;
+    state.outbox_wake.notify_one();
+    if let Some(driver_id) = offered {
+        free_driver(state, driver_id, trip_id).await;
+    }
+    if let Some(driver_id) = trip.driver_id {
+        on_driver_done(state, driver_id, trip_id).await;
+    }
+    Ok(trip)
+}
+
+/// The assigned driver cancels: an ASSIGNED trip goes back to REQUESTED and
+/// is offered to others (never this driver again); an ONGOING one ends.
+pub async fn driver_cancel(
+    state: &AppState,
+    trip_id: Uuid,
+    driver_id: Uuid,
+    reason: Option<&str>,
+) -> ApiResult<Trip> {
+    let mut tx = state.pool.begin().await?;
+    let Some(row) = repo::driver_cancel(&mut tx, trip_id, driver_id, reason).await? else {
+        return Err(refused_move(state, trip_id, driver_id).await);
+    };
+    let trip = row.to_trip()?;
+    let kind = if trip.driver_id.is_none() {
+        "DRIVER_CANCELLED"
+    } else {
+        "CANCELLED"
+    };
+    repo::audit(
+        &mut tx,
+        trip_id,
+        kind,
+        Some(driver_id),
+        serde_json::json!({"by": "driver", "reason": reason}),
+    )
+    .await?;
+    queue_trip_update(&mut tx, &trip).await?;
+    notify_dispatch(&mut tx).await?;
+    tx.commit().await?;
+    state.outbox_wake.notify_one();
+    on_driver_done(state, driver_id, trip_id).await;
+    Ok(trip)
+}
+
+/// An open offer ran out: the driver is released and told. `false` when
+/// the driver answered first.
+pub async fn expire_offer(state: &AppState, offer: &OfferRow) -> ApiResult<bool> {
+    let mut tx = state.pool.begin().await?;
+    if repo::answer_offer(&mut tx, offer.trip_id, offer.driver_id, "EXPIRED")
+        .await?
+        .is_none()
+    {
+        return Ok(false);
+    }
+    repo::audit(
+        &mut tx,
+        offer.trip_id,
+        "OFFER_EXPIRED",
+        Some(offer.driver_id),
+        serde_json::json!({}),
+    )
+    .await?;
+    queue_revoke(
+        &mut tx,
+        offer.driver_id,
+        offer.trip_id,
+        RevokeReason::Expired,
+    )
+    .await?;
+    tx.commit().await?;
+    state.outbox_wake.notify_one();
+    free_driver(state, offer.driver_id, offer.trip_id).await;
+    Ok(true)
+}
+
+/// The search deadline passed with nobody found.
+pub async fn give_up(state: &AppState, trip: &TripRow) -> ApiResult<()> {
+    let mut tx = state.pool.begin().await?;
+    let Some(row) = repo::give_up(&mut tx, trip.id).await? else {
+        return Ok(());
+    };
+    let trip = row.to_trip()?;
+    repo::audit(
+        &mut tx,
+        trip.id,
+        "NO_DRIVER",
+        None,
+        serde_json::json!({"searched_km": row.search_radius_km}),
+    )
+    .await?;
+    queue_trip_update(&mut tx, &trip).await?;
+    tx.commit().await?;
+    state.outbox_wake.notify_one();
+    Ok(())
+}
+
+/// A worker holds `candidate` for `trip`: open the offer (offer mode) or
+/// assign at once (auto mode). If the rider cancelled meanwhile, the driver
+/// goes back to the pool first.
+pub async fn commit_claim(
+    state: &AppState,
+    trip: &TripRow,
+    offer_id: Uuid,
+    candidate: &NearbyDriver,
+    offer: Option<&Offer>,
+) -> ApiResult<()> {
+    let driver_id = candidate.driver_id;
+    let mut tx = state.pool.begin().await?;
+    let committed = match (state.mode, offer) {
+        (MatchMode::Offer, Some(offer)) => {
+            open_offer(&mut tx, trip, offer_id, driver_id, offer).await?
+        }
+        _ => auto_assign(&mut tx, trip, offer_id, candidate).await?,
+    };
+    let Some(assigned) = committed else {
+        drop(tx);
+        free_driver(state, driver_id, trip.id).await;
+        repo::drop_claiming(&state.pool, offer_id).await?;
+        return Ok(());
+    };
+    tx.commit().await?;
+    state.outbox_wake.notify_one();
+    if let Some(trip) = assigned {
+        on_assigned(state, &trip, driver_id).await;
+    }
+    Ok(())
+}
+
+/// `Some(None)`: the offer is open. `None`: the trip is no longer REQUESTED.
+async fn open_offer(
+    tx: &mut PgConnection,
+    trip: &TripRow,
+    offer_id: Uuid,
+    driver_id: Uuid,
+    offer: &Offer,
+) -> ApiResult<Option<Option<Trip>>> {
+    if !repo::settle_claiming(tx, offer_id, "OPEN", Some(offer.expires_at)).await?
+        || !repo::schedule(&mut *tx, trip.id, offer.expires_at, trip.search_radius_km).await?
+    {
+        return Ok(None);
+    }
+    repo::audit(
+        tx,
+        trip.id,
+        "OFFER_SENT",
+        Some(driver_id),
+        serde_json::json!({"distance_km": offer.distance_km, "expires_at": offer.expires_at}),
+    )
+    .await?;
+    let message = DriverMessage {
+        driver_id,
+        event: DriverEvent::Offer(offer.clone()),
+    };
+    repo::push_outbox(tx, channel::DRIVER_OFFERS, to_json(&message)?).await?;
+    Ok(Some(None))
+}
+
+/// `Some(Some(trip))`: assigned. `None`: the trip is no longer REQUESTED.
+async fn auto_assign(
+    tx: &mut PgConnection,
+    trip: &TripRow,
+    offer_id: Uuid,
+    candidate: &NearbyDriver,
+) -> ApiResult<Option<Option<Trip>>> {
+    if !repo::settle_claiming(tx, offer_id, "ACCEPTED", None).await? {
+        return Ok(None);
+    }
+    let Some(row) = repo::assign(tx, trip.id, candidate.driver_id).await? else {
+        return Ok(None);
+    };
+    let assigned = row.to_trip()?;
+    repo::audit(
+        tx,
+        trip.id,
+        "ASSIGNED",
+        Some(candidate.driver_id),
+        serde_json::json!({"mode": "auto", "distance_km": candidate.distance_km}),
+    )
+    .await?;
+    queue_trip_update(tx, &assigned).await?;
+    Ok(Some(Some(assigned)))
+}
+
+/// The offer a worker is about to make, built before claiming so the driver
+/// service can show it to REST-only drivers while the claim holds.
+pub fn offer_for(state: &AppState, trip: &TripRow, candidate: &NearbyDriver) -> ApiResult<Offer> {
+    let timeout =
+        ChronoDuration::from_std(state.policy.offer_timeout).map_err(ApiError::internal)?;
+    let trip_view = trip.to_trip()?;
+    Ok(Offer {
+        trip_id: trip.id,
+        pickup: trip_view.pickup,
+        dropoff: trip_view.dropoff,
+        tier: trip_view.tier,
+        distance_km: candidate.distance_km,
+        expires_at: Utc::now() + timeout,
+    })
+}
+
+// ---- effects outside Postgres ------------------------------------------------
+
+/// After an assignment: the offer leaves the driver's view, and the realtime
+/// bridge learns which trip the driver's positions belong to.
+async fn on_assigned(state: &AppState, trip: &Trip, driver_id: Uuid) {
+    if let Err(err) = state.drivers.end_offer(driver_id, trip.id).await {
+        tracing::warn!(%driver_id, trip_id = %trip.id, error = %err, "could not clear the accepted offer");
+    }
+    let mut redis = state.redis.clone();
+    let set: Result<(), _> = redis::cmd("SET")
+        .arg(state.keys.driver_trip(driver_id))
+        .arg(trip.id.to_string())
+        .query_async(&mut redis)
+        .await;
+    if let Err(err) = set {
+        tracing::warn!(%driver_id, error = %err, "could not record the driver's trip for realtime");
+    }
+}
+
+/// The driver's part in a trip ended (completed or cancelled).
+async fn on_driver_done(state: &AppState, driver_id: Uuid, trip_id: Uuid) {
+    let mut redis = state.redis.clone();
+    let cleared: Result<(), _> = redis::cmd("DEL")
+        .arg(state.keys.driver_trip(driver_id))
+        .query_async(&mut redis)
+        .await;
+    if let Err(err) = cleared {
+        tracing::warn!(%driver_id, error = %err, "could not clear the driver's trip for realtime");
+    }
+    free_driver(state, driver_id, trip_id).await;
+}
+
+/// Gives the driver back to the pool and lets waiting trips try for it, in
+/// queue order. A failure here is logged, not returned: the claim's TTL and
+/// the next dispatch step clean up what a lost release leaves behind.
+pub async fn free_driver(state: &AppState, driver_id: Uuid, trip_id: Uuid) {
+    if let Err(err) = state.drivers.release(driver_id, trip_id).await {
+        tracing::warn!(%driver_id, %trip_id, error = %err, "could not release the driver");
+        return;
+    }
+    let woken = async {
+        repo::wake_waiting_trips(&state.pool).await?;
+        let mut conn = state.pool.acquire().await?;
+        notify_dispatch(&mut conn).await
+    };
+    if let Err(err) = woken.await {
+        tracing::warn!(error = %err, "could not wake waiting trips");
+    }
+}
+
+// ---- helpers ----------------------------------------------------------------
+
+async fn queue_trip_update(tx: &mut PgConnection, trip: &Trip) -> ApiResult<()> {
+    let event = TripEvent { trip: trip.clone() };
+    repo::push_outbox(tx, channel::TRIP_EVENTS, to_json(&event)?).await?;
+    Ok(())
+}
+
+async fn queue_revoke(
+    tx: &mut PgConnection,
+    driver_id: Uuid,
+    trip_id: Uuid,
+    reason: RevokeReason,
+) -> ApiResult<()> {
+    let message = DriverMessage {
+        driver_id,
+        event: DriverEvent::OfferRevoked(OfferRevoked { trip_id, reason }),
+    };
+    repo::push_outbox(tx, channel::DRIVER_OFFERS, to_json(&message)?).await?;
+    Ok(())
+}
+
+/// Wakes every instance's dispatch workers (delivered at commit).
+async fn notify_dispatch(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query!("SELECT pg_notify('hail_dispatch', '')")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<serde_json::Value> {
+    serde_json::to_value(value).map_err(ApiError::internal)
+}
+
+fn body_hash(request: &TripRequest) -> ApiResult<String> {
+    let canonical = serde_json::to_vec(request).map_err(ApiError::internal)?;
+    Ok(Sha256::digest(&canonical)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+fn offer_expired() -> ApiError {
+    ApiError::conflict("offer_expired", "this offer is no longer open")
+}
+
+/// Why answering an offer found nothing: the driver had one (409), or never
+/// did (404: not their trip).
+async fn offer_gone(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiError {
+    match repo::was_offered(&state.pool, trip_id, driver_id).await {
+        Ok(true) => offer_expired(),
+        Ok(false) => trip_not_found(),
+        Err(err) => err.into(),
+    }
+}
+
+/// Why a move found nothing: the caller is part of the trip (409, an
+/// illegal move) or not (404, never leak existence).
+async fn refused_move(state: &AppState, trip_id: Uuid, caller: Uuid) -> ApiError {
+    match repo::find_trip(&state.pool, trip_id).await {
+        Ok(Some(trip)) if trip.rider_id == caller || trip.driver_id == Some(caller) => {
+            let status = trip.status.clone();
+            ApiError::conflict(
+                "invalid_transition",
+                format!("a trip in {status} cannot make that move"),
+            )
+        }
+        Ok(_) => trip_not_found(),
+        Err(err) => err.into(),
+    }
+}
+
+pub fn trip_not_found() -> ApiError {
+    ApiError::NotFound("no such trip".into())
+}

@@ -1,0 +1,74 @@
+//! The outbox relay: publishes events that state changes queued in their own
+//! transaction, then marks them sent, in one transaction of its own. A crash
+//! before the mark means the events go out again (at least once, never lost);
+//! every event carries the full current state, so a repeat is harmless.
+
+use std::time::Duration;
+
+use hail_shared::events::channel;
+use tokio_util::sync::CancellationToken;
+
+use crate::{repo, state::AppState};
+
+const BATCH: i64 = 200;
+const POLL: Duration = Duration::from_millis(200);
+
+pub async fn run_relay(state: AppState, stop: CancellationToken) {
+    let mut last_prune = tokio::time::Instant::now();
+    loop {
+        let wake = state.outbox_wake.notified();
+        tokio::pin!(wake);
+        wake.as_mut().enable();
+        match relay_batch(&state).await {
+            // A full batch: there may be more right behind it.
+            Ok(sent) if sent as i64 == BATCH => continue,
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "outbox relay failed; retrying"),
+        }
+        if last_prune.elapsed() > Duration::from_secs(300) {
+            last_prune = tokio::time::Instant::now();
+            if let Err(err) = repo::prune_sent(&state.pool).await {
+                tracing::warn!(error = %err, "pruning the outbox failed");
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => {
+                // Last pass, so events of the final requests are not left behind.
+                let _ = relay_batch(&state).await;
+                return;
+            }
+            _ = &mut wake => {}
+            _ = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RelayError {
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+    #[error(transparent)]
+    Redis(#[from] redis::RedisError),
+}
+
+async fn relay_batch(state: &AppState) -> Result<usize, RelayError> {
+    let mut tx = state.pool.begin().await?;
+    let rows = repo::unsent_events(&mut tx, BATCH).await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut pipe = redis::pipe();
+    for row in &rows {
+        let channel = match row.channel.as_str() {
+            channel::DRIVER_OFFERS => state.keys.channel_driver_offers(),
+            _ => state.keys.channel_trip_events(),
+        };
+        pipe.publish(channel, row.payload.to_string()).ignore();
+    }
+    let mut redis = state.redis.clone();
+    pipe.query_async::<()>(&mut redis).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    repo::mark_sent(&mut tx, &ids).await?;
+    tx.commit().await?;
+    Ok(rows.len())
+}

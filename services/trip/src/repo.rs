@@ -1,0 +1,604 @@
+//! SQL for the `trip` schema. Every state move is one conditional
+//! `UPDATE ... WHERE status = ANY(<the move's legal starting statuses>)`:
+//! the database, not a read-then-write in Rust, decides races.
+
+use chrono::{DateTime, Utc};
+use hail_shared::{
+    api::{
+        geo::LatLng,
+        trips::{DispatchEvent, Tier, Trip, TripStatus},
+    },
+    ApiError,
+};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::domain::lifecycle::Move;
+
+pub struct TripRow {
+    pub id: Uuid,
+    pub rider_id: Uuid,
+    pub driver_id: Option<Uuid>,
+    pub status: String,
+    pub tier: String,
+    pub pickup_lat: f64,
+    pub pickup_lng: f64,
+    pub dropoff_lat: f64,
+    pub dropoff_lng: f64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub assigned_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub cancel_reason: Option<String>,
+    pub search_radius_km: f64,
+}
+
+impl TripRow {
+    pub fn status(&self) -> Result<TripStatus, ApiError> {
+        self.status.parse().map_err(|_| {
+            ApiError::internal(format!("trip {} has status {:?}", self.id, self.status))
+        })
+    }
+
+    pub fn pickup(&self) -> LatLng {
+        LatLng::new(self.pickup_lat, self.pickup_lng)
+    }
+
+    pub fn to_trip(&self) -> Result<Trip, ApiError> {
+        Ok(Trip {
+            id: self.id,
+            rider_id: self.rider_id,
+            driver_id: self.driver_id,
+            status: self.status()?,
+            tier: self.tier.parse().map_err(|_| {
+                ApiError::internal(format!("trip {} has tier {:?}", self.id, self.tier))
+            })?,
+            pickup: self.pickup(),
+            dropoff: LatLng::new(self.dropoff_lat, self.dropoff_lng),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            assigned_at: self.assigned_at,
+            started_at: self.started_at,
+            completed_at: self.completed_at,
+            cancelled_at: self.cancelled_at,
+            cancel_reason: self.cancel_reason.clone(),
+        })
+    }
+}
+
+pub struct NewTrip {
+    pub id: Uuid,
+    pub rider_id: Uuid,
+    pub tier: Tier,
+    pub pickup: LatLng,
+    pub dropoff: LatLng,
+    pub search_radius_km: f64,
+}
+
+/// Inserts a REQUESTED trip; `None` when the rider already has an active one
+/// (the partial unique index decides, also under concurrent requests).
+pub async fn insert_trip(
+    conn: &mut PgConnection,
+    new: &NewTrip,
+) -> Result<Option<TripRow>, sqlx::Error> {
+    let inserted = sqlx::query_as!(
+        TripRow,
+        "INSERT INTO trips (id, rider_id, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng, search_radius_km)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         RETURNING id, rider_id, driver_id, status, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+                   created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
+                   search_radius_km",
+        new.id,
+        new.rider_id,
+        new.tier.as_str(),
+        new.pickup.lat,
+        new.pickup.lng,
+        new.dropoff.lat,
+        new.dropoff.lng,
+        new.search_radius_km,
+    )
+    .fetch_one(conn)
+    .await;
+    match inserted {
+        Ok(row) => Ok(Some(row)),
+        Err(err)
+            if err
+                .as_database_error()
+                .is_some_and(|e| e.is_unique_violation()) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Records `key` for this rider and trip. `false` when the rider already used
+/// the key (a concurrent first use blocks here until it commits or aborts).
+pub async fn claim_idempotency_key(
+    conn: &mut PgConnection,
+    rider_id: Uuid,
+    key: &str,
+    body_hash: &str,
+    trip_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query!(
+        "INSERT INTO idempotency_keys (rider_id, key, body_hash, trip_id) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (rider_id, key) DO NOTHING",
+        rider_id,
+        key,
+        body_hash,
+        trip_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// The body hash and trip of an earlier use of `key`.
+pub async fn find_idempotency_key(
+    conn: &mut PgConnection,
+    rider_id: Uuid,
+    key: &str,
+) -> Result<Option<(String, Uuid)>, sqlx::Error> {
+    let row = sqlx::query!(
+        "SELECT body_hash, trip_id FROM idempotency_keys WHERE rider_id = $1 AND key = $2",
+        rider_id,
+        key
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| (r.body_hash, r.trip_id)))
+}
+
+pub async fn find_trip(
+    conn: impl sqlx::PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Option<TripRow>, sqlx::Error> {
+    sqlx::query_as!(
+        TripRow,
+        "SELECT id, rider_id, driver_id, status, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+                created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
+                search_radius_km
+         FROM trips WHERE id = $1",
+        id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// The caller's trips, newest first: as rider, or as the trip's driver.
+pub async fn list_trips(
+    pool: &PgPool,
+    user_id: Uuid,
+    limit: i64,
+) -> Result<Vec<TripRow>, sqlx::Error> {
+    sqlx::query_as!(
+        TripRow,
+        "SELECT id, rider_id, driver_id, status, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+                created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
+                search_radius_km
+         FROM trips WHERE rider_id = $1 OR driver_id = $1
+         ORDER BY created_at DESC LIMIT $2",
+        user_id,
+        limit
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// REQUESTED -> ASSIGNED to `driver_id`.
+pub async fn assign(
+    conn: &mut PgConnection,
+    id: Uuid,
+    driver_id: Uuid,
+) -> Result<Option<TripRow>, sqlx::Error> {
+    sqlx::query_as!(
+        TripRow,
+        "UPDATE trips SET status = 'ASSIGNED', driver_id = $2, assigned_at = now(), updated_at = now()
+         WHERE id = $1 AND status = ANY($3)
+         RETURNING id, rider_id, driver_id, status, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+                   created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
+                   search_radius_km",
+        id,
+        driver_id,
+        &Move::Assign.legal_from()
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// ASSIGNED -> ONGOING, by the assigned driver.
+pub async fn start(
+    conn: &mut PgConnection,
+    id: Uuid,
+    driver_id: Uuid,
+) -> Result<Option<TripRow>, sqlx::Error> {
+    sqlx::query_as!(
+        TripRow,
+        "UPDATE trips SET status = 'ONGOING', started_at = now(), updated_at = now()
+         WHERE id = $1 AND driver_id = $2 AND status = ANY($3)
+         RETURNING id, rider_id, driver_id, status, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+                   created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
+                   search_radius_km",
+        id,
+        driver_id,
+        &Move::Start.legal_from()
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// ONGOING -> COMPLETED, by the assigned driver.
+pub async fn complete(
+    conn: &mut PgConnection,
+    id: Uuid,
+    driver_id: Uuid,
+) -> Result<Option<TripRow>, sqlx::Error> {
+    sqlx::query_as!(
+        TripRow,
+        "UPDATE trips SET status = 'COMPLETED', completed_at = now(), updated_at = now()
+         WHERE id = $1 AND driver_id = $2 AND status = ANY($3)
+         RETURNING id, rider_id, driver_id, status, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+                   created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
+                   search_radius_km",
+        id,
+        driver_id,
+        &Move::Complete.legal_from()
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// REQUESTED | ASSIGNED | ONGOING -> CANCELLED, by the rider.
+pub async fn rider_cancel(
+    conn: &mut PgConnection,
+    id: Uuid,
+    rider_id: Uuid,
+    reason: Option<&str>,
+) -> Result<Option<TripRow>, sqlx::Error> {
+    sqlx::query_as!(
+        TripRow,
+        "UPDATE trips SET status = 'CANCELLED', cancelled_at = now(), updated_at = now(),
+                          cancel_reason = COALESCE($3, 'rider cancelled')
+         WHERE id = $1 AND rider_id = $2 AND status = ANY($4)
+         RETURNING id, rider_id, driver_id, status, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+                   created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
+                   search_radius_km",
+        id,
+        rider_id,
+        reason,
+        &Move::RiderCancel.legal_from()
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// ASSIGNED -> REQUESTED (back in the queue, at once) or ONGOING ->
+/// CANCELLED, by the assigned driver. One statement, so the status read and
+/// the move cannot be split by a concurrent change.
+pub async fn driver_cancel(
+    conn: &mut PgConnection,
+    id: Uuid,
+    driver_id: Uuid,
+    reason: Option<&str>,
+) -> Result<Option<TripRow>, sqlx::Error> {
+    sqlx::query_as!(
+        TripRow,
+        "UPDATE trips SET
+             status = CASE status WHEN 'ASSIGNED' THEN 'REQUESTED' ELSE 'CANCELLED' END,
+             driver_id = CASE status WHEN 'ASSIGNED' THEN NULL ELSE driver_id END,
+             assigned_at = CASE status WHEN 'ASSIGNED' THEN NULL ELSE assigned_at END,
+             cancelled_at = CASE status WHEN 'ASSIGNED' THEN NULL ELSE now() END,
+             cancel_reason = CASE status WHEN 'ASSIGNED' THEN NULL
+                                 ELSE COALESCE($3, 'driver cancelled') END,
+             next_attempt_at = now(),
+             updated_at = now()
+         WHERE id = $1 AND driver_id = $2 AND status = ANY($4)
+         RETURNING id, rider_id, driver_id, status, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+                   created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
+                   search_radius_km",
+        id,
+        driver_id,
+        reason,
+        &Move::DriverCancel.legal_from()
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// REQUESTED -> NO_DRIVER.
+pub async fn give_up(conn: &mut PgConnection, id: Uuid) -> Result<Option<TripRow>, sqlx::Error> {
+    sqlx::query_as!(
+        TripRow,
+        "UPDATE trips SET status = 'NO_DRIVER', updated_at = now()
+         WHERE id = $1 AND status = ANY($2)
+         RETURNING id, rider_id, driver_id, status, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+                   created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
+                   search_radius_km",
+        id,
+        &Move::SearchExpired.legal_from()
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Takes the next due REQUESTED trip, premium first then oldest, and leases
+/// it for `lease`: other workers skip it meanwhile, and if this worker dies
+/// the lease runs out and the trip is picked again.
+pub async fn pick_due_trip(
+    pool: &PgPool,
+    lease: std::time::Duration,
+) -> Result<Option<TripRow>, sqlx::Error> {
+    sqlx::query_as!(
+        TripRow,
+        "UPDATE trips SET next_attempt_at = now() + make_interval(secs => $1)
+         WHERE id = (
+             SELECT id FROM trips
+             WHERE status = 'REQUESTED' AND next_attempt_at <= now()
+             ORDER BY (tier = 'premium') DESC, created_at
+             LIMIT 1
+             FOR UPDATE SKIP LOCKED
+         )
+         RETURNING id, rider_id, driver_id, status, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+                   created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
+                   search_radius_km",
+        lease.as_secs_f64()
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// When a REQUESTED trip is next looked at, and how far it will search.
+pub async fn schedule(
+    conn: impl sqlx::PgExecutor<'_>,
+    id: Uuid,
+    at: DateTime<Utc>,
+    radius_km: f64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query!(
+        "UPDATE trips SET next_attempt_at = $2, search_radius_km = $3
+         WHERE id = $1 AND status = 'REQUESTED'",
+        id,
+        at,
+        radius_km
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A driver became free: every waiting trip without a live offer is due now,
+/// so the workers try them in queue order (premium first, then oldest).
+pub async fn wake_waiting_trips(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE trips t SET next_attempt_at = now()
+         WHERE t.status = 'REQUESTED' AND t.next_attempt_at > now()
+           AND NOT EXISTS (SELECT 1 FROM offers o
+                           WHERE o.trip_id = t.id AND o.status IN ('CLAIMING', 'OPEN'))"
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub struct OfferRow {
+    pub id: Uuid,
+    pub trip_id: Uuid,
+    pub driver_id: Uuid,
+    pub status: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The trip's CLAIMING or OPEN offer, if any.
+pub async fn live_offer(pool: &PgPool, trip_id: Uuid) -> Result<Option<OfferRow>, sqlx::Error> {
+    sqlx::query_as!(
+        OfferRow,
+        "SELECT id, trip_id, driver_id, status, expires_at FROM offers
+         WHERE trip_id = $1 AND status IN ('CLAIMING', 'OPEN')",
+        trip_id
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// Every driver this trip was ever offered to: never offered again.
+pub async fn tried_drivers(pool: &PgPool, trip_id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT DISTINCT driver_id FROM offers WHERE trip_id = $1",
+        trip_id
+    )
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn was_offered(
+    pool: &PgPool,
+    trip_id: Uuid,
+    driver_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM offers WHERE trip_id = $1 AND driver_id = $2) AS "exists!""#,
+        trip_id,
+        driver_id
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// Notes the intent to claim before claiming. `false` if the trip already
+/// has a live offer (another worker got there).
+pub async fn insert_claiming(
+    pool: &PgPool,
+    id: Uuid,
+    trip_id: Uuid,
+    driver_id: Uuid,
+    distance_km: f64,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query!(
+        "INSERT INTO offers (id, trip_id, driver_id, status, distance_km)
+         VALUES ($1, $2, $3, 'CLAIMING', $4) ON CONFLICT DO NOTHING",
+        id,
+        trip_id,
+        driver_id,
+        distance_km
+    )
+    .execute(pool)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// Forgets a CLAIMING row whose claim failed or was given back.
+pub async fn drop_claiming(pool: &PgPool, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "DELETE FROM offers WHERE id = $1 AND status = 'CLAIMING'",
+        id
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// CLAIMING -> `status` (OPEN with its expiry, or ACCEPTED in auto mode).
+pub async fn settle_claiming(
+    conn: &mut PgConnection,
+    id: Uuid,
+    status: &str,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query!(
+        "UPDATE offers SET status = $2, expires_at = $3,
+                           answered_at = CASE WHEN $2 = 'ACCEPTED' THEN now() END
+         WHERE id = $1 AND status = 'CLAIMING'",
+        id,
+        status,
+        expires_at
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// OPEN -> `to` for this trip and driver: ACCEPTED or DECLINED only while
+/// the offer has not expired; EXPIRED only once it has. Whichever runs first
+/// wins; the other finds nothing.
+pub async fn answer_offer(
+    conn: &mut PgConnection,
+    trip_id: Uuid,
+    driver_id: Uuid,
+    to: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "UPDATE offers SET status = $3, answered_at = now()
+         WHERE trip_id = $1 AND driver_id = $2 AND status = 'OPEN'
+           AND CASE WHEN $3 = 'EXPIRED' THEN expires_at <= now() ELSE expires_at > now() END
+         RETURNING id",
+        trip_id,
+        driver_id,
+        to
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Revokes the trip's live offer (rider cancel). Returns its driver.
+pub async fn revoke_live_offer(
+    conn: &mut PgConnection,
+    trip_id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "UPDATE offers SET status = 'REVOKED', answered_at = now()
+         WHERE trip_id = $1 AND status IN ('CLAIMING', 'OPEN')
+         RETURNING driver_id",
+        trip_id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// One audit row.
+pub async fn audit(
+    conn: &mut PgConnection,
+    trip_id: Uuid,
+    kind: &str,
+    driver_id: Option<Uuid>,
+    detail: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO dispatch_events (trip_id, type, driver_id, detail) VALUES ($1, $2, $3, $4)",
+        trip_id,
+        kind,
+        driver_id,
+        detail
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn events(pool: &PgPool, trip_id: Uuid) -> Result<Vec<DispatchEvent>, sqlx::Error> {
+    sqlx::query_as!(
+        DispatchEvent,
+        r#"SELECT seq, at, type AS kind, driver_id, detail FROM dispatch_events
+           WHERE trip_id = $1 ORDER BY seq"#,
+        trip_id
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Queues an event in the same transaction as the change it describes.
+pub async fn push_outbox(
+    conn: &mut PgConnection,
+    channel: &str,
+    payload: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO outbox (channel, payload) VALUES ($1, $2)",
+        channel,
+        payload
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub struct OutboxRow {
+    pub id: i64,
+    pub channel: String,
+    pub payload: serde_json::Value,
+}
+
+/// The oldest unsent events, locked for this relay until its transaction ends.
+pub async fn unsent_events(
+    conn: &mut PgConnection,
+    limit: i64,
+) -> Result<Vec<OutboxRow>, sqlx::Error> {
+    sqlx::query_as!(
+        OutboxRow,
+        "SELECT id, channel, payload FROM outbox WHERE published_at IS NULL
+         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        limit
+    )
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn mark_sent(conn: &mut PgConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE outbox SET published_at = now() WHERE id = ANY($1)",
+        ids
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Sent events older than an hour are history nobody reads.
+pub async fn prune_sent(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query!("DELETE FROM outbox WHERE published_at < now() - interval '1 hour'")
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}

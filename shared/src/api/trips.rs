@@ -1,0 +1,171 @@
+//! Trips: the request, the trip object, its audit trail.
+
+use std::{fmt, str::FromStr};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use validator::Validate;
+
+use super::{geo::LatLng, UnknownValue};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TripStatus {
+    Requested,
+    Assigned,
+    Ongoing,
+    Completed,
+    Cancelled,
+    NoDriver,
+}
+
+impl TripStatus {
+    pub const ALL: [TripStatus; 6] = [
+        Self::Requested,
+        Self::Assigned,
+        Self::Ongoing,
+        Self::Completed,
+        Self::Cancelled,
+        Self::NoDriver,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Requested => "REQUESTED",
+            Self::Assigned => "ASSIGNED",
+            Self::Ongoing => "ONGOING",
+            Self::Completed => "COMPLETED",
+            Self::Cancelled => "CANCELLED",
+            Self::NoDriver => "NO_DRIVER",
+        }
+    }
+
+    /// REQUESTED, ASSIGNED or ONGOING: the rider may not ask for another.
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Requested | Self::Assigned | Self::Ongoing)
+    }
+}
+
+impl fmt::Display for TripStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TripStatus {
+    type Err = UnknownValue;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| UnknownValue(s.to_string()))
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    #[default]
+    Standard,
+    Premium,
+}
+
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "standard",
+            Self::Premium => "premium",
+        }
+    }
+}
+
+impl FromStr for Tier {
+    type Err = UnknownValue;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "standard" => Ok(Self::Standard),
+            "premium" => Ok(Self::Premium),
+            _ => Err(UnknownValue(s.to_string())),
+        }
+    }
+}
+
+/// `POST /api/v1/trips`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Validate)]
+pub struct TripRequest {
+    #[validate(nested)]
+    pub pickup: LatLng,
+    #[validate(nested)]
+    pub dropoff: LatLng,
+    #[serde(default)]
+    pub tier: Tier,
+}
+
+/// The trip object.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Trip {
+    pub id: Uuid,
+    pub rider_id: Uuid,
+    pub driver_id: Option<Uuid>,
+    pub status: TripStatus,
+    pub tier: Tier,
+    pub pickup: LatLng,
+    pub dropoff: LatLng,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub assigned_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub cancel_reason: Option<String>,
+}
+
+/// `POST /api/v1/trips/{id}/cancel`
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Validate)]
+pub struct CancelRequest {
+    #[validate(length(max = 280, message = "must be at most 280 characters long"))]
+    pub reason: Option<String>,
+}
+
+/// `GET /api/v1/trips?limit=`
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, Validate)]
+pub struct TripListQuery {
+    #[serde(default = "default_list_limit")]
+    #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
+    pub limit: i64,
+}
+
+fn default_list_limit() -> i64 {
+    20
+}
+
+/// `POST /api/v1/trips/{id}/decline`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeclineResponse {
+    pub status: String,
+}
+
+/// One row of `GET /api/v1/trips/{id}/events`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DispatchEvent {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub driver_id: Option<Uuid>,
+    pub detail: serde_json::Value,
+}
+
+/// The `offer` socket event, and a driver's `current_offer`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Offer {
+    pub trip_id: Uuid,
+    pub pickup: LatLng,
+    pub dropoff: LatLng,
+    pub tier: Tier,
+    pub distance_km: f64,
+    pub expires_at: DateTime<Utc>,
+}

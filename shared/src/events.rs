@@ -1,0 +1,63 @@
+//! Event payloads on Redis channels, which the gateway turns into Socket.IO
+//! events. Each trip event carries the whole current trip (with its
+//! `updated_at`), so a repeated or reordered delivery is harmless.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::api::trips::{Offer, Trip};
+
+/// On `trip:events`: becomes `trip:update` to `trip:<id>` and the rider's `user:<id>`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TripEvent {
+    pub trip: Trip,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RevokeReason {
+    Expired,
+    Cancelled,
+    Taken,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OfferRevoked {
+    pub trip_id: Uuid,
+    pub reason: RevokeReason,
+}
+
+/// On `driver:offers`: becomes `offer` / `offer:revoked` to `driver:<id>`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DriverMessage {
+    pub driver_id: Uuid,
+    #[serde(flatten)]
+    pub event: DriverEvent,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", content = "data")]
+pub enum DriverEvent {
+    #[serde(rename = "offer")]
+    Offer(Offer),
+    #[serde(rename = "offer:revoked")]
+    OfferRevoked(OfferRevoked),
+}
+
+/// On `driver:location`, published by every accepted ping.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LocationEvent {
+    pub driver_id: Uuid,
+    pub lat: f64,
+    pub lng: f64,
+    pub heading: Option<f64>,
+    pub speed_kmh: Option<f64>,
+    pub ts: DateTime<Utc>,
+}
+
+/// The outbox's logical channel names; the relay adds the Redis prefix.
+pub mod channel {
+    pub const TRIP_EVENTS: &str = "trip:events";
+    pub const DRIVER_OFFERS: &str = "driver:offers";
+}
