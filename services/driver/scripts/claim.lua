@@ -1,8 +1,6 @@
 -- Claims a driver for a trip: exactly one trip wins a driver.
 -- KEYS[1] claim lock   KEYS[2] presence   KEYS[3] status cache   KEYS[4] GEO set
--- KEYS[5] offer        driver:offer:<id>
 -- ARGV[1] trip id (the lock's token)   ARGV[2] TTL (s)   ARGV[3] driver id
--- ARGV[4] offer payload (JSON, '' for none)
 -- Returns 1 if the trip holds the driver (again, for a retry), 0 if the
 -- driver is gone (no presence), not ONLINE, or held by another trip.
 local holder = redis.call('GET', KEYS[1])
@@ -21,7 +19,4 @@ if not cached or string.match(cached, '^(%u+)') ~= 'ONLINE' then
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('ZREM', KEYS[4], ARGV[3])
-if ARGV[4] ~= '' then
-  redis.call('SET', KEYS[5], ARGV[4], 'EX', ARGV[2])
-end
 return 1

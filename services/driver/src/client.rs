@@ -9,7 +9,7 @@ use hail_shared::{
     api::{
         drivers::{
             CandidatesRequest, ClaimRequest, ClaimResponse, CreateDriverProfile, NearbyDriver,
-            TripRef,
+            ShowOffer, TripRef,
         },
         geo::LatLng,
     },
@@ -78,20 +78,17 @@ impl DriverClient {
             .map(Option::unwrap_or_default)
     }
 
-    /// Claims `driver_id` for `trip_id` for `ttl`; `offer` is what the
-    /// driver sees while it holds. `false` when another trip has the driver
-    /// or it is no longer ONLINE and present.
+    /// Claims `driver_id` for `trip_id` for `ttl`. `false` when another
+    /// trip has the driver or it is no longer ONLINE and present.
     pub async fn claim(
         &self,
         driver_id: Uuid,
         trip_id: Uuid,
         ttl: Duration,
-        offer: Option<serde_json::Value>,
     ) -> Result<bool, ApiError> {
         let body = ClaimRequest {
             trip_id,
             ttl_secs: ttl.as_secs().max(1),
-            offer,
         };
         let answer: Option<ClaimResponse> = self
             .send(
@@ -109,6 +106,28 @@ impl DriverClient {
             Method::POST,
             &format!("/internal/drivers/{driver_id}/release"),
             Some(&TripRef { trip_id }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Shows an opened offer to the driver (`current_offer`) for `ttl`.
+    pub async fn show_offer(
+        &self,
+        driver_id: Uuid,
+        trip_id: Uuid,
+        offer: serde_json::Value,
+        ttl: Duration,
+    ) -> Result<(), ApiError> {
+        let body = ShowOffer {
+            trip_id,
+            offer,
+            ttl_secs: ttl.as_secs().max(1),
+        };
+        self.send::<_, serde_json::Value>(
+            Method::POST,
+            &format!("/internal/drivers/{driver_id}/offer"),
+            Some(&body),
         )
         .await
         .map(|_| ())

@@ -29,6 +29,7 @@ pub struct Index {
     ping: Script,
     set_status: Script,
     claim: Script,
+    show_offer: Script,
     release: Script,
     end_offer: Script,
 }
@@ -49,6 +50,7 @@ impl Index {
             ping: Script::new(include_str!("../scripts/ping.lua")),
             set_status: Script::new(include_str!("../scripts/set_status.lua")),
             claim: Script::new(include_str!("../scripts/claim.lua")),
+            show_offer: Script::new(include_str!("../scripts/show_offer.lua")),
             release: Script::new(include_str!("../scripts/release.lua")),
             end_offer: Script::new(include_str!("../scripts/end_offer.lua")),
         }
@@ -124,7 +126,6 @@ impl Index {
         driver_id: Uuid,
         trip_id: Uuid,
         ttl_secs: u64,
-        offer: Option<&serde_json::Value>,
     ) -> redis::RedisResult<bool> {
         let k = &self.keys;
         let won: i64 = self
@@ -133,14 +134,33 @@ impl Index {
             .key(k.driver_presence(driver_id))
             .key(k.driver_status(driver_id))
             .key(k.driver_locations())
-            .key(k.driver_offer(driver_id))
             .arg(trip_id.to_string())
             .arg(ttl_secs.max(1))
             .arg(driver_id.to_string())
-            .arg(offer.map(|o| o.to_string()).unwrap_or_default())
             .invoke_async(redis)
             .await?;
         Ok(won == 1)
+    }
+
+    /// Shows `trip_id`'s offer to the driver while the trip holds its claim.
+    pub async fn show_offer(
+        &self,
+        redis: &mut ConnectionManager,
+        driver_id: Uuid,
+        trip_id: Uuid,
+        offer: &serde_json::Value,
+        ttl_secs: u64,
+    ) -> redis::RedisResult<bool> {
+        let shown: i64 = self
+            .show_offer
+            .key(self.keys.driver_lock(driver_id))
+            .key(self.keys.driver_offer(driver_id))
+            .arg(trip_id.to_string())
+            .arg(offer.to_string())
+            .arg(ttl_secs.max(1))
+            .invoke_async(redis)
+            .await?;
+        Ok(shown == 1)
     }
 
     /// Drops `trip_id`'s claim (and its offer); someone else's stays.

@@ -1,6 +1,6 @@
-//! Dispatch workers. The trip row is the job: a worker leases the next due
+//! The matcher. The trip row is the job: the matcher leases the next due
 //! REQUESTED trip (premium first, then oldest; `FOR UPDATE SKIP LOCKED`, so
-//! any number of workers and instances share the queue) and takes one step:
+//! several trip-service instances share the queue) and takes one step:
 //!
 //! 1. settle the trip's live offer: wait if it is open, expire it if its time
 //!    is up, release a claim a dead worker left behind;
@@ -10,8 +10,14 @@
 //! 4. open the offer (or assign, in auto mode), or widen the radius and come
 //!    back shortly.
 //!
-//! A worker that dies mid-step loses nothing: the lease runs out and the trip
-//! is picked again; a CLAIMING offer row says which claim to give back.
+//! A step never waits for a driver's answer (offers are settled by later
+//! steps), so it takes milliseconds, and one matcher per instance takes them
+//! one at a time: claims then happen in queue order, and a premium trip is
+//! never beaten to a driver by a standard one that happened to be mid-step.
+//! Instances scale the queue out; across instances the order is best-effort.
+//!
+//! A matcher that dies mid-step loses nothing: the lease runs out and the
+//! trip is picked again; a CLAIMING offer row says which claim to give back.
 
 use std::time::Duration;
 
@@ -22,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::{
-    domain::dispatch::{CANDIDATES_PER_SEARCH, RETRY_EMPTY_SEARCH},
+    domain::dispatch::CANDIDATES_PER_SEARCH,
     moves,
     repo::{self, TripRow},
     state::AppState,
@@ -31,8 +37,6 @@ use crate::{
 /// Fallback poll, for offers expiring and trips whose retry time comes.
 const POLL: Duration = Duration::from_millis(100);
 
-pub const WORKERS: usize = 4;
-
 /// What a step ended with.
 enum Step {
     Continue,
@@ -40,7 +44,7 @@ enum Step {
     Crashed,
 }
 
-pub async fn run_worker(state: AppState, stop: CancellationToken) {
+pub async fn run_matcher(state: AppState, stop: CancellationToken) {
     loop {
         let wake = state.dispatch_wake.notified();
         tokio::pin!(wake);
@@ -56,7 +60,7 @@ pub async fn run_worker(state: AppState, stop: CancellationToken) {
                     Ok(Step::Continue) => {}
                     Ok(Step::Crashed) => return,
                     Err(err) => {
-                        tracing::warn!(%trip_id, error = %err, "dispatch step failed; the trip will be retried")
+                        tracing::warn!(%trip_id, error = %err, "dispatch step failed; the trip will be retried");
                     }
                 }
                 continue;
@@ -158,21 +162,11 @@ async fn dispatch_step(state: &AppState, trip: TripRow) -> ApiResult<Step> {
             MatchMode::Offer => Some(moves::offer_for(state, &trip, candidate)?),
             MatchMode::Auto => None,
         };
-        let offer_json = offer
-            .as_ref()
-            .map(serde_json::to_value)
-            .transpose()
-            .map_err(hail_shared::ApiError::internal)?;
         // An error here leaves the CLAIMING row, so the next step releases
         // whatever the claim may have taken.
         let claimed = state
             .drivers
-            .claim(
-                candidate.driver_id,
-                trip.id,
-                state.policy.claim_ttl(),
-                offer_json,
-            )
+            .claim(candidate.driver_id, trip.id, state.policy.claim_ttl())
             .await?;
         if !claimed {
             repo::drop_claiming(&state.pool, offer_id).await?;
@@ -187,13 +181,10 @@ async fn dispatch_step(state: &AppState, trip: TripRow) -> ApiResult<Step> {
     }
 
     // Nobody to be had: look further, soon.
-    let retry_at = now
-        + chrono::Duration::from_std(RETRY_EMPTY_SEARCH)
-            .unwrap_or_else(|_| chrono::Duration::zero());
     repo::schedule(
         &state.pool,
         trip.id,
-        retry_at,
+        state.policy.next_retry(now),
         state.policy.widen(trip.search_radius_km),
     )
     .await?;

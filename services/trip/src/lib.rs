@@ -28,13 +28,12 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
     let redis = redis_conn::connect(&config.redis_url).await?;
     let state = AppState::new(pool, redis, config)?;
     let router = routes::router(state.clone(), config);
-    let mut app = Application::bind(config.service_host, config.ports.trip, router).await?;
-    for _ in 0..dispatch::WORKERS {
-        let state = state.clone();
-        app = app.with_background(move |stop| dispatch::run_worker(state, stop));
-    }
-    let listener_state = state.clone();
-    Ok(app
-        .with_background(move |stop| dispatch::run_listener(listener_state, stop))
-        .with_background(move |stop| outbox::run_relay(state, stop)))
+    let (matcher_state, listener_state) = (state.clone(), state.clone());
+    Ok(
+        Application::bind(config.service_host, config.ports.trip, router)
+            .await?
+            .with_background(move |stop| dispatch::run_matcher(matcher_state, stop))
+            .with_background(move |stop| dispatch::run_listener(listener_state, stop))
+            .with_background(move |stop| outbox::run_relay(state, stop)),
+    )
 }

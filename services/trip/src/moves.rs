@@ -344,8 +344,25 @@ pub async fn commit_claim(
     };
     tx.commit().await?;
     state.outbox_wake.notify_one();
-    if let Some(trip) = assigned {
-        on_assigned(state, &trip, driver_id).await;
+    match (assigned, offer) {
+        (Some(trip), _) => on_assigned(state, &trip, driver_id).await,
+        // Shown only now that the offer is open, so an answer can never
+        // arrive before the trip service would take it.
+        (None, Some(offer)) => {
+            let shown = match serde_json::to_value(offer) {
+                Ok(json) => {
+                    state
+                        .drivers
+                        .show_offer(driver_id, trip.id, json, state.policy.offer_timeout)
+                        .await
+                }
+                Err(err) => Err(ApiError::internal(err)),
+            };
+            if let Err(err) = shown {
+                tracing::warn!(%driver_id, trip_id = %trip.id, error = %err, "could not show the offer over REST");
+            }
+        }
+        (None, None) => {}
     }
     Ok(())
 }

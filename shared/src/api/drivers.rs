@@ -145,8 +145,14 @@ pub struct CandidatesRequest {
 pub struct ClaimRequest {
     pub trip_id: Uuid,
     pub ttl_secs: u64,
-    /// The offer to show the driver while the claim holds (offer mode).
-    pub offer: Option<serde_json::Value>,
+}
+
+/// `POST /internal/drivers/{id}/offer`: show an opened offer to the driver.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ShowOffer {
+    pub trip_id: Uuid,
+    pub offer: serde_json::Value,
+    pub ttl_secs: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -12,7 +12,13 @@ use std::{collections::HashMap, time::Duration};
 
 use hail::stack::Service;
 use hail_shared::{
-    api::{auth::AuthResponse, Role},
+    api::{
+        auth::AuthResponse,
+        drivers::DriverProfile,
+        geo::LatLng,
+        trips::{Offer, Trip, TripStatus},
+        Role,
+    },
     auth::{Claims, TokenKeys},
     config::Config,
     db,
@@ -211,6 +217,107 @@ impl TestApp {
 
     pub async fn register_driver(&self) -> Account {
         self.register(Role::Driver).await
+    }
+
+    /// A driver account that is ONLINE and present at `at`.
+    pub async fn driver_online_at(&self, at: LatLng) -> Account {
+        let driver = self.register_driver().await;
+        self.go_online(&driver).await;
+        assert_eq!(self.ping(&driver, at).await, StatusCode::NO_CONTENT);
+        driver
+    }
+
+    pub async fn go_online(&self, driver: &Account) {
+        let response = self
+            .post("/api/v1/drivers/me/online", Some(&driver.token), &json!({}))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "go online");
+    }
+
+    pub async fn ping(&self, driver: &Account, at: LatLng) -> StatusCode {
+        self.post(
+            "/api/v1/drivers/me/location",
+            Some(&driver.token),
+            &json!({"lat": at.lat, "lng": at.lng}),
+        )
+        .await
+        .status()
+    }
+
+    pub async fn driver_profile(&self, driver: &Account) -> DriverProfile {
+        let response = self.get("/api/v1/drivers/me", Some(&driver.token)).await;
+        assert_eq!(response.status(), StatusCode::OK, "drivers/me");
+        response.json().await.unwrap()
+    }
+
+    /// Requests a trip and checks it was taken (202, REQUESTED).
+    pub async fn request_trip(&self, rider: &Account, pickup: LatLng, dropoff: LatLng) -> Trip {
+        self.request_trip_with(rider, json!({"pickup": pickup, "dropoff": dropoff}))
+            .await
+    }
+
+    pub async fn request_trip_with(&self, rider: &Account, body: Value) -> Trip {
+        let response = self.post("/api/v1/trips", Some(&rider.token), &body).await;
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, StatusCode::ACCEPTED, "request trip: {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    pub async fn trip(&self, account: &Account, trip_id: Uuid) -> Trip {
+        let response = self
+            .get(&format!("/api/v1/trips/{trip_id}"), Some(&account.token))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "get trip");
+        response.json().await.unwrap()
+    }
+
+    /// `POST /api/v1/trips/{id}/{action}` with no body.
+    pub async fn trip_action(&self, account: &Account, trip_id: Uuid, action: &str) -> Response {
+        self.client
+            .post(self.url(&format!("/api/v1/trips/{trip_id}/{action}")))
+            .bearer_auth(&account.token)
+            .send()
+            .await
+            .expect("the gateway answers")
+    }
+
+    /// Polls the driver's `current_offer` until one shows up (or `within` passes).
+    pub async fn wait_for_offer(&self, driver: &Account, within: Duration) -> Option<Offer> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let offer = self.driver_profile(driver).await.current_offer;
+            if let Some(offer) = offer {
+                return Some(serde_json::from_value(offer).unwrap());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Polls a trip until it reaches `status` (panics after `within`).
+    pub async fn wait_for_status(
+        &self,
+        account: &Account,
+        trip_id: Uuid,
+        status: TripStatus,
+        within: Duration,
+    ) -> Trip {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let trip = self.trip(account, trip_id).await;
+            if trip.status == status {
+                return trip;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "trip {trip_id} still {} after {within:?}, wanted {status}",
+                trip.status
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Signs claims with this app's secret (expired tokens and the like).

@@ -7,12 +7,12 @@ use hail_shared::{
     api::{
         drivers::{
             CandidatesRequest, ClaimRequest, ClaimResponse, CreateDriverProfile, DriverStatus,
-            NearbyDriver, TripRef,
+            NearbyDriver, ShowOffer, TripRef,
         },
         geo::LatLng,
     },
     extract::PathId,
-    ApiResult,
+    ApiError, ApiResult,
 };
 
 use crate::{repo, state::AppState, status};
@@ -58,13 +58,7 @@ pub async fn claim(
     let mut redis = state.redis.clone();
     let won = state
         .index
-        .claim(
-            &mut redis,
-            driver_id,
-            body.trip_id,
-            body.ttl_secs,
-            body.offer.as_ref(),
-        )
+        .claim(&mut redis, driver_id, body.trip_id, body.ttl_secs)
         .await?;
     if !won {
         return Ok(Json(ClaimResponse { claimed: false }));
@@ -102,6 +96,34 @@ pub async fn release(
         status::mirror(&state, driver_id, DriverStatus::Online, version).await?;
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /internal/drivers/{id}/offer`: the trip service opened an offer;
+/// REST-only drivers see it as `current_offer` until it is answered or ends.
+pub async fn show_offer(
+    State(state): State<AppState>,
+    PathId(driver_id): PathId,
+    Json(body): Json<ShowOffer>,
+) -> ApiResult<StatusCode> {
+    let mut redis = state.redis.clone();
+    let shown = state
+        .index
+        .show_offer(
+            &mut redis,
+            driver_id,
+            body.trip_id,
+            &body.offer,
+            body.ttl_secs,
+        )
+        .await?;
+    if shown {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::conflict(
+            "conflict",
+            "the trip no longer holds this driver",
+        ))
+    }
 }
 
 /// `POST /internal/drivers/{id}/offer/end`: the offer was answered; the

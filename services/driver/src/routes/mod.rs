@@ -23,6 +23,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .route("/internal/drivers/candidates", post(internal::candidates))
         .route("/internal/drivers/{id}/claim", post(internal::claim))
         .route("/internal/drivers/{id}/release", post(internal::release))
+        .route("/internal/drivers/{id}/offer", post(internal::show_offer))
         .route(
             "/internal/drivers/{id}/offer/end",
             post(internal::end_offer),

@@ -47,6 +47,19 @@ impl SearchPolicy {
             .is_ok_and(|waited| waited >= self.deadline)
     }
 
+    /// When a trip whose search found nobody is searched again: the first
+    /// boundary of the retry grid (every `RETRY_EMPTY_SEARCH`) at least half
+    /// a step away. Every waiting trip searched on one boundary lands on the
+    /// next one together, so when a driver appears they are all due at once
+    /// and tried in queue order (premium first, then oldest), not in
+    /// whatever order their own timers would fire.
+    pub fn next_retry(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let step = RETRY_EMPTY_SEARCH.as_millis() as i64;
+        let earliest = now.timestamp_millis() + step / 2;
+        let aligned = (earliest + step - 1).div_euclid(step) * step;
+        DateTime::from_timestamp_millis(aligned).unwrap_or(now)
+    }
+
     /// A claim outlives its offer a little, so the driver is still held while
     /// an expired offer is being settled, and never longer than that.
     pub fn claim_ttl(&self) -> Duration {
@@ -87,7 +100,26 @@ mod tests {
         assert!(!p.deadline_passed(t0, t0 - chrono::Duration::seconds(5)));
     }
 
+    #[test]
+    fn retries_fall_on_a_shared_grid() {
+        let p = policy();
+        // Searched just after one boundary, a few ms apart: the same next one.
+        let a = DateTime::from_timestamp_millis(1_000_010).unwrap();
+        let b = DateTime::from_timestamp_millis(1_000_090).unwrap();
+        assert_eq!(p.next_retry(a), p.next_retry(b));
+        assert_eq!(p.next_retry(a).timestamp_millis(), 1_000_500);
+    }
+
     proptest! {
+        #[test]
+        fn a_retry_waits_half_a_step_to_a_step_and_a_half(ms in 0i64..10_000_000_000) {
+            let p = policy();
+            let now = DateTime::from_timestamp_millis(ms).unwrap();
+            let at = p.next_retry(now).timestamp_millis();
+            prop_assert_eq!(at % 500, 0);
+            prop_assert!((250..750).contains(&(at - ms)), "{}", at - ms);
+        }
+
         #[test]
         fn widening_never_shrinks_nor_passes_the_maximum(current in 0.0f64..100.0) {
             let p = policy();

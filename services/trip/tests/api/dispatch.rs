@@ -1,0 +1,338 @@
+//! Offers, answers, timeouts, re-dispatch, cancels, crashes.
+
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_whole_trip_from_request_to_complete() {
+    let app = spawn_app().await;
+    let driver = app.driver_online_at(PICKUP.north(0.3)).await;
+    let rider = app.register_rider().await;
+    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    assert_eq!(trip.status, TripStatus::Requested);
+    assert_eq!(trip.driver_id, None);
+
+    let offer = app.wait_for_offer(&driver, SOON).await.expect("an offer");
+    assert_eq!(offer.trip_id, trip.id);
+    assert!((offer.distance_km - 0.3).abs() < 0.01);
+    assert_eq!(app.driver_profile(&driver).await.status, DriverStatus::Busy);
+
+    let accepted: Trip = app
+        .trip_action(&driver, trip.id, "accept")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status, TripStatus::Assigned);
+    assert_eq!(accepted.driver_id, Some(driver.id));
+    assert!(accepted.assigned_at.is_some());
+    let profile = app.driver_profile(&driver).await;
+    assert_eq!(profile.current_trip_id, Some(trip.id));
+    assert_eq!(profile.current_offer, None);
+    // The driver sees the trip too.
+    assert_eq!(
+        app.trip(&driver, trip.id).await.status,
+        TripStatus::Assigned
+    );
+
+    let started: Trip = app
+        .trip_action(&driver, trip.id, "start")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(started.status, TripStatus::Ongoing);
+    let completed: Trip = app
+        .trip_action(&driver, trip.id, "complete")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(completed.status, TripStatus::Completed);
+    assert!(completed.completed_at.is_some());
+
+    let profile = app.driver_profile(&driver).await;
+    assert_eq!(profile.status, DriverStatus::Online);
+    assert_eq!(profile.current_trip_id, None);
+    assert_eq!(
+        kinds(&events(&app, &rider, trip.id).await),
+        [
+            "REQUESTED",
+            "OFFER_SENT",
+            "OFFER_ACCEPTED",
+            "ASSIGNED",
+            "STARTED",
+            "COMPLETED"
+        ]
+    );
+    // Both see it in their history.
+    for account in [&rider, &driver] {
+        let list: Vec<Trip> = app
+            .get("/api/v1/trips?limit=5", Some(&account.token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(list.iter().map(|t| t.id).collect::<Vec<_>>(), vec![trip.id]);
+    }
+}
+
+#[tokio::test]
+async fn a_decline_offers_the_next_driver_at_once_and_never_the_decliner_again() {
+    let app = spawn_app().await;
+    let first = app.driver_online_at(PICKUP.north(0.2)).await;
+    let second = app.driver_online_at(PICKUP.north(0.8)).await;
+    let rider = app.register_rider().await;
+    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+
+    assert_eq!(
+        app.wait_for_offer(&first, SOON).await.map(|o| o.trip_id),
+        Some(trip.id)
+    );
+    let declined_at = Instant::now();
+    let response = app.trip_action(&first, trip.id, "decline").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body, json!({"status": "declined"}));
+
+    let offer = app
+        .wait_for_offer(&second, Duration::from_secs(1))
+        .await
+        .expect("the next driver is offered the trip within a second");
+    assert_eq!(offer.trip_id, trip.id);
+    assert!(declined_at.elapsed() < Duration::from_secs(1));
+    assert_eq!(
+        app.driver_profile(&first).await.status,
+        DriverStatus::Online
+    );
+
+    // The second declines too: nobody is left, and the first is not asked again.
+    app.trip_action(&second, trip.id, "decline").await;
+    assert!(app
+        .wait_for_offer(&first, Duration::from_millis(1500))
+        .await
+        .is_none());
+    assert_eq!(
+        app.trip(&rider, trip.id).await.status,
+        TripStatus::Requested
+    );
+}
+
+#[tokio::test]
+async fn an_unanswered_offer_expires_moves_on_and_cannot_be_accepted() {
+    let app = fast_app().await;
+    let first = app.driver_online_at(PICKUP.north(0.2)).await;
+    let second = app.driver_online_at(PICKUP.north(0.8)).await;
+    let rider = app.register_rider().await;
+    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+
+    let offer = app.wait_for_offer(&first, SOON).await.expect("first offer");
+    let expires_at = offer.expires_at;
+    let next = app
+        .wait_for_offer(&second, Duration::from_secs(3))
+        .await
+        .expect("second offer");
+    assert_eq!(next.trip_id, trip.id);
+    let late = chrono::Utc::now() - expires_at;
+    assert!(
+        late < chrono::Duration::seconds(1),
+        "next offer came {late} after expiry"
+    );
+
+    let response = app.trip_action(&first, trip.id, "accept").await;
+    assert_error(response, StatusCode::CONFLICT, "offer_expired").await;
+    let profile = app.driver_profile(&first).await;
+    assert_eq!(profile.status, DriverStatus::Online);
+    assert_eq!(profile.current_offer, None);
+    assert!(kinds(&events(&app, &rider, trip.id).await).contains(&"OFFER_EXPIRED"));
+}
+
+#[tokio::test]
+async fn a_rider_cancel_revokes_the_open_offer_and_frees_the_driver() {
+    let app = spawn_app().await;
+    let driver = app.driver_online_at(PICKUP.north(0.2)).await;
+    let rider = app.register_rider().await;
+    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    app.wait_for_offer(&driver, SOON).await.expect("offer");
+
+    let response = app
+        .post(
+            &format!("/api/v1/trips/{}/cancel", trip.id),
+            Some(&rider.token),
+            &json!({"reason": "plans changed"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cancelled: Trip = response.json().await.unwrap();
+    assert_eq!(cancelled.status, TripStatus::Cancelled);
+    assert_eq!(cancelled.cancel_reason.as_deref(), Some("plans changed"));
+
+    let profile = app.driver_profile(&driver).await;
+    assert_eq!(profile.status, DriverStatus::Online);
+    assert_eq!(profile.current_offer, None);
+    let response = app.trip_action(&driver, trip.id, "accept").await;
+    assert_error(response, StatusCode::CONFLICT, "offer_expired").await;
+}
+
+#[tokio::test]
+async fn a_driver_cancel_after_accept_redispatches_to_someone_else() {
+    let app = spawn_app().await;
+    let first = app.driver_online_at(PICKUP.north(0.2)).await;
+    let second = app.driver_online_at(PICKUP.north(0.9)).await;
+    let rider = app.register_rider().await;
+    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    app.wait_for_offer(&first, SOON).await.expect("offer");
+    assert_eq!(
+        app.trip_action(&first, trip.id, "accept").await.status(),
+        StatusCode::OK
+    );
+
+    let back: Trip = app
+        .trip_action(&first, trip.id, "cancel")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(back.status, TripStatus::Requested);
+    assert_eq!(back.driver_id, None);
+    assert_eq!(
+        app.driver_profile(&first).await.status,
+        DriverStatus::Online
+    );
+
+    let offer = app
+        .wait_for_offer(&second, SOON)
+        .await
+        .expect("re-dispatched");
+    assert_eq!(offer.trip_id, trip.id);
+    app.trip_action(&second, trip.id, "accept").await;
+    let assigned = app.trip(&rider, trip.id).await;
+    assert_eq!(assigned.driver_id, Some(second.id));
+    assert!(kinds(&events(&app, &rider, trip.id).await).contains(&"DRIVER_CANCELLED"));
+    // The first driver can no longer see the trip.
+    let response = app
+        .get(&format!("/api/v1/trips/{}", trip.id), Some(&first.token))
+        .await;
+    assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn completing_makes_the_driver_matchable_again() {
+    let app = spawn_app().await;
+    let driver = app.driver_online_at(PICKUP.north(0.2)).await;
+    for _ in 0..2 {
+        let rider = app.register_rider().await;
+        let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+        let offer = app.wait_for_offer(&driver, SOON).await.expect("offer");
+        assert_eq!(offer.trip_id, trip.id);
+        for action in ["accept", "start", "complete"] {
+            assert_eq!(
+                app.trip_action(&driver, trip.id, action).await.status(),
+                StatusCode::OK
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn auto_mode_assigns_the_nearest_driver_directly() {
+    let app = spawn_app_with(|c| c.dispatch.mode = hail_shared::config::MatchMode::Auto).await;
+    let far = app.driver_online_at(PICKUP.north(1.0)).await;
+    let near = app.driver_online_at(PICKUP.north(0.1)).await;
+    let rider = app.register_rider().await;
+    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    let assigned = app
+        .wait_for_status(&rider, trip.id, TripStatus::Assigned, SOON)
+        .await;
+    assert_eq!(assigned.driver_id, Some(near.id));
+    assert_eq!(
+        app.driver_profile(&near).await.current_trip_id,
+        Some(trip.id)
+    );
+    assert_eq!(app.driver_profile(&far).await.status, DriverStatus::Online);
+}
+
+#[tokio::test]
+async fn with_nobody_in_reach_the_trip_ends_no_driver_at_the_deadline() {
+    let app = spawn_app_with(|c| c.dispatch.match_deadline = Duration::from_secs(4)).await;
+    // 30 km away: beyond the widest search.
+    let _far = app.driver_online_at(PICKUP.north(30.0)).await;
+    let rider = app.register_rider().await;
+    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    app.wait_for_status(&rider, trip.id, TripStatus::NoDriver, SOON)
+        .await;
+    let kinds_seen = events(&app, &rider, trip.id).await;
+    assert_eq!(kinds(&kinds_seen), ["REQUESTED", "NO_DRIVER"]);
+    // The radius was widened up to the maximum before giving up.
+    assert_eq!(kinds_seen[1].detail["searched_km"], json!(10.0));
+    // The rider may ask again.
+    app.request_trip(&rider, PICKUP, DROPOFF).await;
+}
+
+#[tokio::test]
+async fn a_premium_trip_beats_an_earlier_standard_one_to_a_new_driver() {
+    let app = spawn_app().await;
+    let standard_rider = app.register_rider().await;
+    let premium_rider = app.register_rider().await;
+    let standard = app.request_trip(&standard_rider, PICKUP, DROPOFF).await;
+    let premium = app
+        .request_trip_with(
+            &premium_rider,
+            json!({"pickup": PICKUP, "dropoff": DROPOFF, "tier": "premium"}),
+        )
+        .await;
+    // Both have searched and found nobody (and are on the same retry
+    // boundary by now); then one driver appears.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let driver = app.driver_online_at(PICKUP.north(0.2)).await;
+    let offer = app.wait_for_offer(&driver, SOON).await.expect("offer");
+    assert_eq!(
+        offer.trip_id, premium.id,
+        "standard trip was {}",
+        standard.id
+    );
+}
+
+#[tokio::test]
+async fn a_matcher_that_dies_between_claim_and_offer_loses_nothing() {
+    let mut app = spawn_app_with(|c| {
+        c.dispatch.crash_after_claim = true;
+        c.dispatch.step_lease = Duration::from_secs(1);
+    })
+    .await;
+    let driver = app.driver_online_at(PICKUP.north(0.2)).await;
+    let rider = app.register_rider().await;
+    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+
+    // The claim happened (the driver is held), then the matcher died.
+    let deadline = Instant::now() + SOON;
+    while app.driver_profile(&driver).await.status != DriverStatus::Busy {
+        assert!(Instant::now() < deadline, "the driver was never claimed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!kinds(&events(&app, &rider, trip.id).await).contains(&"OFFER_SENT"));
+
+    // A new trip service (as after a restart) picks the trip up again.
+    app.stop(Service::Trip).await;
+    app.config.dispatch.crash_after_claim = false;
+    app.start(Service::Trip).await;
+    let deadline = Instant::now() + SOON;
+    loop {
+        if kinds(&events(&app, &rider, trip.id).await).contains(&"OFFER_SENT") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the trip was never dispatched again"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.trip_action(&driver, trip.id, "accept").await;
+    let trip = app.trip(&rider, trip.id).await;
+    assert_eq!(trip.status, TripStatus::Assigned);
+    let profile = app.driver_profile(&driver).await;
+    assert_eq!(profile.status, DriverStatus::Busy);
+    assert_eq!(profile.current_trip_id, Some(trip.id));
+}

@@ -1,0 +1,12 @@
+//! The matching core, end to end through the gateway: real services, real
+//! Redis (a key prefix per test), real Postgres (a database per test), real
+//! concurrency.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod dispatch;
+mod helpers;
+mod idempotency;
+mod lifecycle;
+mod matching;
+mod races;
+mod validation;

@@ -1,0 +1,151 @@
+//! Real concurrency: many riders, few drivers, everyone at once.
+
+use std::{collections::HashSet, sync::Arc, time::Duration};
+
+use tokio::task::JoinSet;
+
+use crate::helpers::*;
+
+/// Drivers who accept any offer at once, as fast as they can, for `run`.
+async fn eager_driver(app: Arc<TestApp>, driver: Account, run: Duration, toggle: bool) {
+    let until = tokio::time::Instant::now() + run;
+    let mut flip = false;
+    while tokio::time::Instant::now() < until {
+        if let Some(offer) = app.wait_for_offer(&driver, Duration::from_millis(50)).await {
+            app.trip_action(&driver, offer.trip_id, "accept").await;
+        }
+        if toggle {
+            // Going offline is refused while BUSY; either way the storm goes on.
+            flip = !flip;
+            let path = if flip { "offline" } else { "online" };
+            app.post(
+                &format!("/api/v1/drivers/me/{path}"),
+                Some(&driver.token),
+                &json!({}),
+            )
+            .await;
+            if !flip {
+                app.ping(&driver, PICKUP.north(0.5)).await;
+            }
+        }
+    }
+}
+
+async fn storm(toggle: bool) {
+    let app = Arc::new(fast_app().await);
+    let mut drivers = Vec::new();
+    for i in 0..10 {
+        drivers.push(app.driver_online_at(PICKUP.north(0.1 * i as f64)).await);
+    }
+    let mut riders = Vec::new();
+    for _ in 0..30 {
+        riders.push(app.register_rider().await);
+    }
+    assert_eq!(riders.len(), 30);
+
+    let mut tasks = JoinSet::new();
+    for driver in drivers.clone() {
+        tasks.spawn(eager_driver(
+            app.clone(),
+            driver,
+            Duration::from_secs(8),
+            toggle,
+        ));
+    }
+    let mut requests = JoinSet::new();
+    for rider in riders.clone() {
+        let app = app.clone();
+        requests.spawn(async move {
+            let trip_id = app.request_trip(&rider, PICKUP, DROPOFF).await.id;
+            (rider, trip_id)
+        });
+    }
+    let requested: Vec<(Account, uuid::Uuid)> = requests.join_all().await;
+    tasks.join_all().await;
+
+    // Every driver answered at once; now look at what happened.
+    let mut assigned = Vec::new();
+    for (rider, trip_id) in &requested {
+        let trip = app.trip(rider, *trip_id).await;
+        if trip.status == TripStatus::Assigned {
+            assigned.push(trip);
+        } else {
+            assert_eq!(trip.status, TripStatus::Requested, "{trip:?}");
+            assert_eq!(trip.driver_id, None);
+        }
+    }
+    let distinct: HashSet<_> = assigned.iter().map(|t| t.driver_id).collect();
+    assert_eq!(distinct.len(), assigned.len(), "a driver holds two trips");
+    if !toggle {
+        assert_eq!(assigned.len(), 10, "every driver should be on a trip");
+    } else {
+        assert!(!assigned.is_empty());
+    }
+    for driver in &drivers {
+        let profile = app.driver_profile(driver).await;
+        let mine: Vec<&Trip> = assigned
+            .iter()
+            .filter(|t| t.driver_id == Some(driver.id))
+            .collect();
+        match mine.as_slice() {
+            [trip] => {
+                assert_eq!(profile.status, DriverStatus::Busy);
+                assert_eq!(profile.current_trip_id, Some(trip.id));
+            }
+            [] => {
+                // Not on a trip: free, or held by an offer still open.
+                if profile.status == DriverStatus::Busy {
+                    let offer = profile
+                        .current_offer
+                        .expect("BUSY without a trip needs an open offer");
+                    assert_eq!(offer["trip_id"], json!(profile.current_trip_id));
+                }
+            }
+            more => panic!("driver {} on {} trips", driver.id, more.len()),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_riders_ten_eager_drivers_make_ten_distinct_assignments() {
+    storm(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_storm_holds_its_invariants_while_drivers_toggle_online_and_offline() {
+    storm(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_drivers_answering_one_offer_at_once_cannot_both_win() {
+    let app = Arc::new(spawn_app().await);
+    let driver = app.driver_online_at(PICKUP.north(0.2)).await;
+    let rider = app.register_rider().await;
+    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    app.wait_for_offer(&driver, SOON).await.expect("offer");
+    // Accept, decline and a rider cancel race on one offer.
+    let (accept, decline, cancel) = tokio::join!(
+        app.trip_action(&driver, trip.id, "accept"),
+        app.trip_action(&driver, trip.id, "decline"),
+        app.trip_action(&rider, trip.id, "cancel"),
+    );
+    let winners = [accept.status(), decline.status()]
+        .iter()
+        .filter(|s| s.is_success())
+        .count();
+    assert!(
+        winners <= 1,
+        "accept {} decline {}",
+        accept.status(),
+        decline.status()
+    );
+    assert_eq!(cancel.status(), StatusCode::OK);
+    // Whatever won, the trip ended cancelled and the driver is free.
+    assert_eq!(
+        app.trip(&rider, trip.id).await.status,
+        TripStatus::Cancelled
+    );
+    let profile = app.driver_profile(&driver).await;
+    assert_eq!(profile.status, DriverStatus::Online);
+    assert_eq!(profile.current_trip_id, None);
+}
