@@ -159,6 +159,12 @@ impl From<sqlx::Error> for ApiError {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                 Self::Unavailable(format!("the database is unavailable: {err}"))
             }
+            // Deadlock or serialization failure: transient, the client may retry.
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("40P01") | Some("40001")) =>
+            {
+                Self::Unavailable(format!("a concurrent change got in the way; retry: {err}"))
+            }
             _ => Self::Internal(format!("database: {err}")),
         }
     }

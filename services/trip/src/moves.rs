@@ -204,11 +204,14 @@ pub async fn rider_cancel(
     reason: Option<&str>,
 ) -> ApiResult<Trip> {
     let mut tx = state.pool.begin().await?;
+    // Offer row before trip row, the order every other transaction locks
+    // them in (accept, decline, the matcher), so none can deadlock. If the
+    // cancel turns out illegal, the rollback undoes the revoke.
+    let offered = repo::revoke_live_offer(&mut tx, trip_id).await?;
     let Some(row) = repo::rider_cancel(&mut tx, trip_id, rider_id, reason).await? else {
         return Err(refused_move(state, trip_id, rider_id).await);
     };
     let trip = row.to_trip()?;
-    let offered = repo::revoke_live_offer(&mut tx, trip_id).await?;
     if let Some(driver_id) = offered {
         queue_revoke(&mut tx, driver_id, trip_id, RevokeReason::Cancelled).await?;
     }

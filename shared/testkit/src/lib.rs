@@ -6,6 +6,7 @@
 //! gateway like any client would. Dropping it stops the services and removes
 //! the database and the keys. `DATABASE_URL` and `REDIS_URL` name the servers
 //! (the test script sets them; the defaults are the local ones).
+//! `HAIL_TEST_LOG=1` prints the services' logs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::{collections::HashMap, time::Duration};
@@ -64,6 +65,10 @@ pub async fn spawn_app() -> TestApp {
 /// Like [`spawn_app`], with a chance to change the configuration first
 /// (short offer timeouts, auto match mode, ...).
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
+    // `HAIL_TEST_LOG=1` shows the services' logs (filter with RUST_LOG).
+    if std::env::var_os("HAIL_TEST_LOG").is_some() {
+        hail_shared::telemetry::init_tracing(hail_shared::config::LogFormat::Pretty);
+    }
     let admin_url = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let db_name = format!("hail_test_{}", Uuid::new_v4().simple());

@@ -182,3 +182,132 @@ async fn a_rider_has_one_active_trip_at_a_time() {
     app.trip_action(&rider, trip.id, "cancel").await;
     app.request_trip(&rider, PICKUP, DROPOFF).await;
 }
+
+/// Random sequences of moves by two riders and three drivers, through the
+/// API, checking after every move: no 5xx; a trip has a driver exactly when
+/// its status says so; a driver is on at most one active trip, and BUSY on
+/// exactly that one.
+#[tokio::test]
+async fn random_sequences_of_moves_keep_the_invariants() {
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+
+    let app = spawn_app().await;
+    let riders = [app.register_rider().await, app.register_rider().await];
+    let mut drivers = Vec::new();
+    for i in 0..3 {
+        drivers.push(app.driver_online_at(PICKUP.north(0.1 * i as f64)).await);
+    }
+    // A new seed each run (printed with any failure); HAIL_TEST_SEED replays one.
+    let seed: u64 = std::env::var("HAIL_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    let mut rng = StdRng::seed_from_u64(seed);
+
+    for step in 0..80 {
+        let status = if rng.gen_bool(0.3) {
+            let rider = &riders[rng.gen_range(0..riders.len())];
+            if rng.gen_bool(0.6) {
+                app.post(
+                    "/api/v1/trips",
+                    Some(&rider.token),
+                    &json!({"pickup": PICKUP, "dropoff": DROPOFF}),
+                )
+                .await
+                .status()
+            } else {
+                let list: Vec<Trip> = app
+                    .get("/api/v1/trips?limit=1", Some(&rider.token))
+                    .await
+                    .json()
+                    .await
+                    .unwrap();
+                match list.first() {
+                    Some(trip) => app.trip_action(rider, trip.id, "cancel").await.status(),
+                    None => StatusCode::OK,
+                }
+            }
+        } else {
+            let driver = &drivers[rng.gen_range(0..drivers.len())];
+            let profile = app.driver_profile(driver).await;
+            let offered = profile
+                .current_offer
+                .as_ref()
+                .and_then(|o| o["trip_id"].as_str())
+                .and_then(|id| id.parse::<uuid::Uuid>().ok());
+            let action = [
+                "accept", "decline", "start", "complete", "cancel", "offline", "online",
+            ][rng.gen_range(0..7)];
+            match (action, offered, profile.current_trip_id) {
+                ("accept" | "decline", Some(trip_id), _) => {
+                    app.trip_action(driver, trip_id, action).await.status()
+                }
+                ("start" | "complete" | "cancel", _, Some(trip_id)) => {
+                    app.trip_action(driver, trip_id, action).await.status()
+                }
+                ("offline" | "online", _, _) => {
+                    let status = app
+                        .post(
+                            &format!("/api/v1/drivers/me/{action}"),
+                            Some(&driver.token),
+                            &json!({}),
+                        )
+                        .await
+                        .status();
+                    if action == "online" {
+                        app.ping(driver, PICKUP).await;
+                    }
+                    status
+                }
+                _ => StatusCode::OK,
+            }
+        };
+        assert!(status.as_u16() < 500, "step {step} (seed {seed}): {status}");
+
+        // Invariants over every trip both riders have.
+        let mut active_by_driver = std::collections::HashMap::new();
+        for rider in &riders {
+            let trips: Vec<Trip> = app
+                .get("/api/v1/trips?limit=100", Some(&rider.token))
+                .await
+                .json()
+                .await
+                .unwrap();
+            for trip in trips {
+                let should_have_driver = matches!(
+                    trip.status,
+                    TripStatus::Assigned | TripStatus::Ongoing | TripStatus::Completed
+                );
+                if trip.status != TripStatus::Cancelled {
+                    assert_eq!(
+                        trip.driver_id.is_some(),
+                        should_have_driver,
+                        "step {step} (seed {seed}): {trip:?}"
+                    );
+                }
+                if matches!(trip.status, TripStatus::Assigned | TripStatus::Ongoing) {
+                    let driver = trip.driver_id.unwrap();
+                    assert!(
+                        active_by_driver.insert(driver, trip.id).is_none(),
+                        "step {step}: driver {driver} on two trips"
+                    );
+                }
+            }
+        }
+        for driver in &drivers {
+            if let Some(trip_id) = active_by_driver.get(&driver.id) {
+                let profile = app.driver_profile(driver).await;
+                assert_eq!(
+                    profile.status,
+                    DriverStatus::Busy,
+                    "step {step} (seed {seed})"
+                );
+                assert_eq!(
+                    profile.current_trip_id,
+                    Some(*trip_id),
+                    "step {step} (seed {seed})"
+                );
+            }
+        }
+    }
+}
