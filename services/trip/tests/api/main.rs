@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod dispatch;
+mod events;
 mod helpers;
 mod idempotency;
 mod lifecycle;

@@ -1,0 +1,165 @@
+//! What reaches Redis for the realtime bridge: trip events through the
+//! outbox, offers, positions, and the driver-to-trip mapping.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use crate::helpers::*;
+
+async fn subscribe(app: &TestApp, channels: &[&str]) -> redis::aio::PubSub {
+    let client = redis::Client::open(app.config.redis_url.as_str()).unwrap();
+    let mut pubsub = client.get_async_pubsub().await.unwrap();
+    for channel in channels {
+        pubsub
+            .subscribe(format!("{}{channel}", app.config.redis_prefix))
+            .await
+            .unwrap();
+    }
+    pubsub
+}
+
+/// The next message's channel (without the prefix) and JSON payload.
+async fn next(app: &TestApp, pubsub: &mut redis::aio::PubSub) -> (String, Value) {
+    let message = tokio::time::timeout(SOON, pubsub.on_message().next())
+        .await
+        .expect("a message within 5 s")
+        .expect("the subscription is open");
+    let channel = message
+        .get_channel_name()
+        .trim_start_matches(app.config.redis_prefix.as_str())
+        .to_string();
+    let payload: String = message.get_payload().unwrap();
+    (channel, serde_json::from_str(&payload).unwrap())
+}
+
+#[tokio::test]
+async fn a_trip_publishes_every_step_offers_and_positions() {
+    let app = spawn_app().await;
+    let driver = app.driver_online_at(PICKUP.north(0.2)).await;
+    let rider = app.register_rider().await;
+    let mut pubsub = subscribe(&app, &["trip:events", "driver:offers", "driver:location"]).await;
+
+    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    let (channel, event) = next(&app, &mut pubsub).await;
+    assert_eq!(channel, "trip:events");
+    assert_eq!(event["trip"]["id"], json!(trip.id));
+    assert_eq!(event["trip"]["status"], "REQUESTED");
+
+    let (channel, event) = next(&app, &mut pubsub).await;
+    assert_eq!(channel, "driver:offers");
+    assert_eq!(event["event"], "offer");
+    assert_eq!(event["driver_id"], json!(driver.id));
+    assert_eq!(event["data"]["trip_id"], json!(trip.id));
+    assert!(event["data"]["expires_at"].is_string());
+
+    app.wait_for_offer(&driver, SOON).await.expect("offer");
+    app.trip_action(&driver, trip.id, "accept").await;
+    let (_, event) = next(&app, &mut pubsub).await;
+    assert_eq!(event["trip"]["status"], "ASSIGNED");
+    assert_eq!(event["trip"]["driver_id"], json!(driver.id));
+
+    // The bridge can tell which trip this driver's positions belong to.
+    let mut redis = app.redis().await;
+    let mapped: Option<String> = redis::cmd("GET")
+        .arg(format!(
+            "{}driver:trip:{}",
+            app.config.redis_prefix, driver.id
+        ))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(mapped, Some(trip.id.to_string()));
+
+    // A BUSY driver's pings are published (the rider watches them).
+    assert_eq!(
+        app.ping(&driver, PICKUP.north(0.1)).await,
+        StatusCode::NO_CONTENT
+    );
+    let (channel, event) = next(&app, &mut pubsub).await;
+    assert_eq!(channel, "driver:location");
+    assert_eq!(event["driver_id"], json!(driver.id));
+    assert!((event["lat"].as_f64().unwrap() - PICKUP.north(0.1).lat).abs() < 1e-9);
+
+    for action in ["start", "complete"] {
+        app.trip_action(&driver, trip.id, action).await;
+    }
+    let (_, started) = next(&app, &mut pubsub).await;
+    let (_, completed) = next(&app, &mut pubsub).await;
+    assert_eq!(started["trip"]["status"], "ONGOING");
+    assert_eq!(completed["trip"]["status"], "COMPLETED");
+    let mapped: Option<String> = redis::cmd("GET")
+        .arg(format!(
+            "{}driver:trip:{}",
+            app.config.redis_prefix, driver.id
+        ))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(mapped, None);
+}
+
+#[tokio::test]
+async fn an_expired_offer_is_revoked_on_the_drivers_channel() {
+    let app = fast_app().await;
+    let driver = app.driver_online_at(PICKUP.north(0.2)).await;
+    let rider = app.register_rider().await;
+    let mut pubsub = subscribe(&app, &["driver:offers"]).await;
+    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    let (_, offer) = next(&app, &mut pubsub).await;
+    assert_eq!(offer["event"], "offer");
+    let (_, revoked) = next(&app, &mut pubsub).await;
+    assert_eq!(revoked["event"], "offer:revoked");
+    assert_eq!(
+        revoked["data"],
+        json!({"trip_id": trip.id, "reason": "expired"})
+    );
+}
+
+#[tokio::test]
+async fn the_sweeper_drops_members_whose_presence_expired() {
+    let app = spawn_app().await;
+    let driver = app.driver_online_at(PICKUP).await;
+    let mut redis = app.redis().await;
+    let prefix = &app.config.redis_prefix;
+    // The driver's app dies: its presence key runs out.
+    let _: i64 = redis::cmd("DEL")
+        .arg(format!("{prefix}driver:presence:{}", driver.id))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+    loop {
+        let members: Vec<String> = redis::cmd("ZRANGE")
+            .arg(format!("{prefix}drivers:locations"))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        if members.is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still indexed: {members:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Its next ping brings it back.
+    assert_eq!(app.ping(&driver, PICKUP).await, StatusCode::NO_CONTENT);
+    let rider = app.register_rider().await;
+    let nearby: Vec<NearbyDriver> = app
+        .get(
+            &format!(
+                "/api/v1/drivers/nearby?lat={}&lng={}",
+                PICKUP.lat, PICKUP.lng
+            ),
+            Some(&rider.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(nearby.len(), 1);
+}
