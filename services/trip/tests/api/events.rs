@@ -108,6 +108,7 @@ async fn an_expired_offer_is_revoked_on_the_drivers_channel() {
     let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
     let (_, offer) = next(&app, &mut pubsub).await;
     assert_eq!(offer["event"], "offer");
+    assert_eq!(offer["driver_id"], json!(driver.id));
     let (_, revoked) = next(&app, &mut pubsub).await;
     assert_eq!(revoked["event"], "offer:revoked");
     assert_eq!(
