@@ -268,6 +268,21 @@ impl Index {
         Ok(out)
     }
 
+    /// Extends a live presence (an open socket between pings); an expired
+    /// one stays expired until the next ping.
+    pub async fn refresh_presence(
+        &self,
+        redis: &mut ConnectionManager,
+        driver_id: Uuid,
+    ) -> redis::RedisResult<bool> {
+        let refreshed: i64 = redis::cmd("EXPIRE")
+            .arg(self.keys.driver_presence(driver_id))
+            .arg(PRESENCE_TTL_SECS)
+            .query_async(redis)
+            .await?;
+        Ok(refreshed == 1)
+    }
+
     /// The last reported position, if any.
     pub async fn position(
         &self,

@@ -4,21 +4,68 @@
 //! internal token, and serves the built web apps.
 
 mod domain;
+mod realtime;
 mod routes;
 mod state;
 
 use hail_shared::{
     config::Config,
+    keys::Keys,
     redis_conn,
     server::{Application, StartError},
 };
+use socketioxide::{handler::ConnectHandler, SocketIo};
+use socketioxide_redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 
 pub use state::AppState;
 
-/// Connects to Redis and binds `HAIL_GATEWAY_PORT` on `HAIL_GATEWAY_HOST`.
+/// Connects to Redis, sets up Socket.IO with the Redis adapter (so several
+/// gateways behave as one) and binds `HAIL_GATEWAY_PORT` on `HAIL_GATEWAY_HOST`.
 pub async fn build(config: &Config) -> Result<Application, StartError> {
     let redis = redis_conn::connect(&config.redis_url).await?;
-    let state = AppState::new(config, redis)?;
-    let router = routes::router(state, config);
-    Application::bind(config.gateway_host, config.ports.gateway, router).await
+    let state = AppState::new(config, redis.clone())?;
+    let keys = Keys::new(config.redis_prefix.clone());
+
+    let redis_error = |source| StartError::Redis {
+        url: hail_shared::db::redact(&config.redis_url),
+        source,
+    };
+    // The adapter's driver speaks RESP3.
+    let separator = if config.redis_url.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    let adapter_client =
+        redis::Client::open(format!("{}{separator}protocol=resp3", config.redis_url))
+            .map_err(redis_error)?;
+    let adapter = RedisAdapterCtr::new_with_redis_config(
+        &adapter_client,
+        RedisAdapterConfig::new().with_prefix(format!("{}socket.io", keys.prefix())),
+    )
+    .await
+    .map_err(redis_error)?;
+    let (layer, io) = SocketIo::builder()
+        .with_state(state.clone())
+        .with_adapter::<RedisAdapter<_>>(adapter)
+        .build_layer();
+    io.ns("/", realtime::on_connect.with(realtime::authenticate))
+        .await
+        .map_err(|e| StartError::Http(format!("socket.io namespace: {e}")))?;
+
+    let router = routes::router(state, config).layer(layer);
+    let (bridge_io, closing_io) = (io.clone(), io);
+    let redis_url = config.redis_url.clone();
+    Ok(
+        Application::bind(config.gateway_host, config.ports.gateway, router)
+            .await?
+            .with_background(move |stop| {
+                realtime::bridge::run(bridge_io, redis_url, keys, redis, stop)
+            })
+            // Open sockets would hold graceful shutdown forever: close them.
+            .with_background(move |stop| async move {
+                stop.cancelled().await;
+                closing_io.close().await;
+            }),
+    )
 }

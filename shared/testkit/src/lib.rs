@@ -31,6 +31,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+pub mod socket;
+
 pub use reqwest;
 pub use serde_json::json;
 
@@ -39,6 +41,7 @@ pub struct TestApp {
     pub gateway_url: String,
     pub client: reqwest::Client,
     running: HashMap<Service, Running>,
+    extra: Vec<Running>,
     db_name: String,
     admin_url: String,
 }
@@ -104,6 +107,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
             .unwrap(),
         config,
         running: HashMap::new(),
+        extra: Vec::new(),
         db_name,
         admin_url,
     };
@@ -325,6 +329,27 @@ impl TestApp {
         }
     }
 
+    /// Starts one more gateway (as behind a load balancer) sharing this
+    /// app's services and Redis; returns its URL. It stops with the app.
+    pub async fn start_second_gateway(&mut self) -> String {
+        let mut config = self.config.clone();
+        config.ports.gateway = 0;
+        let built = Service::Gateway
+            .build(&config)
+            .await
+            .expect("second gateway");
+        let url = format!("http://127.0.0.1:{}", built.port());
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(built.run_until_stopped(shutdown.clone()));
+        self.extra.push(Running { shutdown, handle });
+        url
+    }
+
+    /// A Socket.IO client connected to the gateway with `token`.
+    pub async fn socket(&self, token: &str) -> socket::TestSocket {
+        socket::TestSocket::connect(&self.gateway_url, Some(json!({"token": token}))).await
+    }
+
     /// Signs claims with this app's secret (expired tokens and the like).
     pub fn sign(&self, claims: &Claims) -> String {
         TokenKeys::new(&self.config.jwt_secret, self.config.jwt_ttl)
@@ -368,7 +393,7 @@ pub fn expired_claims(user_id: Uuid, role: Role) -> Claims {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        for running in self.running.values() {
+        for running in self.running.values().chain(&self.extra) {
             running.shutdown.cancel();
         }
         let admin_url = self.admin_url.clone();

@@ -140,3 +140,14 @@ pub async fn end_offer(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `POST /internal/drivers/{id}/presence`: the gateway keeps a connected
+/// driver's presence fresh between pings.
+pub async fn refresh_presence(
+    State(state): State<AppState>,
+    PathId(driver_id): PathId,
+) -> ApiResult<StatusCode> {
+    let mut redis = state.redis.clone();
+    state.index.refresh_presence(&mut redis, driver_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -25,6 +25,10 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .route("/internal/drivers/{id}/release", post(internal::release))
         .route("/internal/drivers/{id}/offer", post(internal::show_offer))
         .route(
+            "/internal/drivers/{id}/presence",
+            post(internal::refresh_presence),
+        )
+        .route(
             "/internal/drivers/{id}/offer/end",
             post(internal::end_offer),
         )

@@ -11,7 +11,7 @@ use hail_shared::{
 
 use crate::{domain::routing::Upstream, state::AppState};
 
-mod proxy;
+pub mod proxy;
 
 pub fn router(state: AppState, config: &Config) -> Router {
     let routes = Router::new()

@@ -9,10 +9,12 @@ use std::net::SocketAddr;
 use axum::{
     body::{to_bytes, Body},
     extract::{ConnectInfo, Request, State},
-    http::{header, HeaderMap, HeaderName, HeaderValue},
+    http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode},
     response::Response,
 };
+use bytes::Bytes;
 use hail_shared::{
+    api::Role,
     auth::{bearer_token, Claims},
     extract::{
         INTERNAL_TOKEN_HEADER, MAX_BODY_BYTES, REQUEST_ID_HEADER, USER_ID_HEADER, USER_ROLE_HEADER,
@@ -20,9 +22,10 @@ use hail_shared::{
     ApiError,
 };
 use tower_http::request_id::RequestId;
+use uuid::Uuid;
 
 use crate::{
-    domain::routing::{route_policy, Access},
+    domain::routing::{route_policy, Access, Upstream},
     state::AppState,
 };
 
@@ -77,38 +80,88 @@ pub async fn forward(
         .await
         .map_err(|_| ApiError::PayloadTooLarge)?;
 
-    let base = state.upstreams.base_url(policy.upstream);
-    let url = match parts.uri.query() {
-        Some(query) => format!("{base}{path}?{query}"),
-        None => format!("{base}{path}"),
-    };
+    let request_id = parts
+        .extensions
+        .get::<RequestId>()
+        .map(|id| id.header_value().clone());
+    let answer = call(
+        &state,
+        Call {
+            upstream: policy.upstream,
+            method: parts.method.clone(),
+            path_and_query: parts.uri.path_and_query().map_or(path, |pq| pq.as_str()),
+            caller: caller.as_ref().map(|c| (c.sub, c.role)),
+            body,
+            client_headers: Some(&parts.headers),
+            request_id,
+            peer: Some(peer),
+        },
+    )
+    .await?;
+    let mut response = Response::new(Body::from(answer.body));
+    *response.status_mut() = answer.status;
+    *response.headers_mut() = answer.headers;
+    Ok(response)
+}
+
+/// One call to an internal service on someone's behalf: from the REST
+/// proxy, or from a Socket.IO event handler.
+pub struct Call<'a> {
+    pub upstream: Upstream,
+    pub method: Method,
+    pub path_and_query: &'a str,
+    /// The verified caller, sent as `x-user-id` / `x-user-role`.
+    pub caller: Option<(Uuid, Role)>,
+    pub body: Bytes,
+    /// Headers the client sent (only the allow-listed ones go on).
+    pub client_headers: Option<&'a HeaderMap>,
+    pub request_id: Option<HeaderValue>,
+    pub peer: Option<SocketAddr>,
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Sends `call` with the internal token; the service's answer comes back
+/// as it is. A service that cannot be reached is a 503.
+pub async fn call(state: &AppState, call: Call<'_>) -> Result<Answer, ApiError> {
+    let base = state.upstreams.base_url(call.upstream);
     let mut upstream = state
         .http
-        .request(parts.method.clone(), url)
-        .header(INTERNAL_TOKEN_HEADER, &*state.internal_token)
-        .header("x-forwarded-for", peer.ip().to_string());
-    for name in FORWARDED_REQUEST_HEADERS {
-        if let Some(value) = parts.headers.get(&name) {
-            upstream = upstream.header(name, value);
+        .request(call.method, format!("{base}{}", call.path_and_query))
+        .header(INTERNAL_TOKEN_HEADER, &*state.internal_token);
+    if let Some(peer) = call.peer {
+        upstream = upstream.header("x-forwarded-for", peer.ip().to_string());
+    }
+    if let Some(headers) = call.client_headers {
+        for name in FORWARDED_REQUEST_HEADERS {
+            if let Some(value) = headers.get(&name) {
+                upstream = upstream.header(name, value);
+            }
         }
+    } else if !call.body.is_empty() {
+        upstream = upstream.header(header::CONTENT_TYPE, "application/json");
     }
-    if let Some(id) = parts.extensions.get::<RequestId>() {
-        upstream = upstream.header(REQUEST_ID_HEADER, id.header_value());
+    if let Some(id) = call.request_id {
+        upstream = upstream.header(REQUEST_ID_HEADER, id);
     }
-    if let Some(claims) = &caller {
+    if let Some((user_id, role)) = call.caller {
         upstream = upstream
-            .header(USER_ID_HEADER, claims.sub.to_string())
-            .header(USER_ROLE_HEADER, claims.role.as_str());
+            .header(USER_ID_HEADER, user_id.to_string())
+            .header(USER_ROLE_HEADER, role.as_str());
     }
-    if !body.is_empty() {
-        upstream = upstream.body(body);
+    if !call.body.is_empty() {
+        upstream = upstream.body(call.body);
     }
 
+    let service = call.upstream.name();
     let unavailable = |err: reqwest::Error| {
-        tracing::warn!(service = policy.upstream.name(), error = %err, "upstream call failed");
+        tracing::warn!(service, error = %err, "upstream call failed");
         ApiError::Unavailable(format!(
-            "the {} service is unavailable; try again shortly",
-            policy.upstream.name()
+            "the {service} service is unavailable; try again shortly"
         ))
     };
     let answer = upstream.send().await.map_err(unavailable)?;
@@ -119,11 +172,12 @@ pub async fn forward(
             headers.insert(name, value.clone());
         }
     }
-    let bytes = answer.bytes().await.map_err(unavailable)?;
-    let mut response = Response::new(Body::from(bytes));
-    *response.status_mut() = status;
-    *response.headers_mut() = headers;
-    Ok(response)
+    let body = answer.bytes().await.map_err(unavailable)?;
+    Ok(Answer {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Claims, ApiError> {

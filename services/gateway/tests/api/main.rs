@@ -6,3 +6,4 @@ mod auth;
 mod gateway;
 mod health;
 mod helpers;
+mod realtime;

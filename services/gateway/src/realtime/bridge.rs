@@ -1,0 +1,170 @@
+//! The bridge from Redis to Socket.IO: one subscriber per gateway process on
+//! `trip:events`, `driver:location`, `driver:offers` and `room:events`.
+//!
+//! Every gateway receives every event, so each emits only to its own
+//! sockets (`local()`): a client hears each event once, through whichever
+//! gateway it is connected to. Which trip a position belongs to comes from
+//! Redis `driver:trip:<id>` (written by the trip service), never from one
+//! gateway's memory.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use hail_shared::{
+    api::trips::TripStatus,
+    events::{DriverEvent, DriverMessage, LocationEvent, TripEvent},
+    keys::Keys,
+};
+use redis::aio::ConnectionManager;
+use serde_json::json;
+use socketioxide::{adapter::Adapter, SocketIo};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{room_driver, room_trip, room_user};
+
+pub async fn run<A: Adapter>(
+    io: SocketIo<A>,
+    redis_url: String,
+    keys: Keys,
+    mut redis: ConnectionManager,
+    stop: CancellationToken,
+) {
+    let channels = [
+        keys.channel_trip_events(),
+        keys.channel_driver_location(),
+        keys.channel_driver_offers(),
+        keys.channel_room_events(),
+    ];
+    loop {
+        let subscribed = async {
+            let client = redis::Client::open(redis_url.as_str())?;
+            let mut pubsub = client.get_async_pubsub().await?;
+            for channel in &channels {
+                pubsub.subscribe(channel).await?;
+            }
+            let mut messages = pubsub.on_message();
+            while let Some(message) = messages.next().await {
+                let Ok(payload) = message.get_payload::<String>() else {
+                    continue;
+                };
+                let channel = message.get_channel_name();
+                if channel == channels[0] {
+                    on_trip_event(&io, &payload).await;
+                } else if channel == channels[1] {
+                    on_location(&io, &keys, &mut redis, &payload).await;
+                } else if channel == channels[2] {
+                    on_driver_message(&io, &payload).await;
+                } else {
+                    on_room_event(&io, &payload).await;
+                }
+            }
+            Ok::<(), redis::RedisError>(())
+        };
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            result = subscribed => {
+                if let Err(err) = result {
+                    tracing::warn!(error = %err, "realtime bridge lost Redis; resubscribing");
+                }
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// `trip:update` to the trip's room and its rider. The rider's and the
+/// assigned driver's sockets are put in the trip's room; anyone else in it
+/// (a driver who cancelled) is taken out.
+async fn on_trip_event<A: Adapter>(io: &SocketIo<A>, payload: &str) {
+    let Ok(TripEvent { trip }) = serde_json::from_str::<TripEvent>(payload) else {
+        tracing::warn!("unreadable trip event");
+        return;
+    };
+    let room = room_trip(trip.id);
+    let mut members = vec![room_user(trip.rider_id)];
+    if let Some(driver_id) = trip.driver_id {
+        members.push(room_driver(driver_id));
+    }
+    if matches!(trip.status, TripStatus::Assigned | TripStatus::Requested) {
+        let _ = io.local().to(members.clone()).join(room.clone()).await;
+        let _ = io
+            .local()
+            .within(room.clone())
+            .except(members)
+            .leave(room.clone())
+            .await;
+    }
+    let _ = io
+        .local()
+        .to([room, room_user(trip.rider_id)])
+        .emit("trip:update", &trip)
+        .await;
+}
+
+/// `driver:location` to the room of the driver's assigned or ongoing trip.
+async fn on_location<A: Adapter>(
+    io: &SocketIo<A>,
+    keys: &Keys,
+    redis: &mut ConnectionManager,
+    payload: &str,
+) {
+    let Ok(event) = serde_json::from_str::<LocationEvent>(payload) else {
+        return;
+    };
+    let trip: Option<String> = redis::cmd("GET")
+        .arg(keys.driver_trip(event.driver_id))
+        .query_async(redis)
+        .await
+        .unwrap_or(None);
+    let Some(trip_id) = trip.and_then(|t| t.parse::<Uuid>().ok()) else {
+        return;
+    };
+    let message = json!({
+        "driver_id": event.driver_id,
+        "trip_id": trip_id,
+        "lat": event.lat,
+        "lng": event.lng,
+        "heading": event.heading,
+        "ts": event.ts,
+    });
+    let _ = io
+        .local()
+        .to(room_trip(trip_id))
+        .emit("driver:location", &message)
+        .await;
+}
+
+/// `offer` / `offer:revoked` to the driver's sockets.
+async fn on_driver_message<A: Adapter>(io: &SocketIo<A>, payload: &str) {
+    let Ok(message) = serde_json::from_str::<DriverMessage>(payload) else {
+        return;
+    };
+    let room = room_driver(message.driver_id);
+    let sent = match &message.event {
+        DriverEvent::Offer(offer) => io.local().to(room).emit("offer", offer).await,
+        DriverEvent::OfferRevoked(revoked) => {
+            io.local().to(room).emit("offer:revoked", revoked).await
+        }
+    };
+    if let Err(err) = sent {
+        tracing::debug!(error = %err, "offer not delivered");
+    }
+}
+
+/// `room:state` to everyone in a carpool room: payload `{key, state}`.
+async fn on_room_event<A: Adapter>(io: &SocketIo<A>, payload: &str) {
+    let Ok(event) = serde_json::from_str::<serde_json::Value>(payload) else {
+        return;
+    };
+    if let Some(key) = event["key"].as_str() {
+        let _ = io
+            .local()
+            .to(format!("room:{key}"))
+            .emit("room:state", &event["state"])
+            .await;
+    }
+}

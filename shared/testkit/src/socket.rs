@@ -1,0 +1,128 @@
+//! A real Socket.IO v4 client (rust_socketio) for tests: every event the
+//! server sends lands in a queue the test reads in order.
+
+use std::time::Duration;
+
+use futures::FutureExt;
+use rust_socketio::{
+    asynchronous::{Client, ClientBuilder},
+    Event, Payload,
+};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+pub struct TestSocket {
+    client: Client,
+    events: mpsc::UnboundedReceiver<(String, Value)>,
+    /// Events received but not asked for yet, in order.
+    early: Vec<(String, Value)>,
+}
+
+fn first_value(payload: Payload) -> Value {
+    match payload {
+        Payload::Text(mut values) if !values.is_empty() => values.swap_remove(0),
+        #[allow(deprecated)]
+        Payload::String(text) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        _ => Value::Null,
+    }
+}
+
+impl TestSocket {
+    /// Connects to `gateway_url` with `auth` (e.g. `{"token": ...}`) and
+    /// waits for the handshake's answer: `connect`, or `error` for a refusal
+    /// (which [`TestSocket::next`] then returns).
+    pub async fn connect(url: &str, auth: Option<Value>) -> TestSocket {
+        let (tx, events) = mpsc::unbounded_channel();
+        let forward = |tx: mpsc::UnboundedSender<(String, Value)>| {
+            move |event: Event, payload: Payload, _: Client| {
+                let name = match event {
+                    Event::Custom(name) => name,
+                    other => other.as_str().to_string(),
+                };
+                let _ = tx.send((name, first_value(payload)));
+                async {}.boxed()
+            }
+        };
+        let (on_error, on_connect) = (forward(tx.clone()), forward(tx.clone()));
+        let mut builder = ClientBuilder::new(url).namespace("/").reconnect(false);
+        if let Some(auth) = auth {
+            builder = builder.auth(auth);
+        }
+        let client = builder
+            .on(Event::Error, move |p, c| on_error(Event::Error, p, c))
+            .on(Event::Connect, move |p, c| on_connect(Event::Connect, p, c))
+            .on_any(forward(tx))
+            .connect()
+            .await
+            .expect("the gateway accepts Socket.IO connections");
+        let mut socket = TestSocket {
+            client,
+            events,
+            early: Vec::new(),
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while let Ok(Some((event, value))) =
+            tokio::time::timeout_at(deadline, socket.events.recv()).await
+        {
+            let done = event == "connect" || event == "error";
+            socket.early.push((event, value));
+            if done {
+                break;
+            }
+        }
+        socket
+    }
+
+    /// The next event called `name` within `within`. Other events stay
+    /// queued, in order, for later calls.
+    pub async fn next(&mut self, name: &str, within: Duration) -> Option<Value> {
+        if let Some(i) = self.early.iter().position(|(e, _)| e == name) {
+            return Some(self.early.remove(i).1);
+        }
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some((event, value))) if event == name => return Some(value),
+                Ok(Some(other)) => self.early.push(other),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Every event received so far, without waiting.
+    pub fn drain(&mut self) -> Vec<(String, Value)> {
+        let mut out: Vec<_> = self.early.drain(..).collect();
+        while let Ok(event) = self.events.try_recv() {
+            out.push(event);
+        }
+        out
+    }
+
+    /// Emits `event` and waits for its ack.
+    pub async fn call(&self, event: &str, data: Value) -> Value {
+        let (tx, rx) = oneshot::channel();
+        let tx = std::sync::Mutex::new(Some(tx));
+        self.client
+            .emit_with_ack(event, data, Duration::from_secs(5), move |payload, _| {
+                if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
+                    // The ack's arguments arrive as one array: take the first.
+                    let value = match first_value(payload) {
+                        Value::Array(mut args) if !args.is_empty() => args.swap_remove(0),
+                        other => other,
+                    };
+                    let _ = tx.send(value);
+                }
+                async {}.boxed()
+            })
+            .await
+            .expect("emit");
+        tokio::time::timeout(Duration::from_secs(6), rx)
+            .await
+            .expect("an ack within 6 s")
+            .expect("ack")
+    }
+
+    pub async fn disconnect(self) {
+        let _ = self.client.disconnect().await;
+    }
+}
