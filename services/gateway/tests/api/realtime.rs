@@ -230,3 +230,85 @@ async fn a_flood_of_events_is_rate_limited_and_the_socket_stays() {
         "the socket still works: {answer}"
     );
 }
+
+#[tokio::test]
+async fn a_driver_declines_by_socket_and_hears_revocations() {
+    let app = spawn_app().await;
+    let first = app.driver_online_at(PICKUP.north(0.2)).await;
+    let second = app.driver_online_at(PICKUP.north(0.6)).await;
+    let rider = app.register_rider().await;
+    let mut first_socket = app.socket(&first.token).await;
+    let mut second_socket = app.socket(&second.token).await;
+
+    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    first_socket.next("offer", SOON).await.expect("first offer");
+    let answer = first_socket
+        .call("offer:decline", json!({"trip_id": trip.id}))
+        .await;
+    assert_eq!(answer, json!({"ok": true}));
+    let offer = second_socket
+        .next("offer", SOON)
+        .await
+        .expect("second offer");
+    assert_eq!(offer["trip_id"], json!(trip.id));
+
+    // A rider on the driver-only event is refused; so is a stale answer.
+    let rider_socket = app.socket(&rider.token).await;
+    let answer = rider_socket
+        .call("offer:accept", json!({"trip_id": trip.id}))
+        .await;
+    assert_eq!(answer["error"]["code"], "forbidden");
+    let answer = first_socket
+        .call("offer:accept", json!({"trip_id": trip.id}))
+        .await;
+    assert_eq!(answer["error"]["code"], "offer_expired");
+
+    app.trip_action(&rider, trip.id, "cancel").await;
+    let revoked = second_socket
+        .next("offer:revoked", SOON)
+        .await
+        .expect("revoked");
+    assert_eq!(revoked, json!({"trip_id": trip.id, "reason": "cancelled"}));
+}
+
+#[tokio::test]
+async fn a_connected_driver_socket_keeps_presence_fresh_until_it_closes() {
+    let app = spawn_app().await;
+    let driver = app.driver_online_at(PICKUP).await;
+    let presence = format!("{}driver:presence:{}", app.config.redis_prefix, driver.id);
+    let mut redis = app.redis().await;
+    let ttl = |mut redis: redis::aio::MultiplexedConnection, key: String| async move {
+        redis::cmd("TTL")
+            .arg(key)
+            .query_async::<i64>(&mut redis)
+            .await
+            .unwrap()
+    };
+    // About to expire, then the driver's socket connects.
+    let _: i64 = redis::cmd("EXPIRE")
+        .arg(&presence)
+        .arg(3)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let socket = app.socket(&driver.token).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        ttl(redis.clone(), presence.clone()).await > 20,
+        "the socket refreshed presence"
+    );
+
+    socket.disconnect().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _: i64 = redis::cmd("EXPIRE")
+        .arg(&presence)
+        .arg(3)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        ttl(redis.clone(), presence.clone()).await <= 3,
+        "nobody refreshes it any more"
+    );
+}
