@@ -2,11 +2,15 @@
 //!
 //! - `hail serve all|gateway|user|driver|trip` runs services (each on its own port)
 //! - `hail migrate` creates the database if needed and applies all migrations
+//! - `hail bench realtime` measures the realtime path of a running stack
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use hail::stack::{self, Service};
+use hail::{
+    bench,
+    stack::{self, Service},
+};
 use hail_shared::{config::Config, server, telemetry};
 use tokio_util::sync::CancellationToken;
 
@@ -28,6 +32,17 @@ enum Command {
     },
     /// Create the database if it is missing and apply every service's migrations.
     Migrate,
+    /// Measure a running Hail through its public API; prints a markdown table.
+    Bench {
+        #[command(subcommand)]
+        what: Bench,
+    },
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// From a driver's ping to the rider's socket, and idle sockets per gateway.
+    Realtime(bench::RealtimeArgs),
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -54,6 +69,16 @@ impl Which {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Bench { what } = cli.command {
+        let Bench::Realtime(args) = what;
+        return match bench::realtime(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("hail bench: {err:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {
@@ -72,6 +97,7 @@ async fn main() -> ExitCode {
             server::cancel_on_signal(shutdown.clone());
             stack::run(&config, &which.services(), shutdown).await
         }
+        Command::Bench { .. } => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
