@@ -155,35 +155,45 @@ pub async fn decline(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiRes
 }
 
 pub async fn start(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiResult<Trip> {
-    let mut tx = state.pool.begin().await?;
-    let Some(row) = repo::start(&mut tx, trip_id, driver_id).await? else {
-        return Err(refused_move(state, trip_id, driver_id).await);
-    };
-    let trip = row.to_trip()?;
-    repo::audit(
-        &mut tx,
-        trip_id,
-        "STARTED",
-        Some(driver_id),
-        serde_json::json!({}),
-    )
-    .await?;
-    queue_trip_update(&mut tx, &trip).await?;
-    tx.commit().await?;
-    state.outbox_wake.notify_one();
+    driver_step(state, trip_id, driver_id, DriverStep::Start).await
+}
+
+/// The trip ends; the driver is ONLINE and matchable again at once.
+pub async fn complete(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiResult<Trip> {
+    let trip = driver_step(state, trip_id, driver_id, DriverStep::Complete).await?;
+    on_driver_done(state, driver_id, trip_id).await;
     Ok(trip)
 }
 
-pub async fn complete(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiResult<Trip> {
+/// The assigned driver's own moves along the trip.
+#[derive(Clone, Copy)]
+enum DriverStep {
+    Start,
+    Complete,
+}
+
+async fn driver_step(
+    state: &AppState,
+    trip_id: Uuid,
+    driver_id: Uuid,
+    step: DriverStep,
+) -> ApiResult<Trip> {
     let mut tx = state.pool.begin().await?;
-    let Some(row) = repo::complete(&mut tx, trip_id, driver_id).await? else {
+    let (moved, kind) = match step {
+        DriverStep::Start => (repo::start(&mut tx, trip_id, driver_id).await?, "STARTED"),
+        DriverStep::Complete => (
+            repo::complete(&mut tx, trip_id, driver_id).await?,
+            "COMPLETED",
+        ),
+    };
+    let Some(row) = moved else {
         return Err(refused_move(state, trip_id, driver_id).await);
     };
     let trip = row.to_trip()?;
     repo::audit(
         &mut tx,
         trip_id,
-        "COMPLETED",
+        kind,
         Some(driver_id),
         serde_json::json!({}),
     )
@@ -191,7 +201,6 @@ pub async fn complete(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiRe
     queue_trip_update(&mut tx, &trip).await?;
     tx.commit().await?;
     state.outbox_wake.notify_one();
-    on_driver_done(state, driver_id, trip_id).await;
     Ok(trip)
 }
 
