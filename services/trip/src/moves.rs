@@ -466,19 +466,37 @@ async fn on_assigned(state: &AppState, trip: &Trip, driver_id: Uuid) {
         .await;
     if let Err(err) = set {
         tracing::warn!(%driver_id, error = %err, "could not record the driver's trip for realtime");
+        return;
+    }
+    // A cancel that landed between the commit and the SET already ran its
+    // cleanup; undo the mapping it could not see.
+    let still_on = repo::find_trip(&state.pool, trip.id)
+        .await
+        .ok()
+        .flatten()
+        .is_some_and(|t| {
+            t.driver_id == Some(driver_id) && matches!(t.status.as_str(), "ASSIGNED" | "ONGOING")
+        });
+    if !still_on {
+        clear_driver_trip(state, driver_id, trip.id).await;
+    }
+}
+
+async fn clear_driver_trip(state: &AppState, driver_id: Uuid, trip_id: Uuid) {
+    let mut redis = state.redis.clone();
+    let cleared = redis::Script::new(include_str!("../scripts/clear_driver_trip.lua"))
+        .key(state.keys.driver_trip(driver_id))
+        .arg(trip_id.to_string())
+        .invoke_async::<i64>(&mut redis)
+        .await;
+    if let Err(err) = cleared {
+        tracing::warn!(%driver_id, error = %err, "could not clear the driver's trip for realtime");
     }
 }
 
 /// The driver's part in a trip ended (completed or cancelled).
 async fn on_driver_done(state: &AppState, driver_id: Uuid, trip_id: Uuid) {
-    let mut redis = state.redis.clone();
-    let cleared: Result<(), _> = redis::cmd("DEL")
-        .arg(state.keys.driver_trip(driver_id))
-        .query_async(&mut redis)
-        .await;
-    if let Err(err) = cleared {
-        tracing::warn!(%driver_id, error = %err, "could not clear the driver's trip for realtime");
-    }
+    clear_driver_trip(state, driver_id, trip_id).await;
     free_driver(state, driver_id, trip_id).await;
 }
 
