@@ -71,15 +71,14 @@ pub async fn create_trip(
         )
     })?;
     let trip = row.to_trip()?;
-    repo::audit(
+    record_change(
         &mut tx,
-        trip.id,
+        &trip,
         "REQUESTED",
         None,
         serde_json::json!({"tier": trip.tier}),
     )
     .await?;
-    queue_trip_update(&mut tx, &trip).await?;
     notify_dispatch(&mut tx).await?;
     tx.commit().await?;
     state.outbox_wake.notify_one();
@@ -109,15 +108,14 @@ pub async fn accept(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiResu
         serde_json::json!({}),
     )
     .await?;
-    repo::audit(
+    record_change(
         &mut tx,
-        trip_id,
+        &trip,
         "ASSIGNED",
         Some(driver_id),
         serde_json::json!({}),
     )
     .await?;
-    queue_trip_update(&mut tx, &trip).await?;
     tx.commit().await?;
     state.outbox_wake.notify_one();
     on_assigned(state, &trip, driver_id).await;
@@ -190,15 +188,7 @@ async fn driver_step(
         return Err(refused_move(state, trip_id, driver_id).await);
     };
     let trip = row.to_trip()?;
-    repo::audit(
-        &mut tx,
-        trip_id,
-        kind,
-        Some(driver_id),
-        serde_json::json!({}),
-    )
-    .await?;
-    queue_trip_update(&mut tx, &trip).await?;
+    record_change(&mut tx, &trip, kind, Some(driver_id), serde_json::json!({})).await?;
     tx.commit().await?;
     state.outbox_wake.notify_one();
     Ok(trip)
@@ -224,15 +214,14 @@ pub async fn rider_cancel(
     if let Some(driver_id) = offered {
         queue_revoke(&mut tx, driver_id, trip_id, RevokeReason::Cancelled).await?;
     }
-    repo::audit(
+    record_change(
         &mut tx,
-        trip_id,
+        &trip,
         "CANCELLED",
         None,
         serde_json::json!({"by": "rider", "reason": trip.cancel_reason}),
     )
     .await?;
-    queue_trip_update(&mut tx, &trip).await?;
     tx.commit().await?;
     state.outbox_wake.notify_one();
     if let Some(driver_id) = offered {
@@ -262,15 +251,14 @@ pub async fn driver_cancel(
     } else {
         "CANCELLED"
     };
-    repo::audit(
+    record_change(
         &mut tx,
-        trip_id,
+        &trip,
         kind,
         Some(driver_id),
         serde_json::json!({"by": "driver", "reason": reason}),
     )
     .await?;
-    queue_trip_update(&mut tx, &trip).await?;
     notify_dispatch(&mut tx).await?;
     tx.commit().await?;
     state.outbox_wake.notify_one();
@@ -316,15 +304,14 @@ pub async fn give_up(state: &AppState, trip: &TripRow) -> ApiResult<()> {
         return Ok(());
     };
     let trip = row.to_trip()?;
-    repo::audit(
+    record_change(
         &mut tx,
-        trip.id,
+        &trip,
         "NO_DRIVER",
         None,
         serde_json::json!({"searched_km": row.search_radius_km}),
     )
     .await?;
-    queue_trip_update(&mut tx, &trip).await?;
     tx.commit().await?;
     state.outbox_wake.notify_one();
     Ok(())
@@ -422,15 +409,14 @@ async fn auto_assign(
         return Ok(None);
     };
     let assigned = row.to_trip()?;
-    repo::audit(
+    record_change(
         tx,
-        trip.id,
+        &assigned,
         "ASSIGNED",
         Some(candidate.driver_id),
         serde_json::json!({"mode": "auto", "distance_km": candidate.distance_km}),
     )
     .await?;
-    queue_trip_update(tx, &assigned).await?;
     Ok(Some(Some(assigned)))
 }
 
@@ -519,6 +505,19 @@ pub async fn free_driver(state: &AppState, driver_id: Uuid, trip_id: Uuid) {
 }
 
 // ---- helpers ----------------------------------------------------------------
+
+/// A state change's audit row and its `trip:update` event, in the change's
+/// own transaction.
+async fn record_change(
+    tx: &mut PgConnection,
+    trip: &Trip,
+    kind: &str,
+    driver_id: Option<Uuid>,
+    detail: serde_json::Value,
+) -> ApiResult<()> {
+    repo::audit(tx, trip.id, kind, driver_id, detail).await?;
+    queue_trip_update(tx, trip).await
+}
 
 async fn queue_trip_update(tx: &mut PgConnection, trip: &Trip) -> ApiResult<()> {
     let event = TripEvent { trip: trip.clone() };

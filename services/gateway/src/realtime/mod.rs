@@ -322,7 +322,7 @@ async fn service(
     .await
     .map_err(|e| {
         let body = e.body();
-        error_value(&body.error.code, &body.error.message)
+        error(&body.error.code, &body.error.message)
     })?;
     let json = if answer.body.is_empty() {
         Value::Null
@@ -339,7 +339,7 @@ fn expect_ok(answer: Result<(StatusCode, Value), Value>) -> Result<Value, Value>
         return Ok(body);
     }
     match serde_json::from_value::<ErrorBody>(body) {
-        Ok(err) => Err(error_value(&err.error.code, &err.error.message)),
+        Ok(err) => Err(error(&err.error.code, &err.error.message)),
         Err(_) => Err(error(
             "unavailable",
             "the service gave no answer; try again",
@@ -358,10 +358,6 @@ fn bad_payload(shape: &str) -> Value {
 }
 
 fn error(code: &str, message: &str) -> Value {
-    error_value(code, message)
-}
-
-fn error_value(code: &str, message: &str) -> Value {
     json!({"ok": false, "error": {"code": code, "message": message}})
 }
 
