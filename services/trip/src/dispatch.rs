@@ -146,6 +146,21 @@ async fn dispatch_step(state: &AppState, trip: TripRow) -> ApiResult<Step> {
         )
         .await?;
     for candidate in &candidates {
+        // A trip ahead in the queue that could use this driver goes first:
+        // everyone waiting becomes due, and the next pick takes queue order.
+        if repo::queue_ahead_wants(
+            &state.pool,
+            &trip,
+            candidate.driver_id,
+            candidate.lat,
+            candidate.lng,
+        )
+        .await?
+        {
+            repo::wake_waiting_trips(&state.pool).await?;
+            repo::schedule(&state.pool, trip.id, now, trip.search_radius_km).await?;
+            return Ok(Step::Continue);
+        }
         let offer_id = Uuid::new_v4();
         if !repo::insert_claiming(
             &state.pool,

@@ -383,6 +383,42 @@ pub async fn wake_waiting_trips(pool: &PgPool) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// Whether a trip ahead of `trip` in the queue (premium first, then oldest)
+/// is waiting without an offer, has never tried this driver, and has the
+/// driver (at `lat`, `lng`) inside its own search radius.
+pub async fn queue_ahead_wants(
+    pool: &PgPool,
+    trip: &TripRow,
+    driver_id: Uuid,
+    lat: f64,
+    lng: f64,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (
+             SELECT 1 FROM trips t
+             WHERE t.status = 'REQUESTED' AND t.id <> $1
+               AND ((t.tier = 'premium') > ($2 = 'premium')
+                    OR ((t.tier = 'premium') = ($2 = 'premium') AND t.created_at < $3))
+               AND NOT EXISTS (SELECT 1 FROM offers o
+                               WHERE o.trip_id = t.id
+                                 AND (o.status IN ('CLAIMING', 'OPEN') OR o.driver_id = $4))
+               AND 2 * 6372.797560856 * asin(sqrt(
+                     power(sin(radians($5 - t.pickup_lat) / 2), 2)
+                     + cos(radians(t.pickup_lat)) * cos(radians($5))
+                       * power(sin(radians($6 - t.pickup_lng) / 2), 2)
+                   )) <= t.search_radius_km
+           ) AS "ahead!""#,
+        trip.id,
+        trip.tier,
+        trip.created_at,
+        driver_id,
+        lat,
+        lng
+    )
+    .fetch_one(pool)
+    .await
+}
+
 pub struct OfferRow {
     pub id: Uuid,
     pub trip_id: Uuid,
