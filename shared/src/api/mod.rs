@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod drivers;
 pub mod geo;
+pub mod rooms;
 pub mod trips;
 
 use std::{fmt, str::FromStr};
