@@ -70,6 +70,16 @@ pub struct DispatchConfig {
 }
 
 #[derive(Clone, Debug)]
+pub struct RoomConfig {
+    /// Room keys name a weekday and a time in this zone (`HAIL_TIMEZONE`).
+    pub timezone: chrono_tz::Tz,
+    /// How long a selected rider has to answer (`HAIL_ROOM_CONFIRM_SECS`).
+    pub confirm: Duration,
+    /// How long a room outlives its departure (`HAIL_ROOM_GRACE_MINS`).
+    pub grace: Duration,
+}
+
+#[derive(Clone, Debug)]
 pub struct Config {
     pub environment: Environment,
     pub database_url: String,
@@ -91,6 +101,7 @@ pub struct Config {
     /// Deadline for one request, at the gateway and on every internal call.
     pub request_timeout: Duration,
     pub dispatch: DispatchConfig,
+    pub rooms: RoomConfig,
 }
 
 impl Config {
@@ -177,6 +188,19 @@ impl Config {
             ));
         }
 
+        let rooms = RoomConfig {
+            timezone: match var("HAIL_TIMEZONE") {
+                None => chrono_tz::UTC,
+                Some(name) => name.parse().map_err(|_| {
+                    ConfigError(format!(
+                        "HAIL_TIMEZONE={name:?} is not a time zone: use an IANA name like `Asia/Singapore` or `UTC`"
+                    ))
+                })?,
+            },
+            confirm: Duration::from_secs_f64(positive(&var, "HAIL_ROOM_CONFIRM_SECS", 30.0)?),
+            grace: Duration::from_secs(parse(&var, "HAIL_ROOM_GRACE_MINS", 30u64)? * 60),
+        };
+
         Ok(Self {
             environment,
             database_url: var("DATABASE_URL")
@@ -198,6 +222,7 @@ impl Config {
                 10.0,
             )?),
             dispatch,
+            rooms,
         })
     }
 }

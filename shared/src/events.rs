@@ -61,3 +61,17 @@ pub mod channel {
     pub const TRIP_EVENTS: &str = "trip:events";
     pub const DRIVER_OFFERS: &str = "driver:offers";
 }
+
+/// A message on `room:events`, written by the trip service's room scripts.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RoomMessage {
+    /// The room's whole state after a change: `room:state` to `room:<key>`.
+    /// Kept as raw JSON: the gateway forwards it as it is.
+    State { state: serde_json::Value },
+    /// `room:match_request` to the selected rider's `user:<id>`.
+    MatchRequest {
+        rider_id: uuid::Uuid,
+        request: crate::api::rooms::MatchRequest,
+    },
+}

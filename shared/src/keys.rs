@@ -55,6 +55,18 @@ impl Keys {
         self.key(format_args!("driver:offer:{driver_id}"))
     }
 
+    /// A carpool room's whole state (JSON), one key per departure: `slot` is
+    /// the room key and `date` the departure's local date. Owner: trip.
+    pub fn room(&self, slot: &str, date: impl std::fmt::Display) -> String {
+        self.key(format_args!("room:{slot}:{date}"))
+    }
+
+    /// Sorted set of rooms with pending matches, scored by the earliest
+    /// expiry, so the sweeper finds them without scanning. Owner: trip.
+    pub fn rooms_pending(&self) -> String {
+        self.key("rooms:pending")
+    }
+
     /// The driver's active trip, for the realtime bridge. Owner: trip.
     pub fn driver_trip(&self, driver_id: Uuid) -> String {
         self.key(format_args!("driver:trip:{driver_id}"))

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use hail_driver::DriverClient;
 use hail_shared::{
-    config::{Config, MatchMode},
+    config::{Config, MatchMode, RoomConfig},
     keys::Keys,
     server::StartError,
 };
@@ -10,7 +10,7 @@ use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
-use crate::domain::dispatch::SearchPolicy;
+use crate::{domain::dispatch::SearchPolicy, rooms};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -27,6 +27,8 @@ pub struct AppState {
     pub dispatch_wake: Arc<Notify>,
     /// Wakes the outbox relay after a commit that queued events.
     pub outbox_wake: Arc<Notify>,
+    pub rooms: RoomConfig,
+    pub room_scripts: Arc<rooms::Scripts>,
 }
 
 impl AppState {
@@ -50,6 +52,8 @@ impl AppState {
             crash_after_claim: config.dispatch.crash_after_claim,
             dispatch_wake: Arc::new(Notify::new()),
             outbox_wake: Arc::new(Notify::new()),
+            rooms: config.rooms.clone(),
+            room_scripts: rooms::Scripts::load(),
         })
     }
 }

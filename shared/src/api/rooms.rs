@@ -10,6 +10,9 @@ use validator::Validate;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RoomState {
     pub key: String,
+    /// The departure this room is for: the next occurrence of the key's
+    /// slot in `HAIL_TIMEZONE` (not in API.md's list; added for clients).
+    pub departs_at: DateTime<Utc>,
     pub drivers: Vec<RoomDriver>,
     /// Riders waiting for a seat, first come first served.
     pub riders_waiting: Vec<Uuid>,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use hail_shared::{
     api::trips::TripStatus,
-    events::{DriverEvent, DriverMessage, LocationEvent, TripEvent},
+    events::{DriverEvent, DriverMessage, LocationEvent, RoomMessage, TripEvent},
     keys::Keys,
 };
 use redis::aio::ConnectionManager;
@@ -155,16 +155,31 @@ async fn on_driver_message<A: Adapter>(io: &SocketIo<A>, payload: &str) {
     }
 }
 
-/// `room:state` to everyone in a carpool room: payload `{key, state}`.
+/// `room:state` to everyone in a carpool room, `room:match_request` to the
+/// selected rider.
 async fn on_room_event<A: Adapter>(io: &SocketIo<A>, payload: &str) {
-    let Ok(event) = serde_json::from_str::<serde_json::Value>(payload) else {
-        return;
+    let sent = match serde_json::from_str::<RoomMessage>(payload) {
+        Ok(RoomMessage::State { state }) => {
+            let Some(key) = state["key"].as_str() else {
+                return;
+            };
+            io.local()
+                .to(format!("room:{key}"))
+                .emit("room:state", &state)
+                .await
+        }
+        Ok(RoomMessage::MatchRequest { rider_id, request }) => {
+            io.local()
+                .to(room_user(rider_id))
+                .emit("room:match_request", &request)
+                .await
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "unreadable room event");
+            return;
+        }
     };
-    if let Some(key) = event["key"].as_str() {
-        let _ = io
-            .local()
-            .to(format!("room:{key}"))
-            .emit("room:state", &event["state"])
-            .await;
+    if let Err(err) = sent {
+        tracing::debug!(error = %err, "room event not delivered");
     }
 }

@@ -1,2 +1,3 @@
 pub mod dispatch;
 pub mod lifecycle;
+pub mod rooms;

@@ -1,5 +1,5 @@
 use axum::{
-    routing::{get, post},
+    routing::{delete, get, post},
     Router,
 };
 use hail_shared::{
@@ -9,6 +9,7 @@ use hail_shared::{
 
 use crate::state::AppState;
 
+mod rooms;
 mod trips;
 
 pub fn router(state: AppState, config: &Config) -> Router {
@@ -21,6 +22,20 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .route("/api/v1/trips/{id}/complete", post(trips::complete))
         .route("/api/v1/trips/{id}/cancel", post(trips::cancel))
         .route("/api/v1/trips/{id}/events", get(trips::events))
+        .route("/api/v1/rooms/{key}", get(rooms::get))
+        .route("/api/v1/rooms/{key}/drivers", post(rooms::join_driver))
+        .route(
+            "/api/v1/rooms/{key}/drivers/me",
+            delete(rooms::leave_driver),
+        )
+        .route("/api/v1/rooms/{key}/riders", post(rooms::join_rider))
+        .route("/api/v1/rooms/{key}/riders/me", delete(rooms::leave_rider))
+        .route("/api/v1/rooms/{key}/select", post(rooms::select))
+        .route("/api/v1/rooms/{key}/respond", post(rooms::respond))
+        .route(
+            "/api/v1/rooms/{key}/rides/{ride_id}/cancel",
+            post(rooms::cancel_ride),
+        )
         .with_state(state.clone());
     server::wrap(
         routes,

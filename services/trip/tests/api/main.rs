@@ -10,4 +10,5 @@ mod idempotency;
 mod lifecycle;
 mod matching;
 mod races;
+mod rooms;
 mod validation;

@@ -1,0 +1,333 @@
+//! Carpool rooms: every room action is one Lua script over the room's one
+//! Redis value (see `scripts/rooms/`), so two drivers selecting the same
+//! rider at the same instant cannot both win. Rides, once accepted, are rows
+//! in Postgres; the Postgres write and the room change succeed or fail
+//! together (the row is written in a transaction that commits only after the
+//! script said yes, and a script is undone if the commit fails).
+//!
+//! A sweeper sends riders whose match was not answered in time back to the
+//! front of the queue even when nobody touches the room; rooms drop
+//! themselves (a Redis expiry) after their departure plus the grace period.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use hail_shared::{api::rooms::RoomState, ApiError, ApiResult};
+use redis::Script;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::{domain::rooms::RoomKey, state::AppState};
+
+macro_rules! room_script {
+    ($file:literal) => {
+        Script::new(concat!(
+            include_str!("../scripts/rooms/prelude.lua"),
+            "\n",
+            include_str!(concat!("../scripts/rooms/", $file))
+        ))
+    };
+}
+
+/// The room scripts, hashed once.
+pub struct Scripts {
+    get: Script,
+    join_driver: Script,
+    leave_driver: Script,
+    join_rider: Script,
+    leave_rider: Script,
+    select: Script,
+    respond: Script,
+    cancel_ride: Script,
+}
+
+impl Scripts {
+    pub fn load() -> Arc<Self> {
+        Arc::new(Self {
+            get: room_script!("get.lua"),
+            join_driver: room_script!("join_driver.lua"),
+            leave_driver: room_script!("leave_driver.lua"),
+            join_rider: room_script!("join_rider.lua"),
+            leave_rider: room_script!("leave_rider.lua"),
+            select: room_script!("select.lua"),
+            respond: room_script!("respond.lua"),
+            cancel_ride: room_script!("cancel_ride.lua"),
+        })
+    }
+}
+
+/// One room at one departure: what every script call needs.
+pub struct Room {
+    key: RoomKey,
+    departs_at: DateTime<Utc>,
+    redis_key: String,
+    drop_at: DateTime<Utc>,
+}
+
+impl Room {
+    /// The room a key names now; 422 with the reason for a bad key.
+    pub fn open(state: &AppState, key: &str) -> ApiResult<Self> {
+        let key = RoomKey::parse(key).map_err(|why| ApiError::invalid_field("key", why))?;
+        let config = &state.rooms;
+        let departs_at = key.departure(Utc::now(), config.timezone, config.grace);
+        let local_date = departs_at.with_timezone(&config.timezone).date_naive();
+        let redis_key = state.keys.room(&key.to_string(), local_date);
+        let drop_at = departs_at + chrono::Duration::from_std(config.grace).unwrap_or_default();
+        Ok(Self {
+            key,
+            departs_at,
+            redis_key,
+            drop_at,
+        })
+    }
+
+    pub fn key(&self) -> String {
+        self.key.to_string()
+    }
+}
+
+/// What a script answered: the new state, and the script's extra value.
+pub struct Changed {
+    pub state: RoomState,
+    pub extra: String,
+}
+
+async fn run(
+    state: &AppState,
+    room: &Room,
+    script: &Script,
+    args: &[String],
+) -> ApiResult<Changed> {
+    let mut invocation = script.prepare_invoke();
+    invocation
+        .key(&room.redis_key)
+        .key(state.keys.rooms_pending())
+        .arg(Utc::now().timestamp_millis())
+        .arg(state.keys.channel_room_events())
+        .arg(room.key())
+        .arg(rfc3339(room.departs_at))
+        .arg(room.drop_at.timestamp_millis());
+    for arg in args {
+        invocation.arg(arg);
+    }
+    let mut redis = state.redis.clone();
+    let answer: Vec<String> = invocation.invoke_async(&mut redis).await?;
+    outcome(answer)
+}
+
+fn outcome(answer: Vec<String>) -> ApiResult<Changed> {
+    let mut parts = answer.into_iter();
+    let (code, body, extra) = (parts.next(), parts.next(), parts.next());
+    match (code.as_deref(), body) {
+        (Some("ok"), Some(body)) => Ok(Changed {
+            state: serde_json::from_str(&body).map_err(ApiError::internal)?,
+            extra: extra.unwrap_or_default(),
+        }),
+        (Some("conflict"), Some(message)) => Err(ApiError::conflict("conflict", message)),
+        (Some("not_found"), Some(message)) => Err(ApiError::NotFound(message)),
+        (Some("forbidden"), Some(message)) => Err(ApiError::Forbidden(message)),
+        _ => Err(ApiError::internal(
+            "a room script answered in an unknown shape",
+        )),
+    }
+}
+
+pub fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub async fn get(state: &AppState, room: &Room) -> ApiResult<RoomState> {
+    Ok(run(state, room, &state.room_scripts.get, &[]).await?.state)
+}
+
+pub async fn join_driver(
+    state: &AppState,
+    room: &Room,
+    driver: Uuid,
+    seats: u8,
+) -> ApiResult<RoomState> {
+    let args = [driver.to_string(), seats.to_string()];
+    Ok(run(state, room, &state.room_scripts.join_driver, &args)
+        .await?
+        .state)
+}
+
+/// The driver leaves; its confirmed rides are cancelled in Postgres too.
+pub async fn leave_driver(state: &AppState, room: &Room, driver: Uuid) -> ApiResult<RoomState> {
+    let changed = run(
+        state,
+        room,
+        &state.room_scripts.leave_driver,
+        &[driver.to_string()],
+    )
+    .await?;
+    let cancelled: Vec<Uuid> = changed
+        .extra
+        .split(',')
+        .filter_map(|id| id.parse().ok())
+        .collect();
+    if !cancelled.is_empty() {
+        crate::repo::cancel_rides(&state.pool, &cancelled, driver).await?;
+    }
+    Ok(changed.state)
+}
+
+pub async fn join_rider(state: &AppState, room: &Room, rider: Uuid) -> ApiResult<RoomState> {
+    Ok(run(
+        state,
+        room,
+        &state.room_scripts.join_rider,
+        &[rider.to_string()],
+    )
+    .await?
+    .state)
+}
+
+pub async fn leave_rider(state: &AppState, room: &Room, rider: Uuid) -> ApiResult<RoomState> {
+    Ok(run(
+        state,
+        room,
+        &state.room_scripts.leave_rider,
+        &[rider.to_string()],
+    )
+    .await?
+    .state)
+}
+
+pub async fn select(
+    state: &AppState,
+    room: &Room,
+    driver: Uuid,
+    rider: Uuid,
+) -> ApiResult<RoomState> {
+    let expires_at =
+        Utc::now() + chrono::Duration::from_std(state.rooms.confirm).unwrap_or_default();
+    let args = [
+        driver.to_string(),
+        rider.to_string(),
+        expires_at.timestamp_millis().to_string(),
+        rfc3339(expires_at),
+    ];
+    Ok(run(state, room, &state.room_scripts.select, &args)
+        .await?
+        .state)
+}
+
+/// The pending rider answers. An accepted ride is written to Postgres in a
+/// transaction that commits only once the room script agreed.
+pub async fn respond(
+    state: &AppState,
+    room: &Room,
+    rider: Uuid,
+    accept: bool,
+) -> ApiResult<RoomState> {
+    if !accept {
+        let args = [rider.to_string(), "0".into(), String::new()];
+        return Ok(run(state, room, &state.room_scripts.respond, &args)
+            .await?
+            .state);
+    }
+    let ride_id = Uuid::new_v4();
+    let mut tx = state.pool.begin().await?;
+    let args = [rider.to_string(), "1".into(), ride_id.to_string()];
+    let changed = run(state, room, &state.room_scripts.respond, &args).await?;
+    let driver: Uuid = changed.extra.parse().map_err(ApiError::internal)?;
+    let stored = async {
+        crate::repo::insert_ride(
+            &mut tx,
+            ride_id,
+            &room.key(),
+            room.departs_at,
+            rider,
+            driver,
+        )
+        .await?;
+        tx.commit().await
+    }
+    .await;
+    if let Err(err) = stored {
+        // The seat was taken in the room but the ride is not on record: give
+        // it back as if the driver had cancelled, so the rider is first again.
+        tracing::warn!(%ride_id, error = %err, "ride not stored; undoing it in the room");
+        let undo = [driver.to_string(), ride_id.to_string()];
+        if let Err(undo_err) = run(state, room, &state.room_scripts.cancel_ride, &undo).await {
+            tracing::error!(%ride_id, error = %undo_err, "could not undo an unstored ride");
+        }
+        return Err(err.into());
+    }
+    Ok(changed.state)
+}
+
+/// A ride's driver or rider cancels it. The row is locked first so the
+/// record and the room move together.
+pub async fn cancel_ride(
+    state: &AppState,
+    room: &Room,
+    caller: Uuid,
+    ride_id: Uuid,
+) -> ApiResult<RoomState> {
+    let mut tx = state.pool.begin().await?;
+    crate::repo::lock_ride(&mut tx, ride_id).await?;
+    let args = [caller.to_string(), ride_id.to_string()];
+    let changed = run(state, room, &state.room_scripts.cancel_ride, &args).await?;
+    crate::repo::cancel_ride(&mut tx, ride_id, caller).await?;
+    if let Err(err) = tx.commit().await {
+        // The room already gave the seat back; the row says CONFIRMED until
+        // fixed by hand, which the log makes findable.
+        tracing::error!(%ride_id, error = %err, "ride cancelled in the room but not on record");
+        return Err(err.into());
+    }
+    Ok(changed.state)
+}
+
+/// Sends riders whose match went unanswered back to the queue, for rooms
+/// nobody is touching. Runs until `stop`.
+pub async fn run_sweeper(state: AppState, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(err) = sweep(&state).await {
+            tracing::warn!(error = %err, "room sweep failed; retrying");
+        }
+    }
+}
+
+async fn sweep(state: &AppState) -> Result<(), redis::RedisError> {
+    let mut redis = state.redis.clone();
+    let due: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+        .arg(state.keys.rooms_pending())
+        .arg("-inf")
+        .arg(Utc::now().timestamp_millis())
+        .arg("LIMIT")
+        .arg(0)
+        .arg(100)
+        .query_async(&mut redis)
+        .await?;
+    for redis_key in due {
+        let answer: Vec<String> = state
+            .room_scripts
+            .get
+            .key(&redis_key)
+            .key(state.keys.rooms_pending())
+            .arg(Utc::now().timestamp_millis())
+            .arg(state.keys.channel_room_events())
+            .arg("")
+            .arg("")
+            .arg("")
+            .invoke_async(&mut redis)
+            .await?;
+        if answer.first().map(String::as_str) != Some("ok") {
+            // The room expired away: forget it.
+            let _: i64 = redis::cmd("ZREM")
+                .arg(state.keys.rooms_pending())
+                .arg(&redis_key)
+                .query_async(&mut redis)
+                .await?;
+        }
+    }
+    Ok(())
+}
