@@ -8,6 +8,7 @@ source scripts/lib/provision.sh
 ensure_toolchain
 ensure_postgres
 ensure_redis
+ensure_fault_tools
 
 log "checking formatting"
 cargo fmt --all -- --check || die "run 'cargo fmt --all' and commit the result"

@@ -158,3 +158,16 @@ ensure_redis() {
     || die "Redis did not start; see $HAIL_DATA_DIR/redis.log"
   wait_for_port 127.0.0.1 $PRIVATE_REDIS_PORT 10 || die "Redis did not start; see $HAIL_DATA_DIR/redis.log"
 }
+
+# The fault tests start, kill and restart Redis and Postgres servers of their
+# own (never the shared ones): they need the server programs here.
+ensure_fault_tools() {
+  command -v redis-server >/dev/null \
+    || apt_install "redis-server (for the fault tests)" "apt-get install redis-server" "" redis-server
+  if [ -z "$(pg_bindir)" ]; then
+    apt_install "PostgreSQL's initdb (for the fault tests)" "apt-get install postgresql" "" postgresql
+  fi
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+  fi
+}

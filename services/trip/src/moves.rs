@@ -468,6 +468,61 @@ async fn on_assigned(state: &AppState, trip: &Trip, driver_id: Uuid) {
     }
 }
 
+/// Redis may have restarted and forgotten which trip a driver is on (the
+/// bridge would then stop sending that trip's rider the car's position):
+/// every few seconds, puts back the mapping of each ASSIGNED or ONGOING trip
+/// that is missing. Same set-then-recheck as [`on_assigned`], so a trip that
+/// ends meanwhile is not left mapped.
+pub async fn run_driver_trip_repair(state: AppState, stop: tokio_util::sync::CancellationToken) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match repair_driver_trips(&state).await {
+            Ok(0) => {}
+            Ok(restored) => {
+                tracing::info!(restored, "restored drivers' trip mappings for realtime")
+            }
+            Err(err) => tracing::debug!(error = %err, "driver trip repair skipped; retrying"),
+        }
+    }
+}
+
+async fn repair_driver_trips(state: &AppState) -> ApiResult<usize> {
+    let active = repo::active_assignments(&state.pool).await?;
+    let mut redis = state.redis.clone();
+    let mut restored = 0;
+    for chunk in active.chunks(500) {
+        let mut pipe = redis::pipe();
+        for (trip_id, driver_id) in chunk {
+            pipe.cmd("SET")
+                .arg(state.keys.driver_trip(*driver_id))
+                .arg(trip_id.to_string())
+                .arg("NX");
+        }
+        let set: Vec<Option<String>> = pipe.query_async(&mut redis).await?;
+        for ((trip_id, driver_id), set) in chunk.iter().zip(set) {
+            if set.is_none() {
+                continue;
+            }
+            restored += 1;
+            let still_on = repo::find_trip(&state.pool, *trip_id)
+                .await?
+                .is_some_and(|t| {
+                    t.driver_id == Some(*driver_id)
+                        && matches!(t.status.as_str(), "ASSIGNED" | "ONGOING")
+                });
+            if !still_on {
+                clear_driver_trip(state, *driver_id, *trip_id).await;
+            }
+        }
+    }
+    Ok(restored)
+}
+
 async fn clear_driver_trip(state: &AppState, driver_id: Uuid, trip_id: Uuid) {
     let mut redis = state.redis.clone();
     let cleared = redis::Script::new(include_str!("../scripts/clear_driver_trip.lua"))

@@ -639,6 +639,17 @@ pub async fn prune_sent(pool: &PgPool) -> Result<u64, sqlx::Error> {
     Ok(done.rows_affected())
 }
 
+/// Every trip with a driver on it: (trip id, driver id).
+pub async fn active_assignments(pool: &PgPool) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT id, driver_id AS "driver_id!" FROM trips
+           WHERE status IN ('ASSIGNED', 'ONGOING') AND driver_id IS NOT NULL"#
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.driver_id)).collect())
+}
+
 // ---- carpool rides ----
 
 pub async fn insert_ride(

@@ -31,6 +31,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+pub mod faults;
 pub mod socket;
 
 pub use reqwest;
@@ -42,6 +43,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     running: HashMap<Service, Running>,
     extra: Vec<Running>,
+    processes: HashMap<Service, faults::ServiceProcess>,
     db_name: String,
     admin_url: String,
 }
@@ -68,12 +70,27 @@ pub async fn spawn_app() -> TestApp {
 /// Like [`spawn_app`], with a chance to change the configuration first
 /// (short offer timeouts, auto match mode, ...).
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_on(Servers::default(), customize).await
+}
+
+/// Which Postgres and Redis a test app uses; `None` is the shared ones
+/// (`DATABASE_URL`, `REDIS_URL`). Fault tests point these at private
+/// servers they can kill ([`faults`]).
+#[derive(Clone, Debug, Default)]
+pub struct Servers {
+    pub admin_database_url: Option<String>,
+    pub redis_url: Option<String>,
+}
+
+pub async fn spawn_app_on(servers: Servers, customize: impl FnOnce(&mut Config)) -> TestApp {
     // `HAIL_TEST_LOG=1` shows the services' logs (filter with RUST_LOG).
     if std::env::var_os("HAIL_TEST_LOG").is_some() {
         hail_shared::telemetry::init_tracing(hail_shared::config::LogFormat::Pretty);
     }
-    let admin_url = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin_url = servers.admin_database_url.clone().unwrap_or_else(|| {
+        std::env::var("DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    });
     let db_name = format!("hail_test_{}", Uuid::new_v4().simple());
     let mut url = reqwest::Url::parse(&admin_url).expect("DATABASE_URL is a URL");
     url.set_path(&format!("/{db_name}"));
@@ -85,7 +102,10 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::from_lookup(|name| match name {
         "HAIL_ENV" => Some("dev".into()),
         "DATABASE_URL" => Some(url.to_string()),
-        "REDIS_URL" => std::env::var("REDIS_URL").ok(),
+        "REDIS_URL" => servers
+            .redis_url
+            .clone()
+            .or_else(|| std::env::var("REDIS_URL").ok()),
         "HAIL_JWT_SECRET" => Some(secret.clone()),
         "HAIL_INTERNAL_TOKEN" => Some(format!("internal-{}", Uuid::new_v4().simple())),
         "HAIL_REDIS_PREFIX" => Some(format!("test:{}:", Uuid::new_v4().simple())),
@@ -108,6 +128,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
         config,
         running: HashMap::new(),
         extra: Vec::new(),
+        processes: HashMap::new(),
         db_name,
         admin_url,
     };
@@ -148,6 +169,72 @@ impl TestApp {
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(built.run_until_stopped(shutdown.clone()));
         self.running.insert(service, Running { shutdown, handle });
+    }
+
+    /// Moves `service` into a process of its own (`hail serve <service>` from
+    /// `binary`) on the same port, so a test can SIGKILL it. Call again to
+    /// restart it after [`TestApp::kill`].
+    pub async fn run_as_process(&mut self, service: Service, binary: &std::path::Path) {
+        self.stop(service).await;
+        let port = match service {
+            Service::Gateway => self.config.ports.gateway,
+            Service::User => self.config.ports.user,
+            Service::Driver => self.config.ports.driver,
+            Service::Trip => self.config.ports.trip,
+        };
+        let process = faults::ServiceProcess::spawn(binary, &service.to_string(), &self.env());
+        self.processes.insert(service, process);
+        assert!(
+            faults::wait_for_port(port, Duration::from_secs(30)).await,
+            "hail serve {service} did not listen on {port}"
+        );
+    }
+
+    /// SIGKILLs a service started with [`TestApp::run_as_process`].
+    pub fn kill(&mut self, service: Service) {
+        if let Some(mut process) = self.processes.remove(&service) {
+            process.kill();
+        }
+    }
+
+    /// This app's configuration as the environment a `hail serve` process reads.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let c = &self.config;
+        let d = &c.dispatch;
+        let secs = |d: Duration| d.as_secs_f64().to_string();
+        [
+            ("HAIL_ENV", "dev".to_string()),
+            ("DATABASE_URL", c.database_url.clone()),
+            ("REDIS_URL", c.redis_url.clone()),
+            ("HAIL_REDIS_PREFIX", c.redis_prefix.clone()),
+            ("HAIL_JWT_SECRET", c.jwt_secret.clone()),
+            ("HAIL_INTERNAL_TOKEN", c.internal_token.clone()),
+            ("HAIL_GATEWAY_HOST", "127.0.0.1".into()),
+            ("HAIL_GATEWAY_PORT", c.ports.gateway.to_string()),
+            ("HAIL_USER_PORT", c.ports.user.to_string()),
+            ("HAIL_DRIVER_PORT", c.ports.driver.to_string()),
+            ("HAIL_TRIP_PORT", c.ports.trip.to_string()),
+            ("HAIL_USER_URL", c.upstreams.user.clone()),
+            ("HAIL_DRIVER_URL", c.upstreams.driver.clone()),
+            ("HAIL_TRIP_URL", c.upstreams.trip.clone()),
+            ("HAIL_MATCH_MODE", format!("{:?}", d.mode).to_lowercase()),
+            ("HAIL_OFFER_TIMEOUT_SECS", secs(d.offer_timeout)),
+            ("HAIL_SEARCH_RADIUS_KM", d.search_radius_km.to_string()),
+            (
+                "HAIL_MAX_SEARCH_RADIUS_KM",
+                d.max_search_radius_km.to_string(),
+            ),
+            ("HAIL_MATCH_DEADLINE_SECS", secs(d.match_deadline)),
+            ("HAIL_DISPATCH_LEASE_SECS", secs(d.step_lease)),
+            ("HAIL_REQUEST_TIMEOUT_SECS", secs(c.request_timeout)),
+            (
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
     }
 
     /// Stops `service` as SIGTERM would, and waits until it has.
@@ -348,6 +435,12 @@ impl TestApp {
     /// A Socket.IO client connected to the gateway with `token`.
     pub async fn socket(&self, token: &str) -> socket::TestSocket {
         socket::TestSocket::connect(&self.gateway_url, Some(json!({"token": token}))).await
+    }
+
+    /// A socket that reconnects by itself when the gateway comes back.
+    pub async fn reconnecting_socket(&self, token: &str) -> socket::TestSocket {
+        let auth = Some(json!({"token": token}));
+        socket::TestSocket::connect_with(&self.gateway_url, auth, true).await
     }
 
     /// Signs claims with this app's secret (expired tokens and the like).

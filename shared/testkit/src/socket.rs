@@ -32,6 +32,12 @@ impl TestSocket {
     /// waits for the handshake's answer: `connect`, or `error` for a refusal
     /// (which [`TestSocket::next`] then returns).
     pub async fn connect(url: &str, auth: Option<Value>) -> TestSocket {
+        Self::connect_with(url, auth, false).await
+    }
+
+    /// Like [`TestSocket::connect`]; with `reconnect` the client comes back by
+    /// itself after the server goes away, as browsers' clients do.
+    pub async fn connect_with(url: &str, auth: Option<Value>, reconnect: bool) -> TestSocket {
         let (tx, events) = mpsc::unbounded_channel();
         let forward = |tx: mpsc::UnboundedSender<(String, Value)>| {
             move |event: Event, payload: Payload, _: Client| {
@@ -44,7 +50,13 @@ impl TestSocket {
             }
         };
         let (on_error, on_connect) = (forward(tx.clone()), forward(tx.clone()));
-        let mut builder = ClientBuilder::new(url).namespace("/").reconnect(false);
+        let mut builder = ClientBuilder::new(url).namespace("/").reconnect(reconnect);
+        if reconnect {
+            builder = builder
+                .reconnect_on_disconnect(true)
+                .reconnect_delay(200, 1000)
+                .max_reconnect_attempts(100);
+        }
         if let Some(auth) = auth {
             builder = builder.auth(auth);
         }
