@@ -18,10 +18,20 @@ use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, EnvFilte
 
 use crate::config::LogFormat;
 
+/// Log levels no `RUST_LOG` setting can go below; see [`init_tracing`].
+pub const SECRET_SAFE_CAPS: [&str; 2] = ["socketioxide=info", "engineioxide=info"];
+
 /// Installs the global log subscriber. Call once, from `main`.
 pub fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
+    let mut filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn,sqlx=warn"));
+    // Below `info` these crates log raw handshake payloads, tokens included.
+    // No `RUST_LOG` lifts them: a secret in a log file is a leak.
+    for cap in SECRET_SAFE_CAPS {
+        if let Ok(directive) = cap.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Json => registry

@@ -246,15 +246,31 @@ pub struct ServiceProcess {
 }
 
 impl ServiceProcess {
-    pub fn spawn(binary: &Path, service: &str, env: &[(String, String)]) -> Self {
-        let log = std::env::var_os("HAIL_TEST_LOG").is_some();
+    /// Its output goes to `log` when given (appended), else to the test's
+    /// output with `HAIL_TEST_LOG=1`, else nowhere.
+    pub fn spawn(
+        binary: &Path,
+        service: &str,
+        env: &[(String, String)],
+        log: Option<&Path>,
+    ) -> Self {
+        let output = || match log {
+            Some(path) => std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map(Stdio::from)
+                .expect("open the service log"),
+            None if std::env::var_os("HAIL_TEST_LOG").is_some() => Stdio::inherit(),
+            None => Stdio::null(),
+        };
         let child = Command::new(binary)
             .args(["serve", service])
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdout(if log { Stdio::inherit() } else { Stdio::null() })
-            .stderr(if log { Stdio::inherit() } else { Stdio::null() })
+            .stdout(output())
+            .stderr(output())
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
         Self { child }

@@ -175,6 +175,16 @@ impl TestApp {
     /// `binary`) on the same port, so a test can SIGKILL it. Call again to
     /// restart it after [`TestApp::kill`].
     pub async fn run_as_process(&mut self, service: Service, binary: &std::path::Path) {
+        self.run_as_process_logged(service, binary, None).await;
+    }
+
+    /// Like [`TestApp::run_as_process`], its output appended to `log`.
+    pub async fn run_as_process_logged(
+        &mut self,
+        service: Service,
+        binary: &std::path::Path,
+        log: Option<&std::path::Path>,
+    ) {
         self.stop(service).await;
         let port = match service {
             Service::Gateway => self.config.ports.gateway,
@@ -182,7 +192,7 @@ impl TestApp {
             Service::Driver => self.config.ports.driver,
             Service::Trip => self.config.ports.trip,
         };
-        let process = faults::ServiceProcess::spawn(binary, &service.to_string(), &self.env());
+        let process = faults::ServiceProcess::spawn(binary, &service.to_string(), &self.env(), log);
         self.processes.insert(service, process);
         assert!(
             faults::wait_for_port(port, Duration::from_secs(30)).await,
