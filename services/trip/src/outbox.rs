@@ -21,9 +21,15 @@ pub async fn run_relay(state: AppState, stop: CancellationToken) {
         wake.as_mut().enable();
         match relay_batch(&state).await {
             // A full batch: there may be more right behind it.
-            Ok(sent) if sent as i64 == BATCH => continue,
-            Ok(_) => {}
-            Err(err) => tracing::warn!(error = %err, "outbox relay failed; retrying"),
+            Ok(sent) if sent as i64 == BATCH => {
+                metrics::counter!("outbox_published_total").increment(sent as u64);
+                continue;
+            }
+            Ok(sent) => metrics::counter!("outbox_published_total").increment(sent as u64),
+            Err(err) => {
+                metrics::counter!("outbox_relay_failures_total").increment(1);
+                tracing::warn!(error = %err, "outbox relay failed; retrying")
+            }
         }
         if last_prune.elapsed() > Duration::from_secs(300) {
             last_prune = tokio::time::Instant::now();

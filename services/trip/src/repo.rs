@@ -570,6 +570,9 @@ pub async fn audit(
     )
     .execute(conn)
     .await?;
+    // Counted when written: a step whose transaction then rolls back (a
+    // retried deadlock) is counted too, which is rare enough for alerting.
+    metrics::counter!("dispatch_events_total", "type" => kind.to_string()).increment(1);
     Ok(())
 }
 

@@ -108,6 +108,11 @@ pub async fn on_connect<A: Adapter>(
     State(state): State<AppState>,
     Extension(who): Extension<Identity>,
 ) {
+    let role = who.role.as_str();
+    metrics::gauge!("socketio_connections", "role" => role).increment(1);
+    socket.on_disconnect(move || async move {
+        metrics::gauge!("socketio_connections", "role" => role).decrement(1);
+    });
     socket.join(room_user(who.user_id));
     if who.role == Role::Driver {
         socket.join(room_driver(who.user_id));
