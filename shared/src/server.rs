@@ -173,18 +173,95 @@ async fn readiness(check: ReadyCheck) -> Response {
     }
 }
 
-/// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
+/// A connection idle this long between requests (or this slow to send a
+/// request's headers) is closed. Without it every idle keep-alive
+/// connection holds a file descriptor forever (Socket.IO's polling handshake
+/// leaves one behind per client) and a slow-headers client holds a task.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long shutdown waits for in-flight requests before it stops anyway.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Serves until `shutdown` is cancelled, then lets in-flight requests finish
+/// (up to [`DRAIN_TIMEOUT`]). Handlers see the peer as `ConnectInfo<SocketAddr>`.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.cancelled_owned())
-    .await
+    serve_with_idle_timeout(listener, router, shutdown, IDLE_TIMEOUT).await
+}
+
+async fn serve_with_idle_timeout(
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+    idle_timeout: Duration,
+) -> std::io::Result<()> {
+    use hyper_util::{
+        rt::{TokioExecutor, TokioIo, TokioTimer},
+        server::conn::auto::Builder,
+        service::TowerToHyperService,
+    };
+    use tower::ServiceExt;
+
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(idle_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(idle_timeout)
+        .enable_connect_protocol();
+    let connections = tokio_util::task::TaskTracker::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors, most likely: back off instead
+                    // of spinning, and keep serving the connections we have.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let service =
+            router
+                .clone()
+                .map_request(move |mut request: Request<hyper::body::Incoming>| {
+                    request
+                        .extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    request.map(axum::body::Body::new)
+                });
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+            .into_owned();
+        let stop = shutdown.clone();
+        connections.spawn(async move {
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => return,
+                _ = stop.cancelled() => connection.as_mut().graceful_shutdown(),
+            }
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    connections.close();
+    if tokio::time::timeout(DRAIN_TIMEOUT, connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still running after {DRAIN_TIMEOUT:?}; stopping anyway");
+    }
+    Ok(())
 }
 
 /// Cancels `token` on Ctrl-C or SIGTERM.
@@ -290,5 +367,92 @@ impl Application {
         background_token.cancel();
         tracker.wait().await;
         served
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn server(idle: Duration) -> (SocketAddr, CancellationToken) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = Router::new().route(
+            "/peer",
+            get(
+                |axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>| async move {
+                    peer.ip().to_string()
+                },
+            ),
+        );
+        let stop = CancellationToken::new();
+        tokio::spawn(serve_with_idle_timeout(
+            listener,
+            router,
+            stop.clone(),
+            idle,
+        ));
+        (addr, stop)
+    }
+
+    /// Reads until the peer closes; `None` if it is still open after `within`.
+    async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> Option<String> {
+        let mut seen = Vec::new();
+        tokio::time::timeout(within, stream.read_to_end(&mut seen))
+            .await
+            .ok()
+            .map(|_| String::from_utf8_lossy(&seen).into_owned())
+    }
+
+    #[tokio::test]
+    async fn idle_keep_alive_connections_are_closed() {
+        let (addr, _stop) = server(Duration::from_millis(300)).await;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET /peer HTTP/1.1\r\nhost: hail\r\n\r\n")
+            .await
+            .unwrap();
+        // The answer comes, the connection stays open for a next request,
+        // then closes once idle for longer than the timeout.
+        let answer = closed_within(&mut stream, Duration::from_secs(5))
+            .await
+            .expect("the idle connection was closed");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(
+            answer.ends_with("127.0.0.1"),
+            "handlers see the peer: {answer}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+        let (addr, _stop) = server(Duration::from_millis(300)).await;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET /peer HTTP/1.1\r\nhost: ha")
+            .await
+            .unwrap();
+        let answer = closed_within(&mut stream, Duration::from_secs(5)).await;
+        assert!(
+            answer.is_some(),
+            "a slow-headers client held its connection"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_busy_connection_is_not_cut_while_it_keeps_asking() {
+        let (addr, _stop) = server(Duration::from_millis(500)).await;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        for _ in 0..4 {
+            stream
+                .write_all(b"GET /peer HTTP/1.1\r\nhost: hail\r\n\r\n")
+                .await
+                .unwrap();
+            let mut buf = [0u8; 512];
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0 && buf.starts_with(b"HTTP/1.1 200"));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 }
