@@ -83,6 +83,8 @@ pub struct RoomConfig {
 pub struct Config {
     pub environment: Environment,
     pub database_url: String,
+    /// Connections each service's pool may open (`HAIL_DATABASE_POOL_SIZE`).
+    pub database_pool_size: u32,
     pub redis_url: String,
     /// Prepended to every Redis key and channel, so cities and tests can share a Redis.
     pub redis_prefix: String,
@@ -205,6 +207,7 @@ impl Config {
             environment,
             database_url: var("DATABASE_URL")
                 .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/hail".into()),
+            database_pool_size: parse(&var, "HAIL_DATABASE_POOL_SIZE", 16u32)?.max(2),
             redis_url: var("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
             redis_prefix: var("HAIL_REDIS_PREFIX").unwrap_or_default(),
             jwt_secret,

@@ -27,7 +27,11 @@ pub enum DbError {
 }
 
 /// Opens a pool whose connections see only `schema`, creating the schema if needed.
-pub async fn connect(database_url: &str, schema: &'static str) -> Result<PgPool, DbError> {
+pub async fn connect(
+    database_url: &str,
+    schema: &'static str,
+    pool_size: u32,
+) -> Result<PgPool, DbError> {
     let options = PgConnectOptions::from_str(database_url).map_err(DbError::BadUrl)?;
     let unreachable = |source| DbError::Unreachable {
         url: redact(database_url),
@@ -46,7 +50,7 @@ pub async fn connect(database_url: &str, schema: &'static str) -> Result<PgPool,
     conn.close().await.ok();
 
     PgPoolOptions::new()
-        .max_connections(16)
+        .max_connections(pool_size)
         .acquire_timeout(Duration::from_secs(3))
         .connect_with(options.options([("search_path", quote_ident(schema))]))
         .await

@@ -24,7 +24,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/
 
 /// Connects, migrates its schema and binds `HAIL_TRIP_PORT`.
 pub async fn build(config: &Config) -> Result<Application, StartError> {
-    let pool = db::connect(&config.database_url, SCHEMA).await?;
+    let pool = db::connect(&config.database_url, SCHEMA, config.database_pool_size).await?;
     db::migrate(&pool, SCHEMA, &MIGRATOR).await?;
     let redis = redis_conn::connect(&config.redis_url).await?;
     let state = AppState::new(pool, redis, config)?;

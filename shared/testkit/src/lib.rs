@@ -110,6 +110,9 @@ pub async fn spawn_app_on(servers: Servers, customize: impl FnOnce(&mut Config))
         "HAIL_INTERNAL_TOKEN" => Some(format!("internal-{}", Uuid::new_v4().simple())),
         "HAIL_REDIS_PREFIX" => Some(format!("test:{}:", Uuid::new_v4().simple())),
         "HAIL_GATEWAY_HOST" => Some("127.0.0.1".into()),
+        // Tests run side by side against one Postgres (100 connections by
+        // default): small pools keep them from starving each other.
+        "HAIL_DATABASE_POOL_SIZE" => Some("6".into()),
         "HAIL_STATIC_DIR" => {
             Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../../frontend/public").into())
         }
@@ -216,6 +219,7 @@ impl TestApp {
             ("HAIL_ENV", "dev".to_string()),
             ("DATABASE_URL", c.database_url.clone()),
             ("REDIS_URL", c.redis_url.clone()),
+            ("HAIL_DATABASE_POOL_SIZE", c.database_pool_size.to_string()),
             ("HAIL_REDIS_PREFIX", c.redis_prefix.clone()),
             ("HAIL_JWT_SECRET", c.jwt_secret.clone()),
             ("HAIL_INTERNAL_TOKEN", c.internal_token.clone()),
@@ -352,8 +356,10 @@ impl TestApp {
 
     pub async fn driver_profile(&self, driver: &Account) -> DriverProfile {
         let response = self.get("/api/v1/drivers/me", Some(&driver.token)).await;
-        assert_eq!(response.status(), StatusCode::OK, "drivers/me");
-        response.json().await.unwrap()
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "drivers/me: {text}");
+        serde_json::from_str(&text).unwrap()
     }
 
     /// Requests a trip and checks it was taken (202, REQUESTED).
