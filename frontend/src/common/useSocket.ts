@@ -1,0 +1,71 @@
+// One Socket.IO connection per signed-in person. Tracks whether it is up (for
+// the "connection lost" banner), calls `onConnect` on every (re)connect so the
+// screen refetches, and turns an "unauthorized" refusal into a logout.
+import { useEffect, useRef, useState } from "react";
+import { io, type Socket } from "socket.io-client";
+import { Ack, check } from "./contracts";
+
+export type Handlers = Record<string, (payload: unknown) => void>;
+
+export interface SocketState {
+  socket: Socket | null;
+  connected: boolean;
+  /** The connection was up once and is now down. */
+  lost: boolean;
+}
+
+export function useSocket(token: string | null, handlers: Handlers, onConnect: () => void, onUnauthorized: () => void): SocketState {
+  const [state, setState] = useState<SocketState>({ socket: null, connected: false, lost: false });
+  const latest = useRef({ handlers, onConnect, onUnauthorized });
+  latest.current = { handlers, onConnect, onUnauthorized };
+
+  useEffect(() => {
+    if (!token) return;
+    const socket = io({ path: "/socket.io/", auth: { token }, transports: ["websocket"], reconnectionDelayMax: 3000 });
+    let wasUp = false;
+    socket.on("connect", () => {
+      wasUp = true;
+      setState({ socket, connected: true, lost: false });
+      latest.current.onConnect();
+    });
+    socket.on("disconnect", () => setState({ socket, connected: false, lost: wasUp }));
+    socket.on("connect_error", (err: Error) => {
+      if (err.message === "unauthorized") latest.current.onUnauthorized();
+      setState({ socket, connected: false, lost: wasUp });
+    });
+    socket.onAny((event: string, payload: unknown) => {
+      const h = latest.current.handlers[event];
+      if (!h) return;
+      try {
+        h(payload);
+      } catch (e) {
+        console.error(`while handling ${event}`, e);
+      }
+    });
+    setState({ socket, connected: false, lost: false });
+    return () => {
+      socket.removeAllListeners();
+      socket.disconnect();
+    };
+  }, [token]);
+
+  return state;
+}
+
+/** Emits with an ack and resolves to the ack's body, or rejects with its
+ * error message; gives up after `ms`. */
+export function emitAck(socket: Socket | null, event: string, payload: unknown, ms = 5000): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    if (!socket?.connected) return reject(new Error("Not connected to Hail right now; retrying when the connection is back."));
+    socket.timeout(ms).emit(event, payload, (err: Error | null, answer: unknown) => {
+      if (err) return reject(new Error("Hail did not answer in time. Try again."));
+      try {
+        const ack = check(`ack:${event}`, Ack, answer);
+        if (ack.ok) resolve(ack as Record<string, unknown>);
+        else reject(new Error(ack.error.message));
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}

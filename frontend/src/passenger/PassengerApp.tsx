@@ -1,0 +1,295 @@
+// The passenger app: book a ride on the map, watch it live, see past trips,
+// and the Carpool tab.
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { Api, errorText } from "../common/api";
+import { AuthScreen } from "../common/AuthScreen";
+import { CarpoolTab } from "../common/CarpoolTab";
+import { check, DriverLocationEvent, NearbyList, Trip, TripList, type LatLng, type NearbyDriver, type Tier } from "../common/contracts";
+import { CoordinateField } from "../common/CoordinateField";
+import { MapView, type MapMarker } from "../common/MapView";
+import { clearSession, loadSession, saveSession, sessionFrom, type Session } from "../common/session";
+import { Alert, Shell } from "../common/Shell";
+import { TripHistory } from "../common/TripHistory";
+import { emitAck, useSocket } from "../common/useSocket";
+import { isActive, newerTrip, riderView } from "../common/tripView";
+
+const CITY: LatLng = { lat: 1.3048, lng: 103.8318 };
+type Tab = "ride" | "carpool" | "history";
+
+export function PassengerApp() {
+  const initial = useMemo(() => loadSession("rider"), []);
+  const [session, setSession] = useState<Session | null>(initial.session);
+  const [notice, setNotice] = useState<string | null>(initial.notice);
+
+  const expire = useCallback(() => {
+    clearSession("rider");
+    setSession(null);
+    setNotice("Your session has expired. Log in again.");
+  }, []);
+
+  if (!session) {
+    return (
+      <AuthScreen
+        role="rider"
+        notice={notice}
+        onAuthenticated={(auth) => {
+          const s = sessionFrom(auth);
+          saveSession(s);
+          setNotice(null);
+          setSession(s);
+        }}
+      />
+    );
+  }
+  return (
+    <RiderHome
+      key={session.token}
+      session={session}
+      onExpired={expire}
+      onLogout={() => {
+        clearSession("rider");
+        setSession(null);
+      }}
+    />
+  );
+}
+
+function RiderHome({ session, onExpired, onLogout }: { session: Session; onExpired: () => void; onLogout: () => void }) {
+  const api = useMemo(() => new Api(session.token, onExpired), [session.token, onExpired]);
+  const [tab, setTab] = useState<Tab>("ride");
+  const [trip, setTrip] = useState<Trip | null>(null);
+  const [car, setCar] = useState<LatLng | null>(null);
+  const [pickup, setPickup] = useState<LatLng | null>(null);
+  const [dropoff, setDropoff] = useState<LatLng | null>(null);
+  const [picking, setPicking] = useState<"pickup" | "dropoff">("pickup");
+  const [tier, setTier] = useState<Tier>("standard");
+  const [nearby, setNearby] = useState<NearbyDriver[]>([]);
+  const [nearbyError, setNearbyError] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [historyKey, setHistoryKey] = useState("0");
+  const subscribed = useRef<string | null>(null);
+  const tripRef = useRef<Trip | null>(null);
+  tripRef.current = trip;
+  const socketRef = useRef<ReturnType<typeof useSocket>["socket"]>(null);
+
+  const follow = useCallback((t: Trip) => {
+    setTrip((cur) => {
+      const next = newerTrip(cur, t);
+      if (cur && cur.id === next.id && cur.status !== next.status) setHistoryKey(String(Date.now()));
+      return next;
+    });
+    if (isActive(t) && subscribed.current !== t.id && socketRef.current?.connected) {
+      subscribed.current = t.id;
+      emitAck(socketRef.current, "trip:subscribe", { trip_id: t.id }).catch(() => {
+        subscribed.current = null;
+      });
+    }
+  }, []);
+
+  const resync = useCallback(() => {
+    subscribed.current = null;
+    api
+      .get("/trips?limit=1", "Trip[]", TripList)
+      .then((trips) => {
+        const latest = trips[0];
+        if (latest && isActive(latest)) follow(latest);
+        // A trip that ended while we were away: show how it ended.
+        else if (latest) setTrip((cur) => (cur && cur.id === latest.id ? latest : cur));
+      })
+      .catch((e) => setError(errorText(e)));
+  }, [api, follow]);
+
+  const sock = useSocket(
+    session.token,
+    {
+      "trip:update": (p) => follow(check("trip:update", Trip, p)),
+      "driver:location": (p) => {
+        const ev = check("driver:location", DriverLocationEvent, p);
+        if (tripRef.current?.id === ev.trip_id) setCar({ lat: ev.lat, lng: ev.lng });
+      },
+    },
+    () => resync(),
+    onExpired,
+  );
+  socketRef.current = sock.socket;
+
+  useEffect(() => {
+    resync();
+  }, [resync]);
+
+  // Nearby drivers around the pickup (or the city), every few seconds while booking.
+  const searching = !trip || trip.status === "REQUESTED" || !isActive(trip);
+  const around = pickup ?? CITY;
+  useEffect(() => {
+    if (!searching) {
+      setNearby([]);
+      return;
+    }
+    let live = true;
+    const load = () =>
+      api
+        .get(`/drivers/nearby?lat=${around.lat}&lng=${around.lng}&radius_km=5&limit=20`, "NearbyDriver[]", NearbyList)
+        .then((n) => live && (setNearby(n), setNearbyError(null)))
+        .catch((e) => live && setNearbyError(errorText(e)));
+    load();
+    const timer = setInterval(load, 3000);
+    return () => {
+      live = false;
+      clearInterval(timer);
+    };
+  }, [api, searching, around.lat, around.lng]);
+
+  const view = trip ? riderView(trip, car) : null;
+
+  async function request() {
+    if (!pickup || !dropoff) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const t = await api.post("/trips", "Trip", Trip, { pickup, dropoff, tier });
+      setCar(null);
+      follow(t);
+      setHistoryKey(String(Date.now()));
+    } catch (e) {
+      setError(errorText(e));
+      if (String((e as { code?: string }).code) === "active_trip_exists") resync();
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function cancel() {
+    if (!trip) return;
+    setBusy(true);
+    setError(null);
+    try {
+      follow(await api.post(`/trips/${trip.id}/cancel`, "Trip", Trip, { reason: "Cancelled by the rider" }));
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  function bookAnother() {
+    setTrip(null);
+    setCar(null);
+    setDropoff(null);
+    setPicking("dropoff");
+    setHistoryKey(String(Date.now()));
+  }
+
+  const onPick = (p: LatLng) => {
+    if (tab !== "ride" || (trip && !view?.finished)) return;
+    if (trip && view?.finished) bookAnother();
+    if (picking === "pickup") {
+      setPickup(p);
+      setPicking("dropoff");
+    } else {
+      setDropoff(p);
+    }
+  };
+
+  const markers: MapMarker[] = [];
+  const showPickup = trip && !view?.finished ? trip.pickup : pickup;
+  const showDropoff = trip && !view?.finished ? trip.dropoff : dropoff;
+  if (showPickup) markers.push({ id: "pickup", at: showPickup, kind: "pickup", label: "Pickup" });
+  if (showDropoff) markers.push({ id: "dropoff", at: showDropoff, kind: "dropoff", label: "Dropoff" });
+  if (trip && isActive(trip) && car && trip.status !== "REQUESTED") markers.push({ id: "car", at: car, kind: "car", label: "Your driver" });
+  if (searching) for (const d of nearby) markers.push({ id: d.driver_id, at: { lat: d.lat, lng: d.lng }, kind: "nearby", label: "Available driver" });
+  const route = view?.route ?? (pickup && dropoff && !trip ? { from: pickup, to: dropoff } : null);
+  const fitKey = `${trip?.id ?? "none"}:${trip?.status ?? ""}:${showPickup?.lat ?? ""}:${showDropoff?.lat ?? ""}:${car ? "car" : ""}`;
+
+  return (
+    <Shell
+      appName=""
+      userName={session.user.name}
+      tabs={[
+        { id: "ride", label: "Ride" },
+        { id: "carpool", label: "Carpool" },
+        { id: "history", label: "History" },
+      ]}
+      tab={tab}
+      onTab={setTab}
+      onLogout={onLogout}
+      lost={sock.lost}
+      map={<MapView center={CITY} markers={markers} route={route} onPick={onPick} fitKey={fitKey} />}
+    >
+      {error && (
+        <Alert onClose={() => setError(null)}>
+          {error}
+        </Alert>
+      )}
+      {tab === "history" && (
+        <div className="card">
+          <h2>Your trips</h2>
+          <TripHistory api={api} refreshKey={historyKey} />
+        </div>
+      )}
+      {tab === "carpool" && <CarpoolTab api={api} socket={sock.socket} connected={sock.connected} me={session.user.id} role="rider" />}
+      {tab === "ride" && trip && view && (
+        <div className={`card status status-${view.tone}`} data-testid="trip-status" data-status={trip.status}>
+          <div className="status-head">
+            {view.tone === "progress" && trip.status === "REQUESTED" && <span className="pulse" aria-hidden />}
+            <h2 data-testid="trip-title">{view.title}</h2>
+          </div>
+          <p className="status-detail" data-testid="trip-detail">{view.detail}</p>
+          <ol className="steps">
+            {(["REQUESTED", "ASSIGNED", "ONGOING", "COMPLETED"] as const).map((s, i) => {
+              const order = ["REQUESTED", "ASSIGNED", "ONGOING", "COMPLETED"];
+              const at = order.indexOf(trip.status);
+              return (
+                <li key={s} className={at >= i ? "done" : ""}>
+                  {["Requested", "Driver on the way", "On trip", "Arrived"][i]}
+                </li>
+              );
+            })}
+          </ol>
+          <div className="trip-points">
+            <div>
+              <span className="dot dot-a">A</span> {trip.pickup.lat.toFixed(5)}, {trip.pickup.lng.toFixed(5)}
+            </div>
+            <div>
+              <span className="dot dot-b">B</span> {trip.dropoff.lat.toFixed(5)}, {trip.dropoff.lng.toFixed(5)}
+            </div>
+            <div className="muted">{trip.tier === "premium" ? "Premium" : "Standard"}</div>
+          </div>
+          {view.canCancel && (
+            <button className="btn btn-danger btn-block" onClick={cancel} disabled={busy}>
+              Cancel trip
+            </button>
+          )}
+          {view.finished && (
+            <button className="btn btn-primary btn-block" onClick={bookAnother}>
+              {trip.status === "NO_DRIVER" ? "Try again" : "Book another ride"}
+            </button>
+          )}
+        </div>
+      )}
+      {tab === "ride" && !trip && (
+        <div className="card">
+          <h2>Where to?</h2>
+          <p className="muted hint">Tap the map to set the {picking === "pickup" ? "pickup (A)" : "dropoff (B)"}, or type coordinates.</p>
+          <CoordinateField name="pickup" label="Pickup" badge="A" value={pickup} active={picking === "pickup"} onFocus={() => setPicking("pickup")} onChange={(p) => (setPickup(p), setPicking("dropoff"))} />
+          <CoordinateField name="dropoff" label="Dropoff" badge="B" value={dropoff} active={picking === "dropoff"} onFocus={() => setPicking("dropoff")} onChange={setDropoff} />
+          <div className="tiers" role="radiogroup" aria-label="Ride type">
+            {(["standard", "premium"] as const).map((t) => (
+              <button key={t} role="radio" aria-checked={tier === t} className={`tier ${tier === t ? "on" : ""}`} onClick={() => setTier(t)}>
+                <span className="tier-icon">{t === "premium" ? "🚘" : "🚗"}</span>
+                <span className="tier-name">{t === "premium" ? "Premium" : "Standard"}</span>
+                <span className="tier-note">{t === "premium" ? "Matched first" : "Everyday rides"}</span>
+              </button>
+            ))}
+          </div>
+          <p className="nearby" data-testid="nearby-count">
+            {nearbyError ? nearbyError : nearby.length === 0 ? "No drivers nearby right now" : `${nearby.length} driver${nearby.length === 1 ? "" : "s"} nearby`}
+          </p>
+          <button className="btn btn-primary btn-block" disabled={!pickup || !dropoff || busy} onClick={request}>
+            {busy ? "Requesting…" : "Request ride"}
+          </button>
+        </div>
+      )}
+    </Shell>
+  );
+}
