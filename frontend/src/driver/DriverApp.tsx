@@ -132,10 +132,12 @@ function DriverHome({ session, onExpired, onLogout }: { session: Session; onExpi
   // The offer countdown.
   useEffect(() => {
     if (!offer) return;
+    setNow(Date.now());
     const timer = setInterval(() => setNow(Date.now()), 250);
     return () => clearInterval(timer);
   }, [offer]);
-  const offerSeconds = offer ? secondsLeft(offer.expires_at, now) : 0;
+  // Never count from a clock older than this render (the tick may not have run yet).
+  const offerSeconds = offer ? secondsLeft(offer.expires_at, Math.max(now, Date.now())) : 0;
   useEffect(() => {
     if (offer && offerSeconds === 0) {
       setOffer(null);

@@ -1,0 +1,486 @@
+#!/usr/bin/env node
+// End-to-end test of the web apps in headless Chromium against a real Hail:
+// starts its own stack (fresh database, own Redis prefix, free ports, the
+// built apps from frontend/dist), drives a rider and a driver through one whole
+// trip, checks what each screen shows at each step, checks that every API
+// answer the apps received matched contracts.ts, and saves screenshots to
+// test-output/e2e/. The stack is stopped and its database dropped at the end,
+// also on failure.
+//
+// Env: HAIL_BIN (default target/debug/hail), DATABASE_URL, REDIS_URL,
+// CHROMIUM (default /usr/bin/chromium), HAIL_E2E_ONLY=trip|carpool.
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createWriteStream, existsSync, mkdirSync, readdirSync } from "node:fs";
+import net from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "../..");
+const out = join(root, "test-output/e2e");
+mkdirSync(out, { recursive: true });
+
+const bin = process.env.HAIL_BIN ?? join(root, "target/debug/hail");
+const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const only = process.env.HAIL_E2E_ONLY ?? "trip";
+const dist = join(root, "frontend/dist");
+const suffix = randomBytes(4).toString("hex");
+const dbName = `hail_e2e_${suffix}`;
+const baseDb = new URL(process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/hail");
+const dbUrl = new URL(baseDb);
+dbUrl.pathname = `/${dbName}`;
+const adminUrl = new URL(baseDb);
+adminUrl.pathname = "/postgres";
+const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const redisPrefix = `e2e:${suffix}:`;
+
+const started = Date.now();
+const log = (msg) => console.log(`[e2e +${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}`);
+let passed = 0;
+let failed = 0;
+
+function fail(msg) {
+  throw new Error(msg);
+}
+
+for (const [what, path, fix] of [
+  ["the hail binary", bin, "run `cargo build --bin hail` first (scripts/test.sh does)"],
+  ["the built web apps", join(dist, "driver/index.html"), "run `npm run build` in frontend/ first"],
+  ["Chromium", chromiumPath, "install Debian's chromium (apt-get install chromium) or set CHROMIUM"],
+]) {
+  if (!existsSync(path)) {
+    console.error(`e2e: ${what} is missing at ${path}: ${fix}.`);
+    process.exit(2);
+  }
+}
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.unref();
+    s.on("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+const ports = { gateway: await freePort(), user: await freePort(), driver: await freePort(), trip: await freePort() };
+const base = `http://127.0.0.1:${ports.gateway}`;
+const env = {
+  ...process.env,
+  HAIL_ENV: "dev",
+  DATABASE_URL: dbUrl.toString(),
+  REDIS_URL: redisUrl,
+  HAIL_REDIS_PREFIX: redisPrefix,
+  HAIL_GATEWAY_HOST: "127.0.0.1",
+  HAIL_GATEWAY_PORT: String(ports.gateway),
+  HAIL_USER_PORT: String(ports.user),
+  HAIL_DRIVER_PORT: String(ports.driver),
+  HAIL_TRIP_PORT: String(ports.trip),
+  HAIL_STATIC_DIR: dist,
+  HAIL_OFFER_TIMEOUT_SECS: "30",
+  HAIL_MATCH_DEADLINE_SECS: "60",
+  RUST_LOG: process.env.RUST_LOG ?? "info",
+};
+
+let stack = null;
+const stackLog = createWriteStream(join(out, "hail.log"));
+
+function startStack() {
+  const child = spawn(bin, ["serve", "all"], { env, cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout.pipe(stackLog, { end: false });
+  child.stderr.pipe(stackLog, { end: false });
+  child.on("exit", (code, signal) => log(`hail exited (${signal ?? code})`));
+  return child;
+}
+
+async function stopStack() {
+  if (!stack || stack.exitCode !== null || stack.signalCode !== null) return;
+  const child = stack;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 8000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function waitReady(seconds = 60) {
+  const until = Date.now() + seconds * 1000;
+  while (Date.now() < until) {
+    if (stack.exitCode !== null) fail(`hail exited early with ${stack.exitCode}; see test-output/e2e/hail.log`);
+    try {
+      const r = await fetch(`${base}/readyz`);
+      if (r.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  fail(`the stack was not ready after ${seconds}s; see test-output/e2e/hail.log`);
+}
+
+function cleanup() {
+  const psql = findPsql();
+  if (psql) {
+    const r = spawnSync(psql, [adminUrl.toString(), "-qAtX", "-c", `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`], { encoding: "utf8" });
+    if (r.status !== 0) console.error(`e2e: could not drop database ${dbName}: ${r.stderr}`);
+  } else console.error(`e2e: psql not found; drop database ${dbName} by hand`);
+  const cli = spawnSync("sh", ["-c", `command -v redis-cli >/dev/null && redis-cli -u "$1" --scan --pattern "$2*" | xargs -r -n 500 redis-cli -u "$1" DEL >/dev/null`, "sh", redisUrl, redisPrefix]);
+  if (cli.status !== 0) console.error(`e2e: could not delete Redis keys under ${redisPrefix}`);
+}
+
+function findPsql() {
+  const which = spawnSync("sh", ["-c", "command -v psql"], { encoding: "utf8" });
+  if (which.status === 0) return which.stdout.trim();
+  try {
+    const versions = readdirSync("/usr/lib/postgresql").sort((a, b) => Number(b) - Number(a));
+    for (const v of versions) if (existsSync(`/usr/lib/postgresql/${v}/bin/psql`)) return `/usr/lib/postgresql/${v}/bin/psql`;
+  } catch {
+    // no Debian postgres install
+  }
+  return null;
+}
+
+// ---------- page helpers ----------
+async function step(name, fn) {
+  const t = Date.now();
+  try {
+    await fn();
+    passed++;
+    log(`ok   ${name} (${Date.now() - t} ms)`);
+  } catch (e) {
+    failed++;
+    log(`FAIL ${name}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Waits until the element's text matches; fails with what it showed instead. */
+async function expectText(page, selector, pattern, timeout = 15000) {
+  const loc = page.locator(selector).first();
+  const until = Date.now() + timeout;
+  let last = "(not on the page)";
+  while (Date.now() < until) {
+    if (await loc.count()) {
+      last = ((await loc.textContent().catch(() => "")) ?? "").trim();
+      if (pattern.test(last)) return last;
+    }
+    await page.waitForTimeout(100);
+  }
+  fail(`${selector} should match ${pattern}, but showed: ${JSON.stringify(last)}`);
+}
+
+async function expectVisible(page, selector, timeout = 15000) {
+  await page.locator(selector).first().waitFor({ state: "visible", timeout }).catch(() => fail(`${selector} never became visible`));
+}
+async function expectHidden(page, selector, timeout = 15000) {
+  await page.locator(selector).first().waitFor({ state: "hidden", timeout }).catch(() => fail(`${selector} stayed visible`));
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(out, `${name}.png`) });
+}
+/** The same screen at phone and laptop width. */
+async function shotBoth(page, name) {
+  const size = page.viewportSize();
+  await page.setViewportSize({ width: 375, height: 812 });
+  await page.waitForTimeout(250);
+  await shot(page, `${name}-375`);
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.waitForTimeout(250);
+  await shot(page, `${name}-1280`);
+  await page.setViewportSize(size);
+}
+
+const contracts = { checked: {}, failures: [] };
+async function collectContracts(page) {
+  const r = await page.evaluate(() => window.__hailContracts ?? { checked: {}, failures: [] });
+  for (const [k, n] of Object.entries(r.checked)) contracts.checked[k] = (contracts.checked[k] ?? 0) + n;
+  contracts.failures.push(...r.failures);
+}
+
+async function newApp(browser, width, height) {
+  const context = await browser.newContext({ viewport: { width, height } });
+  // No network but the stack's: tiles point at a closed local port, and
+  // anything else is refused, so the map must work on its plain background.
+  await context.route(
+    (url) => !url.href.startsWith(base),
+    (route) => route.abort(),
+  );
+  const page = await context.newPage();
+  page.on("pageerror", (e) => log(`page error: ${e.message}`));
+  page.on("console", (m) => m.type() === "error" && !/Failed to load resource/.test(m.text()) && log(`console: ${m.text()}`));
+  return { context, page };
+}
+
+const tiles = `?tiles=${encodeURIComponent("http://127.0.0.1:9/{z}/{x}/{y}.png")}`;
+
+async function signUp(page, { name, email, password }) {
+  await page.getByRole("tab", { name: "Sign up" }).click();
+  await page.fill('input[name="name"]', name);
+  await page.fill('input[name="email"]', email);
+  await page.fill('input[name="password"]', password);
+  await page.locator('form button[type="submit"]').click();
+}
+
+// ---------- the runs ----------
+async function tripRun(browser) {
+  const driver = await newApp(browser, 375, 812);
+  const rider = await newApp(browser, 1280, 800);
+  const d = driver.page;
+  const r = rider.page;
+  const riderEmail = `rita-${suffix}@example.com`;
+
+  await step("driver signs up and is offline", async () => {
+    await d.goto(`${base}/driver/${tiles}`);
+    await expectText(d, ".brand-sub", /Driver/);
+    await shotBoth(d, "01-driver-signup");
+    await signUp(d, { name: "Dan Driver", email: `dan-${suffix}@example.com`, password: "driver-password" });
+    await expectText(d, '[data-testid="driver-status"]', /^Offline$/);
+  });
+
+  await step("driver goes online with a simulated position", async () => {
+    await d.getByRole("button", { name: "Go online" }).click();
+    await expectText(d, '[data-testid="driver-status"]', /^Online$/);
+    await expectText(d, ".card h2", /You are online/);
+    await expectVisible(d, ".hail-marker-me");
+    await shot(d, "02-driver-online");
+  });
+
+  await step("a wrong password shows the API's message", async () => {
+    await r.goto(`${base}/${tiles}`);
+    await r.fill('input[name="email"]', riderEmail);
+    await r.fill('input[name="password"]', "not-the-password");
+    await r.locator('form button[type="submit"]').click();
+    await expectText(r, '[data-testid="auth-error"]', /\w+/);
+    await shotBoth(r, "03-rider-login-error");
+  });
+
+  await step("rider signs up and sees the driver nearby on the map", async () => {
+    await signUp(r, { name: "Rita Rider", email: riderEmail, password: "rider-password" });
+    await expectText(r, ".card h2", /Where to\?/);
+    await expectText(r, '[data-testid="nearby-count"]', /^1 driver nearby$/);
+    await expectVisible(r, ".hail-marker-nearby");
+    await shotBoth(r, "04-rider-nearby");
+  });
+
+  await step("rider sets the pickup by typing and the dropoff by clicking the map", async () => {
+    await r.fill('input[name="pickup"]', "1.30400, 103.83200");
+    await r.press('input[name="pickup"]', "Enter");
+    await expectVisible(r, ".hail-marker-pickup");
+    const box = await r.locator('[data-testid="map"]').boundingBox();
+    await r.mouse.click(box.x + box.width * 0.75, box.y + box.height * 0.7);
+    await expectVisible(r, ".hail-marker-dropoff");
+    const dropoff = await r.inputValue('input[name="dropoff"]');
+    if (!/^-?\d+\.\d+, -?\d+\.\d+$/.test(dropoff)) fail(`the map click should fill the dropoff, got ${JSON.stringify(dropoff)}`);
+    await r.getByRole("radio", { name: /Premium/ }).click();
+    await shot(r, "05-rider-route");
+  });
+
+  await step("rider requests; driver gets the offer card with a countdown", async () => {
+    await r.getByRole("button", { name: "Request ride" }).click();
+    await expectText(r, '[data-testid="trip-title"]', /Finding you a driver/);
+    await shot(r, "06-rider-searching");
+    await expectVisible(d, '[data-testid="offer-card"]');
+    const secs = Number((await expectText(d, '[data-testid="offer-countdown"]', /^\d+s$/)).replace("s", ""));
+    if (!(secs > 0 && secs <= 30)) {
+      const seen = await d.evaluate(async () => {
+        const s = JSON.parse(localStorage.getItem("hail.session.driver"));
+        const me = await (await fetch("/api/v1/drivers/me", { headers: { authorization: `Bearer ${s.token}` } })).json();
+        return { now: new Date().toISOString(), offer: me.current_offer };
+      });
+      fail(`countdown should be within the 30 s offer, got ${secs}; ${JSON.stringify(seen)}`);
+    }
+    await expectText(d, ".offer-meta", /Premium · pickup \d+ m away/);
+    await shotBoth(d, "07-driver-offer");
+  });
+
+  await step("driver accepts; rider sees the driver assigned with distance and ETA", async () => {
+    await d.getByRole("button", { name: "Accept" }).click();
+    await expectText(d, '[data-testid="driver-trip-title"]', /Pick up your rider/);
+    await expectText(d, '[data-testid="driver-status"]', /On a trip/);
+    await expectText(r, '[data-testid="trip-title"]', /Driver assigned/);
+    await expectText(r, '[data-testid="trip-detail"]', /away · ETA (\d+ min|arriving now)/);
+    await expectVisible(r, ".hail-marker-car");
+    await shotBoth(r, "08-rider-assigned");
+    await shot(d, "09-driver-to-pickup");
+  });
+
+  await step("the rider's car moves toward the pickup", async () => {
+    const before = await r.locator(".hail-marker-car").boundingBox();
+    await r.waitForTimeout(2500);
+    const after = await r.locator(".hail-marker-car").boundingBox();
+    if (before.x === after.x && before.y === after.y) fail("the car marker did not move in 2.5 s of simulated driving");
+  });
+
+  await step("a reload keeps the session and the live trip", async () => {
+    await collectContracts(r);
+    await r.reload();
+    await expectText(r, '[data-testid="trip-title"]', /Driver assigned/);
+    await expectText(r, ".user", /Rita Rider/);
+  });
+
+  await step("a dropped connection shows the banner, and the trip resyncs after it", async () => {
+    await rider.context.setOffline(true);
+    await expectVisible(r, '[data-testid="connection-banner"]', 20000);
+    await shot(r, "10-rider-connection-lost");
+    await rider.context.setOffline(false);
+    await expectHidden(r, '[data-testid="connection-banner"]', 20000);
+    await expectText(r, '[data-testid="trip-title"]', /Driver assigned/);
+  });
+
+  await step("driver starts; rider sees the trip under way", async () => {
+    await d.getByRole("button", { name: "Start trip" }).click();
+    await expectText(d, '[data-testid="driver-trip-title"]', /Drive to the destination/);
+    await expectText(r, '[data-testid="trip-title"]', /On your trip/);
+    await expectText(r, '[data-testid="trip-detail"]', /to your destination/);
+    await shotBoth(r, "11-rider-on-trip");
+    await shot(d, "12-driver-on-trip");
+  });
+
+  await step("driver completes; both see it completed", async () => {
+    await d.getByRole("button", { name: "Complete trip" }).click();
+    await expectText(d, '[data-testid="driver-trip-title"]', /Trip completed/);
+    await expectText(r, '[data-testid="trip-title"]', /Trip completed/);
+    await shot(r, "13-rider-completed");
+    await shot(d, "14-driver-completed");
+    await d.getByRole("button", { name: "Done" }).click();
+    await expectText(d, '[data-testid="driver-status"]', /^Online$/);
+  });
+
+  await step("the trip is in both histories", async () => {
+    for (const [page, name] of [
+      [r, "15-rider-history"],
+      [d, "16-driver-history"],
+    ]) {
+      await page.getByRole("tab", { name: "History" }).click();
+      await expectVisible(page, '[data-testid="history-item"][data-status="COMPLETED"]');
+      await expectText(page, '[data-testid="history-item"] .chip', /Completed/);
+      await shotBoth(page, name);
+      await page.getByRole("tab", { name: page === r ? "Ride" : "Drive" }).click();
+    }
+  });
+
+  await step("a refused token sends the rider back to log in with a message", async () => {
+    await collectContracts(r);
+    await r.evaluate(() => {
+      const s = JSON.parse(localStorage.getItem("hail.session.rider"));
+      s.token = "not-a-real-token";
+      localStorage.setItem("hail.session.rider", JSON.stringify(s));
+    });
+    await r.reload();
+    await expectText(r, '[data-testid="auth-notice"]', /session has expired\. Log in again/);
+    await shot(r, "17-rider-session-expired");
+  });
+
+  await collectContracts(r);
+  await collectContracts(d);
+  await driver.context.close();
+  await rider.context.close();
+}
+
+async function carpoolRun(browser) {
+  const driver = await newApp(browser, 1280, 800);
+  const rider = await newApp(browser, 375, 812);
+  const d = driver.page;
+  const r = rider.page;
+  const origin = `E2E${suffix}`;
+
+  await step("carpool: a driver offers seats in a room", async () => {
+    await d.goto(`${base}/driver/${tiles}`);
+    await signUp(d, { name: "Cara Carpool", email: `cara-${suffix}@example.com`, password: "driver-password" });
+    await expectText(d, '[data-testid="driver-status"]', /Offline/);
+    await d.getByRole("tab", { name: "Carpool" }).click();
+    await d.fill('input[name="origin"]', origin);
+    await d.selectOption('select[name="day"]', "mon");
+    await d.fill('input[name="time"]', "08:00");
+    await d.selectOption('select[name="seats"]', "2");
+    await d.getByRole("button", { name: "Offer seats in this room" }).click();
+    await expectText(d, '[data-testid="room-summary"]', /1 driver · 2 seats free · 0 waiting/);
+  });
+
+  await step("carpool: a rider joins the queue; the driver sees them live", async () => {
+    await r.goto(`${base}/${tiles}`);
+    await signUp(r, { name: "Ron Rider", email: `ron-${suffix}@example.com`, password: "rider-password" });
+    await expectText(r, ".card h2", /Where to\?/);
+    await r.getByRole("tab", { name: "Carpool" }).click();
+    await r.fill('input[name="origin"]', origin);
+    await r.selectOption('select[name="day"]', "mon");
+    await r.fill('input[name="time"]', "08:00");
+    await r.getByRole("button", { name: "Join the queue" }).click();
+    await expectText(r, ".room-note", /number 1 in the queue/);
+    await expectText(d, '[data-testid="room-summary"]', /1 waiting/);
+    await shotBoth(d, "20-carpool-driver-room");
+  });
+
+  await step("carpool: the driver selects the rider, who accepts before the countdown ends", async () => {
+    await d.locator('[data-testid="waiting"] li').first().getByRole("button", { name: "Select" }).click();
+    await expectVisible(r, '[data-testid="match-request"]');
+    await expectText(r, '[data-testid="match-request"] .countdown', /^\d+s$/);
+    await shotBoth(r, "21-carpool-rider-match");
+    await r.getByRole("button", { name: "Accept seat" }).click();
+    await expectText(r, '[data-testid="my-rides"]', /Confirmed/);
+    await expectText(d, '[data-testid="my-rides"]', /Confirmed/);
+    await expectText(d, ".room-note", /1 seat left/);
+    await shot(d, "22-carpool-driver-ride");
+    await shot(r, "23-carpool-rider-ride");
+  });
+
+  await step("carpool: the rider cancels the ride and the seat comes back", async () => {
+    await r.getByRole("button", { name: "Cancel ride" }).click();
+    await expectText(d, ".room-note", /2 seats left/);
+    await r.getByRole("button", { name: "Leave" }).click();
+    await expectVisible(r, '[data-testid="carpool-form"]');
+  });
+
+  await collectContracts(r);
+  await collectContracts(d);
+  await driver.context.close();
+  await rider.context.close();
+}
+
+let browser = null;
+let code = 0;
+try {
+  log(`starting hail on ${base} (database ${dbName}, Redis prefix ${redisPrefix})`);
+  const migrate = spawnSync(bin, ["migrate"], { env, cwd: root, encoding: "utf8" });
+  if (migrate.status !== 0) fail(`hail migrate failed:\n${migrate.stdout}${migrate.stderr}`);
+  stack = startStack();
+  await waitReady();
+  log("stack ready");
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  if (only !== "carpool") await tripRun(browser);
+  if (only !== "trip") await carpoolRun(browser);
+
+  await step("every API answer and event matched contracts.ts", async () => {
+    if (contracts.failures.length) fail(`mismatches: ${JSON.stringify(contracts.failures, null, 2)}`);
+    const want =
+      only === "carpool"
+        ? ["AuthResponse", "RoomState", "room:state", "room:match_request", "ack:room:join"]
+        : ["AuthResponse", "ErrorBody", "NearbyDriver[]", "Trip", "Trip[]", "DriverProfile", "StatusResponse", "trip:update", "driver:location", "offer", "ack:driver:location", "ack:trip:subscribe"];
+    const missing = want.filter((k) => !contracts.checked[k]);
+    if (missing.length) fail(`never checked: ${missing.join(", ")} (checked: ${JSON.stringify(contracts.checked)})`);
+    log(`contract checks: ${JSON.stringify(contracts.checked)}`);
+  });
+} catch (e) {
+  code = 1;
+  if (failed === 0) {
+    failed++;
+    log(`FAIL setup: ${e.message}`);
+  }
+} finally {
+  await browser?.close().catch(() => undefined);
+  await stopStack();
+  cleanup();
+  stackLog.end();
+  console.log("screenshots and the stack's log are in test-output/e2e/");
+  console.log(`e2e: ${passed} passed, ${failed} failed`);
+  process.exit(code || (failed ? 1 : 0));
+}
