@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, then the unit and integration tests
-# against real Postgres and Redis (private ones are started when none answer).
+# against real Postgres and Redis (private ones are started when none answer),
+# then the web apps: typecheck, unit tests, build, and a browser test (Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/provision.sh
+source scripts/lib/frontend.sh
 
 ensure_toolchain
+ensure_node
 ensure_postgres
 ensure_redis
 ensure_fault_tools
@@ -16,3 +19,6 @@ log "linting (clippy, warnings are errors)"
 cargo clippy --locked --workspace --all-targets --quiet -- -D warnings
 log "running the Rust tests (each test gets its own database and Redis prefix)"
 cargo test --locked --workspace
+log "building hail for the browser test"
+cargo build --locked --bin hail
+frontend_test

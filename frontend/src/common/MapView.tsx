@@ -5,6 +5,7 @@ import { useEffect, useRef } from "react";
 import L from "leaflet";
 import "leaflet/dist/leaflet.css";
 import type { LatLng } from "./contracts";
+import { carSvg } from "./icons";
 import { tileUrl } from "./tiles";
 
 export interface MapMarker {
@@ -23,14 +24,18 @@ interface Props {
   fitKey?: string;
 }
 
-const glyph: Record<MapMarker["kind"], string> = { pickup: "A", dropoff: "B", car: "🚗", me: "🚗", nearby: "🚕" };
-
 function icon(m: MapMarker) {
+  const pin = m.kind === "pickup" || m.kind === "dropoff";
+  const html = pin
+    ? `<span class="pin"><b>${m.kind === "pickup" ? "A" : "B"}</b></span>`
+    : `<span>${carSvg(m.kind === "nearby" ? "#475569" : "#1d4ed8", m.kind === "nearby" ? 16 : 20)}</span>`;
+  const size = pin ? 32 : m.kind === "nearby" ? 28 : 36;
   return L.divIcon({
     className: `hail-marker hail-marker-${m.kind}`,
-    html: `<span>${glyph[m.kind]}</span>`,
-    iconSize: m.kind === "pickup" || m.kind === "dropoff" ? [30, 30] : [34, 34],
-    iconAnchor: m.kind === "pickup" || m.kind === "dropoff" ? [15, 30] : [17, 17],
+    html,
+    iconSize: [size, size],
+    // A pin's tip touches the point; a car is centred on it.
+    iconAnchor: pin ? [size / 2, size + 2] : [size / 2, size / 2],
   });
 }
 
@@ -40,6 +45,7 @@ export function MapView({ center, markers, route, onPick, fitKey }: Props) {
   const layer = useRef<L.LayerGroup | null>(null);
   const pick = useRef(onPick);
   pick.current = onPick;
+  const fit = useRef<() => void>(() => {});
 
   useEffect(() => {
     if (!el.current) return;
@@ -52,7 +58,10 @@ export function MapView({ center, markers, route, onPick, fitKey }: Props) {
     layer.current = L.layerGroup().addTo(m);
     map.current = m;
     // The container can change size with the layout (bottom sheet vs side panel).
-    const ro = new ResizeObserver(() => m.invalidateSize());
+    const ro = new ResizeObserver(() => {
+      m.invalidateSize();
+      fit.current();
+    });
     ro.observe(el.current);
     return () => {
       ro.disconnect();
@@ -81,13 +90,16 @@ export function MapView({ center, markers, route, onPick, fitKey }: Props) {
     }
   }, [markers, route]);
 
-  useEffect(() => {
+  fit.current = () => {
     const m = map.current;
     if (!m) return;
     const points = markers.filter((x) => x.kind !== "nearby").map((x) => L.latLng(x.at.lat, x.at.lng));
     if (points.length >= 2) m.fitBounds(L.latLngBounds(points), { padding: [60, 60], maxZoom: 16 });
     else if (points.length === 1) m.setView(points[0], Math.max(m.getZoom(), 14));
     else m.setView([center.lat, center.lng], m.getZoom());
+  };
+  useEffect(() => {
+    fit.current();
     // Only when the caller says the scene changed, not on every car move.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [fitKey]);

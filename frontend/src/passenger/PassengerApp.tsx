@@ -6,6 +6,7 @@ import { AuthScreen } from "../common/AuthScreen";
 import { CarpoolTab } from "../common/CarpoolTab";
 import { check, DriverLocationEvent, NearbyList, Trip, TripList, type LatLng, type NearbyDriver, type Tier } from "../common/contracts";
 import { CoordinateField } from "../common/CoordinateField";
+import { carSvg } from "../common/icons";
 import { MapView, type MapMarker } from "../common/MapView";
 import { clearSession, loadSession, saveSession, sessionFrom, type Session } from "../common/session";
 import { Alert, Shell } from "../common/Shell";
@@ -276,7 +277,7 @@ function RiderHome({ session, onExpired, onLogout }: { session: Session; onExpir
           <div className="tiers" role="radiogroup" aria-label="Ride type">
             {(["standard", "premium"] as const).map((t) => (
               <button key={t} role="radio" aria-checked={tier === t} className={`tier ${tier === t ? "on" : ""}`} onClick={() => setTier(t)}>
-                <span className="tier-icon">{t === "premium" ? "🚘" : "🚗"}</span>
+                <span className="tier-icon" dangerouslySetInnerHTML={{ __html: carSvg(t === "premium" ? "#0f172a" : "#2563eb", 22) }} />
                 <span className="tier-name">{t === "premium" ? "Premium" : "Standard"}</span>
                 <span className="tier-note">{t === "premium" ? "Matched first" : "Everyday rides"}</span>
               </button>
