@@ -83,7 +83,7 @@ const env = {
   HAIL_TRIP_PORT: String(ports.trip),
   HAIL_STATIC_DIR: dist,
   HAIL_OFFER_TIMEOUT_SECS: "30",
-  HAIL_MATCH_DEADLINE_SECS: "60",
+  HAIL_MATCH_DEADLINE_SECS: "12",
   RUST_LOG: process.env.RUST_LOG ?? "info",
 };
 
@@ -365,6 +365,33 @@ async function tripRun(browser) {
     }
   });
 
+  await step("a rider cancel takes the offer card away with a message", async () => {
+    await r.getByRole("button", { name: "Book another ride" }).click();
+    await r.fill('input[name="pickup"]', "1.30400, 103.83200");
+    await r.press('input[name="pickup"]', "Enter");
+    await r.fill('input[name="dropoff"]', "1.29000, 103.84500");
+    await r.press('input[name="dropoff"]', "Enter");
+    await r.getByRole("button", { name: "Request ride" }).click();
+    await expectVisible(d, '[data-testid="offer-card"]');
+    await r.getByRole("button", { name: "Cancel trip" }).click();
+    await expectText(r, '[data-testid="trip-title"]', /Trip cancelled/);
+    await expectHidden(d, '[data-testid="offer-card"]');
+    await expectText(d, '[data-testid="alert-info"]', /rider cancelled/);
+    await shot(d, "17-driver-offer-revoked");
+  });
+
+  await step("a declined offer with no other driver ends in 'no driver found'", async () => {
+    await r.getByRole("button", { name: "Book another ride" }).click();
+    await r.fill('input[name="dropoff"]', "1.29000, 103.84500");
+    await r.press('input[name="dropoff"]', "Enter");
+    await r.getByRole("button", { name: "Request ride" }).click();
+    await expectVisible(d, '[data-testid="offer-card"]');
+    await d.getByRole("button", { name: "Decline" }).click();
+    await expectText(d, '[data-testid="alert-info"]', /declined/);
+    await expectText(r, '[data-testid="trip-title"]', /No driver found/, 30000);
+    await shot(r, "18-rider-no-driver");
+  });
+
   await step("a refused token sends the rider back to log in with a message", async () => {
     await collectContracts(r);
     await r.evaluate(() => {
@@ -374,7 +401,7 @@ async function tripRun(browser) {
     });
     await r.reload();
     await expectText(r, '[data-testid="auth-notice"]', /session has expired\. Log in again/);
-    await shot(r, "17-rider-session-expired");
+    await shot(r, "19-rider-session-expired");
   });
 
   await collectContracts(r);
@@ -464,7 +491,7 @@ try {
     const want =
       only === "carpool"
         ? ["AuthResponse", "RoomState", "room:state", "room:match_request", "ack:room:join"]
-        : ["AuthResponse", "ErrorBody", "NearbyDriver[]", "Trip", "Trip[]", "DriverProfile", "StatusResponse", "trip:update", "driver:location", "offer", "ack:driver:location", "ack:trip:subscribe"];
+        : ["AuthResponse", "ErrorBody", "NearbyDriver[]", "Trip", "Trip[]", "DriverProfile", "StatusResponse", "trip:update", "driver:location", "offer", "ack:driver:location", "ack:trip:subscribe", "offer:revoked", "DeclineResponse"];
     const missing = want.filter((k) => !contracts.checked[k]);
     if (missing.length) fail(`never checked: ${missing.join(", ")} (checked: ${JSON.stringify(contracts.checked)})`);
     log(`contract checks: ${JSON.stringify(contracts.checked)}`);

@@ -70,6 +70,8 @@ function DriverHome({ session, onExpired, onLogout }: { session: Session; onExpi
   const [historyKey, setHistoryKey] = useState("0");
   const socketRef = useRef<ReturnType<typeof useSocket>["socket"]>(null);
   const subscribed = useRef<string | null>(null);
+  const tripRef = useRef<Trip | null>(null);
+  tripRef.current = trip;
 
   const followTrip = useCallback((t: Trip) => {
     setTrip((cur) => newerTrip(cur, t));
@@ -89,7 +91,8 @@ function DriverHome({ session, onExpired, onLogout }: { session: Session; onExpi
       setOffer(me.current_offer && secondsLeft(me.current_offer.expires_at) > 0 ? me.current_offer : null);
       setPosition((p) => p ?? (me.location ? { lat: me.location.lat, lng: me.location.lng } : CITY));
       if (me.current_trip_id) followTrip(await api.get(`/trips/${me.current_trip_id}`, "Trip", Trip));
-      else setTrip((cur) => (cur && isActive(cur) ? { ...cur } : cur));
+      // The trip we were showing ended while we were away: show how it ended.
+      else if (tripRef.current && isActive(tripRef.current)) followTrip(await api.get(`/trips/${tripRef.current.id}`, "Trip", Trip));
       setError(null);
     } catch (e) {
       setError(errorText(e));
