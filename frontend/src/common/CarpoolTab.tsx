@@ -197,6 +197,11 @@ export function CarpoolTab({ api, socket, connected, me, role }: Props) {
           <h2>
             {o} · {d[0].toUpperCase() + d.slice(1)} {hm.join(":")}
           </h2>
+          {state?.departs_at && (
+            <p className="small" data-testid="room-departs">
+              Departs {new Date(state.departs_at).toLocaleString(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" })}
+            </p>
+          )}
           <p className="muted small" data-testid="room-summary">{v ? v.summary : "Loading the room…"}</p>
         </div>
         <button className="btn btn-ghost btn-small" onClick={leave} disabled={busy}>

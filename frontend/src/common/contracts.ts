@@ -162,6 +162,8 @@ export type Ack = z.infer<typeof Ack>;
 // ---- carpool rooms ----
 export const RoomState = z.object({
   key: z.string(),
+  /** Not in API.md's list: the next departure of this slot, when the server sends it. */
+  departs_at: time.optional(),
   drivers: z.array(z.object({ driver_id: uuid, seats_left: z.number().int().min(0).max(8) })),
   riders_waiting: z.array(uuid),
   pending: z.array(z.object({ rider_id: uuid, driver_id: uuid, expires_at: time })),

@@ -199,7 +199,9 @@ function RiderHome({ session, onExpired, onLogout }: { session: Session; onExpir
   if (showDropoff) markers.push({ id: "dropoff", at: showDropoff, kind: "dropoff", label: "Dropoff" });
   if (trip && isActive(trip) && car && trip.status !== "REQUESTED") markers.push({ id: "car", at: car, kind: "car", label: "Your driver" });
   if (searching) for (const d of nearby) markers.push({ id: d.driver_id, at: { lat: d.lat, lng: d.lng }, kind: "nearby", label: "Available driver" });
-  const route = view?.route ?? (pickup && dropoff && !trip ? { from: pickup, to: dropoff } : null);
+  const route =
+    view?.route ??
+    (trip?.status === "REQUESTED" ? { from: trip.pickup, to: trip.dropoff } : pickup && dropoff && (!trip || view?.finished) ? { from: pickup, to: dropoff } : null);
   const fitKey = `${trip?.id ?? "none"}:${trip?.status ?? ""}:${showPickup?.lat ?? ""}:${showDropoff?.lat ?? ""}:${car ? "car" : ""}`;
 
   return (
@@ -236,7 +238,7 @@ function RiderHome({ session, onExpired, onLogout }: { session: Session; onExpir
             <h2 data-testid="trip-title">{view.title}</h2>
           </div>
           <p className="status-detail" data-testid="trip-detail">{view.detail}</p>
-          <ol className="steps">
+          {trip.status !== "NO_DRIVER" && trip.status !== "CANCELLED" && <ol className="steps">
             {(["REQUESTED", "ASSIGNED", "ONGOING", "COMPLETED"] as const).map((s, i) => {
               const order = ["REQUESTED", "ASSIGNED", "ONGOING", "COMPLETED"];
               const at = order.indexOf(trip.status);
@@ -246,7 +248,7 @@ function RiderHome({ session, onExpired, onLogout }: { session: Session; onExpir
                 </li>
               );
             })}
-          </ol>
+          </ol>}
           <div className="trip-points">
             <div>
               <span className="dot dot-a">A</span> {trip.pickup.lat.toFixed(5)}, {trip.pickup.lng.toFixed(5)}
