@@ -317,11 +317,15 @@ async function tripRun(browser) {
     if (before.x === after.x && before.y === after.y) fail("the car marker did not move in 2.5 s of simulated driving");
   });
 
-  await step("a reload keeps the session and the live trip", async () => {
+  await step("a reload keeps the session and the live trip, in both apps", async () => {
     await collectContracts(r);
     await r.reload();
     await expectText(r, '[data-testid="trip-title"]', /Driver assigned/);
     await expectText(r, ".user", /Rita Rider/);
+    await collectContracts(d);
+    await d.reload();
+    await expectText(d, '[data-testid="driver-trip-title"]', /Pick up your rider/);
+    await expectText(d, '[data-testid="driver-status"]', /On a trip/);
   });
 
   await step("a dropped connection shows the banner, and the trip resyncs after it", async () => {
@@ -380,11 +384,15 @@ async function tripRun(browser) {
     await shot(d, "17-driver-offer-revoked");
   });
 
-  await step("a declined offer with no other driver ends in 'no driver found'", async () => {
+  await step("an offer survives a driver reload; declined with no other driver it ends in 'no driver found'", async () => {
     await r.getByRole("button", { name: "Book another ride" }).click();
     await r.fill('input[name="dropoff"]', "1.29000, 103.84500");
     await r.press('input[name="dropoff"]', "Enter");
     await r.getByRole("button", { name: "Request ride" }).click();
+    await expectVisible(d, '[data-testid="offer-card"]');
+    // A reload shows the open offer again (GET /drivers/me current_offer).
+    await collectContracts(d);
+    await d.reload();
     await expectVisible(d, '[data-testid="offer-card"]');
     await d.getByRole("button", { name: "Decline" }).click();
     await expectText(d, '[data-testid="alert-info"]', /declined/);
