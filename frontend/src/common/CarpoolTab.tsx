@@ -28,7 +28,7 @@ export function CarpoolTab({ api, socket, connected, me, role }: Props) {
   const [seats, setSeats] = useState(3);
   const [key, setKey] = useState<string | null>(() => localStorage.getItem(remembered(role)));
   const [state, setState] = useState<RoomState | null>(null);
-  const [request, setRequest] = useState<MatchRequest | null>(null);
+  const [requested, setRequested] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [now, setNow] = useState(Date.now());
@@ -44,9 +44,11 @@ export function CarpoolTab({ api, socket, connected, me, role }: Props) {
       const s = check("room:state", RoomState, p);
       if (s.key === keyRef.current) setState(s);
     };
+    // The room:state that follows a select already shows the pending match;
+    // a request for a room this screen is not showing yet is fetched.
     const onRequest = (p: unknown) => {
       const r = check("room:match_request", MatchRequest, p);
-      if (r.key === keyRef.current) setRequest(r);
+      if (r.key === keyRef.current) setRequested(r.key);
     };
     socket.on("room:state", onState);
     socket.on("room:match_request", onRequest);
@@ -74,6 +76,14 @@ export function CarpoolTab({ api, socket, connected, me, role }: Props) {
   useEffect(() => {
     if (key && connected) void joinChannel(key);
   }, [key, connected, joinChannel]);
+
+  useEffect(() => {
+    if (!requested) return;
+    setRequested(null);
+    if (!state?.pending.some((p) => p.rider_id === me)) {
+      api.get(path(requested), "RoomState", RoomState).then(setState, (e) => setError(errorText(e)));
+    }
+  }, [requested, state, me, api]);
 
   useEffect(() => {
     const t = setInterval(() => setNow(Date.now()), 500);
@@ -108,12 +118,20 @@ export function CarpoolTab({ api, socket, connected, me, role }: Props) {
   const leave = () =>
     act(async () => {
       if (!key) return;
-      await api.delete(role === "driver" ? `${path(key)}/drivers/me` : `${path(key)}/riders/me`, "RoomState", RoomState);
-      if (socket?.connected) await emitAck(socket, "room:leave", { key }).catch(() => undefined);
-      localStorage.removeItem(remembered(role));
-      setKey(null);
-      setState(null);
-      setRequest(null);
+      const forget = () => {
+        if (socket?.connected) void emitAck(socket, "room:leave", { key }).catch(() => undefined);
+        localStorage.removeItem(remembered(role));
+        setKey(null);
+        setState(null);
+      };
+      try {
+        await api.delete(role === "driver" ? `${path(key)}/drivers/me` : `${path(key)}/riders/me`, "RoomState", RoomState);
+        forget();
+      } catch (e) {
+        // A room that is gone (cleaned up after its departure) has nothing to leave.
+        if (e instanceof ApiError && e.status === 404) forget();
+        else throw e;
+      }
     });
 
   const select = (riderId: string) =>
@@ -131,7 +149,6 @@ export function CarpoolTab({ api, socket, connected, me, role }: Props) {
     act(async () => {
       if (!key) return;
       setState(await api.post(`${path(key)}/respond`, "RoomState", RoomState, { accept }));
-      setRequest(null);
     });
 
   const cancelRide = (rideId: string) =>
@@ -186,8 +203,7 @@ export function CarpoolTab({ api, socket, connected, me, role }: Props) {
   }
 
   const v = state ? roomView(state, me) : null;
-  const myMatch = request ?? (v?.myPending.find((p) => p.rider_id === me) ? { key, ...v!.myPending.find((p) => p.rider_id === me)! } : null);
-  const pendingMine = role === "rider" && myMatch && state?.pending.some((p) => p.rider_id === me) ? myMatch : null;
+  const pendingMine = role === "rider" ? (v?.myPending.find((p) => p.rider_id === me) ?? null) : null;
   const [o, d, ...hm] = key.split(":");
 
   return (
