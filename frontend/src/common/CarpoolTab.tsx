@@ -115,6 +115,16 @@ export function CarpoolTab({ api, socket, connected, me, role }: Props) {
       setState(s);
     });
 
+  const rejoin = () =>
+    act(async () => {
+      if (!key) return;
+      setState(
+        role === "driver"
+          ? await api.post(`${path(key)}/drivers`, "RoomState", RoomState, { seats })
+          : await api.post(`${path(key)}/riders`, "RoomState", RoomState),
+      );
+    });
+
   const leave = () =>
     act(async () => {
       if (!key) return;
@@ -240,6 +250,14 @@ export function CarpoolTab({ api, socket, connected, me, role }: Props) {
         </div>
       )}
       {v && role === "rider" && v.myQueuePosition && <p className="room-note">You are number {v.myQueuePosition} in the queue.</p>}
+      {v && !v.inRoom && (
+        <div className="room-rejoin">
+          <p className="room-note">You are not in this room's queue right now.</p>
+          <button className="btn btn-primary btn-block" onClick={rejoin} disabled={busy}>
+            {role === "driver" ? `Offer ${seats} seat${seats === 1 ? "" : "s"} again` : "Join the queue again"}
+          </button>
+        </div>
+      )}
       {v && role === "driver" && v.mySeatsLeft !== null && (
         <p className="room-note">
           {v.mySeatsLeft} seat{v.mySeatsLeft === 1 ? "" : "s"} left in your car.
