@@ -84,6 +84,7 @@ const env = {
   HAIL_STATIC_DIR: dist,
   HAIL_OFFER_TIMEOUT_SECS: "30",
   HAIL_MATCH_DEADLINE_SECS: "12",
+  HAIL_ROOM_CONFIRM_SECS: "30",
   RUST_LOG: process.env.RUST_LOG ?? "info",
 };
 
@@ -455,7 +456,8 @@ async function carpoolRun(browser) {
   await step("carpool: the driver selects the rider, who accepts before the countdown ends", async () => {
     await d.locator('[data-testid="waiting"] li').first().getByRole("button", { name: "Select" }).click();
     await expectVisible(r, '[data-testid="match-request"]');
-    await expectText(r, '[data-testid="match-request"] .countdown', /^\d+s$/);
+    const secs = Number((await expectText(r, '[data-testid="match-request"] .countdown', /^\d+s$/)).replace("s", ""));
+    if (!(secs > 0 && secs <= 30)) fail(`the match countdown should be within HAIL_ROOM_CONFIRM_SECS (30), got ${secs}`);
     await shotBoth(r, "21-carpool-rider-match");
     await r.getByRole("button", { name: "Accept seat" }).click();
     await expectText(r, '[data-testid="my-rides"]', /Confirmed/);

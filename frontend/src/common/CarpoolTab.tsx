@@ -238,7 +238,7 @@ export function CarpoolTab({ api, socket, connected, me, role }: Props) {
       {pendingMine && (
         <div className="match" data-testid="match-request">
           <strong>{personLabel(pendingMine.driver_id, me, "Driver")} has a seat for you</strong>
-          <span className="countdown">{secondsLeft(pendingMine.expires_at, now)}s</span>
+          <span className="countdown">{secondsLeft(pendingMine.expires_at, Math.max(now, Date.now()))}s</span>
           <div className="row">
             <button className="btn btn-ghost" onClick={() => respond(false)} disabled={busy}>
               Decline
@@ -310,7 +310,7 @@ export function CarpoolTab({ api, socket, connected, me, role }: Props) {
                     <span>
                       {personLabel(p.rider_id, me, "Rider")} ← {personLabel(p.driver_id, me, "Driver")}
                     </span>
-                    <span className="countdown small">{secondsLeft(p.expires_at, now)}s</span>
+                    <span className="countdown small">{secondsLeft(p.expires_at, Math.max(now, Date.now()))}s</span>
                   </li>
                 ))}
               </ul>
