@@ -24,7 +24,7 @@ ensure_postgres
 ensure_redis
 log "building hail (release)"
 cargo build --release --locked --bin hail
-bin=$PWD/target/release/hail
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release/hail
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 run_id=soak_$(date +%s)
