@@ -2,13 +2,14 @@
 //!
 //! - `hail serve all|gateway|user|driver|trip` runs services (each on its own port)
 //! - `hail migrate` creates the database if needed and applies all migrations
-//! - `hail bench realtime` measures the realtime path of a running stack
+//! - `hail bench realtime|ingest|dispatch|redispatch` measures a running stack
+//! - `hail simulate` fills a running stack with simulated drivers and riders
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use hail::{
-    bench,
+    bench, simulate,
     stack::{self, Service},
 };
 use hail_shared::{config::Config, server, telemetry};
@@ -37,6 +38,8 @@ enum Command {
         #[command(subcommand)]
         what: Bench,
     },
+    /// Simulate drivers and riders against a running Hail (see `hail simulate --help`).
+    Simulate(simulate::SimulateArgs),
 }
 
 #[derive(Subcommand)]
@@ -69,6 +72,9 @@ impl Which {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Simulate(args) = cli.command {
+        return run_simulation(args).await;
+    }
     if let Command::Bench { what } = cli.command {
         let Bench::Realtime(args) = what;
         return match bench::realtime(args).await {
@@ -97,12 +103,39 @@ async fn main() -> ExitCode {
             server::cancel_on_signal(shutdown.clone());
             stack::run(&config, &which.services(), shutdown).await
         }
-        Command::Bench { .. } => Ok(()),
+        Command::Bench { .. } | Command::Simulate(_) => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("hail: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `hail simulate`: Ctrl-C ends it with the summary; exit code 1 if an
+/// invariant broke or the run could not start.
+async fn run_simulation(args: simulate::SimulateArgs) -> ExitCode {
+    let stop = CancellationToken::new();
+    server::cancel_on_signal(stop.clone());
+    match simulate::run(args, stop).await {
+        Ok(report) => {
+            println!("\n{}", report.table());
+            for error in &report.errors {
+                eprintln!("hail simulate: unexpected error: {error}");
+            }
+            if report.violations.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                for violation in &report.violations {
+                    eprintln!("hail simulate: INVARIANT BROKEN: {violation}");
+                }
+                ExitCode::FAILURE
+            }
+        }
+        Err(err) => {
+            eprintln!("hail simulate: {err:#}");
             ExitCode::FAILURE
         }
     }

@@ -1,0 +1,216 @@
+//! The simulator's client for Hail's public API: one shared HTTP pool, typed
+//! answers, and errors that keep the contract's `code` so callers can tell
+//! an expected 409 from a real failure.
+
+use std::{fmt, time::Duration};
+
+use anyhow::Context;
+use futures::FutureExt;
+use hail_shared::{api::auth::AuthResponse, error::ErrorBody};
+use reqwest::{Method, StatusCode};
+use rust_socketio::{
+    asynchronous::{Client, ClientBuilder},
+    Payload, TransportType,
+};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+#[derive(Clone)]
+pub struct Api {
+    pub gateway: String,
+    base: String,
+    http: reqwest::Client,
+}
+
+/// A failed call: the HTTP status and the contract's error code, or a
+/// transport failure (status 0).
+#[derive(Debug)]
+pub struct CallError {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.status == 0 {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{} {}: {}", self.status, self.code, self.message)
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+impl CallError {
+    pub fn is(&self, code: &str) -> bool {
+        self.code == code
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub id: Uuid,
+    pub token: String,
+}
+
+impl Api {
+    pub fn new(gateway: &str) -> anyhow::Result<Self> {
+        let gateway = gateway.trim_end_matches('/').to_string();
+        reqwest::Url::parse(&gateway)
+            .with_context(|| format!("--gateway {gateway:?} is not a URL (e.g. http://localhost:3000)"))?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .pool_max_idle_per_host(256)
+            .build()?;
+        Ok(Self {
+            base: format!("{gateway}/api/v1"),
+            gateway,
+            http,
+        })
+    }
+
+    pub async fn ready(&self) -> anyhow::Result<()> {
+        self.http
+            .get(format!("{}/readyz", self.gateway))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .with_context(|| {
+                format!(
+                    "Hail does not answer at {}/readyz: start it (./scripts/run.sh) or pass --gateway",
+                    self.gateway
+                )
+            })?;
+        Ok(())
+    }
+
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<T, CallError> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let transport = |err: reqwest::Error| CallError {
+            status: 0,
+            code: "transport".into(),
+            message: format!("{path}: {err}"),
+        };
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(transport)?;
+        if !status.is_success() {
+            let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(body) => (body.error.code, body.error.message),
+                Err(_) => (
+                    "unknown".into(),
+                    String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+                ),
+            };
+            return Err(CallError {
+                status: status.as_u16(),
+                code,
+                message: format!("{path}: {message}"),
+            });
+        }
+        let bytes = if status == StatusCode::NO_CONTENT || bytes.is_empty() {
+            &b"null"[..]
+        } else {
+            &bytes[..]
+        };
+        serde_json::from_slice(bytes).map_err(|err| CallError {
+            status: status.as_u16(),
+            code: "unreadable".into(),
+            message: format!("{path}: unexpected answer: {err}"),
+        })
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str, token: &str) -> Result<T, CallError> {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        token: &str,
+        body: Value,
+    ) -> Result<T, CallError> {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// Registers `email`, or logs in when it is taken (a re-run with the
+    /// same seed).
+    pub async fn register_or_login(
+        &self,
+        email: &str,
+        password: &str,
+        name: &str,
+        role: &str,
+    ) -> anyhow::Result<Session> {
+        let body = json!({"email": email, "password": password, "name": name, "role": role});
+        let answer: AuthResponse = match self
+            .call(Method::POST, "/auth/register", None, Some(body))
+            .await
+        {
+            Ok(answer) => answer,
+            Err(err) if err.is("email_taken") => self
+                .call(
+                    Method::POST,
+                    "/auth/login",
+                    None,
+                    Some(json!({"email": email, "password": password})),
+                )
+                .await
+                .with_context(|| {
+                    format!("{email} exists but its password is not the simulator's: use another --seed")
+                })?,
+            Err(err) => return Err(err).with_context(|| format!("register {email}")),
+        };
+        if answer.user.role.as_str() != role {
+            anyhow::bail!("{email} exists as a {} account: use another --seed", answer.user.role.as_str());
+        }
+        Ok(Session {
+            id: answer.user.id,
+            token: answer.access_token,
+        })
+    }
+}
+
+/// Opens a websocket-only Socket.IO client that forwards the named events
+/// (event name, first payload value) into `events`.
+pub async fn connect_socket(
+    gateway: &str,
+    token: &str,
+    names: &[&'static str],
+    events: mpsc::UnboundedSender<(&'static str, Value)>,
+) -> anyhow::Result<Client> {
+    let mut builder = ClientBuilder::new(gateway)
+        .transport_type(TransportType::Websocket)
+        .auth(json!({"token": token}))
+        .reconnect(true)
+        .reconnect_on_disconnect(true)
+        .reconnect_delay(500, 5000);
+    for &name in names {
+        let events = events.clone();
+        builder = builder.on(name, move |payload: Payload, _| {
+            let value = match payload {
+                Payload::Text(mut values) if !values.is_empty() => values.swap_remove(0),
+                _ => Value::Null,
+            };
+            let _ = events.send((name, value));
+            async {}.boxed()
+        });
+    }
+    builder.connect().await.context("open a Socket.IO connection to the gateway")
+}

@@ -1,0 +1,370 @@
+//! One simulated driver: logs in, goes online, drives around the box at
+//! street speed pinging over its socket, answers offers (accept after a
+//! random delay, decline, or ignore), and drives each trip to the end.
+//! In auto match mode it learns of its assignment from `trip:update`.
+
+use std::{sync::Arc, time::Duration};
+
+use hail_shared::api::{
+    drivers::{DriverProfile, StatusResponse},
+    geo::LatLng,
+    trips::{Offer, Trip, TripStatus},
+};
+use rand::{rngs::StdRng, Rng};
+use rust_socketio::{asynchronous::Client, Payload};
+use serde_json::{json, Value};
+use tokio::{sync::mpsc, time::Instant};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{
+    api::{connect_socket, Api, Session},
+    geo::{self, Point},
+    world::{Counters, World},
+    Settings,
+};
+
+enum Leg {
+    Wander(Point),
+    ToPickup(Trip),
+    ToDropoff(Trip),
+}
+
+pub struct Driver {
+    pub session: Session,
+    pub rng: StdRng,
+    pub pos: Point,
+}
+
+fn point(p: LatLng) -> Point {
+    Point {
+        lat: p.lat,
+        lng: p.lng,
+    }
+}
+
+struct Run {
+    me: Driver,
+    api: Api,
+    world: Arc<World>,
+    settings: Arc<Settings>,
+    socket: Client,
+    leg: Leg,
+    speed_kmh: f64,
+    pending_accept: Option<(Uuid, Instant)>,
+}
+
+/// Logs in (the session is made by the caller), goes online, resumes a trip
+/// left from an earlier run, then drives until `stop`.
+pub async fn run(
+    me: Driver,
+    api: Api,
+    world: Arc<World>,
+    settings: Arc<Settings>,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let socket = connect_socket(
+        &api.gateway,
+        &me.session.token,
+        &["offer", "offer:revoked", "trip:update"],
+        tx,
+    )
+    .await?;
+    let token = me.session.token.clone();
+    let mut leg = None;
+    match api
+        .post::<StatusResponse>("/drivers/me/online", &token, json!({}))
+        .await
+    {
+        Ok(_) => {}
+        // BUSY: a trip from an earlier run; finish it first.
+        Err(err) if err.status == 409 => {}
+        Err(err) => anyhow::bail!("driver {} could not go online: {err}", me.session.id),
+    }
+    let profile: DriverProfile = api.get("/drivers/me", &token).await?;
+    if let Some(trip_id) = profile.current_trip_id {
+        let trip: Trip = api.get(&format!("/trips/{trip_id}"), &token).await?;
+        world.track(trip.clone());
+        leg = match trip.status {
+            TripStatus::Assigned => Some(Leg::ToPickup(trip)),
+            TripStatus::Ongoing => Some(Leg::ToDropoff(trip)),
+            _ => None,
+        };
+        if let Some(Leg::ToPickup(trip) | Leg::ToDropoff(trip)) = &leg {
+            world.take(trip, me.session.id, 0.0, false);
+        }
+    }
+    Counters::add(&world.counters.drivers_online);
+    let mut run = Run {
+        leg: Leg::Wander(me.pos),
+        me,
+        api,
+        world,
+        settings,
+        socket,
+        speed_kmh: 40.0,
+        pending_accept: None,
+    };
+    run.leg = leg.unwrap_or_else(|| Leg::Wander(run.settings.bbox.random_point(&mut run.me.rng)));
+    run.new_speed();
+    if let Some(offer) = profile.current_offer.and_then(|o| serde_json::from_value(o).ok()) {
+        run.on_offer(offer).await;
+    }
+
+    let mut last_move = Instant::now();
+    let mut next_ping = Instant::now() + run.ping_gap();
+    let far = Instant::now() + Duration::from_secs(86_400 * 365);
+    loop {
+        let accept_at = run.pending_accept.map_or(far, |(_, at)| at);
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = tokio::time::sleep_until(next_ping) => {
+                let now = Instant::now();
+                let secs = (now - last_move).as_secs_f64() * run.settings.speedup;
+                last_move = now;
+                run.drive(secs).await;
+                next_ping = Instant::now() + run.ping_gap();
+            }
+            () = tokio::time::sleep_until(accept_at) => run.accept().await,
+            Some((event, value)) = rx.recv() => run.on_event(event, value).await,
+        }
+    }
+    let _ = run.socket.disconnect().await;
+    run.world
+        .counters
+        .drivers_online
+        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}
+
+impl Run {
+    fn ping_gap(&mut self) -> Duration {
+        Duration::from_secs_f64(self.me.rng.gen_range(2.0..=4.0))
+    }
+
+    fn new_speed(&mut self) {
+        self.speed_kmh = self.me.rng.gen_range(20.0..=60.0);
+    }
+
+    fn target(&self) -> Point {
+        match &self.leg {
+            Leg::Wander(p) => *p,
+            Leg::ToPickup(trip) => point(trip.pickup),
+            Leg::ToDropoff(trip) => point(trip.dropoff),
+        }
+    }
+
+    fn busy(&self) -> bool {
+        !matches!(self.leg, Leg::Wander(_)) || self.pending_accept.is_some()
+    }
+
+    /// Moves for `secs` of simulated time, pings, and acts on arrival.
+    async fn drive(&mut self, secs: f64) {
+        let target = self.target();
+        let heading = geo::heading(self.me.pos, target);
+        let (pos, arrived) = geo::step(self.me.pos, target, self.speed_kmh, secs);
+        self.me.pos = pos;
+        self.ping(heading).await;
+        if !arrived {
+            return;
+        }
+        self.new_speed();
+        let token = self.me.session.token.clone();
+        match std::mem::replace(&mut self.leg, Leg::Wander(pos)) {
+            Leg::Wander(_) => {
+                self.leg = Leg::Wander(self.settings.bbox.random_point(&mut self.me.rng));
+            }
+            Leg::ToPickup(trip) => {
+                match self
+                    .api
+                    .post::<Trip>(&format!("/trips/{}/start", trip.id), &token, json!({}))
+                    .await
+                {
+                    Ok(started) => {
+                        self.world.observe(&started);
+                        self.leg = Leg::ToDropoff(started);
+                    }
+                    Err(err) => self.lost_trip(trip, err).await,
+                }
+            }
+            Leg::ToDropoff(trip) => {
+                match self
+                    .api
+                    .post::<Trip>(&format!("/trips/{}/complete", trip.id), &token, json!({}))
+                    .await
+                {
+                    Ok(done) => {
+                        self.world.observe(&done);
+                        self.world.release(done.id);
+                        self.leg = Leg::Wander(self.settings.bbox.random_point(&mut self.me.rng));
+                    }
+                    Err(err) => self.lost_trip(trip, err).await,
+                }
+            }
+        }
+    }
+
+    /// A start or complete failed: look at the trip. Cancelled (or taken
+    /// away): back to wandering. Otherwise retry on the next ping.
+    async fn lost_trip(&mut self, trip: Trip, err: super::api::CallError) {
+        let token = self.me.session.token.clone();
+        match self.api.get::<Trip>(&format!("/trips/{}", trip.id), &token).await {
+            Ok(now) if now.driver_id == Some(self.me.session.id) && now.status.is_active() => {
+                self.world.error(format!("driver {}: {err}", self.me.session.id));
+                self.leg = match now.status {
+                    TripStatus::Ongoing => Leg::ToDropoff(now),
+                    _ => Leg::ToPickup(now),
+                };
+            }
+            Ok(now) => {
+                self.world.observe(&now);
+                self.world.release(trip.id);
+                self.leg = Leg::Wander(self.settings.bbox.random_point(&mut self.me.rng));
+            }
+            Err(get_err) => {
+                self.world.error(format!("driver {}: {err}; then {get_err}", self.me.session.id));
+                self.leg = Leg::ToPickup(trip);
+            }
+        }
+    }
+
+    async fn ping(&mut self, heading: f64) {
+        Counters::add(&self.world.counters.pings);
+        let world = self.world.clone();
+        let body = json!({
+            "lat": self.me.pos.lat,
+            "lng": self.me.pos.lng,
+            "heading": heading,
+            "speed_kmh": self.speed_kmh,
+        });
+        let sent = self
+            .socket
+            .emit_with_ack(
+                "driver:location",
+                body,
+                Duration::from_secs(10),
+                move |payload: Payload, _| {
+                    // The ack's arguments arrive as one array: look at the first.
+                    let first = match &payload {
+                        Payload::Text(values) => match values.first() {
+                            Some(Value::Array(args)) => args.first(),
+                            other => other,
+                        },
+                        _ => None,
+                    };
+                    let ok = first
+                        .and_then(|v| v.get("ok"))
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
+                    if !ok {
+                        Counters::add(&world.counters.ping_errors);
+                    }
+                    Box::pin(async {})
+                },
+            )
+            .await;
+        if sent.is_err() {
+            Counters::add(&self.world.counters.ping_errors);
+        }
+    }
+
+    async fn on_event(&mut self, event: &str, value: Value) {
+        match event {
+            "offer" => match serde_json::from_value::<Offer>(value) {
+                Ok(offer) => self.on_offer(offer).await,
+                Err(err) => self.world.error(format!("unreadable offer: {err}")),
+            },
+            "offer:revoked" => {
+                let revoked = value.get("trip_id").and_then(Value::as_str);
+                if self
+                    .pending_accept
+                    .is_some_and(|(trip, _)| revoked == Some(trip.to_string().as_str()))
+                {
+                    self.pending_accept = None;
+                    Counters::add(&self.world.counters.offer_expired);
+                }
+            }
+            "trip:update" => {
+                let Ok(trip) = serde_json::from_value::<Trip>(value) else {
+                    return;
+                };
+                self.world.observe(&trip);
+                let mine = trip.driver_id == Some(self.me.session.id);
+                match &self.leg {
+                    // Auto mode: assigned without an offer.
+                    Leg::Wander(_)
+                        if mine && trip.status == TripStatus::Assigned && self.pending_accept.is_none() =>
+                    {
+                        let km = geo::distance_km(self.me.pos, point(trip.pickup));
+                        self.world.take(&trip, self.me.session.id, km, false);
+                        self.new_speed();
+                        self.leg = Leg::ToPickup(trip);
+                    }
+                    Leg::ToPickup(current) | Leg::ToDropoff(current)
+                        if current.id == trip.id && (!trip.status.is_active() || !mine) =>
+                    {
+                        self.world.release(trip.id);
+                        self.leg = Leg::Wander(self.settings.bbox.random_point(&mut self.me.rng));
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn on_offer(&mut self, offer: Offer) {
+        Counters::add(&self.world.counters.offers);
+        if self.busy() {
+            return;
+        }
+        let roll: f64 = self.me.rng.gen();
+        let s = &self.settings;
+        if roll < s.ignore_prob {
+            Counters::add(&self.world.counters.ignored);
+        } else if roll < s.ignore_prob + s.decline_prob {
+            let token = self.me.session.token.clone();
+            match self
+                .api
+                .post::<Value>(&format!("/trips/{}/decline", offer.trip_id), &token, json!({}))
+                .await
+            {
+                Ok(_) => Counters::add(&self.world.counters.declined),
+                Err(err) if err.status == 409 => Counters::add(&self.world.counters.offer_expired),
+                Err(err) => self.world.error(format!("decline: {err}")),
+            }
+        } else {
+            let delay = self.me.rng.gen_range(s.accept_delay.0..=s.accept_delay.1);
+            self.pending_accept = Some((
+                offer.trip_id,
+                Instant::now() + Duration::from_secs_f64(delay),
+            ));
+        }
+    }
+
+    async fn accept(&mut self) {
+        let Some((trip_id, _)) = self.pending_accept.take() else {
+            return;
+        };
+        let token = self.me.session.token.clone();
+        match self
+            .api
+            .post::<Trip>(&format!("/trips/{trip_id}/accept"), &token, json!({}))
+            .await
+        {
+            Ok(trip) => {
+                Counters::add(&self.world.counters.accepted);
+                let km = geo::distance_km(self.me.pos, point(trip.pickup));
+                self.world.take(&trip, self.me.session.id, km, true);
+                self.new_speed();
+                self.leg = Leg::ToPickup(trip);
+            }
+            // The offer ran out or the rider cancelled meanwhile.
+            Err(err) if err.status == 409 || err.status == 404 => {
+                Counters::add(&self.world.counters.offer_expired)
+            }
+            Err(err) => self.world.error(format!("accept: {err}")),
+        }
+    }
+}

@@ -1,0 +1,391 @@
+//! `hail simulate`: a living city through Hail's public API only. Drivers
+//! register (or log in: emails come from the seed), go online, drive around
+//! the box pinging over Socket.IO and answer offers; riders request trips at
+//! a steady rate. A progress line runs on stderr, a summary table ends the
+//! run, and the exit code says whether every invariant held (see
+//! [`invariants`]).
+
+mod api;
+mod driver;
+pub mod geo;
+pub mod invariants;
+mod rider;
+mod world;
+
+use std::{
+    io::{IsTerminal, Write},
+    sync::Arc,
+    time::Duration,
+};
+
+use anyhow::bail;
+use futures::{stream, StreamExt};
+use rand::{rngs::StdRng, SeedableRng};
+use tokio_util::sync::CancellationToken;
+
+pub use self::invariants::Violation;
+use self::{
+    api::Api,
+    geo::BBox,
+    invariants::StuckRule,
+    world::{Snapshot, World},
+};
+
+const LONG_ABOUT: &str = "\
+Fills a city with simulated drivers and riders through the gateway's public API only.
+
+Drivers register, or log in when a run with the same --seed made them (emails are
+sim<seed>-driver-<n>@sim.hail.test), go online, and drive around the box at 20 to 60 km/h,
+pinging `driver:location` over Socket.IO every 2 to 4 s. An `offer` is accepted after a
+random --accept-delay, declined (--decline-prob) or ignored (--ignore-prob); an accepted
+trip is driven to the pickup, started, driven to the dropoff and completed. In auto match
+mode drivers learn their assignment from `trip:update`. Riders request trips at --rate per
+minute between random points in the box; a rider with a trip still active waits.
+
+Invariants (any broken one makes the exit code 1, each is listed on stderr):
+  - no driver is on two active trips at once (judged from the server's assigned_at and
+    completed_at/cancelled_at), and no trip is accepted by two drivers;
+  - no trip is stuck: REQUESTED for longer than --match-deadline + --offer-timeout + 15 s
+    (the matcher must have assigned it or ended it NO_DRIVER by then), or ASSIGNED/ONGOING
+    for more than 30 s with no simulated driver working on it.
+Pass the stack's HAIL_MATCH_DEADLINE_SECS and HAIL_OFFER_TIMEOUT_SECS as --match-deadline
+and --offer-timeout if it does not run with the defaults.
+
+Runs until --duration or Ctrl-C, then prints the summary.";
+
+#[derive(clap::Parser, Debug, Clone)]
+#[command(name = "hail simulate", about = "Simulate drivers and riders against a running Hail", long_about = LONG_ABOUT)]
+pub struct SimulateArgs {
+    /// The gateway to drive.
+    #[arg(long, default_value = "http://localhost:3000")]
+    pub gateway: String,
+    /// Simulated drivers.
+    #[arg(long, default_value_t = 100)]
+    pub drivers: usize,
+    /// Simulated riders (each has at most one trip at a time).
+    #[arg(long, default_value_t = 100)]
+    pub riders: usize,
+    /// Trip requests per minute, across all riders.
+    #[arg(long, default_value_t = 30.0, value_parser = positive)]
+    pub rate: f64,
+    /// Seconds to run (default: until Ctrl-C).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub duration: Option<u64>,
+    /// Same seed, same city: accounts, positions, trips and choices.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The box to play in: min_lat,min_lng,max_lat,max_lng (default: 30 km around Singapore).
+    #[arg(long, default_value_t = BBox::SINGAPORE, allow_hyphen_values = true)]
+    pub bbox: BBox,
+    /// Seconds a driver waits before accepting: `MIN-MAX` (uniform) or one number.
+    #[arg(long, default_value = "1-4", value_parser = delay_range)]
+    pub accept_delay: (f64, f64),
+    /// Chance a driver declines an offer.
+    #[arg(long, default_value_t = 0.1, value_parser = probability)]
+    pub decline_prob: f64,
+    /// Chance a driver ignores an offer (it then times out).
+    #[arg(long, default_value_t = 0.05, value_parser = probability)]
+    pub ignore_prob: f64,
+    /// Simulated time runs this many times faster than real time when cars
+    /// move (pings stay every 2 to 4 real seconds): trips end sooner.
+    #[arg(long, default_value_t = 1.0, value_parser = positive)]
+    pub speedup: f64,
+    /// The stack's HAIL_MATCH_DEADLINE_SECS (for the stuck-trip rule).
+    #[arg(long, default_value_t = 60)]
+    pub match_deadline: u64,
+    /// The stack's HAIL_OFFER_TIMEOUT_SECS (for the stuck-trip rule).
+    #[arg(long, default_value_t = 15)]
+    pub offer_timeout: u64,
+    /// Sign-ups/logins in flight at once (each hashes a password on the server).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub setup_concurrency: u64,
+    /// No live progress line.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn positive(s: &str) -> Result<f64, String> {
+    let x: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if x.is_finite() && x > 0.0 {
+        Ok(x)
+    } else {
+        Err(format!("{s} must be a number above 0"))
+    }
+}
+
+fn probability(s: &str) -> Result<f64, String> {
+    let x: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if (0.0..=1.0).contains(&x) {
+        Ok(x)
+    } else {
+        Err(format!("{s} is not a probability: use a number from 0 to 1"))
+    }
+}
+
+fn delay_range(s: &str) -> Result<(f64, f64), String> {
+    let secs = |v: &str| -> Result<f64, String> {
+        let x: f64 = v.trim().parse().map_err(|_| format!("{v:?} is not a number of seconds"))?;
+        if x.is_finite() && (0.0..=3600.0).contains(&x) {
+            Ok(x)
+        } else {
+            Err(format!("{v} must be between 0 and 3600 seconds"))
+        }
+    };
+    let (min, max) = match s.split_once('-') {
+        Some((a, b)) => (secs(a)?, secs(b)?),
+        None => (secs(s)?, secs(s)?),
+    };
+    if min > max {
+        return Err(format!("{s}: MIN must not be above MAX (e.g. 1-4)"));
+    }
+    Ok((min, max))
+}
+
+/// What the actors need from the flags.
+pub struct Settings {
+    pub bbox: BBox,
+    pub rate: f64,
+    pub seed: u64,
+    pub accept_delay: (f64, f64),
+    pub decline_prob: f64,
+    pub ignore_prob: f64,
+    pub speedup: f64,
+}
+
+/// The outcome of a run.
+#[derive(Debug)]
+pub struct Report {
+    pub figures: Snapshot,
+    pub offers: u64,
+    pub accepted: u64,
+    pub declined: u64,
+    pub ignored: u64,
+    pub offer_expired: u64,
+    pub pings: u64,
+    pub ping_errors: u64,
+    pub request_conflicts: u64,
+    pub riders_all_busy: u64,
+    pub unexpected: u64,
+    pub errors: Vec<String>,
+    pub violations: Vec<Violation>,
+}
+
+impl Report {
+    /// The summary as a markdown table.
+    pub fn table(&self) -> String {
+        let f = &self.figures;
+        let rows: Vec<(&str, String)> = vec![
+            ("seconds run", format!("{:.0}", f.secs)),
+            ("trips requested", f.requested.to_string()),
+            ("trips assigned", f.assigned.to_string()),
+            ("trips completed", f.completed.to_string()),
+            ("trips ended with no driver", f.no_driver.to_string()),
+            ("trips cancelled", f.cancelled.to_string()),
+            ("trips still active at the end", f.in_progress.to_string()),
+            (
+                "mean pickup distance",
+                f.mean_pickup_km
+                    .map_or("n/a".into(), |km| format!("{km:.2} km")),
+            ),
+            ("offers received", self.offers.to_string()),
+            ("offers accepted / declined / ignored", format!("{} / {} / {}", self.accepted, self.declined, self.ignored)),
+            ("offers gone before the answer (409)", self.offer_expired.to_string()),
+            ("location pings (refused)", format!("{} ({})", self.pings, self.ping_errors)),
+            ("requests refused active_trip_exists", self.request_conflicts.to_string()),
+            ("request slots with every rider busy", self.riders_all_busy.to_string()),
+            ("unexpected errors", self.unexpected.to_string()),
+            ("invariant violations", self.violations.len().to_string()),
+        ];
+        let mut out = String::from("| measure | value |\n|---|---|\n");
+        for (k, v) in rows {
+            out.push_str(&format!("| {k} | {v} |\n"));
+        }
+        out
+    }
+}
+
+fn progress_line(s: &Snapshot) -> String {
+    format!(
+        "[{:>5.0} s] drivers online {} | requested {} | assigned {} | completed {} | no driver {} | mean pickup {}",
+        s.secs,
+        s.drivers_online,
+        s.requested,
+        s.assigned,
+        s.completed,
+        s.no_driver,
+        s.mean_pickup_km.map_or("n/a".into(), |km| format!("{km:.2} km")),
+    )
+}
+
+/// Runs the simulation until `--duration` passes or `stop` is cancelled.
+pub async fn run(args: SimulateArgs, stop: CancellationToken) -> anyhow::Result<Report> {
+    if args.decline_prob + args.ignore_prob > 1.0 {
+        bail!(
+            "--decline-prob {} plus --ignore-prob {} is above 1: lower one of them",
+            args.decline_prob,
+            args.ignore_prob
+        );
+    }
+    if args.drivers == 0 && args.riders == 0 {
+        bail!("nothing to simulate: give --drivers and/or --riders above 0");
+    }
+    let api = Api::new(&args.gateway)?;
+    api.ready().await?;
+    let settings = Arc::new(Settings {
+        bbox: args.bbox,
+        rate: args.rate,
+        seed: args.seed,
+        accept_delay: args.accept_delay,
+        decline_prob: args.decline_prob,
+        ignore_prob: args.ignore_prob,
+        speedup: args.speedup,
+    });
+    let rule = StuckRule::new(
+        Duration::from_secs(args.match_deadline),
+        Duration::from_secs(args.offer_timeout),
+    );
+    let say = |line: String| {
+        if !args.quiet {
+            eprintln!("{line}");
+        }
+    };
+
+    say(format!(
+        "hail simulate: signing in {} drivers and {} riders (seed {}; each sign-in hashes a password on the server)",
+        args.drivers, args.riders, args.seed
+    ));
+    let password = format!("sim-{}-password", args.seed);
+    let accounts: Vec<(bool, usize)> = (0..args.drivers)
+        .map(|i| (true, i))
+        .chain((0..args.riders).map(|i| (false, i)))
+        .collect();
+    let total = accounts.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let signed: Vec<anyhow::Result<(bool, api::Session)>> = stream::iter(accounts)
+        .map(|(is_driver, i)| {
+            let (api, password, done) = (&api, &password, &done);
+            let seed = args.seed;
+            let quiet = args.quiet;
+            async move {
+                let role = if is_driver { "driver" } else { "rider" };
+                let email = format!("sim{seed}-{role}-{i}@sim.hail.test");
+                let name = format!("Sim {role} {i}");
+                let session = api.register_or_login(&email, password, &name, role).await?;
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                if !quiet && (n % 100 == 0 || n == total) {
+                    eprintln!("  {n}/{total} signed in");
+                }
+                Ok((is_driver, session))
+            }
+        })
+        .buffered(args.setup_concurrency as usize)
+        .collect()
+        .await;
+    let mut drivers = Vec::with_capacity(args.drivers);
+    let mut riders = Vec::with_capacity(args.riders);
+    for result in signed {
+        let (is_driver, session) = result?;
+        if is_driver {
+            drivers.push(session);
+        } else {
+            riders.push(session);
+        }
+    }
+
+    let world = Arc::new(World::new(rule));
+    let actors = CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    say(format!("hail simulate: {} drivers going online", drivers.len()));
+    for (i, session) in drivers.into_iter().enumerate() {
+        let mut rng = StdRng::seed_from_u64(args.seed.wrapping_mul(1_000_003).wrapping_add(i as u64));
+        let pos = settings.bbox.random_point(&mut rng);
+        let me = driver::Driver { session, rng, pos };
+        let (api, world, settings, stop) = (api.clone(), world.clone(), settings.clone(), actors.clone());
+        tasks.spawn(async move {
+            if let Err(err) = driver::run(me, api, world.clone(), settings, stop).await {
+                world.error(format!("{err:#}"));
+            }
+        });
+        // Spread connects and first pings so the gateway sees a city, not a storm.
+        if i % 50 == 49 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let tokens: std::collections::HashMap<uuid::Uuid, String> =
+        riders.iter().map(|r| (r.id, r.token.clone())).collect();
+    if !riders.is_empty() {
+        let (api, world, settings, stop) = (api.clone(), world.clone(), settings.clone(), actors.clone());
+        tasks.spawn(rider::run(riders, api, world, settings, stop));
+    }
+
+    let tty = std::io::stderr().is_terminal();
+    let deadline = args.duration.map(|d| tokio::time::Instant::now() + Duration::from_secs(d));
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut ticks = 0u64;
+    loop {
+        let end = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = end => break,
+            _ = tick.tick() => {
+                ticks += 1;
+                world.check_stuck();
+                if !args.quiet {
+                    let line = progress_line(&world.snapshot());
+                    if tty {
+                        eprint!("\r{line}\x1b[K");
+                        let _ = std::io::stderr().flush();
+                    } else if ticks % 5 == 0 {
+                        eprintln!("{line}");
+                    }
+                }
+            }
+        }
+    }
+    if tty && !args.quiet {
+        eprintln!();
+    }
+    say("hail simulate: stopping".into());
+    actors.cancel();
+    while tasks.join_next().await.is_some() {}
+    // One last look at every trip still open, so the checks judge the
+    // server's final word rather than a poll from seconds ago.
+    let open = world.open_trips();
+    stream::iter(open)
+        .for_each_concurrent(16, |(trip, rider)| {
+            let (api, world, tokens) = (&api, &world, &tokens);
+            async move {
+                let Some(token) = tokens.get(&rider) else {
+                    return;
+                };
+                if let Ok(now) = api.get(&format!("/trips/{trip}"), token).await {
+                    world.observe(&now);
+                }
+            }
+        })
+        .await;
+    world.check_stuck();
+
+    let c = &world.counters;
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    Ok(Report {
+        figures: world.snapshot(),
+        offers: load(&c.offers),
+        accepted: load(&c.accepted),
+        declined: load(&c.declined),
+        ignored: load(&c.ignored),
+        offer_expired: load(&c.offer_expired),
+        pings: load(&c.pings),
+        ping_errors: load(&c.ping_errors),
+        request_conflicts: load(&c.request_conflicts),
+        riders_all_busy: load(&c.riders_all_busy),
+        unexpected: load(&c.unexpected),
+        errors: world.errors(),
+        violations: world.violations(),
+    })
+}
