@@ -60,8 +60,9 @@ pub struct Session {
 impl Api {
     pub fn new(gateway: &str) -> anyhow::Result<Self> {
         let gateway = gateway.trim_end_matches('/').to_string();
-        reqwest::Url::parse(&gateway)
-            .with_context(|| format!("--gateway {gateway:?} is not a URL (e.g. http://localhost:3000)"))?;
+        reqwest::Url::parse(&gateway).with_context(|| {
+            format!("--gateway {gateway:?} is not a URL (e.g. http://localhost:3000)")
+        })?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(15))
             .pool_max_idle_per_host(256)
@@ -178,7 +179,10 @@ impl Api {
             Err(err) => return Err(err).with_context(|| format!("register {email}")),
         };
         if answer.user.role.as_str() != role {
-            anyhow::bail!("{email} exists as a {} account: use another --seed", answer.user.role.as_str());
+            anyhow::bail!(
+                "{email} exists as a {} account: use another --seed",
+                answer.user.role.as_str()
+            );
         }
         Ok(Session {
             id: answer.user.id,
@@ -212,5 +216,8 @@ pub async fn connect_socket(
             async {}.boxed()
         });
     }
-    builder.connect().await.context("open a Socket.IO connection to the gateway")
+    builder
+        .connect()
+        .await
+        .context("open a Socket.IO connection to the gateway")
 }

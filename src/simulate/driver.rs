@@ -108,7 +108,10 @@ pub async fn run(
     };
     run.leg = leg.unwrap_or_else(|| Leg::Wander(run.settings.bbox.random_point(&mut run.me.rng)));
     run.new_speed();
-    if let Some(offer) = profile.current_offer.and_then(|o| serde_json::from_value(o).ok()) {
+    if let Some(offer) = profile
+        .current_offer
+        .and_then(|o| serde_json::from_value(o).ok())
+    {
         run.on_offer(offer).await;
     }
 
@@ -209,9 +212,14 @@ impl Run {
     /// away): back to wandering. Otherwise retry on the next ping.
     async fn lost_trip(&mut self, trip: Trip, err: super::api::CallError) {
         let token = self.me.session.token.clone();
-        match self.api.get::<Trip>(&format!("/trips/{}", trip.id), &token).await {
+        match self
+            .api
+            .get::<Trip>(&format!("/trips/{}", trip.id), &token)
+            .await
+        {
             Ok(now) if now.driver_id == Some(self.me.session.id) && now.status.is_active() => {
-                self.world.error(format!("driver {}: {err}", self.me.session.id));
+                self.world
+                    .error(format!("driver {}: {err}", self.me.session.id));
                 self.leg = match now.status {
                     TripStatus::Ongoing => Leg::ToDropoff(now),
                     _ => Leg::ToPickup(now),
@@ -223,7 +231,10 @@ impl Run {
                 self.leg = Leg::Wander(self.settings.bbox.random_point(&mut self.me.rng));
             }
             Err(get_err) => {
-                self.world.error(format!("driver {}: {err}; then {get_err}", self.me.session.id));
+                self.world.error(format!(
+                    "driver {}: {err}; then {get_err}",
+                    self.me.session.id
+                ));
                 self.leg = Leg::ToPickup(trip);
             }
         }
@@ -294,7 +305,9 @@ impl Run {
                 match &self.leg {
                     // Auto mode: assigned without an offer.
                     Leg::Wander(_)
-                        if mine && trip.status == TripStatus::Assigned && self.pending_accept.is_none() =>
+                        if mine
+                            && trip.status == TripStatus::Assigned
+                            && self.pending_accept.is_none() =>
                     {
                         let km = geo::distance_km(self.me.pos, point(trip.pickup));
                         self.world.take(&trip, self.me.session.id, km, false);
@@ -327,7 +340,11 @@ impl Run {
             let token = self.me.session.token.clone();
             match self
                 .api
-                .post::<Value>(&format!("/trips/{}/decline", offer.trip_id), &token, json!({}))
+                .post::<Value>(
+                    &format!("/trips/{}/decline", offer.trip_id),
+                    &token,
+                    json!({}),
+                )
                 .await
             {
                 Ok(_) => Counters::add(&self.world.counters.declined),

@@ -172,12 +172,24 @@ mod tests {
     fn the_default_box_is_about_30_km_around_singapore() {
         let b = BBox::SINGAPORE;
         let width = distance_km(
-            Point { lat: 1.3521, lng: b.min_lng },
-            Point { lat: 1.3521, lng: b.max_lng },
+            Point {
+                lat: 1.3521,
+                lng: b.min_lng,
+            },
+            Point {
+                lat: 1.3521,
+                lng: b.max_lng,
+            },
         );
         let height = distance_km(
-            Point { lat: b.min_lat, lng: 103.8198 },
-            Point { lat: b.max_lat, lng: 103.8198 },
+            Point {
+                lat: b.min_lat,
+                lng: 103.8198,
+            },
+            Point {
+                lat: b.max_lat,
+                lng: 103.8198,
+            },
         );
         assert!((29.0..31.0).contains(&width), "{width}");
         assert!((29.0..31.0).contains(&height), "{height}");
@@ -185,8 +197,14 @@ mod tests {
 
     #[test]
     fn a_step_covers_speed_times_time() {
-        let from = Point { lat: 1.30, lng: 103.80 };
-        let to = Point { lat: 1.40, lng: 103.90 };
+        let from = Point {
+            lat: 1.30,
+            lng: 103.80,
+        };
+        let to = Point {
+            lat: 1.40,
+            lng: 103.90,
+        };
         // 36 km/h for 10 s is 100 m.
         let (p, arrived) = step(from, to, 36.0, 10.0);
         assert!(!arrived);
@@ -206,9 +224,24 @@ mod tests {
 
     #[test]
     fn headings_point_the_right_way() {
-        let o = Point { lat: 1.0, lng: 103.0 };
-        let north = heading(o, Point { lat: 1.1, lng: 103.0 });
-        let east = heading(o, Point { lat: 1.0, lng: 103.1 });
+        let o = Point {
+            lat: 1.0,
+            lng: 103.0,
+        };
+        let north = heading(
+            o,
+            Point {
+                lat: 1.1,
+                lng: 103.0,
+            },
+        );
+        let east = heading(
+            o,
+            Point {
+                lat: 1.0,
+                lng: 103.1,
+            },
+        );
         assert!(north < 0.1 || north > 359.9, "{north}");
         assert!((east - 90.0).abs() < 0.1, "{east}");
     }

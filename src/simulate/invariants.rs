@@ -57,7 +57,10 @@ impl fmt::Display for Violation {
                 trip,
                 first,
                 second,
-            } => write!(f, "trip {trip} was accepted by drivers {first} and {second}"),
+            } => write!(
+                f,
+                "trip {trip} was accepted by drivers {first} and {second}"
+            ),
             Self::Stuck {
                 trip,
                 status,

@@ -104,6 +104,20 @@ pub struct SimulateArgs {
     pub quiet: bool,
 }
 
+impl SimulateArgs {
+    /// Parses the flags as `hail simulate` would (without the program name).
+    pub fn from_flags<I, T>(flags: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::Parser;
+        Self::try_parse_from(
+            std::iter::once("hail simulate".into()).chain(flags.into_iter().map(Into::into)),
+        )
+    }
+}
+
 fn positive(s: &str) -> Result<f64, String> {
     let x: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
     if x.is_finite() && x > 0.0 {
@@ -118,13 +132,18 @@ fn probability(s: &str) -> Result<f64, String> {
     if (0.0..=1.0).contains(&x) {
         Ok(x)
     } else {
-        Err(format!("{s} is not a probability: use a number from 0 to 1"))
+        Err(format!(
+            "{s} is not a probability: use a number from 0 to 1"
+        ))
     }
 }
 
 fn delay_range(s: &str) -> Result<(f64, f64), String> {
     let secs = |v: &str| -> Result<f64, String> {
-        let x: f64 = v.trim().parse().map_err(|_| format!("{v:?} is not a number of seconds"))?;
+        let x: f64 = v
+            .trim()
+            .parse()
+            .map_err(|_| format!("{v:?} is not a number of seconds"))?;
         if x.is_finite() && (0.0..=3600.0).contains(&x) {
             Ok(x)
         } else {
@@ -188,11 +207,26 @@ impl Report {
                     .map_or("n/a".into(), |km| format!("{km:.2} km")),
             ),
             ("offers received", self.offers.to_string()),
-            ("offers accepted / declined / ignored", format!("{} / {} / {}", self.accepted, self.declined, self.ignored)),
-            ("offers gone before the answer (409)", self.offer_expired.to_string()),
-            ("location pings (refused)", format!("{} ({})", self.pings, self.ping_errors)),
-            ("requests refused active_trip_exists", self.request_conflicts.to_string()),
-            ("request slots with every rider busy", self.riders_all_busy.to_string()),
+            (
+                "offers accepted / declined / ignored",
+                format!("{} / {} / {}", self.accepted, self.declined, self.ignored),
+            ),
+            (
+                "offers gone before the answer (409)",
+                self.offer_expired.to_string(),
+            ),
+            (
+                "location pings (refused)",
+                format!("{} ({})", self.pings, self.ping_errors),
+            ),
+            (
+                "requests refused active_trip_exists",
+                self.request_conflicts.to_string(),
+            ),
+            (
+                "request slots with every rider busy",
+                self.riders_all_busy.to_string(),
+            ),
             ("unexpected errors", self.unexpected.to_string()),
             ("invariant violations", self.violations.len().to_string()),
         ];
@@ -295,12 +329,17 @@ pub async fn run(args: SimulateArgs, stop: CancellationToken) -> anyhow::Result<
     let world = Arc::new(World::new(rule));
     let actors = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
-    say(format!("hail simulate: {} drivers going online", drivers.len()));
+    say(format!(
+        "hail simulate: {} drivers going online",
+        drivers.len()
+    ));
     for (i, session) in drivers.into_iter().enumerate() {
-        let mut rng = StdRng::seed_from_u64(args.seed.wrapping_mul(1_000_003).wrapping_add(i as u64));
+        let mut rng =
+            StdRng::seed_from_u64(args.seed.wrapping_mul(1_000_003).wrapping_add(i as u64));
         let pos = settings.bbox.random_point(&mut rng);
         let me = driver::Driver { session, rng, pos };
-        let (api, world, settings, stop) = (api.clone(), world.clone(), settings.clone(), actors.clone());
+        let (api, world, settings, stop) =
+            (api.clone(), world.clone(), settings.clone(), actors.clone());
         tasks.spawn(async move {
             if let Err(err) = driver::run(me, api, world.clone(), settings, stop).await {
                 world.error(format!("{err:#}"));
@@ -314,12 +353,15 @@ pub async fn run(args: SimulateArgs, stop: CancellationToken) -> anyhow::Result<
     let tokens: std::collections::HashMap<uuid::Uuid, String> =
         riders.iter().map(|r| (r.id, r.token.clone())).collect();
     if !riders.is_empty() {
-        let (api, world, settings, stop) = (api.clone(), world.clone(), settings.clone(), actors.clone());
+        let (api, world, settings, stop) =
+            (api.clone(), world.clone(), settings.clone(), actors.clone());
         tasks.spawn(rider::run(riders, api, world, settings, stop));
     }
 
     let tty = std::io::stderr().is_terminal();
-    let deadline = args.duration.map(|d| tokio::time::Instant::now() + Duration::from_secs(d));
+    let deadline = args
+        .duration
+        .map(|d| tokio::time::Instant::now() + Duration::from_secs(d));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut ticks = 0u64;
     loop {
@@ -388,4 +430,47 @@ pub async fn run(args: SimulateArgs, stop: CancellationToken) -> anyhow::Result<
         errors: world.errors(),
         violations: world.violations(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_issue() {
+        let args = SimulateArgs::from_flags(Vec::<String>::new()).unwrap();
+        assert_eq!(args.gateway, "http://localhost:3000");
+        assert_eq!(args.bbox, BBox::SINGAPORE);
+        assert_eq!(args.duration, None);
+        let args =
+            SimulateArgs::from_flags(["--bbox", "-1.5,-2,1,2", "--accept-delay", "3"]).unwrap();
+        assert_eq!(args.bbox.min_lat, -1.5);
+        assert_eq!(args.accept_delay, (3.0, 3.0));
+    }
+
+    #[test]
+    fn bad_flags_say_what_is_wrong() {
+        for (flags, says) in [
+            (vec!["--bbox", "1,2,3"], "4 comma-separated"),
+            (vec!["--rate", "0"], "above 0"),
+            (vec!["--decline-prob", "1.5"], "probability"),
+            (vec!["--accept-delay", "5-1"], "MIN must not be above MAX"),
+            (vec!["--accept-delay", "x"], "not a number of seconds"),
+            (vec!["--duration", "0"], "duration"),
+            (vec!["--drivers", "many"], "invalid value 'many' for '--drivers"),
+        ] {
+            let err = SimulateArgs::from_flags(flags.clone())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{flags:?}: {err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn probabilities_above_one_together_are_refused() {
+        let args =
+            SimulateArgs::from_flags(["--decline-prob", "0.7", "--ignore-prob", "0.5"]).unwrap();
+        let err = run(args, CancellationToken::new()).await.unwrap_err();
+        assert!(err.to_string().contains("above 1"), "{err}");
+    }
 }

@@ -33,8 +33,13 @@ pub async fn run(
     let mut tasks = JoinSet::new();
     // A rider left with an active trip by an earlier run: track it first.
     for index in 0..riders.len() {
-        let (api, world, riders, idle, stop) =
-            (api.clone(), world.clone(), riders.clone(), idle.clone(), stop.clone());
+        let (api, world, riders, idle, stop) = (
+            api.clone(),
+            world.clone(),
+            riders.clone(),
+            idle.clone(),
+            stop.clone(),
+        );
         tasks.spawn(async move {
             let rider = &riders[index];
             let Ok(trips) = api.get::<Vec<Trip>>("/trips?limit=5", &rider.token).await else {
@@ -72,8 +77,13 @@ pub async fn run(
             }
             dropoff = settings.bbox.random_point(&mut rng);
         }
-        let (api, world, riders, idle, stop) =
-            (api.clone(), world.clone(), riders.clone(), idle.clone(), stop.clone());
+        let (api, world, riders, idle, stop) = (
+            api.clone(),
+            world.clone(),
+            riders.clone(),
+            idle.clone(),
+            stop.clone(),
+        );
         tasks.spawn(async move {
             let rider = riders[index].clone();
             request(rider, index, pickup, dropoff, api, world, idle, stop).await;

@@ -104,7 +104,9 @@ impl World {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panicking actor must not take the summary down with it.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// A trip this simulation is responsible for (requested, or found
