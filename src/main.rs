@@ -46,6 +46,16 @@ enum Command {
 enum Bench {
     /// From a driver's ping to the rider's socket, and idle sockets per gateway.
     Realtime(bench::RealtimeArgs),
+    /// Location pings/s through the gateway with a city of online drivers.
+    Ingest(bench::CityArgs),
+    /// Trip request -> `offer` on the driver's socket (offer mode), or ->
+    /// ASSIGNED on it when the stack runs with HAIL_MATCH_MODE=auto: restart
+    /// the stack in that mode and run this again for the auto row.
+    Dispatch(bench::CityArgs),
+    /// Decline -> the next driver's `offer` (offer mode only).
+    Redispatch(bench::CityArgs),
+    /// Ingest, dispatch and redispatch on one city, in one table.
+    All(bench::CityArgs),
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -76,8 +86,14 @@ async fn main() -> ExitCode {
         return run_simulation(args).await;
     }
     if let Command::Bench { what } = cli.command {
-        let Bench::Realtime(args) = what;
-        return match bench::realtime(args).await {
+        let result = match what {
+            Bench::Realtime(args) => bench::realtime(args).await,
+            Bench::Ingest(args) => bench::city(bench::Scenario::Ingest, args).await,
+            Bench::Dispatch(args) => bench::city(bench::Scenario::Dispatch, args).await,
+            Bench::Redispatch(args) => bench::city(bench::Scenario::Redispatch, args).await,
+            Bench::All(args) => bench::city(bench::Scenario::All, args).await,
+        };
+        return match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 eprintln!("hail bench: {err:#}");

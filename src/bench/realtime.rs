@@ -291,7 +291,7 @@ async fn setup_pair(
     ))
 }
 
-async fn register(
+pub(super) async fn register(
     http: &reqwest::Client,
     api: &str,
     email: &str,
@@ -313,7 +313,7 @@ async fn register(
         .context("no token")
 }
 
-async fn post(
+pub(super) async fn post(
     http: &reqwest::Client,
     url: &str,
     token: &str,
@@ -397,7 +397,7 @@ fn server_rss() -> Option<u64> {
     None
 }
 
-fn percentile(sorted: &[Duration], q: f64) -> Option<Duration> {
+pub(super) fn percentile(sorted: &[Duration], q: f64) -> Option<Duration> {
     if sorted.is_empty() {
         return None;
     }
@@ -407,7 +407,7 @@ fn percentile(sorted: &[Duration], q: f64) -> Option<Duration> {
         .copied()
 }
 
-fn ms(d: Option<Duration>) -> String {
+pub(super) fn ms(d: Option<Duration>) -> String {
     d.map(|d| format!("{:.2} ms", d.as_secs_f64() * 1000.0))
         .unwrap_or_else(|| "n/a".into())
 }

@@ -1,0 +1,14 @@
+//! `hail bench`: fixed scenarios against a running stack, through its public
+//! API only, each printing one markdown table.
+//!
+//! - `realtime`: driver ping to rider socket, idle sockets per gateway;
+//! - `ingest`, `dispatch`, `redispatch`, `all`: a city of online drivers
+//!   (10,000 by default), location ingest, request-to-offer (or, against a
+//!   stack in auto mode, request-to-ASSIGNED), decline-to-next-offer, with
+//!   correctness counters and the raw Redis ceiling of the same work.
+
+mod city;
+mod realtime;
+
+pub use city::{city, CityArgs, Scenario};
+pub use realtime::{realtime, RealtimeArgs};
