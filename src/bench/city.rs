@@ -102,10 +102,13 @@ struct Fleet {
     drivers: Vec<(Session, Point)>,
 }
 
-/// What the watched sockets heard: trip -> (watched driver index, when, kind).
+/// One thing a watched socket heard: (watched driver index, when, kind).
+type Hearing = (usize, Instant, &'static str);
+
+/// What the watched sockets heard, by trip.
 #[derive(Default)]
 struct Heard {
-    by_trip: Mutex<HashMap<Uuid, Vec<(usize, Instant, &'static str)>>>,
+    by_trip: Mutex<HashMap<Uuid, Vec<Hearing>>>,
     notify: Notify,
 }
 
@@ -656,11 +659,11 @@ async fn dispatch(
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     let errors = Arc::new(AtomicUsize::new(0));
-    for k in 0..args.requests {
+    for (k, rider) in riders.iter().enumerate().take(args.requests) {
         ticker.tick().await;
         let (api, rider, at, errors) = (
             api.clone(),
-            riders[k].clone(),
+            rider.clone(),
             fleet.drivers[k].1,
             errors.clone(),
         );
@@ -740,10 +743,10 @@ async fn redispatch(
                 .await;
         })
         .await;
-    for k in 0..args.redispatches {
+    for (k, rider) in riders.iter().enumerate().take(args.redispatches) {
         ticker.tick().await;
         let (a, b, at) = pair_spot(fleet, first, k);
-        let (api, rider, heard) = (api.clone(), riders[k].clone(), heard.clone());
+        let (api, rider, heard) = (api.clone(), rider.clone(), heard.clone());
         let a_session = fleet.drivers[a].0.clone();
         tasks.spawn(async move {
             let trip = request_at(&api, &rider, at).await.ok()?;

@@ -242,7 +242,7 @@ mod tests {
                 lng: 103.1,
             },
         );
-        assert!(north < 0.1 || north > 359.9, "{north}");
+        assert!(!(0.1..=359.9).contains(&north), "{north}");
         assert!((east - 90.0).abs() < 0.1, "{east}");
     }
 }

@@ -5,7 +5,7 @@
 //! run, and the exit code says whether every invariant held (see
 //! [`invariants`]).
 
-mod api;
+pub(crate) mod api;
 mod driver;
 pub mod geo;
 pub mod invariants;
@@ -457,7 +457,10 @@ mod tests {
             (vec!["--accept-delay", "5-1"], "MIN must not be above MAX"),
             (vec!["--accept-delay", "x"], "not a number of seconds"),
             (vec!["--duration", "0"], "duration"),
-            (vec!["--drivers", "many"], "invalid value 'many' for '--drivers"),
+            (
+                vec!["--drivers", "many"],
+                "invalid value 'many' for '--drivers",
+            ),
         ] {
             let err = SimulateArgs::from_flags(flags.clone())
                 .unwrap_err()
