@@ -22,7 +22,7 @@
 //! trip made is cancelled at the end.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc, Mutex,
@@ -105,20 +105,51 @@ struct Fleet {
 /// One thing a watched socket heard: (watched driver index, when, kind).
 type Hearing = (usize, Instant, &'static str);
 
+/// A watched driver's hold on a trip: (trip, from, until).
+type Hold = (Uuid, Instant, Instant);
+
 /// What the watched sockets heard, by trip.
 #[derive(Default)]
 struct Heard {
     by_trip: Mutex<HashMap<Uuid, Vec<Hearing>>>,
+    /// Per watched driver: (trip, from, until) for each offer or assignment
+    /// it held; until = the offer's expiry, or when its decline was answered.
+    holds: Mutex<HashMap<usize, Vec<Hold>>>,
     notify: Notify,
 }
 
 impl Heard {
-    fn record(&self, trip: Uuid, driver: usize, kind: &'static str) {
+    fn record(&self, trip: Uuid, driver: usize, kind: &'static str, holds_for: Duration) {
         let at = Instant::now();
         if let Ok(mut map) = self.by_trip.lock() {
             map.entry(trip).or_default().push((driver, at, kind));
         }
+        if let Ok(mut holds) = self.holds.lock() {
+            holds
+                .entry(driver)
+                .or_default()
+                .push((trip, at, at + holds_for));
+        }
         self.notify.notify_waiters();
+    }
+
+    /// `driver`'s decline of `trip` was answered: it holds it no longer.
+    fn release(&self, trip: Uuid, driver: usize) {
+        let now = Instant::now();
+        if let Ok(mut holds) = self.holds.lock() {
+            for hold in holds.entry(driver).or_default().iter_mut() {
+                if hold.0 == trip {
+                    hold.2 = hold.2.min(now);
+                }
+            }
+        }
+    }
+
+    /// Forgets every hold (the phase's trips were cancelled).
+    fn clear_holds(&self) {
+        if let Ok(mut holds) = self.holds.lock() {
+            holds.clear();
+        }
     }
 
     fn first(&self, trip: Uuid, want: impl Fn(usize) -> bool) -> Option<(usize, Instant)> {
@@ -147,18 +178,29 @@ impl Heard {
         }
     }
 
-    /// Watched drivers that heard about more than one trip.
+    /// Offers or assignments a watched driver got for one trip while it
+    /// still held another.
     fn doubles(&self) -> usize {
-        let Ok(map) = self.by_trip.lock() else {
+        let Ok(holds) = self.holds.lock() else {
             return 0;
         };
-        let mut trips_of: HashMap<usize, HashSet<Uuid>> = HashMap::new();
-        for (trip, heard) in map.iter() {
-            for (driver, _, _) in heard {
-                trips_of.entry(*driver).or_default().insert(*trip);
+        let mut found = 0;
+        for list in holds.values() {
+            let mut list = list.clone();
+            list.sort_by_key(|h| h.1);
+            let mut held: Option<(Uuid, Instant)> = None;
+            for (trip, from, until) in list {
+                if let Some((other, end)) = held {
+                    if other != trip && from < end {
+                        found += 1;
+                    }
+                }
+                if held.is_none_or(|(_, end)| until > end) {
+                    held = Some((trip, until));
+                }
             }
         }
-        trips_of.values().filter(|t| t.len() > 1).count()
+        found
     }
 }
 
@@ -219,7 +261,17 @@ pub async fn city(scenario: Scenario, args: CityArgs) -> anyhow::Result<()> {
     let mut rows = Vec::new();
 
     eprintln!("[setup] {} drivers: sign in, go online, first ping (each sign-in hashes a password on the server)", args.drivers);
-    let fleet = Arc::new(setup_fleet(&api, &args).await?);
+    let first_pair = if has(Scenario::Dispatch) {
+        args.requests
+    } else {
+        0
+    };
+    let pairs = if has(Scenario::Redispatch) {
+        first_pair..first_pair + 2 * args.redispatches
+    } else {
+        0..0
+    };
+    let fleet = Arc::new(setup_fleet(&api, &args, pairs).await?);
     rows.push(row(
         "online drivers in the city",
         fleet.drivers.len().to_string(),
@@ -343,6 +395,7 @@ pub async fn city(scenario: Scenario, args: CityArgs) -> anyhow::Result<()> {
             )
             .await;
             trips_made.clear();
+            heard.clear_holds();
         }
         if has(Scenario::Redispatch) {
             let first = if has(Scenario::Dispatch) {
@@ -422,6 +475,25 @@ async fn sign_in_all(
     n: usize,
     concurrency: usize,
 ) -> anyhow::Result<Vec<Session>> {
+    // Tokens from an earlier run against this gateway skip a password hash
+    // each (the server's Argon2 makes 10,000 sign-ins take minutes).
+    let cache_path = std::env::temp_dir().join(format!(
+        "hail-bench-city-{}-{role}.json",
+        api.gateway
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect::<String>()
+    ));
+    let mut cache: HashMap<String, (Uuid, String)> = std::fs::read(&cache_path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
+    if let Some((_, token)) = cache.values().next() {
+        if api.get::<Value>("/auth/me", token).await.is_err() {
+            cache.clear();
+        }
+    }
+    let cache = &cache;
     let done = AtomicUsize::new(0);
     let started = Instant::now();
     let results: Vec<anyhow::Result<Session>> = stream::iter(0..n)
@@ -429,6 +501,12 @@ async fn sign_in_all(
             let done = &done;
             async move {
                 let email = format!("bench-city-{role}-{i}@bench.hail");
+                if let Some((id, token)) = cache.get(&email) {
+                    return Ok(Session {
+                        id: *id,
+                        token: token.clone(),
+                    });
+                }
                 let session = api
                     .register_or_login(&email, PASSWORD, "Bench", role)
                     .await?;
@@ -445,13 +523,43 @@ async fn sign_in_all(
         .buffered(concurrency.max(1))
         .collect()
         .await;
-    results.into_iter().collect()
+    let sessions: Vec<Session> = results.into_iter().collect::<anyhow::Result<_>>()?;
+    let fresh: HashMap<String, (Uuid, String)> = sessions
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            (
+                format!("bench-city-{role}-{i}@bench.hail"),
+                (s.id, s.token.clone()),
+            )
+        })
+        .chain(cache.iter().map(|(k, v)| (k.clone(), v.clone())))
+        .collect();
+    if let Ok(bytes) = serde_json::to_vec(&fresh) {
+        let _ = std::fs::write(&cache_path, bytes);
+    }
+    Ok(sessions)
 }
 
-async fn setup_fleet(api: &Api, args: &CityArgs) -> anyhow::Result<Fleet> {
+/// Signs the drivers in, places them (redispatch pair k's B, watched index
+/// `pairs.0 + 2k + 1`, 22 m north of its A), puts them online and pings once.
+async fn setup_fleet(
+    api: &Api,
+    args: &CityArgs,
+    pairs: std::ops::Range<usize>,
+) -> anyhow::Result<Fleet> {
     let sessions = sign_in_all(api, "driver", args.drivers, args.setup_concurrency).await?;
     let mut rng = StdRng::seed_from_u64(42);
-    let positions = (0..args.drivers).map(|_| BBox::SINGAPORE.random_point(&mut rng));
+    let mut positions: Vec<Point> = (0..args.drivers)
+        .map(|_| BBox::SINGAPORE.random_point(&mut rng))
+        .collect();
+    for b in pairs.clone().skip(1).step_by(2) {
+        let a = positions[b - 1];
+        positions[b] = Point {
+            lat: a.lat + PAIR_OFFSET_LAT,
+            lng: a.lng,
+        };
+    }
     let drivers: Vec<(Session, Point)> = sessions.into_iter().zip(positions).collect();
     let done = AtomicUsize::new(0);
     let results: Vec<anyhow::Result<()>> = stream::iter(drivers.iter())
@@ -585,13 +693,21 @@ async fn watch(
                         .and_then(Value::as_str)
                         .and_then(|t| Uuid::parse_str(t).ok())
                     {
-                        heard.record(trip, index, "offer");
+                        let expires = value
+                            .get("expires_at")
+                            .and_then(Value::as_str)
+                            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                            .map(|t| t.with_timezone(&chrono::Utc) - chrono::Utc::now())
+                            .and_then(|d| d.to_std().ok())
+                            .unwrap_or(Duration::from_secs(15));
+                        heard.record(trip, index, "offer", expires);
                     }
                 }
                 _ => {
                     if let Ok(trip) = serde_json::from_value::<Trip>(value) {
                         if trip.status == TripStatus::Assigned && trip.driver_id == Some(me) {
-                            heard.record(trip.id, index, "assigned");
+                            // Held until the phase's trips are cancelled.
+                            heard.record(trip.id, index, "assigned", Duration::from_secs(3600));
                         }
                     }
                 }
@@ -730,19 +846,6 @@ async fn redispatch(
     let mut ticker = tokio::time::interval(gap);
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    // Move each B next to its A (22 m north) so it is the next nearest.
-    let _ = stream::iter(0..args.redispatches)
-        .for_each_concurrent(32, |k| async move {
-            let (_, b, at) = pair_spot(fleet, first, k);
-            let _ = api
-                .post::<Value>(
-                    "/drivers/me/location",
-                    &fleet.drivers[b].0.token,
-                    json!({"lat": at.lat + PAIR_OFFSET_LAT, "lng": at.lng}),
-                )
-                .await;
-        })
-        .await;
     for (k, rider) in riders.iter().enumerate().take(args.redispatches) {
         ticker.tick().await;
         let (a, b, at) = pair_spot(fleet, first, k);
@@ -772,6 +875,7 @@ async fn redispatch(
             )
             .await
             .ok()?;
+            heard.release(trip.id, a);
             let next = heard
                 .wait(trip.id, Duration::from_secs(5), |d| d != a)
                 .await;
