@@ -818,7 +818,10 @@ async fn dispatch(
                 if heard
                     .by_trip
                     .lock()
-                    .map(|m| m[&trip].iter().any(|h| h.2 == "assigned"))
+                    .map(|m| {
+                        m.get(&trip)
+                            .is_some_and(|h| h.iter().any(|h| h.2 == "assigned"))
+                    })
                     .unwrap_or(false)
                 {
                     assigned += 1;
@@ -862,7 +865,10 @@ async fn redispatch(
             if heard
                 .by_trip
                 .lock()
-                .map(|m| m[&trip.id].iter().any(|h| h.2 == "assigned"))
+                .map(|m| {
+                    m.get(&trip.id)
+                        .is_some_and(|h| h.iter().any(|h| h.2 == "assigned"))
+                })
                 .unwrap_or(false)
             {
                 return Some((trip.id, k, None, true));

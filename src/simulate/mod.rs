@@ -195,7 +195,10 @@ impl Report {
         let f = &self.figures;
         let rows: Vec<(&str, String)> = vec![
             ("seconds run", format!("{:.0}", f.secs)),
-            ("trips requested", f.requested.to_string()),
+            (
+                "trips requested (or found active and resumed)",
+                f.requested.to_string(),
+            ),
             ("trips assigned", f.assigned.to_string()),
             ("trips completed", f.completed.to_string()),
             ("trips ended with no driver", f.no_driver.to_string()),
