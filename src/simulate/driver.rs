@@ -330,6 +330,17 @@ impl Run {
     async fn on_offer(&mut self, offer: Offer) {
         Counters::add(&self.world.counters.offers);
         if self.busy() {
+            let same = self
+                .pending_accept
+                .is_some_and(|(trip, _)| trip == offer.trip_id)
+                || matches!(&self.leg, Leg::ToPickup(t) | Leg::ToDropoff(t) if t.id == offer.trip_id);
+            // The same offer again is a harmless repeat; another trip's
+            // offer to a driver holding one would mean a double claim.
+            Counters::add(if same {
+                &self.world.counters.repeated_offers
+            } else {
+                &self.world.counters.offers_while_busy
+            });
             return;
         }
         let roll: f64 = self.me.rng.gen();

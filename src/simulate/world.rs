@@ -24,6 +24,8 @@ pub struct Counters {
     pub accepted: AtomicU64,
     pub declined: AtomicU64,
     pub ignored: AtomicU64,
+    pub repeated_offers: AtomicU64,
+    pub offers_while_busy: AtomicU64,
     pub offer_expired: AtomicU64,
     pub pings: AtomicU64,
     pub ping_errors: AtomicU64,
