@@ -221,6 +221,14 @@ impl Report {
                 self.offer_expired.to_string(),
             ),
             (
+                "offers repeated for a trip already held",
+                self.repeated_offers.to_string(),
+            ),
+            (
+                "offers for another trip while holding one",
+                self.offers_while_busy.to_string(),
+            ),
+            (
                 "location pings (refused)",
                 format!("{} ({})", self.pings, self.ping_errors),
             ),
