@@ -5,6 +5,8 @@ use hail_shared::auth::TokenKeys;
 use sqlx::PgPool;
 use tokio::sync::Semaphore;
 
+use crate::domain::password::Memory;
+
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
@@ -13,6 +15,8 @@ pub struct AppState {
     /// Bounds concurrent Argon2 work: each hash holds 19 MiB and a core, so a
     /// burst of logins queues here instead of exhausting memory.
     pub hashing: Arc<Semaphore>,
+    /// Argon2 working memory, one per permit, reused (see `domain::password`).
+    pub hashing_memory: Arc<std::sync::Mutex<Vec<Memory>>>,
 }
 
 impl AppState {
@@ -23,6 +27,7 @@ impl AppState {
             tokens,
             drivers,
             hashing: Arc::new(Semaphore::new(cores * 2)),
+            hashing_memory: Arc::default(),
         }
     }
 }

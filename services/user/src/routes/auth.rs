@@ -60,10 +60,10 @@ pub async fn login(
 ) -> ApiResult<Json<AuthResponse>> {
     let row = repo::find_by_email(&state.pool, body.email.trim()).await?;
     let stored = row.as_ref().map(|r| r.password_hash.clone());
-    let matches = run_hashing(&state, move || match stored {
-        Some(stored) => password::verify(&body.password, &stored),
+    let matches = run_hashing(&state, move |memory| match stored {
+        Some(stored) => password::verify(&body.password, &stored, memory),
         None => {
-            password::verify_against_dummy(&body.password);
+            password::verify_against_dummy(&body.password, memory);
             false
         }
     })
@@ -96,18 +96,30 @@ fn auth_response(state: &AppState, user: User) -> ApiResult<AuthResponse> {
 }
 
 async fn hash_password(state: &AppState, password: String) -> ApiResult<String> {
-    run_hashing(state, move || password::hash(&password))
+    run_hashing(state, move |memory| password::hash(&password, memory))
         .await?
         .map_err(ApiError::internal)
 }
 
 /// Runs Argon2 work on the blocking pool, at most `hashing` permits at once.
+/// Each run borrows one of the reused Argon2 working memories.
 async fn run_hashing<T: Send + 'static>(
     state: &AppState,
-    work: impl FnOnce() -> T + Send + 'static,
+    work: impl FnOnce(&mut password::Memory) -> T + Send + 'static,
 ) -> ApiResult<T> {
     let _permit = state.hashing.acquire().await.map_err(ApiError::internal)?;
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(ApiError::internal)
+    let pool = state.hashing_memory.clone();
+    let mut memory = pool
+        .lock()
+        .map_err(ApiError::internal)?
+        .pop()
+        .unwrap_or_default();
+    let (answer, memory) = tokio::task::spawn_blocking(move || {
+        let answer = work(&mut memory);
+        (answer, memory)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    pool.lock().map_err(ApiError::internal)?.push(memory);
+    Ok(answer)
 }
