@@ -80,13 +80,17 @@ async fn accept_next_offer(app: &TestApp, driver: &Account) -> Trip {
 }
 
 async fn next_trip_update(socket: &mut hail_testkit::socket::TestSocket, status: &str) -> Value {
+    let started = std::time::Instant::now();
     let deadline = tokio::time::Instant::now() + RECOVERY;
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let update = socket
-            .next("trip:update", left)
-            .await
-            .unwrap_or_else(|| panic!("a trip:update to {status}"));
+        let update = socket.next("trip:update", left).await.unwrap_or_else(|| {
+            let seen = socket.drain();
+            panic!(
+                "a trip:update to {status} (waited {:?}; other events: {seen:?})",
+                started.elapsed()
+            )
+        });
         if update["status"] == status {
             return update;
         }

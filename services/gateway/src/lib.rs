@@ -53,6 +53,7 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
         .await
         .map_err(|e| StartError::Http(format!("socket.io namespace: {e}")))?;
 
+    let bridge_state = state.clone();
     let router = routes::router(state, config).layer(layer);
     let (bridge_io, closing_io) = (io.clone(), io);
     let redis_url = config.redis_url.clone();
@@ -60,7 +61,7 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
         Application::bind(config.gateway_host, config.ports.gateway, router)
             .await?
             .with_background(move |stop| {
-                realtime::bridge::run(bridge_io, redis_url, keys, redis, stop)
+                realtime::bridge::run(bridge_io, bridge_state, redis_url, keys, redis, stop)
             })
             // Open sockets would hold graceful shutdown forever: close them.
             .with_background(move |stop| async move {

@@ -21,10 +21,12 @@ use socketioxide::{adapter::Adapter, SocketIo};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{room_driver, room_trip, room_user};
+use super::{resync, room_driver, room_trip, room_user, Identity};
+use crate::state::AppState;
 
 pub async fn run<A: Adapter>(
     io: SocketIo<A>,
+    state: AppState,
     redis_url: String,
     keys: Keys,
     mut redis: ConnectionManager,
@@ -36,12 +38,29 @@ pub async fn run<A: Adapter>(
         keys.channel_driver_offers(),
         keys.channel_room_events(),
     ];
+    let mut feed_was_lost = false;
     loop {
         let subscribed = async {
             let client = redis::Client::open(redis_url.as_str())?;
             let mut pubsub = client.get_async_pubsub().await?;
             for channel in &channels {
                 pubsub.subscribe(channel).await?;
+            }
+            if feed_was_lost {
+                // Pub/sub keeps nothing: whatever was published while this
+                // gateway was not subscribed is gone. Now that the feed is
+                // back, every client here gets its active trip again, as on
+                // connect.
+                let sockets = io.local().sockets();
+                tracing::warn!(
+                    clients = sockets.len(),
+                    "realtime feed restored; resyncing this gateway's clients"
+                );
+                for socket in sockets {
+                    if let Some(who) = socket.extensions.get::<Identity>() {
+                        resync(&socket, &state, who).await;
+                    }
+                }
             }
             let mut messages = pubsub.on_message();
             while let Some(message) = messages.next().await {
@@ -64,6 +83,7 @@ pub async fn run<A: Adapter>(
         tokio::select! {
             _ = stop.cancelled() => return,
             result = subscribed => {
+                feed_was_lost = true;
                 if let Err(err) = result {
                     tracing::warn!(error = %err, "realtime bridge lost Redis; resubscribing");
                 }

@@ -122,7 +122,7 @@ pub async fn on_connect<A: Adapter>(
 }
 
 /// Joins the caller's active trip's room and sends its current state.
-async fn resync<A: Adapter>(socket: &SocketRef<A>, state: &AppState, who: Identity) {
+pub(crate) async fn resync<A: Adapter>(socket: &SocketRef<A>, state: &AppState, who: Identity) {
     let Ok((StatusCode::OK, body)) = service(
         state,
         who,
