@@ -7,12 +7,15 @@ use validator::{Validate, ValidationError};
 
 use super::Role;
 
-#[derive(Clone, Debug, Serialize, Deserialize, Validate)]
+#[derive(Clone, Debug, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 pub struct RegisterRequest {
+    #[schema(format = Email, max_length = 254)]
     #[validate(email(message = "must be a valid email address"), length(max = 254))]
     pub email: String,
+    #[schema(min_length = 8, max_length = 128)]
     #[validate(length(min = 8, max = 128, message = "must be 8 to 128 characters long"))]
     pub password: String,
+    #[schema(min_length = 1, max_length = 80)]
     #[validate(
         length(min = 1, max = 80, message = "must be 1 to 80 characters long"),
         custom(function = "not_blank")
@@ -21,15 +24,17 @@ pub struct RegisterRequest {
     pub role: Role,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, Validate)]
+#[derive(Clone, Debug, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 pub struct LoginRequest {
+    #[schema(min_length = 1, max_length = 254)]
     #[validate(length(min = 1, max = 254, message = "must be 1 to 254 characters long"))]
     pub email: String,
+    #[schema(min_length = 1, max_length = 128)]
     #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters long"))]
     pub password: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct User {
     pub id: Uuid,
     pub email: String,
@@ -39,10 +44,12 @@ pub struct User {
 }
 
 /// What register and login answer.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuthResponse {
     pub user: User,
     pub access_token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer", pattern = "^Bearer$")]
     pub token_type: String,
     /// Seconds until `access_token` expires.
     pub expires_in: u64,
