@@ -4,6 +4,8 @@
 //! internal token, and serves the built web apps.
 
 mod domain;
+pub mod openapi;
+mod rate_limit;
 mod realtime;
 mod routes;
 mod state;
@@ -53,6 +55,7 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
         .await
         .map_err(|e| StartError::Http(format!("socket.io namespace: {e}")))?;
 
+    let limits = state.limits.clone();
     let router = routes::router(state, config).layer(layer);
     let (bridge_io, closing_io) = (io.clone(), io);
     let redis_url = config.redis_url.clone();
@@ -61,6 +64,15 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
             .await?
             .with_background(move |stop| {
                 realtime::bridge::run(bridge_io, redis_url, keys, redis, stop)
+            })
+            .with_background(move |stop| async move {
+                let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        _ = every_minute.tick() => limits.forget_idle(),
+                    }
+                }
             })
             // Open sockets would hold graceful shutdown forever: close them.
             .with_background(move |stop| async move {
