@@ -65,8 +65,13 @@ pub async fn forward(
         }
         Access::Authenticated | Access::Role(_) => {
             // Without a valid token the IP is all there is to limit on.
-            let claims = authenticate(&state, &parts.headers)
-                .or_else(|err| limits.check_ip(client_ip).and(Err(err)))?;
+            let claims = match authenticate(&state, &parts.headers) {
+                Ok(claims) => claims,
+                Err(err) => {
+                    limits.check_ip(client_ip)?;
+                    return Err(err);
+                }
+            };
             limits.check_user(claims.sub)?;
             if let Access::Role(role) = policy.access {
                 if claims.role != role {
