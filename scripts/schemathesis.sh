@@ -38,6 +38,8 @@ token_for() {
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
 }
 
+ensure_postgres
+ensure_redis
 ensure_schemathesis
 [ -x target/debug/hail ] || cargo build --locked --bin hail
 
