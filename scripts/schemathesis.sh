@@ -17,15 +17,34 @@ SCHEMATHESIS_VERSION=4.32.5
 VENV=$HAIL_DATA_DIR/venv
 ST=$VENV/bin/schemathesis
 
+# The newest Python 3.12+ there is, else python3. CPython 3.11 sometimes
+# fails inside Hypothesis ("AST constructor recursion depth mismatch").
+pick_python() {
+  local candidate
+  for candidate in ${HAIL_PYTHON:-} python3.13 python3.12 \
+    $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -V | tail -n 1) python3; do
+    # Run it: a pyenv shim exists for versions that are not active.
+    if "$candidate" -c 'import sys, venv; print(sys.executable)' 2>/dev/null; then
+      return 0
+    fi
+  done
+  return 1
+}
+
 ensure_schemathesis() {
-  if [ -x "$ST" ] && "$ST" --version 2>/dev/null | grep -q "version $SCHEMATHESIS_VERSION\$"; then
+  local python
+  python=$(pick_python) || apt_install "python3" "apt-get install python3 python3-venv" "" python3 python3-venv
+  python=$(pick_python)
+  local want
+  want=$("$python" --version 2>&1)
+  if [ -x "$ST" ] && [ "$("$VENV/bin/python" --version 2>&1)" = "$want" ] \
+    && "$ST" --version 2>/dev/null | grep -q "version $SCHEMATHESIS_VERSION\$"; then
     return 0
   fi
-  log "installing schemathesis $SCHEMATHESIS_VERSION into $VENV (from PyPI, once)"
-  command -v python3 >/dev/null || apt_install "python3" "apt-get install python3 python3-venv" "" python3 python3-venv
-  if ! python3 -m venv --clear "$VENV" >/dev/null 2>&1; then
+  log "installing schemathesis $SCHEMATHESIS_VERSION into $VENV with $want (from PyPI, once)"
+  if ! "$python" -m venv --clear "$VENV" >/dev/null 2>&1; then
     apt_install "python3-venv" "apt-get install python3-venv" "" python3-venv
-    python3 -m venv --clear "$VENV"
+    "$python" -m venv --clear "$VENV"
   fi
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" \
     || die "pip could not install schemathesis $SCHEMATHESIS_VERSION (is PyPI reachable?)"
@@ -68,7 +87,7 @@ for who in rider driver; do
   log "schemathesis as a $who (max ${ST_MAX_EXAMPLES:-25} examples per operation)"
   "$ST" run "$STACK_URL/api/v1/openapi.json" \
     --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
-    --phases examples,coverage,fuzzing \
+    --phases examples,coverage,fuzzing,stateful \
     --max-examples "${ST_MAX_EXAMPLES:-25}" \
     ${ST_SEED:+--seed "$ST_SEED"} \
     --workers 2 \

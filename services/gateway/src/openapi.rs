@@ -31,7 +31,7 @@ use crate::domain::routing::{route_policy, Access};
 
 /// `GET /api/v1/openapi.json`.
 pub async fn openapi_json() -> Response {
-    let mut response = Json(spec()).into_response();
+    let mut response = Json(spec_json()).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -49,6 +49,33 @@ pub fn spec() -> Spec {
     let mut spec = ApiDoc::openapi();
     add_shared_responses(&mut spec);
     spec
+}
+
+/// The contract as served.
+pub fn spec_json() -> serde_json::Value {
+    let mut json = serde_json::to_value(spec()).unwrap_or_default();
+    add_trip_links(&mut json);
+    json
+}
+
+/// OpenAPI links from a created trip to what can be done with it next, so
+/// stateful clients and fuzzers (schemathesis) can follow a trip's id.
+/// Written as JSON: utoipa 5 serializes `Link` fields in snake_case
+/// (`operation_id`), which no tool reads.
+fn add_trip_links(spec: &mut serde_json::Value) {
+    let links = serde_json::json!({
+        "GetTrip": {"operationId": "get_trip", "parameters": {"id": "$response.body#/id"}},
+        "TripEvents": {"operationId": "trip_events", "parameters": {"id": "$response.body#/id"}},
+        "CancelTrip": {"operationId": "cancel_trip", "parameters": {"id": "$response.body#/id"}},
+    });
+    for status in ["200", "202"] {
+        if let Some(response) = spec
+            .pointer_mut(&format!("/paths/~1api~1v1~1trips/post/responses/{status}"))
+            .and_then(|r| r.as_object_mut())
+        {
+            response.insert("links".into(), links.clone());
+        }
+    }
 }
 
 #[derive(OpenApi)]
@@ -384,7 +411,8 @@ fn trip_events() {}
     params(RoomKey),
     responses(
         (status = 200, description = "The room", body = rooms::RoomState),
-        (status = 404, description = "`not_found`: not a room key", body = ErrorBody),
+        (status = 404, description = "`not_found`: the room is gone (its departure has passed)", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: not a room key (`details.key` says why)", body = ErrorBody),
     ))]
 #[allow(dead_code)]
 fn get_room() {}
@@ -394,8 +422,9 @@ fn get_room() {}
     params(RoomKey), request_body = rooms::JoinAsDriver,
     responses(
         (status = 200, description = "The room, with the driver in it", body = rooms::RoomState),
+        (status = 404, description = "`not_found`: the room is gone (its departure has passed)", body = ErrorBody),
         (status = 403, description = "`forbidden`: drivers only", body = ErrorBody),
-        (status = 404, description = "`not_found`: not a room key", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: not a room key (`details.key` says why)", body = ErrorBody),
         (status = 409, description = "`conflict`", body = ErrorBody),
     ))]
 #[allow(dead_code)]
@@ -406,8 +435,9 @@ fn room_join_driver() {}
     params(RoomKey),
     responses(
         (status = 200, description = "The room", body = rooms::RoomState),
+        (status = 404, description = "`not_found`: the room is gone (its departure has passed)", body = ErrorBody),
         (status = 403, description = "`forbidden`: drivers only", body = ErrorBody),
-        (status = 404, description = "`not_found`: not a room key", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: not a room key (`details.key` says why)", body = ErrorBody),
         (status = 409, description = "`conflict`", body = ErrorBody),
     ))]
 #[allow(dead_code)]
@@ -418,8 +448,9 @@ fn room_leave_driver() {}
     params(RoomKey),
     responses(
         (status = 200, description = "The room, with the rider queued", body = rooms::RoomState),
+        (status = 404, description = "`not_found`: the room is gone (its departure has passed)", body = ErrorBody),
         (status = 403, description = "`forbidden`: riders only", body = ErrorBody),
-        (status = 404, description = "`not_found`: not a room key", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: not a room key (`details.key` says why)", body = ErrorBody),
         (status = 409, description = "`conflict`", body = ErrorBody),
     ))]
 #[allow(dead_code)]
@@ -430,8 +461,9 @@ fn room_join_rider() {}
     params(RoomKey),
     responses(
         (status = 200, description = "The room", body = rooms::RoomState),
+        (status = 404, description = "`not_found`: the room is gone (its departure has passed)", body = ErrorBody),
         (status = 403, description = "`forbidden`: riders only", body = ErrorBody),
-        (status = 404, description = "`not_found`: not a room key", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: not a room key (`details.key` says why)", body = ErrorBody),
         (status = 409, description = "`conflict`", body = ErrorBody),
     ))]
 #[allow(dead_code)]
@@ -442,8 +474,9 @@ fn room_leave_rider() {}
     params(RoomKey), request_body = rooms::SelectRider,
     responses(
         (status = 200, description = "The room, the rider now pending", body = rooms::RoomState),
+        (status = 404, description = "`not_found`: the room is gone (its departure has passed)", body = ErrorBody),
         (status = 403, description = "`forbidden`: drivers only", body = ErrorBody),
-        (status = 404, description = "`not_found`: not a room key", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: not a room key (`details.key` says why)", body = ErrorBody),
         (status = 409, description = "`conflict`: the rider is no longer waiting, or no seat is left", body = ErrorBody),
     ))]
 #[allow(dead_code)]
@@ -455,7 +488,8 @@ fn room_select() {}
     responses(
         (status = 200, description = "The room", body = rooms::RoomState),
         (status = 403, description = "`forbidden`: riders only", body = ErrorBody),
-        (status = 404, description = "`not_found`: not a room key", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: not a room key (`details.key` says why)", body = ErrorBody),
+        (status = 404, description = "`not_found`: nothing is pending for the caller", body = ErrorBody),
         (status = 409, description = "`conflict`: nothing is pending for the caller", body = ErrorBody),
     ))]
 #[allow(dead_code)]
@@ -467,6 +501,7 @@ fn room_respond() {}
     responses(
         (status = 200, description = "The room", body = rooms::RoomState),
         (status = 404, description = "`not_found`: no such ride, or not the caller's", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: not a room key (`details.key` says why)", body = ErrorBody),
         (status = 409, description = "`conflict`: the ride is already cancelled", body = ErrorBody),
     ))]
 #[allow(dead_code)]
@@ -647,7 +682,7 @@ mod tests {
 
     #[test]
     fn security_and_shared_errors_follow_the_routing_table() {
-        let spec = serde_json::to_value(spec()).unwrap();
+        let spec = spec_json();
         assert_eq!(spec["openapi"], "3.1.0");
         let login = &spec["paths"]["/api/v1/auth/login"]["post"];
         assert!(login.get("security").is_none(), "login needs no token");
@@ -659,6 +694,9 @@ mod tests {
             create["responses"]["401"]["content"]["application/json"]["schema"]["$ref"],
             "#/components/schemas/ErrorBody"
         );
+        let links = &create["responses"]["202"]["links"];
+        assert_eq!(links["GetTrip"]["operationId"], "get_trip");
+        assert_eq!(links["GetTrip"]["parameters"]["id"], "$response.body#/id");
         let me = &spec["paths"]["/api/v1/auth/me"]["get"];
         assert!(
             me["responses"]["403"].is_null(),
