@@ -85,7 +85,8 @@ for who in rider driver; do
   token=$rider
   [ "$who" = driver ] && token=$driver
   log "schemathesis as a $who (max ${ST_MAX_EXAMPLES:-25} examples per operation)"
-  "$ST" run "$STACK_URL/api/v1/openapi.json" \
+  # From .hail, where schemathesis keeps its example database.
+  (cd "$HAIL_DATA_DIR" && "$ST" run "$STACK_URL/api/v1/openapi.json" \
     --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
     --phases examples,coverage,fuzzing,stateful \
     --max-examples "${ST_MAX_EXAMPLES:-25}" \
@@ -95,7 +96,7 @@ for who in rider driver; do
     --header "Authorization: Bearer $token" \
     --report junit --report-dir "$HAIL_DATA_DIR/schemathesis-$who" \
     --suppress-health-check all \
-    "${exclude[@]}" || status=$?
+    "${exclude[@]}") || status=$?
 done
 if [ "$status" != 0 ]; then
   warn "schemathesis found problems (above); the stack's log is $STACK_LOG"
