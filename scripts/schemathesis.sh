@@ -6,7 +6,7 @@
 # the documented schema or status codes. The stack is stopped and its
 # database dropped at the end, also on failure.
 #
-# Env: ST_MAX_EXAMPLES (per operation, default 25), ST_SEED (replay a run).
+# Env: ST_MAX_EXAMPLES (per operation, default 50), ST_SEED (replay a run).
 # Run on its own after `cargo build --bin hail`; scripts/test.sh runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -84,12 +84,12 @@ status=0
 for who in rider driver; do
   token=$rider
   [ "$who" = driver ] && token=$driver
-  log "schemathesis as a $who (max ${ST_MAX_EXAMPLES:-25} examples per operation)"
+  log "schemathesis as a $who (max ${ST_MAX_EXAMPLES:-50} examples per operation)"
   # From .hail, where schemathesis keeps its example database.
   (cd "$HAIL_DATA_DIR" && "$ST" run "$STACK_URL/api/v1/openapi.json" \
     --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
     --phases examples,coverage,fuzzing,stateful \
-    --max-examples "${ST_MAX_EXAMPLES:-25}" \
+    --max-examples "${ST_MAX_EXAMPLES:-50}" \
     ${ST_SEED:+--seed "$ST_SEED"} \
     --workers 2 \
     --request-timeout 15 \
