@@ -60,7 +60,8 @@ token_for() {
 ensure_postgres
 ensure_redis
 ensure_schemathesis
-[ -x target/debug/hail ] || cargo build --locked --bin hail
+export HAIL_BIN=${HAIL_BIN:-${CARGO_TARGET_DIR:-$HAIL_ROOT/target}/debug/hail}
+[ -x "$HAIL_BIN" ] || cargo build --locked --bin hail
 
 # The fuzzer sends thousands of requests from one IP and user: lift the limits.
 for name in USER IP AUTH LOGIN_EMAIL; do
