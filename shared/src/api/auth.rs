@@ -18,7 +18,7 @@ pub struct RegisterRequest {
     #[schema(min_length = 1, max_length = 80)]
     #[validate(
         length(min = 1, max = 80, message = "must be 1 to 80 characters long"),
-        custom(function = "not_blank")
+        custom(function = "printable_name")
     )]
     pub name: String,
     pub role: Role,
@@ -27,7 +27,10 @@ pub struct RegisterRequest {
 #[derive(Clone, Debug, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 pub struct LoginRequest {
     #[schema(min_length = 1, max_length = 254)]
-    #[validate(length(min = 1, max = 254, message = "must be 1 to 254 characters long"))]
+    #[validate(
+        length(min = 1, max = 254, message = "must be 1 to 254 characters long"),
+        custom(function = "crate::api::no_control_chars")
+    )]
     pub email: String,
     #[schema(min_length = 1, max_length = 128)]
     #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters long"))]
@@ -55,13 +58,13 @@ pub struct AuthResponse {
     pub expires_in: u64,
 }
 
-fn not_blank(value: &str) -> Result<(), ValidationError> {
+fn printable_name(value: &str) -> Result<(), ValidationError> {
     if value.trim().is_empty() {
         let mut err = ValidationError::new("blank");
         err.message = Some("must not be blank".into());
         return Err(err);
     }
-    Ok(())
+    crate::api::no_control_chars(value)
 }
 
 #[cfg(test)]
@@ -95,6 +98,25 @@ mod tests {
         assert!(register("a@b.co", "password1", &"n".repeat(81))
             .validate()
             .is_err());
+    }
+
+    #[test]
+    fn control_characters_are_refused_before_postgres_sees_them() {
+        // Postgres refuses NUL in text: unchecked, that was a 500.
+        assert!(register("a@b.co", "password1", "Ada\u{0}")
+            .validate()
+            .is_err());
+        assert!(register("a@b.co", "password1", "Ada\nLovelace")
+            .validate()
+            .is_err());
+        assert!(register("a@b.co", "password1", "Adá Lovelace")
+            .validate()
+            .is_ok());
+        let login = LoginRequest {
+            email: "a\u{0}@b.co".into(),
+            password: "password1".into(),
+        };
+        assert!(login.validate().is_err());
     }
 
     #[test]

@@ -129,7 +129,10 @@ pub struct Trip {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 pub struct CancelRequest {
     #[schema(max_length = 280)]
-    #[validate(length(max = 280, message = "must be at most 280 characters long"))]
+    #[validate(
+        length(max = 280, message = "must be at most 280 characters long"),
+        custom(function = "crate::api::no_control_chars")
+    )]
     pub reason: Option<String>,
 }
 
