@@ -19,6 +19,8 @@ log "linting (clippy, warnings are errors)"
 cargo clippy --locked --workspace --all-targets --quiet -- -D warnings
 log "running the Rust tests (each test gets its own database and Redis prefix)"
 cargo test --locked --workspace
-log "building hail for the browser test"
+log "building hail (for the browser test and the API fuzzing)"
 cargo build --locked --bin hail
 frontend_test
+log "fuzzing the API from its OpenAPI document (schemathesis, about a minute)"
+./scripts/schemathesis.sh

@@ -69,6 +69,30 @@ pub struct DispatchConfig {
     pub crash_after_claim: bool,
 }
 
+/// A token bucket: `per_minute` sustained, up to `burst` at once.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateLimit {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+/// The gateway's REST rate limits (per gateway process).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateLimits {
+    /// Every authenticated request, keyed by the verified token's user.
+    pub per_user: RateLimit,
+    /// Requests without a valid token (unknown routes, bad tokens), per client IP.
+    pub per_ip: RateLimit,
+    /// `register` and `login`, per client IP.
+    pub auth_per_ip: RateLimit,
+    /// `login`, per email address (case-insensitive): guards one account
+    /// against guessing from many IPs.
+    pub login_per_email: RateLimit,
+    /// Peers whose `X-Forwarded-For` is believed (a load balancer in front
+    /// of the gateway). Empty: the socket address is the client.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
 #[derive(Clone, Debug)]
 pub struct RoomConfig {
     /// Room keys name a weekday and a time in this zone (`HAIL_TIMEZONE`).
@@ -104,6 +128,9 @@ pub struct Config {
     pub request_timeout: Duration,
     pub dispatch: DispatchConfig,
     pub rooms: RoomConfig,
+    pub rate_limits: RateLimits,
+    /// Browser origins allowed to call the REST API cross-origin (CORS).
+    pub cors_origins: Vec<String>,
 }
 
 impl Config {
@@ -202,6 +229,51 @@ impl Config {
             confirm: Duration::from_secs_f64(positive(&var, "HAIL_ROOM_CONFIRM_SECS", 30.0)?),
             grace: Duration::from_secs(parse(&var, "HAIL_ROOM_GRACE_MINS", 30u64)? * 60),
         };
+        // Register and login are argon2-bound and the target of guessing, so
+        // production keeps them tight; dev is loose so the simulator and the
+        // web apps' tests can create many accounts from one machine.
+        let auth_default = match environment {
+            Environment::Production => RateLimit {
+                per_minute: 30,
+                burst: 20,
+            },
+            Environment::Dev => RateLimit {
+                per_minute: 6_000,
+                burst: 1_000,
+            },
+        };
+        let rate_limits = RateLimits {
+            per_user: rate_limit(&var, "USER", RateLimit { per_minute: 600, burst: 100 })?,
+            per_ip: rate_limit(&var, "IP", RateLimit { per_minute: 600, burst: 100 })?,
+            auth_per_ip: rate_limit(&var, "AUTH", auth_default)?,
+            login_per_email: rate_limit(&var, "LOGIN_EMAIL", RateLimit { per_minute: 10, burst: 5 })?,
+            trusted_proxies: list(&var, "HAIL_TRUSTED_PROXIES")
+                .iter()
+                .map(|raw| {
+                    raw.parse().map_err(|_| {
+                        ConfigError(format!(
+                            "HAIL_TRUSTED_PROXIES: {raw:?} is not an IP address (give a comma-separated list of proxy IPs)"
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let cors_origins = match var("HAIL_CORS_ORIGINS") {
+            Some(raw) if raw.trim() == "none" => Vec::new(),
+            Some(_) => list(&var, "HAIL_CORS_ORIGINS"),
+            None if environment == Environment::Dev => vec!["http://localhost:5173".to_string()],
+            None => Vec::new(),
+        };
+        for origin in &cors_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://"))
+                || origin.ends_with('/')
+                || http::HeaderValue::from_str(origin).is_err()
+            {
+                return Err(ConfigError(format!(
+                    "HAIL_CORS_ORIGINS: {origin:?} is not an origin like `https://app.example.com` (scheme and host, no path)"
+                )));
+            }
+        }
 
         Ok(Self {
             environment,
@@ -226,8 +298,41 @@ impl Config {
             )?),
             dispatch,
             rooms,
+            rate_limits,
+            cors_origins,
         })
     }
+}
+
+/// `HAIL_RATE_LIMIT_<NAME>_PER_MIN` and `HAIL_RATE_LIMIT_<NAME>_BURST`.
+fn rate_limit(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: RateLimit,
+) -> Result<RateLimit, ConfigError> {
+    let per_minute_var = format!("HAIL_RATE_LIMIT_{name}_PER_MIN");
+    let burst_var = format!("HAIL_RATE_LIMIT_{name}_BURST");
+    let limit = RateLimit {
+        per_minute: parse(var, &per_minute_var, default.per_minute)?,
+        burst: parse(var, &burst_var, default.burst)?,
+    };
+    if limit.per_minute == 0 || limit.burst == 0 {
+        return Err(ConfigError(format!(
+            "{per_minute_var} and {burst_var} must be at least 1 (raise them to loosen the limit)"
+        )));
+    }
+    Ok(limit)
+}
+
+/// A comma-separated list, blanks dropped.
+fn list(var: &impl Fn(&str) -> Option<String>, name: &str) -> Vec<String> {
+    var(name)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn secret(
@@ -326,6 +431,73 @@ mod tests {
     fn upstream_urls_follow_the_ports() {
         let c = config(&[("HAIL_ENV", "dev"), ("HAIL_USER_PORT", "4001")]).unwrap();
         assert_eq!(c.upstreams.user, "http://127.0.0.1:4001");
+    }
+
+    #[test]
+    fn rate_limits_and_cors_have_defaults_and_parse() {
+        let dev = config(&[("HAIL_ENV", "dev")]).unwrap();
+        assert_eq!(dev.cors_origins, vec!["http://localhost:5173".to_string()]);
+        assert!(dev.rate_limits.trusted_proxies.is_empty());
+        assert_eq!(
+            dev.rate_limits.per_user,
+            RateLimit {
+                per_minute: 600,
+                burst: 100
+            }
+        );
+        let prod = config(&[
+            ("HAIL_JWT_SECRET", &"j".repeat(40)),
+            ("HAIL_INTERNAL_TOKEN", &"x".repeat(40)),
+        ])
+        .unwrap();
+        assert!(prod.cors_origins.is_empty(), "no CORS unless configured");
+        assert!(prod.rate_limits.auth_per_ip.per_minute < dev.rate_limits.auth_per_ip.per_minute);
+
+        let c = config(&[
+            ("HAIL_ENV", "dev"),
+            (
+                "HAIL_CORS_ORIGINS",
+                "https://a.example, https://b.example:8443",
+            ),
+            ("HAIL_TRUSTED_PROXIES", "10.0.0.1, ::1"),
+            ("HAIL_RATE_LIMIT_AUTH_PER_MIN", "3"),
+            ("HAIL_RATE_LIMIT_AUTH_BURST", "2"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.cors_origins,
+            ["https://a.example", "https://b.example:8443"]
+        );
+        assert_eq!(
+            c.rate_limits.trusted_proxies,
+            vec![
+                IpAddr::from([10, 0, 0, 1]),
+                "::1".parse::<IpAddr>().unwrap()
+            ]
+        );
+        assert_eq!(
+            c.rate_limits.auth_per_ip,
+            RateLimit {
+                per_minute: 3,
+                burst: 2
+            }
+        );
+        let none = config(&[("HAIL_ENV", "dev"), ("HAIL_CORS_ORIGINS", "none")]).unwrap();
+        assert!(none.cors_origins.is_empty());
+    }
+
+    #[test]
+    fn bad_rate_limits_and_origins_name_the_variable() {
+        for (name, value) in [
+            ("HAIL_RATE_LIMIT_USER_BURST", "0"),
+            ("HAIL_RATE_LIMIT_IP_PER_MIN", "lots"),
+            ("HAIL_TRUSTED_PROXIES", "10.0.0.0/8"),
+            ("HAIL_CORS_ORIGINS", "https://a.example/app/"),
+            ("HAIL_CORS_ORIGINS", "a.example"),
+        ] {
+            let err = config(&[("HAIL_ENV", "dev"), (name, value)]).unwrap_err();
+            assert!(err.to_string().contains(name), "{name}={value}: {err}");
+        }
     }
 
     #[test]

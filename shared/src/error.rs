@@ -49,16 +49,18 @@ pub enum ApiError {
 }
 
 /// The wire shape of every error, for clients and tests to read back.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// For a 422: `{field: [messages]}`.
+    #[schema(value_type = Option<Object>)]
     pub details: Option<serde_json::Value>,
 }
 

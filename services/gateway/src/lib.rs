@@ -4,6 +4,8 @@
 //! internal token, and serves the built web apps.
 
 mod domain;
+pub mod openapi;
+mod rate_limit;
 mod realtime;
 mod routes;
 mod state;
@@ -54,6 +56,7 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
         .map_err(|e| StartError::Http(format!("socket.io namespace: {e}")))?;
 
     let bridge_state = state.clone();
+    let limits = state.limits.clone();
     let router = routes::router(state, config).layer(layer);
     let (bridge_io, closing_io) = (io.clone(), io);
     let redis_url = config.redis_url.clone();
@@ -62,6 +65,15 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
             .await?
             .with_background(move |stop| {
                 realtime::bridge::run(bridge_io, bridge_state, redis_url, keys, redis, stop)
+            })
+            .with_background(move |stop| async move {
+                let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        _ = every_minute.tick() => limits.forget_idle(),
+                    }
+                }
             })
             // Open sockets would hold graceful shutdown forever: close them.
             .with_background(move |stop| async move {

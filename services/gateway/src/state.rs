@@ -3,7 +3,7 @@ use std::{sync::Arc, time::Duration};
 use hail_shared::{auth::TokenKeys, config::Config, server::StartError};
 use redis::aio::ConnectionManager;
 
-use crate::domain::routing::Upstream;
+use crate::{domain::routing::Upstream, rate_limit::Limiters};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -12,6 +12,7 @@ pub struct AppState {
     pub upstreams: Arc<Upstreams>,
     pub internal_token: Arc<str>,
     pub redis: ConnectionManager,
+    pub limits: Arc<Limiters>,
 }
 
 pub struct Upstreams {
@@ -49,6 +50,7 @@ impl AppState {
             }),
             internal_token: config.internal_token.as_str().into(),
             redis,
+            limits: Arc::new(Limiters::new(&config.rate_limits)),
         })
     }
 }

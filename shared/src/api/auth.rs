@@ -7,29 +7,37 @@ use validator::{Validate, ValidationError};
 
 use super::Role;
 
-#[derive(Clone, Debug, Serialize, Deserialize, Validate)]
+#[derive(Clone, Debug, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 pub struct RegisterRequest {
+    #[schema(format = Email, max_length = 254)]
     #[validate(email(message = "must be a valid email address"), length(max = 254))]
     pub email: String,
+    #[schema(min_length = 8, max_length = 128)]
     #[validate(length(min = 8, max = 128, message = "must be 8 to 128 characters long"))]
     pub password: String,
+    #[schema(min_length = 1, max_length = 80)]
     #[validate(
         length(min = 1, max = 80, message = "must be 1 to 80 characters long"),
-        custom(function = "not_blank")
+        custom(function = "printable_name")
     )]
     pub name: String,
     pub role: Role,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, Validate)]
+#[derive(Clone, Debug, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 pub struct LoginRequest {
-    #[validate(length(min = 1, max = 254, message = "must be 1 to 254 characters long"))]
+    #[schema(min_length = 1, max_length = 254)]
+    #[validate(
+        length(min = 1, max = 254, message = "must be 1 to 254 characters long"),
+        custom(function = "crate::api::no_control_chars")
+    )]
     pub email: String,
+    #[schema(min_length = 1, max_length = 128)]
     #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters long"))]
     pub password: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct User {
     pub id: Uuid,
     pub email: String,
@@ -39,22 +47,24 @@ pub struct User {
 }
 
 /// What register and login answer.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuthResponse {
     pub user: User,
     pub access_token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer", pattern = "^Bearer$")]
     pub token_type: String,
     /// Seconds until `access_token` expires.
     pub expires_in: u64,
 }
 
-fn not_blank(value: &str) -> Result<(), ValidationError> {
+fn printable_name(value: &str) -> Result<(), ValidationError> {
     if value.trim().is_empty() {
         let mut err = ValidationError::new("blank");
         err.message = Some("must not be blank".into());
         return Err(err);
     }
-    Ok(())
+    crate::api::no_control_chars(value)
 }
 
 #[cfg(test)]
@@ -88,6 +98,25 @@ mod tests {
         assert!(register("a@b.co", "password1", &"n".repeat(81))
             .validate()
             .is_err());
+    }
+
+    #[test]
+    fn control_characters_are_refused_before_postgres_sees_them() {
+        // Postgres refuses NUL in text: unchecked, that was a 500.
+        assert!(register("a@b.co", "password1", "Ada\u{0}")
+            .validate()
+            .is_err());
+        assert!(register("a@b.co", "password1", "Ada\nLovelace")
+            .validate()
+            .is_err());
+        assert!(register("a@b.co", "password1", "Adá Lovelace")
+            .validate()
+            .is_ok());
+        let login = LoginRequest {
+            email: "a\u{0}@b.co".into(),
+            password: "password1".into(),
+        };
+        assert!(login.validate().is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::UnknownValue;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum DriverStatus {
     Offline,
@@ -45,7 +45,7 @@ impl FromStr for DriverStatus {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DriverLocation {
     pub lat: f64,
     pub lng: f64,
@@ -53,12 +53,13 @@ pub struct DriverLocation {
 }
 
 /// `GET /api/v1/drivers/me`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DriverProfile {
     pub id: Uuid,
     pub status: DriverStatus,
     pub current_trip_id: Option<Uuid>,
     /// The open offer (the `offer` socket event's payload), or null.
+    #[schema(value_type = Option<crate::api::trips::Offer>)]
     pub current_offer: Option<serde_json::Value>,
     pub location: Option<DriverLocation>,
 }
@@ -70,34 +71,44 @@ pub struct CreateDriverProfile {
 }
 
 /// Answer to `online` / `offline`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusResponse {
     pub status: DriverStatus,
 }
 
 /// `POST /api/v1/drivers/me/location` (and the `driver:location` socket event).
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, validator::Validate)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, validator::Validate, utoipa::ToSchema)]
 pub struct LocationUpdate {
+    #[schema(minimum = -85.051_128_78, maximum = 85.051_128_78)]
     #[validate(custom(function = "crate::api::geo::valid_lat"))]
     pub lat: f64,
+    #[schema(minimum = -180.0, maximum = 180.0)]
     #[validate(custom(function = "crate::api::geo::valid_lng"))]
     pub lng: f64,
+    #[schema(minimum = 0.0, maximum = 360.0)]
     #[validate(range(min = 0.0, max = 360.0, message = "must be between 0 and 360"))]
     pub heading: Option<f64>,
+    #[schema(minimum = 0.0, maximum = 300.0)]
     #[validate(range(min = 0.0, max = 300.0, message = "must be between 0 and 300"))]
     pub speed_kmh: Option<f64>,
 }
 
 /// `GET /api/v1/drivers/nearby` query.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, validator::Validate)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, validator::Validate, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct NearbyQuery {
+    #[param(minimum = -85.051_128_78, maximum = 85.051_128_78)]
     #[validate(custom(function = "crate::api::geo::valid_lat"))]
     pub lat: f64,
+    #[param(minimum = -180.0, maximum = 180.0)]
     #[validate(custom(function = "crate::api::geo::valid_lng"))]
     pub lng: f64,
+    /// Search radius in km, more than 0 and at most 50.
+    #[param(exclusive_minimum = 0.0, maximum = 50.0, default = 3.0)]
     #[serde(default = "default_radius_km")]
     #[validate(custom(function = "valid_radius"))]
     pub radius_km: f64,
+    #[param(minimum = 1, maximum = 100, default = 10)]
     #[serde(default = "default_limit")]
     #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
     pub limit: usize,
@@ -120,7 +131,7 @@ fn default_limit() -> usize {
     10
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NearbyDriver {
     pub driver_id: Uuid,
     pub lat: f64,

@@ -32,10 +32,13 @@ fn check(ok: bool, message: &'static str) -> Result<(), ValidationError> {
     Err(err)
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Validate)]
+/// A point; latitudes outside Redis GEO's band (|lat| > 85.05112878) are a 422.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 pub struct LatLng {
+    #[schema(minimum = -85.051_128_78, maximum = 85.051_128_78)]
     #[validate(custom(function = "crate::api::geo::valid_lat"))]
     pub lat: f64,
+    #[schema(minimum = -180.0, maximum = 180.0)]
     #[validate(custom(function = "crate::api::geo::valid_lng"))]
     pub lng: f64,
 }

@@ -11,7 +11,7 @@ use std::{fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Rider,
@@ -48,3 +48,15 @@ impl FromStr for Role {
 #[derive(Debug, thiserror::Error)]
 #[error("unknown value {0:?}")]
 pub struct UnknownValue(pub String);
+
+/// Text that goes into Postgres must hold no control characters: NUL is
+/// refused by Postgres itself (a 500 if it got that far), the rest are
+/// never meant in a name, an email or a reason.
+pub fn no_control_chars(value: &str) -> Result<(), validator::ValidationError> {
+    if value.chars().any(char::is_control) {
+        let mut err = validator::ValidationError::new("control_characters");
+        err.message = Some("must not contain control characters".into());
+        return Err(err);
+    }
+    Ok(())
+}

@@ -7,7 +7,7 @@ use validator::Validate;
 
 /// `GET /api/v1/rooms/{key}` and every room answer; also the `room:state`
 /// socket event's payload.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RoomState {
     pub key: String,
     /// The departure this room is for: the next occurrence of the key's
@@ -20,20 +20,20 @@ pub struct RoomState {
     pub rides: Vec<Ride>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RoomDriver {
     pub driver_id: Uuid,
     pub seats_left: u8,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PendingMatch {
     pub rider_id: Uuid,
     pub driver_id: Uuid,
     pub expires_at: DateTime<Utc>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum RideStatus {
     Confirmed,
@@ -49,7 +49,7 @@ impl RideStatus {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Ride {
     pub id: Uuid,
     pub rider_id: Uuid,
@@ -58,26 +58,27 @@ pub struct Ride {
 }
 
 /// `POST /api/v1/rooms/{key}/drivers`.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, Validate)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 pub struct JoinAsDriver {
+    #[schema(minimum = 1, maximum = 8)]
     #[validate(range(min = 1, max = 8, message = "must be between 1 and 8"))]
     pub seats: u8,
 }
 
 /// `POST /api/v1/rooms/{key}/select`.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, Validate)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 pub struct SelectRider {
     pub rider_id: Uuid,
 }
 
 /// `POST /api/v1/rooms/{key}/respond`.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, Validate)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 pub struct MatchResponse {
     pub accept: bool,
 }
 
 /// The `room:match_request` socket event, to the selected rider.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MatchRequest {
     pub key: String,
     pub driver_id: Uuid,

@@ -9,7 +9,7 @@ use validator::Validate;
 
 use super::{geo::LatLng, UnknownValue};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TripStatus {
     Requested,
@@ -64,7 +64,9 @@ impl FromStr for TripStatus {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     #[default]
@@ -94,7 +96,7 @@ impl FromStr for Tier {
 }
 
 /// `POST /api/v1/trips`
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 pub struct TripRequest {
     #[validate(nested)]
     pub pickup: LatLng,
@@ -105,7 +107,7 @@ pub struct TripRequest {
 }
 
 /// The trip object.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Trip {
     pub id: Uuid,
     pub rider_id: Uuid,
@@ -124,15 +126,21 @@ pub struct Trip {
 }
 
 /// `POST /api/v1/trips/{id}/cancel`
-#[derive(Clone, Debug, Default, Serialize, Deserialize, Validate)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 pub struct CancelRequest {
-    #[validate(length(max = 280, message = "must be at most 280 characters long"))]
+    #[schema(max_length = 280)]
+    #[validate(
+        length(max = 280, message = "must be at most 280 characters long"),
+        custom(function = "crate::api::no_control_chars")
+    )]
     pub reason: Option<String>,
 }
 
 /// `GET /api/v1/trips?limit=`
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, Validate)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, Validate, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TripListQuery {
+    #[param(minimum = 1, maximum = 100, default = 20)]
     #[serde(default = "default_list_limit")]
     #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
     pub limit: i64,
@@ -143,24 +151,44 @@ fn default_list_limit() -> i64 {
 }
 
 /// `POST /api/v1/trips/{id}/decline`
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeclineResponse {
+    #[schema(pattern = "^declined$", example = "declined")]
     pub status: String,
 }
 
 /// One row of `GET /api/v1/trips/{id}/events`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DispatchEvent {
     pub seq: i64,
     pub at: DateTime<Utc>,
     #[serde(rename = "type")]
+    #[schema(value_type = DispatchEventType)]
     pub kind: String,
     pub driver_id: Option<Uuid>,
+    #[schema(value_type = Object)]
     pub detail: serde_json::Value,
 }
 
+/// The audit trail's `type`s (documentation only: rows carry them as text).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DispatchEventType {
+    Requested,
+    OfferSent,
+    OfferAccepted,
+    OfferDeclined,
+    OfferExpired,
+    Assigned,
+    DriverCancelled,
+    Started,
+    Completed,
+    Cancelled,
+    NoDriver,
+}
+
 /// The `offer` socket event, and a driver's `current_offer`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Offer {
     pub trip_id: Uuid,
     pub pickup: LatLng,

@@ -21,7 +21,7 @@ use hail_shared::{
         Role,
     },
     auth::{Claims, TokenKeys},
-    config::Config,
+    config::{Config, RateLimits},
     db,
     error::ErrorBody,
 };
@@ -61,6 +61,33 @@ pub struct Account {
     pub password: String,
     pub role: Role,
     pub token: String,
+}
+
+/// The rate limits as `HAIL_RATE_LIMIT_*` / `HAIL_TRUSTED_PROXIES` variables.
+fn rate_limit_env(limits: &RateLimits) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    for (name, limit) in [
+        ("USER", limits.per_user),
+        ("IP", limits.per_ip),
+        ("AUTH", limits.auth_per_ip),
+        ("LOGIN_EMAIL", limits.login_per_email),
+    ] {
+        env.push((
+            format!("HAIL_RATE_LIMIT_{name}_PER_MIN"),
+            limit.per_minute.to_string(),
+        ));
+        env.push((
+            format!("HAIL_RATE_LIMIT_{name}_BURST"),
+            limit.burst.to_string(),
+        ));
+    }
+    let proxies: Vec<String> = limits
+        .trusted_proxies
+        .iter()
+        .map(|ip| ip.to_string())
+        .collect();
+    env.push(("HAIL_TRUSTED_PROXIES".into(), proxies.join(",")));
+    env
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -117,6 +144,9 @@ pub async fn spawn_app_on(servers: Servers, customize: impl FnOnce(&mut Config))
             Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../../frontend/public").into())
         }
         name if name.ends_with("_PORT") => Some("0".into()),
+        // Tests fire far more requests per user and per IP than a person
+        // would; the rate-limit tests set their own limits.
+        name if name.starts_with("HAIL_RATE_LIMIT_") => Some("1000000".into()),
         _ => None,
     })
     .expect("test configuration");
@@ -248,6 +278,15 @@ impl TestApp {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
+        .chain(rate_limit_env(&c.rate_limits))
+        .chain([(
+            "HAIL_CORS_ORIGINS".to_string(),
+            if c.cors_origins.is_empty() {
+                "none".to_string()
+            } else {
+                c.cors_origins.join(",")
+            },
+        )])
         .collect()
     }
 

@@ -1,6 +1,11 @@
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
-use axum::{extract::Request, routing::any, Router};
+use axum::{
+    extract::Request,
+    http::{header, HeaderName, HeaderValue, Method},
+    routing::{any, get},
+    Router,
+};
 use hail_shared::{
     config::Config,
     extract::REQUEST_ID_HEADER,
@@ -9,16 +14,23 @@ use hail_shared::{
     ApiError,
 };
 
-use crate::{domain::routing::Upstream, state::AppState};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::{domain::routing::Upstream, openapi, state::AppState};
 
 pub mod proxy;
 
 pub fn router(state: AppState, config: &Config) -> Router {
-    let routes = Router::new()
+    let mut routes = Router::new()
+        .route("/api/v1/openapi.json", get(openapi::openapi_json))
+        .route("/api/docs", get(openapi::docs_page))
         .route("/api/v1/{*rest}", any(proxy::forward))
         .route("/api/{*rest}", any(unknown_route))
         .route("/internal/{*rest}", any(unknown_route))
         .with_state(state.clone());
+    if let Some(cors) = cors(&config.cors_origins) {
+        routes = routes.layer(cors);
+    }
     let ready_state = state.clone();
     let ready = Arc::new(move || Box::pin(ready(ready_state.clone())) as ReadyFuture);
     server::wrap(
@@ -39,6 +51,33 @@ pub fn router(state: AppState, config: &Config) -> Router {
             req
         },
     ))
+}
+
+/// Cross-origin access for the configured origins only; none configured,
+/// no CORS headers at all (browsers then refuse cross-origin calls).
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("idempotency-key"),
+            ])
+            .expose_headers([
+                header::RETRY_AFTER,
+                HeaderName::from_static(REQUEST_ID_HEADER),
+            ])
+            .max_age(Duration::from_secs(600)),
+    )
 }
 
 async fn unknown_route() -> ApiError {

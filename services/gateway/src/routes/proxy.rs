@@ -52,17 +52,33 @@ pub async fn forward(
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path();
-    let policy = route_policy(&parts.method, path)
-        .ok_or_else(|| ApiError::NotFound("no such route".into()))?;
+    let limits = &state.limits;
+    let client_ip = limits.client_ip(peer, &parts.headers);
+    let Some(policy) = route_policy(&parts.method, path) else {
+        limits.check_ip(client_ip)?;
+        return Err(ApiError::NotFound("no such route".into()));
+    };
     let caller = match policy.access {
-        Access::Public => None,
-        Access::Authenticated => Some(authenticate(&state, &parts.headers)?),
-        Access::Role(role) => {
-            let claims = authenticate(&state, &parts.headers)?;
-            if claims.role != role {
-                return Err(ApiError::Forbidden(format!(
-                    "this endpoint is for {role} accounts"
-                )));
+        Access::Public => {
+            limits.check_auth(client_ip)?;
+            None
+        }
+        Access::Authenticated | Access::Role(_) => {
+            // Without a valid token the IP is all there is to limit on.
+            let claims = match authenticate(&state, &parts.headers) {
+                Ok(claims) => claims,
+                Err(err) => {
+                    limits.check_ip(client_ip)?;
+                    return Err(err);
+                }
+            };
+            limits.check_user(claims.sub)?;
+            if let Access::Role(role) = policy.access {
+                if claims.role != role {
+                    return Err(ApiError::Forbidden(format!(
+                        "this endpoint is for {role} accounts"
+                    )));
+                }
             }
             Some(claims)
         }
@@ -79,6 +95,11 @@ pub async fn forward(
     let body = to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| ApiError::PayloadTooLarge)?;
+    if path == "/api/v1/auth/login" {
+        if let Some(email) = login_email(&body) {
+            limits.check_login_email(&email)?;
+        }
+    }
 
     let request_id = parts
         .extensions
@@ -94,7 +115,7 @@ pub async fn forward(
             body,
             client_headers: Some(&parts.headers),
             request_id,
-            peer: Some(peer),
+            peer: Some(SocketAddr::new(client_ip, peer.port())),
         },
     )
     .await?;
@@ -178,6 +199,16 @@ pub async fn call(state: &AppState, call: Call<'_>) -> Result<Answer, ApiError> 
         headers,
         body,
     })
+}
+
+/// The `email` of a login body, if it has one (a malformed body is the user
+/// service's to refuse).
+fn login_email(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Login {
+        email: String,
+    }
+    serde_json::from_slice::<Login>(body).ok().map(|l| l.email)
 }
 
 fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Claims, ApiError> {

@@ -6,4 +6,5 @@ mod auth;
 mod gateway;
 mod health;
 mod helpers;
+mod limits;
 mod realtime;
