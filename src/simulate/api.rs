@@ -96,19 +96,38 @@ impl Api {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Result<T, CallError> {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
         let transport = |err: reqwest::Error| CallError {
             status: 0,
             code: "transport".into(),
             message: format!("{path}: {err}"),
         };
-        let response = request.send().await.map_err(transport)?;
+        // A rate-limited call waits as long as `Retry-After` says and tries
+        // again (a production gateway allows few sign-ups per minute per IP).
+        let mut attempts = 0;
+        let response = loop {
+            let mut request = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.base));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            let response = request.send().await.map_err(transport)?;
+            attempts += 1;
+            if response.status() != StatusCode::TOO_MANY_REQUESTS || attempts >= 20 {
+                break response;
+            }
+            let wait = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(1)
+                .clamp(1, 60);
+            tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+        };
         let status = response.status();
         let bytes = response.bytes().await.map_err(transport)?;
         if !status.is_success() {
