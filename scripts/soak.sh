@@ -37,7 +37,9 @@ export HAIL_GATEWAY_PORT=$(free_port) HAIL_USER_PORT=$(free_port) HAIL_DRIVER_PO
 gateway=http://127.0.0.1:$HAIL_GATEWAY_PORT
 
 # More sockets than the default 1,024 descriptors allow.
-ulimit -n 65536 2>/dev/null || warn "could not raise the file limit; thousands of sockets may fail"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge $((DRIVERS * 3)) ] \
+  || warn "the file limit ($(ulimit -n)) is low for $DRIVERS drivers' sockets; raise it (ulimit -n) if connections fail"
 
 "$bin" migrate >"$out/migrate.log" 2>&1 || die "migrate failed; see $out/migrate.log"
 declare -A pids
