@@ -3,12 +3,11 @@
 // Carpool tab.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Api, ApiError, errorText } from "../common/api";
-import { AuthScreen } from "../common/AuthScreen";
 import { CarpoolTab } from "../common/CarpoolTab";
 import { check, DeclineResponse, DriverProfile, Offer, OfferRevoked, StatusResponse, Trip, type DriverStatus, type LatLng } from "../common/contracts";
 import { distanceKm, formatDistance, secondsLeft, stepToward } from "../common/geo";
 import { MapView, type MapMarker } from "../common/MapView";
-import { clearSession, loadSession, saveSession, sessionFrom, type Session } from "../common/session";
+import { SessionGate, type HomeProps } from "../common/SessionGate";
 import { Alert, Shell } from "../common/Shell";
 import { TripHistory } from "../common/TripHistory";
 import { driverTripView, isActive, newerTrip } from "../common/tripView";
@@ -19,42 +18,10 @@ const CITY: LatLng = { lat: 1.3048, lng: 103.8318 };
 type Tab = "drive" | "carpool" | "history";
 
 export function DriverApp() {
-  const initial = useMemo(() => loadSession("driver"), []);
-  const [session, setSession] = useState<Session | null>(initial.session);
-  const [notice, setNotice] = useState<string | null>(initial.notice);
-  const expire = useCallback(() => {
-    clearSession("driver");
-    setSession(null);
-    setNotice("Your session has expired. Log in again.");
-  }, []);
-  if (!session) {
-    return (
-      <AuthScreen
-        role="driver"
-        notice={notice}
-        onAuthenticated={(auth) => {
-          const s = sessionFrom(auth);
-          saveSession(s);
-          setNotice(null);
-          setSession(s);
-        }}
-      />
-    );
-  }
-  return (
-    <DriverHome
-      key={session.token}
-      session={session}
-      onExpired={expire}
-      onLogout={() => {
-        clearSession("driver");
-        setSession(null);
-      }}
-    />
-  );
+  return <SessionGate role="driver" home={(props) => <DriverHome {...props} />} />;
 }
 
-function DriverHome({ session, onExpired, onLogout }: { session: Session; onExpired: () => void; onLogout: () => void }) {
+function DriverHome({ session, onExpired, onLogout }: HomeProps) {
   const api = useMemo(() => new Api(session.token, onExpired), [session.token, onExpired]);
   const [tab, setTab] = useState<Tab>("drive");
   const [status, setStatus] = useState<DriverStatus | null>(null);

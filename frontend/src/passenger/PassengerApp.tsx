@@ -2,13 +2,12 @@
 // and the Carpool tab.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Api, errorText } from "../common/api";
-import { AuthScreen } from "../common/AuthScreen";
 import { CarpoolTab } from "../common/CarpoolTab";
 import { check, DriverLocationEvent, NearbyList, Trip, TripList, type LatLng, type NearbyDriver, type Tier } from "../common/contracts";
 import { CoordinateField } from "../common/CoordinateField";
 import { carSvg } from "../common/icons";
 import { MapView, type MapMarker } from "../common/MapView";
-import { clearSession, loadSession, saveSession, sessionFrom, type Session } from "../common/session";
+import { SessionGate, type HomeProps } from "../common/SessionGate";
 import { Alert, Shell } from "../common/Shell";
 import { TripHistory } from "../common/TripHistory";
 import { emitAck, useSocket } from "../common/useSocket";
@@ -18,44 +17,10 @@ const CITY: LatLng = { lat: 1.3048, lng: 103.8318 };
 type Tab = "ride" | "carpool" | "history";
 
 export function PassengerApp() {
-  const initial = useMemo(() => loadSession("rider"), []);
-  const [session, setSession] = useState<Session | null>(initial.session);
-  const [notice, setNotice] = useState<string | null>(initial.notice);
-
-  const expire = useCallback(() => {
-    clearSession("rider");
-    setSession(null);
-    setNotice("Your session has expired. Log in again.");
-  }, []);
-
-  if (!session) {
-    return (
-      <AuthScreen
-        role="rider"
-        notice={notice}
-        onAuthenticated={(auth) => {
-          const s = sessionFrom(auth);
-          saveSession(s);
-          setNotice(null);
-          setSession(s);
-        }}
-      />
-    );
-  }
-  return (
-    <RiderHome
-      key={session.token}
-      session={session}
-      onExpired={expire}
-      onLogout={() => {
-        clearSession("rider");
-        setSession(null);
-      }}
-    />
-  );
+  return <SessionGate role="rider" home={(props) => <RiderHome {...props} />} />;
 }
 
-function RiderHome({ session, onExpired, onLogout }: { session: Session; onExpired: () => void; onLogout: () => void }) {
+function RiderHome({ session, onExpired, onLogout }: HomeProps) {
   const api = useMemo(() => new Api(session.token, onExpired), [session.token, onExpired]);
   const [tab, setTab] = useState<Tab>("ride");
   const [trip, setTrip] = useState<Trip | null>(null);
