@@ -456,7 +456,15 @@ async fn on_assigned(state: &AppState, trip: &Trip, driver_id: Uuid) {
     }
     // A cancel that landed between the commit and the SET already ran its
     // cleanup; undo the mapping it could not see.
-    let still_on = repo::find_trip(&state.pool, trip.id)
+    clear_unless_still_on(state, driver_id, trip.id).await;
+}
+
+/// The second half of set-then-recheck: drops the driver's mapping to
+/// `trip_id` unless Postgres still has the driver on that trip. A failed
+/// read clears too: a missing mapping is restored by the periodic repair, a
+/// stale one would never be.
+async fn clear_unless_still_on(state: &AppState, driver_id: Uuid, trip_id: Uuid) {
+    let still_on = repo::find_trip(&state.pool, trip_id)
         .await
         .ok()
         .flatten()
@@ -464,7 +472,7 @@ async fn on_assigned(state: &AppState, trip: &Trip, driver_id: Uuid) {
             t.driver_id == Some(driver_id) && matches!(t.status.as_str(), "ASSIGNED" | "ONGOING")
         });
     if !still_on {
-        clear_driver_trip(state, driver_id, trip.id).await;
+        clear_driver_trip(state, driver_id, trip_id).await;
     }
 }
 
@@ -509,15 +517,7 @@ async fn repair_driver_trips(state: &AppState) -> ApiResult<usize> {
                 continue;
             }
             restored += 1;
-            let still_on = repo::find_trip(&state.pool, *trip_id)
-                .await?
-                .is_some_and(|t| {
-                    t.driver_id == Some(*driver_id)
-                        && matches!(t.status.as_str(), "ASSIGNED" | "ONGOING")
-                });
-            if !still_on {
-                clear_driver_trip(state, *driver_id, *trip_id).await;
-            }
+            clear_unless_still_on(state, *driver_id, *trip_id).await;
         }
     }
     Ok(restored)

@@ -98,21 +98,40 @@ async fn run(
     script: &Script,
     args: &[String],
 ) -> ApiResult<Changed> {
-    let mut invocation = script.prepare_invoke();
-    invocation
-        .key(&room.redis_key)
-        .key(state.keys.rooms_pending())
-        .arg(Utc::now().timestamp_millis())
-        .arg(state.keys.channel_room_events())
-        .arg(room.key())
-        .arg(rfc3339(room.departs_at))
-        .arg(room.drop_at.timestamp_millis());
+    let creation = [
+        room.key(),
+        rfc3339(room.departs_at),
+        room.drop_at.timestamp_millis().to_string(),
+    ];
+    let mut invocation = prepare(state, script, &room.redis_key, creation);
     for arg in args {
         invocation.arg(arg);
     }
     let mut redis = state.redis.clone();
     let answer: Vec<String> = invocation.invoke_async(&mut redis).await?;
     outcome(answer)
+}
+
+/// The arguments every room script takes first (see `prelude.lua`):
+/// `creation` is what a room that does not exist yet is made from (the
+/// public key, the departure, when to drop it); empty strings mean "only
+/// if it exists".
+fn prepare<'a>(
+    state: &AppState,
+    script: &'a Script,
+    redis_key: &str,
+    creation: [String; 3],
+) -> redis::ScriptInvocation<'a> {
+    let mut invocation = script.prepare_invoke();
+    invocation
+        .key(redis_key)
+        .key(state.keys.rooms_pending())
+        .arg(Utc::now().timestamp_millis())
+        .arg(state.keys.channel_room_events());
+    for arg in creation {
+        invocation.arg(arg);
+    }
+    invocation
 }
 
 fn outcome(answer: Vec<String>) -> ApiResult<Changed> {
@@ -308,18 +327,14 @@ async fn sweep(state: &AppState) -> Result<(), redis::RedisError> {
         .query_async(&mut redis)
         .await?;
     for redis_key in due {
-        let answer: Vec<String> = state
-            .room_scripts
-            .get
-            .key(&redis_key)
-            .key(state.keys.rooms_pending())
-            .arg(Utc::now().timestamp_millis())
-            .arg(state.keys.channel_room_events())
-            .arg("")
-            .arg("")
-            .arg("")
-            .invoke_async(&mut redis)
-            .await?;
+        let answer: Vec<String> = prepare(
+            state,
+            &state.room_scripts.get,
+            &redis_key,
+            Default::default(),
+        )
+        .invoke_async(&mut redis)
+        .await?;
         if answer.first().map(String::as_str) != Some("ok") {
             // The room expired away: forget it.
             let _: i64 = redis::cmd("ZREM")

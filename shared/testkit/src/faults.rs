@@ -14,12 +14,20 @@ use std::{
 
 use uuid::Uuid;
 
-/// A free local port (bound, read, released).
+/// A free local port for a server this test starts, restarts and must find
+/// again on the same port. Picked below Linux's ephemeral range (32768 and
+/// up), where every `bind(0)` of the other tests running alongside lands,
+/// so none of them can take it between our check and the server's bind.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free local port")
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    for _ in 0..1000 {
+        let port = rng.gen_range(20_000..32_000);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 32000");
 }
 
 /// Waits until something accepts connections on `port`.
