@@ -465,7 +465,7 @@ pub async fn city(scenario: Scenario, args: CityArgs) -> anyhow::Result<()> {
     for r in rows {
         println!("| {} | {} | {} | {} |", r.measure, r.hail, r.redis, r.ratio);
     }
-    println!("\nRaw Redis: ingest runs the driver service's ping.lua (GEOADD + SET + HSET + PUBLISH) on one multiplexed connection; dispatch/redispatch columns are one GEOSEARCH (3 km, COUNT 50) + one pipelined presence/status/lock check + claim.lua (SET NX EX + ZREM) + a release, round trips in sequence.");
+    println!("\nRaw Redis: ingest runs the driver service's ping.lua (GEOADD + SET + HSET + PUBLISH) on one multiplexed connection; dispatch/redispatch columns are one GEOSEARCH (3 km, COUNT 50) + one pipelined presence/status/lock check + claim_first.lua over the five nearest (SET EX + ZREM) + a release, round trips in sequence.");
     Ok(())
 }
 
@@ -1044,9 +1044,12 @@ impl Ceiling {
     }
 
     /// One dispatch step, in sequence: GEOSEARCH, the candidates' presence/
-    /// status/lock in one pipeline, claim.lua on the nearest, then release.
+    /// status/lock in one pipeline, claim_first.lua for one trip over the
+    /// five nearest, then release.
     async fn dispatch_step(&self, n: usize) -> anyhow::Result<Vec<Duration>> {
-        let claim = redis::Script::new(include_str!("../../services/driver/scripts/claim.lua"));
+        let claim = redis::Script::new(include_str!(
+            "../../services/driver/scripts/claim_first.lua"
+        ));
         let mut redis = self.redis.clone();
         claim.prepare_invoke().load_async(&mut redis).await?;
         let mut rng = StdRng::seed_from_u64(9);
@@ -1083,18 +1086,26 @@ impl Ceiling {
                         .exists(k.driver_lock(*id));
                 }
                 let _: Vec<redis::Value> = pipe.query_async(&mut redis).await?;
-                let id = ids[0];
-                let _won: i64 = claim
-                    .key(k.driver_lock(id))
-                    .key(k.driver_presence(id))
-                    .key(k.driver_status(id))
+                let wish = &ids[..ids.len().min(5)];
+                let mut invocation = claim.prepare_invoke();
+                invocation
                     .key(k.driver_locations())
-                    .arg(trip.to_string())
                     .arg(30)
-                    .arg(id.to_string())
-                    .invoke_async(&mut redis)
-                    .await?;
+                    .arg(1)
+                    .arg(trip.to_string())
+                    .arg(wish.len());
+                for id in wish {
+                    invocation
+                        .key(k.driver_lock(*id))
+                        .key(k.driver_presence(*id))
+                        .key(k.driver_status(*id))
+                        .arg(id.to_string());
+                }
+                let won: Vec<String> = invocation.invoke_async(&mut redis).await?;
                 lat.push(t0.elapsed());
+                let Some(id) = won.first().and_then(|w| Uuid::parse_str(w).ok()) else {
+                    continue;
+                };
                 // Put it back (outside the timing) so the next step finds it.
                 let i = self.ids.iter().position(|x| *x == id).unwrap_or(0);
                 let mut pipe = redis::pipe();

@@ -8,8 +8,8 @@ use std::{sync::Arc, time::Duration};
 use hail_shared::{
     api::{
         drivers::{
-            CandidatesRequest, ClaimRequest, ClaimResponse, CreateDriverProfile, NearbyDriver,
-            ShowOffer, TripRef,
+            CandidatesRequest, ClaimWish, ClaimsRequest, ClaimsResponse, CreateDriverProfile,
+            NearbyDriver, ShowOffer, TripRef,
         },
         geo::LatLng,
     },
@@ -78,26 +78,27 @@ impl DriverClient {
             .map(Option::unwrap_or_default)
     }
 
-    /// Claims `driver_id` for `trip_id` for `ttl`. `false` when another
-    /// trip has the driver or it is no longer ONLINE and present.
-    pub async fn claim(
+    /// Claims for a batch of trips in queue order (see `ClaimsRequest`):
+    /// per wish, the driver it now holds, if any.
+    pub async fn claim_first(
         &self,
-        driver_id: Uuid,
-        trip_id: Uuid,
+        claims: Vec<ClaimWish>,
         ttl: Duration,
-    ) -> Result<bool, ApiError> {
-        let body = ClaimRequest {
-            trip_id,
+    ) -> Result<Vec<Option<Uuid>>, ApiError> {
+        let wishes = claims.len();
+        let body = ClaimsRequest {
             ttl_secs: ttl.as_secs().max(1),
+            claims,
         };
-        let answer: Option<ClaimResponse> = self
-            .send(
-                Method::POST,
-                &format!("/internal/drivers/{driver_id}/claim"),
-                Some(&body),
-            )
+        let answer: Option<ClaimsResponse> = self
+            .send(Method::POST, "/internal/drivers/claims", Some(&body))
             .await?;
-        Ok(answer.is_some_and(|a| a.claimed))
+        match answer {
+            Some(answer) if answer.claimed.len() == wishes => Ok(answer.claimed),
+            _ => Err(ApiError::internal(
+                "driver service answered a claims call with the wrong number of results",
+            )),
+        }
     }
 
     /// Lets `driver_id` go from `trip_id` (idempotent): ONLINE and matchable again.

@@ -11,7 +11,7 @@
 use chrono::{DateTime, Utc};
 use hail_shared::{
     api::{
-        drivers::{DriverLocation, DriverStatus, LocationUpdate, NearbyDriver},
+        drivers::{ClaimWish, DriverLocation, DriverStatus, LocationUpdate, NearbyDriver},
         geo::LatLng,
     },
     keys::Keys,
@@ -28,7 +28,7 @@ pub struct Index {
     keys: Keys,
     ping: Script,
     set_status: Script,
-    claim: Script,
+    claim_first: Script,
     show_offer: Script,
     release: Script,
     end_offer: Script,
@@ -49,7 +49,7 @@ impl Index {
             keys,
             ping: Script::new(include_str!("../scripts/ping.lua")),
             set_status: Script::new(include_str!("../scripts/set_status.lua")),
-            claim: Script::new(include_str!("../scripts/claim.lua")),
+            claim_first: Script::new(include_str!("../scripts/claim_first.lua")),
             show_offer: Script::new(include_str!("../scripts/show_offer.lua")),
             release: Script::new(include_str!("../scripts/release.lua")),
             end_offer: Script::new(include_str!("../scripts/end_offer.lua")),
@@ -119,27 +119,35 @@ impl Index {
             .map(|_| ())
     }
 
-    /// Takes the driver for `trip_id` if it is present, ONLINE and unclaimed.
-    pub async fn claim(
+    /// Claims for a batch of trips in order: each takes the first of its
+    /// drivers that is present, ONLINE and not held (`scripts/claim_first.lua`).
+    /// One entry per wish: the driver it holds, if any.
+    pub async fn claim_first(
         &self,
         redis: &mut ConnectionManager,
-        driver_id: Uuid,
-        trip_id: Uuid,
+        wishes: &[ClaimWish],
         ttl_secs: u64,
-    ) -> redis::RedisResult<bool> {
+    ) -> redis::RedisResult<Vec<Option<Uuid>>> {
         let k = &self.keys;
-        let won: i64 = self
-            .claim
-            .key(k.driver_lock(driver_id))
-            .key(k.driver_presence(driver_id))
-            .key(k.driver_status(driver_id))
+        let mut invocation = self.claim_first.prepare_invoke();
+        invocation
             .key(k.driver_locations())
-            .arg(trip_id.to_string())
             .arg(ttl_secs.max(1))
-            .arg(driver_id.to_string())
-            .invoke_async(redis)
-            .await?;
-        Ok(won == 1)
+            .arg(wishes.len());
+        for wish in wishes {
+            invocation
+                .arg(wish.trip_id.to_string())
+                .arg(wish.drivers.len());
+            for driver_id in &wish.drivers {
+                invocation
+                    .key(k.driver_lock(*driver_id))
+                    .key(k.driver_presence(*driver_id))
+                    .key(k.driver_status(*driver_id))
+                    .arg(driver_id.to_string());
+            }
+        }
+        let won: Vec<String> = invocation.invoke_async(redis).await?;
+        Ok(won.iter().map(|id| Uuid::parse_str(id).ok()).collect())
     }
 
     /// Shows `trip_id`'s offer to the driver while the trip holds its claim.

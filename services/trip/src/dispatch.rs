@@ -1,36 +1,48 @@
-//! The matcher. The trip row is the job: the matcher leases the next due
-//! REQUESTED trip (premium first, then oldest; `FOR UPDATE SKIP LOCKED`, so
-//! several trip-service instances share the queue) and takes one step:
+//! The matcher. The trip row is the job: the matcher leases a batch of due
+//! REQUESTED trips (premium first, then oldest; `FOR UPDATE SKIP LOCKED`, so
+//! several trip-service instances share the queue) and takes one pass:
 //!
-//! 1. settle the trip's live offer: wait if it is open, expire it if its time
-//!    is up, release a claim a dead worker left behind;
-//! 2. past the search deadline, give up (NO_DRIVER);
-//! 3. ask the driver service for candidates (minus every driver already
-//!    tried) and claim the nearest one that can be had;
-//! 4. open the offer (or assign, in auto mode), or widen the radius and come
-//!    back shortly.
+//! 1. settle each trip's live offer: wait if it is open, expire it if its
+//!    time is up, release a claim a dead worker left behind; past the search
+//!    deadline, give up (NO_DRIVER);
+//! 2. search for every remaining trip at once (candidates from the driver
+//!    service, minus every driver already tried);
+//! 3. cut each trip's list before the first driver a waiting trip ahead in
+//!    the queue also wants (one query for the whole batch);
+//! 4. claim for the whole batch in one call: the driver service's script
+//!    walks the trips in queue order and gives each the first of its drivers
+//!    still free, so a premium trip is never beaten to a driver by a standard
+//!    one in the same pass;
+//! 5. open the offers (or assign, in auto mode) side by side; a trip that got
+//!    nobody searches again now (it yielded, or an earlier trip took its
+//!    driver) or soon with a wider radius.
 //!
-//! A step never waits for a driver's answer (offers are settled by later
-//! steps), so it takes milliseconds, and one matcher per instance takes them
-//! one at a time: claims then happen in queue order, and a premium trip is
-//! never beaten to a driver by a standard one that happened to be mid-step.
-//! Instances scale the queue out; across instances the order is best-effort.
+//! A pass never waits for a driver's answer (offers are settled by later
+//! passes). One matcher per instance takes passes one at a time, so claims
+//! happen in queue order; a batch is what lets it keep up, because the I/O of
+//! a pass is shared by every trip in it. Instances scale the queue out;
+//! across instances the order is best-effort.
 //!
-//! A matcher that dies mid-step loses nothing: the lease runs out and the
-//! trip is picked again; a CLAIMING offer row says which claim to give back.
+//! A matcher that dies mid-pass loses nothing: the leases run out and the
+//! trips are picked again; a CLAIMING offer row says which claim to give back.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
-use chrono::Utc;
-use hail_shared::{config::MatchMode, ApiResult};
+use chrono::{DateTime, Utc};
+use futures::future::join_all;
+use hail_shared::{
+    api::drivers::{ClaimWish, NearbyDriver},
+    config::MatchMode,
+    ApiResult,
+};
 use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::{
-    domain::dispatch::CANDIDATES_PER_SEARCH,
+    domain::dispatch::{expected_claims, Miss, Wish, BATCH_SIZE, CANDIDATES_PER_SEARCH},
     moves,
-    repo::{self, TripRow},
+    repo::{self, OfferRow, TripRow},
     state::AppState,
 };
 
@@ -51,23 +63,22 @@ pub async fn run_matcher(state: AppState, stop: CancellationToken) {
         wake.as_mut().enable();
         let picked = tokio::select! {
             _ = stop.cancelled() => return,
-            picked = repo::pick_due_trip(&state.pool, state.step_lease) => picked,
+            picked = repo::pick_due_trips(&state.pool, state.step_lease, BATCH_SIZE) => picked,
         };
         match picked {
-            Ok(Some(trip)) => {
-                let trip_id = trip.id;
-                match dispatch_step(&state, trip).await {
+            Ok(batch) if !batch.is_empty() => {
+                match dispatch_batch(&state, batch).await {
                     Ok(Step::Continue) => {}
                     Ok(Step::Crashed) => return,
                     Err(err) => {
-                        tracing::warn!(%trip_id, error = %err, "dispatch step failed; the trip will be retried");
+                        tracing::warn!(error = %err, "dispatch pass failed; its trips will be retried");
                     }
                 }
                 continue;
             }
-            Ok(None) => {}
+            Ok(_) => {}
             Err(err) => {
-                tracing::warn!(error = %err, "could not pick a trip; retrying");
+                tracing::warn!(error = %err, "could not pick trips; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
@@ -108,18 +119,120 @@ pub async fn run_listener(state: AppState, stop: CancellationToken) {
     }
 }
 
-async fn dispatch_step(state: &AppState, trip: TripRow) -> ApiResult<Step> {
+/// A trip of the batch with what its search found.
+struct Searched {
+    trip: TripRow,
+    candidates: Vec<NearbyDriver>,
+}
+
+/// What the claim call gave one searched trip.
+enum Claimed {
+    Driver {
+        offer_id: Uuid,
+        driver: NearbyDriver,
+    },
+    Nobody,
+    /// Another worker already holds the trip: leave it alone.
+    Elsewhere,
+}
+
+async fn dispatch_batch(state: &AppState, trips: Vec<TripRow>) -> ApiResult<Step> {
     let now = Utc::now();
-    if let Some(offer) = repo::live_offer(&state.pool, trip.id).await? {
+    let batch: Vec<Uuid> = trips.iter().map(|t| t.id).collect();
+    let offers = repo::offers_of(&state.pool, &batch).await?;
+
+    let settled = join_all(trips.into_iter().map(|trip| {
+        let live = offers.iter().find(|o| o.trip_id == trip.id && o.is_live());
+        async move {
+            match settle(state, &trip, live, now).await {
+                Ok(true) => Some(trip),
+                Ok(false) => None,
+                Err(err) => {
+                    tracing::warn!(trip_id = %trip.id, error = %err, "could not settle the trip's offer; it will be retried");
+                    None
+                }
+            }
+        }
+    }))
+    .await;
+    let searching: Vec<TripRow> = settled.into_iter().flatten().collect();
+    if searching.is_empty() {
+        return Ok(Step::Continue);
+    }
+
+    let searched = search(state, searching, &offers).await;
+    let wishes = wishes(state, &searched, &batch).await?;
+    let claimed = claim(state, &searched, &wishes).await?;
+    if state.crash_after_claim && claimed.iter().any(|c| matches!(c, Claimed::Driver { .. })) {
+        tracing::error!("failpoint: worker dies after claiming");
+        return Ok(Step::Crashed);
+    }
+
+    let taken: HashSet<Uuid> = claimed
+        .iter()
+        .filter_map(|c| match c {
+            Claimed::Driver { driver, .. } => Some(driver.driver_id),
+            _ => None,
+        })
+        .collect();
+    let misses: Vec<Option<Miss>> = searched
+        .iter()
+        .zip(&wishes)
+        .zip(&claimed)
+        .map(|((s, wish), claimed)| {
+            let found: Vec<Uuid> = s.candidates.iter().map(|c| c.driver_id).collect();
+            matches!(claimed, Claimed::Nobody).then(|| Miss::of(wish, &found, &taken))
+        })
+        .collect();
+    if misses.contains(&Some(Miss::Yield)) {
+        // Everyone waiting becomes due, and the next pass takes queue order.
+        repo::wake_waiting_trips(&state.pool).await?;
+    }
+
+    let finished = searched.iter().zip(claimed).zip(misses).map(|((s, claimed), miss)| async move {
+        let trip = &s.trip;
+        let done = match (claimed, miss) {
+            (Claimed::Driver { offer_id, driver }, _) => commit(state, trip, offer_id, &driver).await,
+            (_, Some(Miss::Yield | Miss::Contended)) => {
+                repo::schedule(&state.pool, trip.id, now, trip.search_radius_km).await.map(drop).map_err(Into::into)
+            }
+            (_, Some(Miss::Widen)) => repo::schedule(
+                &state.pool,
+                trip.id,
+                state.policy.next_retry(now),
+                state.policy.widen(trip.search_radius_km),
+            )
+            .await
+            .map(drop)
+            .map_err(Into::into),
+            (_, None) => Ok(()),
+        };
+        if let Err(err) = done {
+            tracing::warn!(trip_id = %trip.id, error = %err, "dispatch step failed; the trip will be retried");
+        }
+    });
+    join_all(finished).await;
+    Ok(Step::Continue)
+}
+
+/// Settles the trip's live offer and its deadline. `true` when it should
+/// search now.
+async fn settle(
+    state: &AppState,
+    trip: &TripRow,
+    live: Option<&OfferRow>,
+    now: DateTime<Utc>,
+) -> ApiResult<bool> {
+    if let Some(offer) = live {
         match (offer.status.as_str(), offer.expires_at) {
             ("OPEN", Some(expires_at)) if expires_at > now => {
                 // Woken early: the driver still has time to answer.
                 repo::schedule(&state.pool, trip.id, expires_at, trip.search_radius_km).await?;
-                return Ok(Step::Continue);
+                return Ok(false);
             }
             ("OPEN", _) => {
-                if !moves::expire_offer(state, &offer).await? {
-                    return Ok(Step::Continue); // answered just in time
+                if !moves::expire_offer(state, offer).await? {
+                    return Ok(false); // answered just in time
                 }
             }
             _ => {
@@ -129,79 +242,183 @@ async fn dispatch_step(state: &AppState, trip: TripRow) -> ApiResult<Step> {
             }
         }
     }
-
     if state.policy.deadline_passed(trip.created_at, now) {
-        moves::give_up(state, &trip).await?;
-        return Ok(Step::Continue);
+        moves::give_up(state, trip).await?;
+        return Ok(false);
     }
+    Ok(true)
+}
 
-    let tried = repo::tried_drivers(&state.pool, trip.id).await?;
-    let candidates = state
-        .drivers
-        .candidates(
-            trip.pickup(),
-            trip.search_radius_km,
-            CANDIDATES_PER_SEARCH,
-            &tried,
-        )
-        .await?;
-    for candidate in &candidates {
-        // A trip ahead in the queue that could use this driver goes first:
-        // everyone waiting becomes due, and the next pick takes queue order.
-        if repo::queue_ahead_wants(
-            &state.pool,
-            &trip,
-            candidate.driver_id,
-            candidate.lat,
-            candidate.lng,
-        )
+/// Every trip's search at once, minus the drivers it already tried (a
+/// CLAIMING row is not an offer: it was settled above). A failed search
+/// leaves its trip to the lease.
+async fn search(state: &AppState, trips: Vec<TripRow>, offers: &[OfferRow]) -> Vec<Searched> {
+    let found = join_all(trips.iter().map(|trip| {
+        let mut tried: Vec<Uuid> = offers
+            .iter()
+            .filter(|o| o.trip_id == trip.id && o.status != "CLAIMING")
+            .map(|o| o.driver_id)
+            .collect();
+        tried.sort_unstable();
+        tried.dedup();
+        async move {
+            state
+                .drivers
+                .candidates(
+                    trip.pickup(),
+                    trip.search_radius_km,
+                    CANDIDATES_PER_SEARCH,
+                    &tried,
+                )
+                .await
+        }
+    }))
+    .await;
+    trips
+        .into_iter()
+        .zip(found)
+        .filter_map(|(trip, found)| match found {
+            Ok(candidates) => Some(Searched { trip, candidates }),
+            Err(err) => {
+                tracing::warn!(trip_id = %trip.id, error = %err, "candidate search failed; the trip will be retried");
+                None
+            }
+        })
+        .collect()
+}
+
+/// Each trip's wish: its candidates up to the first one a waiting trip
+/// ahead in the queue wants.
+async fn wishes(state: &AppState, searched: &[Searched], batch: &[Uuid]) -> ApiResult<Vec<Wish>> {
+    let pairs: Vec<(usize, repo::CandidatePair)> = searched
+        .iter()
+        .enumerate()
+        .flat_map(|(k, s)| {
+            s.candidates.iter().map(move |c| {
+                (
+                    k,
+                    repo::CandidatePair {
+                        premium: s.trip.tier == "premium",
+                        created_at: s.trip.created_at,
+                        driver_id: c.driver_id,
+                        lat: c.lat,
+                        lng: c.lng,
+                    },
+                )
+            })
+        })
+        .collect();
+    let (owners, pairs): (Vec<usize>, Vec<repo::CandidatePair>) = pairs.into_iter().unzip();
+    let wanted: HashSet<usize> = repo::wanted_by_queue_ahead(&state.pool, &pairs, batch)
         .await?
-        {
-            repo::wake_waiting_trips(&state.pool).await?;
-            repo::schedule(&state.pool, trip.id, now, trip.search_radius_km).await?;
-            return Ok(Step::Continue);
-        }
-        let offer_id = Uuid::new_v4();
-        if !repo::insert_claiming(
-            &state.pool,
-            offer_id,
-            trip.id,
-            candidate.driver_id,
-            candidate.distance_km,
-        )
-        .await?
-        {
-            return Ok(Step::Continue); // another worker has this trip
-        }
-        let offer = match state.mode {
-            MatchMode::Offer => Some(moves::offer_for(state, &trip, candidate)?),
-            MatchMode::Auto => None,
-        };
-        // An error here leaves the CLAIMING row, so the next step releases
-        // whatever the claim may have taken.
-        let claimed = state
-            .drivers
-            .claim(candidate.driver_id, trip.id, state.policy.claim_ttl())
-            .await?;
-        if !claimed {
-            repo::drop_claiming(&state.pool, offer_id).await?;
-            continue;
-        }
-        if state.crash_after_claim {
-            tracing::error!(trip_id = %trip.id, "failpoint: worker dies after claiming");
-            return Ok(Step::Crashed);
-        }
-        moves::commit_claim(state, &trip, offer_id, candidate, offer.as_ref()).await?;
-        return Ok(Step::Continue);
+        .into_iter()
+        .collect();
+    let mut first_pair = 0;
+    Ok(searched
+        .iter()
+        .enumerate()
+        .map(|(k, s)| {
+            debug_assert!(owners.get(first_pair).is_none_or(|&o| o >= k));
+            let ids: Vec<Uuid> = s.candidates.iter().map(|c| c.driver_id).collect();
+            let wish = Wish::new(&ids, |i| wanted.contains(&(first_pair + i)));
+            first_pair += ids.len();
+            wish
+        })
+        .collect())
+}
+
+/// Notes the intents (CLAIMING rows), claims for the whole batch in one
+/// call, and corrects the notes where a claim went to another driver.
+async fn claim(
+    state: &AppState,
+    searched: &[Searched],
+    wishes: &[Wish],
+) -> ApiResult<Vec<Claimed>> {
+    let expected = expected_claims(wishes);
+    let intents: Vec<(usize, repo::Intent)> = searched
+        .iter()
+        .zip(wishes)
+        .zip(&expected)
+        .enumerate()
+        .filter_map(|(k, ((s, wish), expected))| {
+            let driver_id = expected.or_else(|| wish.drivers.first().copied())?;
+            let driver = s.candidates.iter().find(|c| c.driver_id == driver_id)?;
+            Some((
+                k,
+                repo::Intent {
+                    offer_id: Uuid::new_v4(),
+                    trip_id: s.trip.id,
+                    driver_id,
+                    distance_km: driver.distance_km,
+                },
+            ))
+        })
+        .collect();
+    let mut claimed: Vec<Claimed> = searched.iter().map(|_| Claimed::Nobody).collect();
+    if intents.is_empty() {
+        return Ok(claimed);
     }
-
-    // Nobody to be had: look further, soon.
-    repo::schedule(
+    let noted: HashSet<Uuid> = repo::insert_claimings(
         &state.pool,
-        trip.id,
-        state.policy.next_retry(now),
-        state.policy.widen(trip.search_radius_km),
+        &intents.iter().map(|(_, i)| i).cloned().collect::<Vec<_>>(),
     )
-    .await?;
-    Ok(Step::Continue)
+    .await?
+    .into_iter()
+    .collect();
+    let (asked, elsewhere): (Vec<_>, Vec<_>) = intents
+        .into_iter()
+        .partition(|(_, intent)| noted.contains(&intent.trip_id));
+    for (k, _) in elsewhere {
+        claimed[k] = Claimed::Elsewhere;
+    }
+    if asked.is_empty() {
+        return Ok(claimed);
+    }
+
+    let calls = asked
+        .iter()
+        .map(|(k, intent)| ClaimWish {
+            trip_id: intent.trip_id,
+            drivers: wishes[*k].drivers.clone(),
+        })
+        .collect();
+    // An error here leaves the CLAIMING rows, so the next pass releases
+    // whatever the claims may have taken.
+    let got = state
+        .drivers
+        .claim_first(calls, state.policy.claim_ttl())
+        .await?;
+    let mut unclaimed = Vec::new();
+    for ((k, mut intent), got) in asked.into_iter().zip(got) {
+        let driver = got.and_then(|id| searched[k].candidates.iter().find(|c| c.driver_id == id));
+        let Some(driver) = driver else {
+            unclaimed.push(intent.offer_id);
+            continue;
+        };
+        if driver.driver_id != intent.driver_id {
+            intent.driver_id = driver.driver_id;
+            intent.distance_km = driver.distance_km;
+            repo::renote_claiming(&state.pool, &intent).await?;
+        }
+        claimed[k] = Claimed::Driver {
+            offer_id: intent.offer_id,
+            driver: driver.clone(),
+        };
+    }
+    repo::drop_claimings(&state.pool, &unclaimed).await?;
+    Ok(claimed)
+}
+
+/// Opens the offer (or assigns, in auto mode) for a claimed driver.
+async fn commit(
+    state: &AppState,
+    trip: &TripRow,
+    offer_id: Uuid,
+    driver: &NearbyDriver,
+) -> ApiResult<()> {
+    let offer = match state.mode {
+        MatchMode::Offer => Some(moves::offer_for(state, trip, driver)?),
+        MatchMode::Auto => None,
+    };
+    moves::commit_claim(state, trip, offer_id, driver, offer.as_ref()).await
 }

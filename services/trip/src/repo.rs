@@ -324,30 +324,35 @@ pub async fn give_up(conn: &mut PgConnection, id: Uuid) -> Result<Option<TripRow
     .await
 }
 
-/// Takes the next due REQUESTED trip, premium first then oldest, and leases
-/// it for `lease`: other workers skip it meanwhile, and if this worker dies
-/// the lease runs out and the trip is picked again.
-pub async fn pick_due_trip(
+/// Takes up to `limit` due REQUESTED trips, in queue order (premium first,
+/// then oldest), and leases them for `lease`: other workers skip them
+/// meanwhile, and if this worker dies the lease runs out and they are picked
+/// again.
+pub async fn pick_due_trips(
     pool: &PgPool,
     lease: std::time::Duration,
-) -> Result<Option<TripRow>, sqlx::Error> {
-    sqlx::query_as!(
+    limit: usize,
+) -> Result<Vec<TripRow>, sqlx::Error> {
+    let mut picked = sqlx::query_as!(
         TripRow,
         "UPDATE trips SET next_attempt_at = now() + make_interval(secs => $1)
-         WHERE id = (
+         WHERE id = ANY(ARRAY(
              SELECT id FROM trips
              WHERE status = 'REQUESTED' AND next_attempt_at <= now()
              ORDER BY (tier = 'premium') DESC, created_at
-             LIMIT 1
+             LIMIT $2
              FOR UPDATE SKIP LOCKED
-         )
+         ))
          RETURNING id, rider_id, driver_id, status, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
                    search_radius_km",
-        lease.as_secs_f64()
+        lease.as_secs_f64(),
+        i64::try_from(limit).unwrap_or(i64::MAX)
     )
-    .fetch_optional(pool)
-    .await
+    .fetch_all(pool)
+    .await?;
+    picked.sort_by_key(|t| (t.tier != "premium", t.created_at));
+    Ok(picked)
 }
 
 /// When a REQUESTED trip is next looked at, and how far it will search.
@@ -383,40 +388,69 @@ pub async fn wake_waiting_trips(pool: &PgPool) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Whether a trip ahead of `trip` in the queue (premium first, then oldest)
-/// is waiting without an offer, has never tried this driver, and has the
-/// driver (at `lat`, `lng`) inside its own search radius.
-pub async fn queue_ahead_wants(
+/// A candidate driver one trip of a batch found, for [`wanted_by_queue_ahead`].
+pub struct CandidatePair {
+    pub premium: bool,
+    pub created_at: DateTime<Utc>,
+    pub driver_id: Uuid,
+    pub lat: f64,
+    pub lng: f64,
+}
+
+/// Which of `pairs` (by index) a trip ahead in the queue (premium first,
+/// then oldest) also wants: one outside `batch`, waiting without an offer,
+/// that never tried the driver and has it inside its own search radius.
+pub async fn wanted_by_queue_ahead(
     pool: &PgPool,
-    trip: &TripRow,
-    driver_id: Uuid,
-    lat: f64,
-    lng: f64,
-) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"SELECT EXISTS (
-             SELECT 1 FROM trips t
-             WHERE t.status = 'REQUESTED' AND t.id <> $1
-               AND ((t.tier = 'premium') > ($2 = 'premium')
-                    OR ((t.tier = 'premium') = ($2 = 'premium') AND t.created_at < $3))
+    pairs: &[CandidatePair],
+    batch: &[Uuid],
+) -> Result<Vec<usize>, sqlx::Error> {
+    if pairs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let index: Vec<i32> = (0..pairs.len())
+        .map(|i| i32::try_from(i).unwrap_or(i32::MAX))
+        .collect();
+    let premium: Vec<bool> = pairs.iter().map(|p| p.premium).collect();
+    let created_at: Vec<DateTime<Utc>> = pairs.iter().map(|p| p.created_at).collect();
+    let driver_id: Vec<Uuid> = pairs.iter().map(|p| p.driver_id).collect();
+    let lat: Vec<f64> = pairs.iter().map(|p| p.lat).collect();
+    let lng: Vec<f64> = pairs.iter().map(|p| p.lng).collect();
+    let wanted = sqlx::query_scalar!(
+        r#"WITH waiting AS MATERIALIZED (
+             SELECT t.id, (t.tier = 'premium') AS premium, t.created_at,
+                    t.pickup_lat, t.pickup_lng, t.search_radius_km
+             FROM trips t
+             WHERE t.status = 'REQUESTED' AND t.id <> ALL($7::uuid[])
                AND NOT EXISTS (SELECT 1 FROM offers o
-                               WHERE o.trip_id = t.id
-                                 AND (o.status IN ('CLAIMING', 'OPEN') OR o.driver_id = $4))
-               AND 2 * 6372.797560856 * asin(sqrt(
-                     power(sin(radians($5 - t.pickup_lat) / 2), 2)
-                     + cos(radians(t.pickup_lat)) * cos(radians($5))
-                       * power(sin(radians($6 - t.pickup_lng) / 2), 2)
-                   )) <= t.search_radius_km
-           ) AS "ahead!""#,
-        trip.id,
-        trip.tier,
-        trip.created_at,
-        driver_id,
-        lat,
-        lng
+                               WHERE o.trip_id = t.id AND o.status IN ('CLAIMING', 'OPEN'))
+           )
+           SELECT DISTINCT c.pair AS "pair!"
+           FROM unnest($1::int4[], $2::bool[], $3::timestamptz[], $4::uuid[], $5::float8[], $6::float8[])
+                AS c(pair, premium, created_at, driver_id, lat, lng)
+           JOIN waiting w
+             ON (w.premium > c.premium OR (w.premium = c.premium AND w.created_at < c.created_at))
+            AND 2 * 6372.797560856 * asin(sqrt(
+                  power(sin(radians(c.lat - w.pickup_lat) / 2), 2)
+                  + cos(radians(w.pickup_lat)) * cos(radians(c.lat))
+                    * power(sin(radians(c.lng - w.pickup_lng) / 2), 2)
+                )) <= w.search_radius_km
+           WHERE NOT EXISTS (SELECT 1 FROM offers o
+                             WHERE o.trip_id = w.id AND o.driver_id = c.driver_id)"#,
+        &index,
+        &premium,
+        &created_at,
+        &driver_id,
+        &lat,
+        &lng,
+        batch
     )
-    .fetch_one(pool)
-    .await
+    .fetch_all(pool)
+    .await?;
+    Ok(wanted
+        .into_iter()
+        .filter_map(|i| usize::try_from(i).ok())
+        .collect())
 }
 
 pub struct OfferRow {
@@ -427,23 +461,20 @@ pub struct OfferRow {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// The trip's CLAIMING or OPEN offer, if any.
-pub async fn live_offer(pool: &PgPool, trip_id: Uuid) -> Result<Option<OfferRow>, sqlx::Error> {
+impl OfferRow {
+    /// CLAIMING or OPEN: the trip's one live offer.
+    pub fn is_live(&self) -> bool {
+        matches!(self.status.as_str(), "CLAIMING" | "OPEN")
+    }
+}
+
+/// Every offer row of these trips.
+pub async fn offers_of(pool: &PgPool, trip_ids: &[Uuid]) -> Result<Vec<OfferRow>, sqlx::Error> {
     sqlx::query_as!(
         OfferRow,
         "SELECT id, trip_id, driver_id, status, expires_at FROM offers
-         WHERE trip_id = $1 AND status IN ('CLAIMING', 'OPEN')",
-        trip_id
-    )
-    .fetch_optional(pool)
-    .await
-}
-
-/// Every driver this trip was ever offered to: never offered again.
-pub async fn tried_drivers(pool: &PgPool, trip_id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "SELECT DISTINCT driver_id FROM offers WHERE trip_id = $1",
-        trip_id
+         WHERE trip_id = ANY($1)",
+        trip_ids
     )
     .fetch_all(pool)
     .await
@@ -463,26 +494,65 @@ pub async fn was_offered(
     .await
 }
 
-/// Notes the intent to claim before claiming. `false` if the trip already
-/// has a live offer (another worker got there).
-pub async fn insert_claiming(
-    pool: &PgPool,
-    id: Uuid,
-    trip_id: Uuid,
-    driver_id: Uuid,
-    distance_km: f64,
-) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query!(
+/// A claim about to be made, noted first as a CLAIMING offer row.
+#[derive(Clone)]
+pub struct Intent {
+    pub offer_id: Uuid,
+    pub trip_id: Uuid,
+    pub driver_id: Uuid,
+    pub distance_km: f64,
+}
+
+/// Notes the intents before claiming, so a worker that dies mid-claim leaves
+/// a trace the next one cleans up. Returns the trips noted: a trip missing
+/// already has a live offer (another worker got there).
+pub async fn insert_claimings(pool: &PgPool, intents: &[Intent]) -> Result<Vec<Uuid>, sqlx::Error> {
+    let ids: Vec<Uuid> = intents.iter().map(|i| i.offer_id).collect();
+    let trips: Vec<Uuid> = intents.iter().map(|i| i.trip_id).collect();
+    let drivers: Vec<Uuid> = intents.iter().map(|i| i.driver_id).collect();
+    let distances: Vec<f64> = intents.iter().map(|i| i.distance_km).collect();
+    sqlx::query_scalar!(
         "INSERT INTO offers (id, trip_id, driver_id, status, distance_km)
-         VALUES ($1, $2, $3, 'CLAIMING', $4) ON CONFLICT DO NOTHING",
-        id,
-        trip_id,
-        driver_id,
-        distance_km
+         SELECT id, trip_id, driver_id, 'CLAIMING', distance_km
+         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::float8[])
+              AS c(id, trip_id, driver_id, distance_km)
+         ON CONFLICT DO NOTHING
+         RETURNING trip_id",
+        &ids,
+        &trips,
+        &drivers,
+        &distances
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// The claim went to another of the trip's drivers than noted.
+pub async fn renote_claiming(pool: &PgPool, intent: &Intent) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE offers SET driver_id = $2, distance_km = $3
+         WHERE id = $1 AND status = 'CLAIMING'",
+        intent.offer_id,
+        intent.driver_id,
+        intent.distance_km
     )
     .execute(pool)
     .await?;
-    Ok(inserted.rows_affected() == 1)
+    Ok(())
+}
+
+/// Forgets CLAIMING rows whose claims failed.
+pub async fn drop_claimings(pool: &PgPool, ids: &[Uuid]) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        "DELETE FROM offers WHERE id = ANY($1) AND status = 'CLAIMING'",
+        ids
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// Forgets a CLAIMING row whose claim failed or was given back.

@@ -151,11 +151,27 @@ pub struct CandidatesRequest {
     pub exclude: Vec<Uuid>,
 }
 
-/// `POST /internal/drivers/{id}/claim`.
+/// `POST /internal/drivers/claims`: claims for a batch of trips, in queue
+/// order. Each trip takes the first of its drivers (nearest first) that is
+/// present, ONLINE and held by nobody, a trip earlier in the same batch
+/// included, so a trip is never beaten to a driver by one behind it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ClaimRequest {
-    pub trip_id: Uuid,
+pub struct ClaimsRequest {
     pub ttl_secs: u64,
+    pub claims: Vec<ClaimWish>,
+}
+
+/// One trip's wish: its candidates, nearest first.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClaimWish {
+    pub trip_id: Uuid,
+    pub drivers: Vec<Uuid>,
+}
+
+/// The driver each wish got, in the request's order (`None`: none of them).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClaimsResponse {
+    pub claimed: Vec<Option<Uuid>>,
 }
 
 /// `POST /internal/drivers/{id}/offer`: show an opened offer to the driver.
@@ -164,11 +180,6 @@ pub struct ShowOffer {
     pub trip_id: Uuid,
     pub offer: serde_json::Value,
     pub ttl_secs: u64,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ClaimResponse {
-    pub claimed: bool,
 }
 
 /// `POST /internal/drivers/{id}/release` and `/assign`.

@@ -6,7 +6,7 @@ use axum::{extract::State, http::StatusCode, Json};
 use hail_shared::{
     api::{
         drivers::{
-            CandidatesRequest, ClaimRequest, ClaimResponse, CreateDriverProfile, DriverStatus,
+            CandidatesRequest, ClaimsRequest, ClaimsResponse, CreateDriverProfile, DriverStatus,
             NearbyDriver, ShowOffer, TripRef,
         },
         geo::LatLng,
@@ -14,6 +14,8 @@ use hail_shared::{
     extract::PathId,
     ApiError, ApiResult,
 };
+
+use uuid::Uuid;
 
 use crate::{repo, state::AppState, status};
 
@@ -47,36 +49,69 @@ pub async fn candidates(
     Ok(Json(found))
 }
 
-/// `POST /internal/drivers/{id}/claim`: the lock in Redis decides which trip
-/// wins; Postgres then records the driver BUSY. If the driver went offline in
-/// between, the claim is given back.
-pub async fn claim(
+/// The most trips one claims call may carry, and drivers per trip.
+const MAX_CLAIM_WISHES: usize = 100;
+const MAX_DRIVERS_PER_WISH: usize = 50;
+
+/// `POST /internal/drivers/claims`: the matcher's batch, in queue order. One
+/// Redis script decides every claim (a trip earlier in the batch goes first);
+/// Postgres then records each winner BUSY, concurrently. A driver that went
+/// offline in between is given back, and its trip gets nobody this time.
+pub async fn claims(
     State(state): State<AppState>,
-    PathId(driver_id): PathId,
-    Json(body): Json<ClaimRequest>,
-) -> ApiResult<Json<ClaimResponse>> {
+    Json(body): Json<ClaimsRequest>,
+) -> ApiResult<Json<ClaimsResponse>> {
+    if body.claims.len() > MAX_CLAIM_WISHES
+        || body
+            .claims
+            .iter()
+            .any(|w| w.drivers.len() > MAX_DRIVERS_PER_WISH)
+    {
+        return Err(ApiError::invalid_field(
+            "claims",
+            format!(
+                "at most {MAX_CLAIM_WISHES} trips a call and {MAX_DRIVERS_PER_WISH} drivers a trip"
+            ),
+        ));
+    }
     let mut redis = state.redis.clone();
     let won = state
         .index
-        .claim(&mut redis, driver_id, body.trip_id, body.ttl_secs)
+        .claim_first(&mut redis, &body.claims, body.ttl_secs)
         .await?;
-    if !won {
-        return Ok(Json(ClaimResponse { claimed: false }));
-    }
-    if let Some(version) = repo::mark_busy(&state.pool, driver_id, body.trip_id).await? {
-        status::mirror(&state, driver_id, DriverStatus::Busy, version).await?;
-        return Ok(Json(ClaimResponse { claimed: true }));
+    let recorded = body.claims.iter().zip(won).map(|(wish, won)| {
+        let state = &state;
+        async move {
+            match won {
+                Some(driver_id) if record_claim(state, driver_id, wish.trip_id).await? => {
+                    Ok(Some(driver_id))
+                }
+                _ => Ok::<_, ApiError>(None),
+            }
+        }
+    });
+    let claimed = futures::future::join_all(recorded)
+        .await
+        .into_iter()
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(Json(ClaimsResponse { claimed }))
+}
+
+/// Records a won claim in Postgres: `false` (and the claim given back) when
+/// the driver is no longer ONLINE there.
+async fn record_claim(state: &AppState, driver_id: Uuid, trip_id: Uuid) -> ApiResult<bool> {
+    if let Some(version) = repo::mark_busy(&state.pool, driver_id, trip_id).await? {
+        status::mirror(state, driver_id, DriverStatus::Busy, version).await?;
+        return Ok(true);
     }
     // Already BUSY for this very trip: a retried claim.
     let row = repo::find(&state.pool, driver_id).await?;
-    if row.is_some_and(|r| r.current_trip_id == Some(body.trip_id)) {
-        return Ok(Json(ClaimResponse { claimed: true }));
+    if row.is_some_and(|r| r.current_trip_id == Some(trip_id)) {
+        return Ok(true);
     }
-    state
-        .index
-        .release(&mut redis, driver_id, body.trip_id)
-        .await?;
-    Ok(Json(ClaimResponse { claimed: false }))
+    let mut redis = state.redis.clone();
+    state.index.release(&mut redis, driver_id, trip_id).await?;
+    Ok(false)
 }
 
 /// `POST /internal/drivers/{id}/release`: the trip lets the driver go

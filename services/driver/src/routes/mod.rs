@@ -21,7 +21,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .route("/api/v1/drivers/nearby", get(drivers::nearby))
         .route("/internal/drivers", post(internal::create_profile))
         .route("/internal/drivers/candidates", post(internal::candidates))
-        .route("/internal/drivers/{id}/claim", post(internal::claim))
+        .route("/internal/drivers/claims", post(internal::claims))
         .route("/internal/drivers/{id}/release", post(internal::release))
         .route("/internal/drivers/{id}/offer", post(internal::show_offer))
         .route(

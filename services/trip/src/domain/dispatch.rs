@@ -1,10 +1,11 @@
 //! Dispatch rules, pure: how far to search, when to give up, how long a claim
 //! lives. The workers in `crate::dispatch` do the I/O and ask these.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use chrono::{DateTime, Utc};
 use hail_shared::config::DispatchConfig;
+use uuid::Uuid;
 
 /// How soon a trip whose search found nobody is searched again.
 pub const RETRY_EMPTY_SEARCH: Duration = Duration::from_millis(500);
@@ -67,6 +68,79 @@ impl SearchPolicy {
     }
 }
 
+/// How many due trips one matcher pass takes. Within a pass, claims are
+/// decided in queue order by one Redis script, so a bigger batch costs no
+/// fairness; it bounds the work (and the latency) of one pass.
+pub const BATCH_SIZE: usize = 32;
+
+/// What one trip of a batch will try to claim after its search.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Wish {
+    /// Its candidates it may take, nearest first: those before the first one
+    /// a waiting trip ahead in the queue also wants.
+    pub drivers: Vec<Uuid>,
+    /// A waiting trip ahead wants one of its candidates: that trip goes first.
+    pub yields: bool,
+}
+
+impl Wish {
+    /// `wanted(i)`: whether a waiting trip ahead wants candidate `i`.
+    pub fn new(candidates: &[Uuid], wanted: impl Fn(usize) -> bool) -> Self {
+        let cut = (0..candidates.len())
+            .find(|&i| wanted(i))
+            .unwrap_or(candidates.len());
+        Self {
+            drivers: candidates[..cut].to_vec(),
+            yields: cut < candidates.len(),
+        }
+    }
+}
+
+/// The driver each wish (in queue order) gets if every claim succeeds: the
+/// first of its drivers no earlier wish gets. `None` when earlier wishes
+/// take all of them. The claim script applies the same rule to the live
+/// state, so this is what gets noted before claiming.
+pub fn expected_claims(wishes: &[Wish]) -> Vec<Option<Uuid>> {
+    let mut taken = HashSet::new();
+    wishes
+        .iter()
+        .map(|wish| {
+            let got = wish.drivers.iter().find(|d| !taken.contains(*d)).copied();
+            if let Some(driver) = got {
+                taken.insert(driver);
+            }
+            got
+        })
+        .collect()
+}
+
+/// Why a trip of a batch got no driver, and so when it searches again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Miss {
+    /// A waiting trip ahead wants its driver: wake the waiting trips and
+    /// search again now, after them.
+    Yield,
+    /// A trip earlier in the batch took a driver it could have had: search
+    /// again now, at the same radius, for the next nearest.
+    Contended,
+    /// Nobody free in reach: widen the radius and search again soon.
+    Widen,
+}
+
+impl Miss {
+    /// `candidates`: everything its search found; `taken`: the drivers
+    /// other trips of the batch got.
+    pub fn of(wish: &Wish, candidates: &[Uuid], taken: &HashSet<Uuid>) -> Self {
+        if wish.yields {
+            Self::Yield
+        } else if candidates.iter().any(|d| taken.contains(d)) {
+            Self::Contended
+        } else {
+            Self::Widen
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +184,50 @@ mod tests {
         assert_eq!(p.next_retry(a).timestamp_millis(), 1_000_500);
     }
 
+    fn ids(n: usize) -> Vec<Uuid> {
+        (0..n).map(|_| Uuid::new_v4()).collect()
+    }
+
+    #[test]
+    fn a_wish_stops_before_the_first_driver_a_trip_ahead_wants() {
+        let d = ids(4);
+        let wish = Wish::new(&d, |i| i == 2);
+        assert_eq!(wish.drivers, d[..2].to_vec());
+        assert!(wish.yields);
+        let free = Wish::new(&d, |_| false);
+        assert_eq!(free.drivers, d);
+        assert!(!free.yields);
+        let first = Wish::new(&d, |i| i == 0);
+        assert!(first.drivers.is_empty() && first.yields);
+    }
+
+    #[test]
+    fn earlier_wishes_get_their_nearest_first() {
+        let d = ids(3);
+        let wish = |drivers: &[Uuid]| Wish {
+            drivers: drivers.to_vec(),
+            yields: false,
+        };
+        // Both want d0 most: the first gets it, the second its next nearest.
+        let got = expected_claims(&[wish(&[d[0], d[1]]), wish(&[d[0], d[2]]), wish(&[d[0]])]);
+        assert_eq!(got, vec![Some(d[0]), Some(d[2]), None]);
+    }
+
+    #[test]
+    fn a_miss_says_why() {
+        let d = ids(3);
+        let taken: HashSet<Uuid> = [d[1]].into();
+        let cut = Wish::new(&d, |i| i == 2);
+        assert_eq!(Miss::of(&cut, &d, &HashSet::new()), Miss::Yield);
+        let whole = Wish::new(&d, |_| false);
+        assert_eq!(Miss::of(&whole, &d, &taken), Miss::Contended);
+        assert_eq!(Miss::of(&whole, &d, &HashSet::new()), Miss::Widen);
+        assert_eq!(
+            Miss::of(&Wish::new(&[], |_| false), &[], &taken),
+            Miss::Widen
+        );
+    }
+
     proptest! {
         #[test]
         fn a_retry_waits_half_a_step_to_a_step_and_a_half(ms in 0i64..10_000_000_000) {
@@ -126,6 +244,28 @@ mod tests {
             let next = p.widen(current);
             prop_assert!(next <= p.max_radius_km);
             prop_assert!(next >= current.min(p.max_radius_km));
+        }
+
+        #[test]
+        fn a_driver_goes_to_one_trip_and_the_earliest_that_wants_it(
+            lists in prop::collection::vec(prop::collection::vec(0usize..8, 0..5), 0..12)
+        ) {
+            let pool = ids(8);
+            let wishes: Vec<Wish> = lists
+                .iter()
+                .map(|l| Wish { drivers: l.iter().map(|&i| pool[i]).collect(), yields: false })
+                .collect();
+            let claims = expected_claims(&wishes);
+            prop_assert_eq!(claims.len(), wishes.len());
+            let mut seen = HashSet::new();
+            for (k, (wish, got)) in wishes.iter().zip(&claims).enumerate() {
+                let before: HashSet<Uuid> = claims[..k].iter().flatten().copied().collect();
+                // The first of its drivers no earlier trip got, or none left.
+                prop_assert_eq!(*got, wish.drivers.iter().find(|d| !before.contains(*d)).copied());
+                if let Some(driver) = got {
+                    prop_assert!(seen.insert(*driver), "driver given twice");
+                }
+            }
         }
     }
 }

@@ -2,6 +2,8 @@
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
+use uuid::Uuid;
+
 use tokio::task::JoinSet;
 
 use crate::helpers::*;
@@ -148,4 +150,129 @@ async fn two_drivers_answering_one_offer_at_once_cannot_both_win() {
     let profile = app.driver_profile(&driver).await;
     assert_eq!(profile.status, DriverStatus::Online);
     assert_eq!(profile.current_trip_id, None);
+}
+
+/// One `POST /internal/drivers/claims` straight to the driver service, as
+/// the matcher makes it: per trip, its drivers nearest first.
+async fn claims(app: &TestApp, wishes: &[(Uuid, Vec<Uuid>)]) -> Vec<Option<Uuid>> {
+    let body = json!({
+        "ttl_secs": 30,
+        "claims": wishes
+            .iter()
+            .map(|(trip, drivers)| json!({"trip_id": trip, "drivers": drivers}))
+            .collect::<Vec<_>>(),
+    });
+    let response = hail_testkit::reqwest::Client::new()
+        .post(app.service_url(Service::Driver, "/internal/drivers/claims"))
+        .header("x-internal-token", &app.config.internal_token)
+        .json(&body)
+        .send()
+        .await
+        .expect("the driver service answers");
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.expect("a JSON answer");
+    serde_json::from_value(answer["claimed"].clone()).expect("one entry per trip")
+}
+
+#[tokio::test]
+async fn one_claims_call_gives_each_driver_to_the_first_trip_that_wants_it() {
+    let app = spawn_app().await;
+    let mut d = Vec::new();
+    for i in 0..3 {
+        d.push(app.driver_online_at(PICKUP.north(0.1 * i as f64)).await.id);
+    }
+    let trips: Vec<Uuid> = (0..4).map(|_| Uuid::new_v4()).collect();
+    let batch = [
+        (trips[0], vec![d[0], d[1]]),
+        (trips[1], vec![d[0], d[2]]),
+        (trips[2], vec![d[0]]),
+    ];
+    // Everyone wants d0 most: the first trip gets it, the second its next
+    // nearest, the third nobody.
+    assert_eq!(
+        claims(&app, &batch).await,
+        vec![Some(d[0]), Some(d[2]), None]
+    );
+    // A retried call: each trip keeps what it holds and takes nothing more.
+    assert_eq!(
+        claims(&app, &batch).await,
+        vec![Some(d[0]), Some(d[2]), None]
+    );
+    let nearby = |driver: Uuid| {
+        let app = &app;
+        async move {
+            let mut redis = app.redis().await;
+            let score: Option<f64> = redis::cmd("ZSCORE")
+                .arg(format!("{}drivers:locations", app.config.redis_prefix))
+                .arg(driver.to_string())
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            score.is_some()
+        }
+    };
+    assert!(!nearby(d[0]).await && !nearby(d[2]).await && nearby(d[1]).await);
+    // Another caller cannot take a held driver.
+    assert_eq!(
+        claims(&app, &[(trips[3], vec![d[0], d[2]])]).await,
+        vec![None]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_matchers_claiming_the_same_drivers_at_once_never_share_one() {
+    let app = Arc::new(spawn_app().await);
+    let mut drivers = Vec::new();
+    for i in 0..5 {
+        drivers.push(app.driver_online_at(PICKUP.north(0.1 * i as f64)).await.id);
+    }
+    for round in 0..5 {
+        // Two batches of four trips each, all wanting the same five drivers.
+        let batches: Vec<Vec<(Uuid, Vec<Uuid>)>> = (0..2)
+            .map(|_| (0..4).map(|_| (Uuid::new_v4(), drivers.clone())).collect())
+            .collect();
+        let (a, b) = tokio::join!(claims(&app, &batches[0]), claims(&app, &batches[1]));
+        let won: Vec<(Uuid, Uuid)> = batches
+            .iter()
+            .flatten()
+            .zip(a.iter().chain(&b))
+            .filter_map(|((trip, _), got)| got.map(|d| (d, *trip)))
+            .collect();
+        let distinct: HashSet<Uuid> = won.iter().map(|(d, _)| *d).collect();
+        assert_eq!(
+            won.len(),
+            5,
+            "round {round}: every driver goes to some trip"
+        );
+        assert_eq!(
+            distinct.len(),
+            5,
+            "round {round}: a driver went to two trips"
+        );
+        // Within each batch, earlier trips got nearer drivers.
+        for got in [&a, &b] {
+            let ranks: Vec<usize> = got
+                .iter()
+                .flatten()
+                .map(|d| drivers.iter().position(|x| x == d).unwrap())
+                .collect();
+            assert!(
+                ranks.windows(2).all(|w| w[0] < w[1]),
+                "round {round}: {ranks:?}"
+            );
+        }
+        for (driver, trip) in won {
+            let released = hail_testkit::reqwest::Client::new()
+                .post(app.service_url(
+                    Service::Driver,
+                    &format!("/internal/drivers/{driver}/release"),
+                ))
+                .header("x-internal-token", &app.config.internal_token)
+                .json(&json!({"trip_id": trip}))
+                .send()
+                .await
+                .expect("the driver service answers");
+            assert_eq!(released.status(), StatusCode::NO_CONTENT);
+        }
+    }
 }
