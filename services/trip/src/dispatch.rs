@@ -8,14 +8,16 @@
 //! 2. search for every remaining trip at once (candidates from the driver
 //!    service, minus every driver already tried);
 //! 3. cut each trip's list before the first driver a waiting trip ahead in
-//!    the queue also wants (one query for the whole batch);
+//!    the queue also wants (one query for the whole batch, and only when
+//!    some trip ahead is waiting at all, which is asked during the search);
 //! 4. claim for the whole batch in one call: the driver service's script
 //!    walks the trips in queue order and gives each the first of its drivers
 //!    still free, so a premium trip is never beaten to a driver by a standard
 //!    one in the same pass;
 //! 5. open the offers (or assign, in auto mode) side by side; a trip that got
 //!    nobody searches again now (it yielded, or an earlier trip took its
-//!    driver) or soon with a wider radius.
+//!    driver) or soon with a wider radius. This last part overlaps the next
+//!    pass: order only matters up to the claims.
 //!
 //! A pass never waits for a driver's answer (offers are settled by later
 //! passes). One matcher per instance takes passes one at a time, so claims
@@ -36,6 +38,7 @@ use hail_shared::{
     ApiResult,
 };
 use sqlx::postgres::PgListener;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -49,26 +52,39 @@ use crate::{
 /// Fallback poll, for offers expiring and trips whose retry time comes.
 const POLL: Duration = Duration::from_millis(100);
 
-/// What a step ended with.
+/// What a pass ended with.
 enum Step {
-    Continue,
+    /// Claims are made; the offers are still to be opened.
+    Finish(Pass),
+    /// Nothing was claimed or searched (offers still open, deadlines).
+    Done,
     /// The failpoint fired: this worker is "dead".
     Crashed,
 }
 
 pub async fn run_matcher(state: AppState, stop: CancellationToken) {
+    // The previous pass's offers being opened: the next pass's claims need
+    // not wait for them (claims are what must happen in order), but only
+    // one pass at a time may be finishing, so the work stays bounded.
+    let mut finishing: Option<JoinHandle<()>> = None;
     loop {
         let wake = state.dispatch_wake.notified();
         tokio::pin!(wake);
         wake.as_mut().enable();
         let picked = tokio::select! {
-            _ = stop.cancelled() => return,
+            _ = stop.cancelled() => break,
             picked = repo::pick_due_trips(&state.pool, state.step_lease, BATCH_SIZE) => picked,
         };
         match picked {
             Ok(batch) if !batch.is_empty() => {
                 match dispatch_batch(&state, batch).await {
-                    Ok(Step::Continue) => {}
+                    Ok(Step::Finish(pass)) => {
+                        if let Some(previous) = finishing.take() {
+                            let _ = previous.await;
+                        }
+                        finishing = Some(tokio::spawn(pass.finish(state.clone())));
+                    }
+                    Ok(Step::Done) => {}
                     Ok(Step::Crashed) => return,
                     Err(err) => {
                         tracing::warn!(error = %err, "dispatch pass failed; its trips will be retried");
@@ -83,10 +99,13 @@ pub async fn run_matcher(state: AppState, stop: CancellationToken) {
             }
         }
         tokio::select! {
-            _ = stop.cancelled() => return,
+            _ = stop.cancelled() => break,
             _ = &mut wake => {}
             _ = tokio::time::sleep(POLL) => {}
         }
+    }
+    if let Some(previous) = finishing {
+        let _ = previous.await;
     }
 }
 
@@ -125,6 +144,12 @@ struct Searched {
     candidates: Vec<NearbyDriver>,
 }
 
+impl Searched {
+    fn driver_ids(&self) -> Vec<Uuid> {
+        self.candidates.iter().map(|c| c.driver_id).collect()
+    }
+}
+
 /// What the claim call gave one searched trip.
 enum Claimed {
     Driver {
@@ -156,63 +181,114 @@ async fn dispatch_batch(state: &AppState, trips: Vec<TripRow>) -> ApiResult<Step
     }))
     .await;
     let searching: Vec<TripRow> = settled.into_iter().flatten().collect();
-    if searching.is_empty() {
-        return Ok(Step::Continue);
-    }
+    let Some(last) = searching.last() else {
+        return Ok(Step::Done);
+    };
 
-    let searched = search(state, searching, &offers).await;
-    let wishes = wishes(state, &searched, &batch).await?;
+    // Whether any trip ahead is waiting at all is asked while the searches
+    // run; only then is each candidate checked against the queue.
+    let (searched, waiting) = tokio::join!(
+        search(state, &searching, &offers),
+        repo::anyone_waiting_ahead(&state.pool, last.tier == "premium", last.created_at, &batch),
+    );
+    let searched: Vec<Searched> = searching
+        .into_iter()
+        .zip(searched)
+        .filter_map(|(trip, found)| match found {
+            Ok(candidates) => Some(Searched { trip, candidates }),
+            Err(err) => {
+                tracing::warn!(trip_id = %trip.id, error = %err, "candidate search failed; the trip will be retried");
+                None
+            }
+        })
+        .collect();
+    let wishes = if waiting? {
+        wishes(state, &searched, &batch).await?
+    } else {
+        searched
+            .iter()
+            .map(|s| Wish::new(&s.driver_ids(), |_| false))
+            .collect()
+    };
     let claimed = claim(state, &searched, &wishes).await?;
     if state.crash_after_claim && claimed.iter().any(|c| matches!(c, Claimed::Driver { .. })) {
         tracing::error!("failpoint: worker dies after claiming");
         return Ok(Step::Crashed);
     }
+    Ok(Step::Finish(Pass {
+        now,
+        searched,
+        wishes,
+        claimed,
+    }))
+}
 
-    let taken: HashSet<Uuid> = claimed
-        .iter()
-        .filter_map(|c| match c {
-            Claimed::Driver { driver, .. } => Some(driver.driver_id),
-            _ => None,
-        })
-        .collect();
-    let misses: Vec<Option<Miss>> = searched
-        .iter()
-        .zip(&wishes)
-        .zip(&claimed)
-        .map(|((s, wish), claimed)| {
-            let found: Vec<Uuid> = s.candidates.iter().map(|c| c.driver_id).collect();
-            matches!(claimed, Claimed::Nobody).then(|| Miss::of(wish, &found, &taken))
-        })
-        .collect();
-    if misses.contains(&Some(Miss::Yield)) {
-        // Everyone waiting becomes due, and the next pass takes queue order.
-        repo::wake_waiting_trips(&state.pool).await?;
-    }
+/// A pass whose claims are made: what is left is per trip and in no order.
+struct Pass {
+    now: DateTime<Utc>,
+    searched: Vec<Searched>,
+    wishes: Vec<Wish>,
+    claimed: Vec<Claimed>,
+}
 
-    let finished = searched.iter().zip(claimed).zip(misses).map(|((s, claimed), miss)| async move {
-        let trip = &s.trip;
-        let done = match (claimed, miss) {
-            (Claimed::Driver { offer_id, driver }, _) => commit(state, trip, offer_id, &driver).await,
-            (_, Some(Miss::Yield | Miss::Contended)) => {
-                repo::schedule(&state.pool, trip.id, now, trip.search_radius_km).await.map(drop).map_err(Into::into)
+impl Pass {
+    /// Opens the offers (or assigns) of the claimed trips, side by side,
+    /// and schedules the others' next search.
+    async fn finish(self, state: AppState) {
+        let Pass {
+            now,
+            searched,
+            wishes,
+            claimed,
+        } = self;
+        let taken: HashSet<Uuid> = claimed
+            .iter()
+            .filter_map(|c| match c {
+                Claimed::Driver { driver, .. } => Some(driver.driver_id),
+                _ => None,
+            })
+            .collect();
+        let misses: Vec<Option<Miss>> = searched
+            .iter()
+            .zip(&wishes)
+            .zip(&claimed)
+            .map(|((s, wish), claimed)| {
+                matches!(claimed, Claimed::Nobody).then(|| Miss::of(wish, &s.driver_ids(), &taken))
+            })
+            .collect();
+        if misses.contains(&Some(Miss::Yield)) {
+            // Everyone waiting becomes due, and the next pass takes queue order.
+            if let Err(err) = repo::wake_waiting_trips(&state.pool).await {
+                tracing::warn!(error = %err, "could not wake the waiting trips; they search again on their own");
             }
-            (_, Some(Miss::Widen)) => repo::schedule(
-                &state.pool,
-                trip.id,
-                state.policy.next_retry(now),
-                state.policy.widen(trip.search_radius_km),
-            )
-            .await
-            .map(drop)
-            .map_err(Into::into),
-            (_, None) => Ok(()),
-        };
-        if let Err(err) = done {
-            tracing::warn!(trip_id = %trip.id, error = %err, "dispatch step failed; the trip will be retried");
         }
-    });
-    join_all(finished).await;
-    Ok(Step::Continue)
+        let state = &state;
+        let finished = searched.iter().zip(claimed).zip(misses).map(|((s, claimed), miss)| async move {
+            let trip = &s.trip;
+            let done = match (claimed, miss) {
+                (Claimed::Driver { offer_id, driver }, _) => commit(state, trip, offer_id, &driver).await,
+                (_, Some(Miss::Yield | Miss::Contended)) => {
+                    repo::schedule(&state.pool, trip.id, now, trip.search_radius_km).await.map(drop).map_err(Into::into)
+                }
+                (_, Some(Miss::Widen)) => repo::schedule(
+                    &state.pool,
+                    trip.id,
+                    state.policy.next_retry(now),
+                    state.policy.widen(trip.search_radius_km),
+                )
+                .await
+                .map(drop)
+                .map_err(Into::into),
+                (_, None) => Ok(()),
+            };
+            if let Err(err) = done {
+                tracing::warn!(trip_id = %trip.id, error = %err, "dispatch step failed; the trip will be retried");
+            }
+        });
+        join_all(finished).await;
+        // A trip told to search again now is due: look at once.
+        state.dispatch_wake.notify_waiters();
+    }
 }
 
 /// Settles the trip's live offer and its deadline. `true` when it should
@@ -250,10 +326,13 @@ async fn settle(
 }
 
 /// Every trip's search at once, minus the drivers it already tried (a
-/// CLAIMING row is not an offer: it was settled above). A failed search
-/// leaves its trip to the lease.
-async fn search(state: &AppState, trips: Vec<TripRow>, offers: &[OfferRow]) -> Vec<Searched> {
-    let found = join_all(trips.iter().map(|trip| {
+/// CLAIMING row is not an offer: it was settled above).
+async fn search(
+    state: &AppState,
+    trips: &[TripRow],
+    offers: &[OfferRow],
+) -> Vec<ApiResult<Vec<NearbyDriver>>> {
+    join_all(trips.iter().map(|trip| {
         let mut tried: Vec<Uuid> = offers
             .iter()
             .filter(|o| o.trip_id == trip.id && o.status != "CLAIMING")
@@ -273,55 +352,35 @@ async fn search(state: &AppState, trips: Vec<TripRow>, offers: &[OfferRow]) -> V
                 .await
         }
     }))
-    .await;
-    trips
-        .into_iter()
-        .zip(found)
-        .filter_map(|(trip, found)| match found {
-            Ok(candidates) => Some(Searched { trip, candidates }),
-            Err(err) => {
-                tracing::warn!(trip_id = %trip.id, error = %err, "candidate search failed; the trip will be retried");
-                None
-            }
-        })
-        .collect()
+    .await
 }
 
 /// Each trip's wish: its candidates up to the first one a waiting trip
 /// ahead in the queue wants.
 async fn wishes(state: &AppState, searched: &[Searched], batch: &[Uuid]) -> ApiResult<Vec<Wish>> {
-    let pairs: Vec<(usize, repo::CandidatePair)> = searched
+    let pairs: Vec<repo::CandidatePair> = searched
         .iter()
-        .enumerate()
-        .flat_map(|(k, s)| {
-            s.candidates.iter().map(move |c| {
-                (
-                    k,
-                    repo::CandidatePair {
-                        premium: s.trip.tier == "premium",
-                        created_at: s.trip.created_at,
-                        driver_id: c.driver_id,
-                        lat: c.lat,
-                        lng: c.lng,
-                    },
-                )
+        .flat_map(|s| {
+            s.candidates.iter().map(|c| repo::CandidatePair {
+                premium: s.trip.tier == "premium",
+                created_at: s.trip.created_at,
+                driver_id: c.driver_id,
+                lat: c.lat,
+                lng: c.lng,
             })
         })
         .collect();
-    let (owners, pairs): (Vec<usize>, Vec<repo::CandidatePair>) = pairs.into_iter().unzip();
     let wanted: HashSet<usize> = repo::wanted_by_queue_ahead(&state.pool, &pairs, batch)
         .await?
         .into_iter()
         .collect();
+    // Pairs are numbered trip by trip, candidate by candidate.
     let mut first_pair = 0;
     Ok(searched
         .iter()
-        .enumerate()
-        .map(|(k, s)| {
-            debug_assert!(owners.get(first_pair).is_none_or(|&o| o >= k));
-            let ids: Vec<Uuid> = s.candidates.iter().map(|c| c.driver_id).collect();
-            let wish = Wish::new(&ids, |i| wanted.contains(&(first_pair + i)));
-            first_pair += ids.len();
+        .map(|s| {
+            let wish = Wish::new(&s.driver_ids(), |i| wanted.contains(&(first_pair + i)));
+            first_pair += s.candidates.len();
             wish
         })
         .collect())

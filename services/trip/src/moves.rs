@@ -82,6 +82,8 @@ pub async fn create_trip(
     notify_dispatch(&mut tx).await?;
     tx.commit().await?;
     state.outbox_wake.notify_one();
+    // This instance's matcher at once; NOTIFY wakes the others.
+    state.dispatch_wake.notify_waiters();
     Ok(Created::New(trip))
 }
 
@@ -141,7 +143,8 @@ pub async fn decline(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiRes
     )
     .await?;
     sqlx::query!(
-        "UPDATE trips SET next_attempt_at = now() WHERE id = $1 AND status = 'REQUESTED'",
+        "UPDATE trips SET next_attempt_at = now(), leased_until = NULL
+         WHERE id = $1 AND status = 'REQUESTED'",
         trip_id
     )
     .execute(&mut *tx)

@@ -294,6 +294,7 @@ pub async fn driver_cancel(
              cancel_reason = CASE status WHEN 'ASSIGNED' THEN NULL
                                  ELSE COALESCE($3, 'driver cancelled') END,
              next_attempt_at = now(),
+             leased_until = NULL,
              updated_at = now()
          WHERE id = $1 AND driver_id = $2 AND status = ANY($4)
          RETURNING id, rider_id, driver_id, status, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
@@ -335,10 +336,11 @@ pub async fn pick_due_trips(
 ) -> Result<Vec<TripRow>, sqlx::Error> {
     let mut picked = sqlx::query_as!(
         TripRow,
-        "UPDATE trips SET next_attempt_at = now() + make_interval(secs => $1)
+        "UPDATE trips SET leased_until = now() + make_interval(secs => $1)
          WHERE id = ANY(ARRAY(
              SELECT id FROM trips
              WHERE status = 'REQUESTED' AND next_attempt_at <= now()
+               AND (leased_until IS NULL OR leased_until <= now())
              ORDER BY (tier = 'premium') DESC, created_at
              LIMIT $2
              FOR UPDATE SKIP LOCKED
@@ -355,7 +357,8 @@ pub async fn pick_due_trips(
     Ok(picked)
 }
 
-/// When a REQUESTED trip is next looked at, and how far it will search.
+/// When a REQUESTED trip is next looked at, and how far it will search. Ends
+/// the pass's lease.
 pub async fn schedule(
     conn: impl sqlx::PgExecutor<'_>,
     id: Uuid,
@@ -363,7 +366,7 @@ pub async fn schedule(
     radius_km: f64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query!(
-        "UPDATE trips SET next_attempt_at = $2, search_radius_km = $3
+        "UPDATE trips SET next_attempt_at = $2, search_radius_km = $3, leased_until = NULL
          WHERE id = $1 AND status = 'REQUESTED'",
         id,
         at,
@@ -388,6 +391,33 @@ pub async fn wake_waiting_trips(pool: &PgPool) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// Whether any trip outside `batch` is waiting (no offer, not mid-pass) ahead of a
+/// trip ranked (`premium`, `created_at`) in the queue. When none is, no
+/// candidate needs checking against the queue.
+pub async fn anyone_waiting_ahead(
+    pool: &PgPool,
+    premium: bool,
+    created_at: DateTime<Utc>,
+    batch: &[Uuid],
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (
+             SELECT 1 FROM trips t
+             WHERE t.status = 'REQUESTED' AND t.id <> ALL($3::uuid[])
+               AND (t.leased_until IS NULL OR t.leased_until <= now())
+               AND ((t.tier = 'premium') > $1
+                    OR ((t.tier = 'premium') = $1 AND t.created_at < $2))
+               AND NOT EXISTS (SELECT 1 FROM offers o
+                               WHERE o.trip_id = t.id AND o.status IN ('CLAIMING', 'OPEN'))
+           ) AS "waiting!""#,
+        premium,
+        created_at,
+        batch
+    )
+    .fetch_one(pool)
+    .await
+}
+
 /// A candidate driver one trip of a batch found, for [`wanted_by_queue_ahead`].
 pub struct CandidatePair {
     pub premium: bool,
@@ -398,7 +428,7 @@ pub struct CandidatePair {
 }
 
 /// Which of `pairs` (by index) a trip ahead in the queue (premium first,
-/// then oldest) also wants: one outside `batch`, waiting without an offer,
+/// then oldest) also wants: one outside `batch`, waiting (no offer, not mid-pass),
 /// that never tried the driver and has it inside its own search radius.
 pub async fn wanted_by_queue_ahead(
     pool: &PgPool,
@@ -422,6 +452,7 @@ pub async fn wanted_by_queue_ahead(
                     t.pickup_lat, t.pickup_lng, t.search_radius_km
              FROM trips t
              WHERE t.status = 'REQUESTED' AND t.id <> ALL($7::uuid[])
+               AND (t.leased_until IS NULL OR t.leased_until <= now())
                AND NOT EXISTS (SELECT 1 FROM offers o
                                WHERE o.trip_id = t.id AND o.status IN ('CLAIMING', 'OPEN'))
            )

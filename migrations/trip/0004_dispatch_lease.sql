@@ -1,0 +1,6 @@
+-- A matcher pass leases the trips it picks until it has claimed, opened the
+-- offer or scheduled the next search (or until the lease runs out, when the
+-- worker died). Kept apart from next_attempt_at, so waking waiting trips
+-- (a driver became free) can never hand a trip that is mid-pass to a second
+-- pass.
+ALTER TABLE trips ADD COLUMN leased_until timestamptz;
