@@ -6,10 +6,17 @@
 //! gateway it is connected to. Which trip a position belongs to comes from
 //! Redis `driver:trip:<id>` (written by the trip service), never from one
 //! gateway's memory.
+//!
+//! Positions are many (one per ping) and each needs that Redis lookup, so
+//! they are handed to a worker of their own that looks several up at once:
+//! a flood of pings never holds up an offer or a trip update behind it.
+//! Its queue is bounded; when it is full a position is dropped (the next
+//! ping follows within seconds) and counted in
+//! `realtime_locations_dropped_total`.
 
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{channel::mpsc, StreamExt};
 use hail_shared::{
     api::trips::TripStatus,
     events::{DriverEvent, DriverMessage, LocationEvent, RoomMessage, TripEvent},
@@ -29,7 +36,7 @@ pub async fn run<A: Adapter>(
     state: AppState,
     redis_url: String,
     keys: Keys,
-    mut redis: ConnectionManager,
+    redis: ConnectionManager,
     stop: CancellationToken,
 ) {
     let channels = [
@@ -38,6 +45,8 @@ pub async fn run<A: Adapter>(
         keys.channel_driver_offers(),
         keys.channel_room_events(),
     ];
+    let (mut locations, queued) = mpsc::channel::<String>(LOCATION_QUEUE);
+    tokio::spawn(relay_locations(io.clone(), keys.clone(), redis, queued));
     let mut feed_was_lost = false;
     loop {
         let subscribed = async {
@@ -71,7 +80,9 @@ pub async fn run<A: Adapter>(
                 if channel == channels[0] {
                     on_trip_event(&io, &payload).await;
                 } else if channel == channels[1] {
-                    on_location(&io, &keys, &mut redis, &payload).await;
+                    if locations.try_send(payload).is_err() {
+                        metrics::counter!("realtime_locations_dropped_total").increment(1);
+                    }
                 } else if channel == channels[2] {
                     on_driver_message(&io, &payload).await;
                 } else {
@@ -122,6 +133,26 @@ async fn on_trip_event<A: Adapter>(io: &SocketIo<A>, payload: &str) {
         .local()
         .to([room, room_user(trip.rider_id)])
         .emit("trip:update", &trip)
+        .await;
+}
+
+/// Positions waiting for their trip lookup, at most.
+const LOCATION_QUEUE: usize = 8192;
+/// Trip lookups in flight at once.
+const LOCATION_LOOKUPS: usize = 64;
+
+/// Emits queued positions, several lookups at a time, until the bridge ends.
+async fn relay_locations<A: Adapter>(
+    io: SocketIo<A>,
+    keys: Keys,
+    redis: ConnectionManager,
+    queued: mpsc::Receiver<String>,
+) {
+    queued
+        .for_each_concurrent(LOCATION_LOOKUPS, |payload| {
+            let (io, keys, mut redis) = (&io, &keys, redis.clone());
+            async move { on_location(io, keys, &mut redis, &payload).await }
+        })
         .await;
 }
 
