@@ -14,10 +14,11 @@
 //!    walks the trips in queue order and gives each the first of its drivers
 //!    still free, so a premium trip is never beaten to a driver by a standard
 //!    one in the same pass;
-//! 5. open the offers (or assign, in auto mode) side by side; a trip that got
-//!    nobody searches again now (it yielded, or an earlier trip took its
-//!    driver) or soon with a wider radius. This last part overlaps the next
-//!    pass: order only matters up to the claims.
+//! 5. a trip that got nobody searches again now (it yielded, or an earlier
+//!    trip took its driver) or soon with a wider radius;
+//! 6. open the offers (or assign, in auto mode) side by side. This last part
+//!    overlaps the next pass: it is per trip, and order only matters up to
+//!    the claims and the rescheduling.
 //!
 //! A pass never waits for a driver's answer (offers are settled by later
 //! passes). One matcher per instance takes passes one at a time, so claims
@@ -56,7 +57,7 @@ const POLL: Duration = Duration::from_millis(100);
 enum Step {
     /// Claims are made; the offers are still to be opened.
     Finish(Pass),
-    /// Nothing was claimed or searched (offers still open, deadlines).
+    /// Nothing was claimed.
     Done,
     /// The failpoint fired: this worker is "dead".
     Crashed,
@@ -215,79 +216,92 @@ async fn dispatch_batch(state: &AppState, trips: Vec<TripRow>) -> ApiResult<Step
         tracing::error!("failpoint: worker dies after claiming");
         return Ok(Step::Crashed);
     }
-    Ok(Step::Finish(Pass {
-        now,
-        searched,
-        wishes,
-        claimed,
-    }))
+    reschedule_misses(state, now, &searched, &wishes, &claimed).await;
+    let commits: Vec<Commit> = searched
+        .into_iter()
+        .zip(claimed)
+        .filter_map(|(s, claimed)| match claimed {
+            Claimed::Driver { offer_id, driver } => Some(Commit {
+                trip: s.trip,
+                offer_id,
+                driver,
+            }),
+            _ => None,
+        })
+        .collect();
+    if commits.is_empty() {
+        return Ok(Step::Done);
+    }
+    Ok(Step::Finish(Pass { commits }))
+}
+
+/// Says when each trip that got nobody searches again. Done before the next
+/// pass picks, so a trip that must search again now is in it, ahead of
+/// younger trips.
+async fn reschedule_misses(
+    state: &AppState,
+    now: DateTime<Utc>,
+    searched: &[Searched],
+    wishes: &[Wish],
+    claimed: &[Claimed],
+) {
+    let taken: HashSet<Uuid> = claimed
+        .iter()
+        .filter_map(|c| match c {
+            Claimed::Driver { driver, .. } => Some(driver.driver_id),
+            _ => None,
+        })
+        .collect();
+    let misses: Vec<(&TripRow, Miss)> = searched
+        .iter()
+        .zip(wishes)
+        .zip(claimed)
+        .filter(|(_, claimed)| matches!(claimed, Claimed::Nobody))
+        .map(|((s, wish), _)| (&s.trip, Miss::of(wish, &s.driver_ids(), &taken)))
+        .collect();
+    if misses.iter().any(|(_, miss)| *miss == Miss::Yield) {
+        // Everyone waiting becomes due, and the next pass takes queue order.
+        if let Err(err) = repo::wake_waiting_trips(&state.pool).await {
+            tracing::warn!(error = %err, "could not wake the waiting trips; they search again on their own");
+        }
+    }
+    let scheduled = misses.into_iter().map(|(trip, miss)| async move {
+        let (at, radius_km) = match miss {
+            Miss::Yield | Miss::Contended => (now, trip.search_radius_km),
+            Miss::Widen => (
+                state.policy.next_retry(now),
+                state.policy.widen(trip.search_radius_km),
+            ),
+        };
+        if let Err(err) = repo::schedule(&state.pool, trip.id, at, radius_km).await {
+            tracing::warn!(trip_id = %trip.id, error = %err, "could not schedule the next search; the lease will");
+        }
+    });
+    join_all(scheduled).await;
+}
+
+/// A claimed driver whose offer is still to be opened.
+struct Commit {
+    trip: TripRow,
+    offer_id: Uuid,
+    driver: NearbyDriver,
 }
 
 /// A pass whose claims are made: what is left is per trip and in no order.
 struct Pass {
-    now: DateTime<Utc>,
-    searched: Vec<Searched>,
-    wishes: Vec<Wish>,
-    claimed: Vec<Claimed>,
+    commits: Vec<Commit>,
 }
 
 impl Pass {
-    /// Opens the offers (or assigns) of the claimed trips, side by side,
-    /// and schedules the others' next search.
+    /// Opens the offers (or assigns), side by side.
     async fn finish(self, state: AppState) {
-        let Pass {
-            now,
-            searched,
-            wishes,
-            claimed,
-        } = self;
-        let taken: HashSet<Uuid> = claimed
-            .iter()
-            .filter_map(|c| match c {
-                Claimed::Driver { driver, .. } => Some(driver.driver_id),
-                _ => None,
-            })
-            .collect();
-        let misses: Vec<Option<Miss>> = searched
-            .iter()
-            .zip(&wishes)
-            .zip(&claimed)
-            .map(|((s, wish), claimed)| {
-                matches!(claimed, Claimed::Nobody).then(|| Miss::of(wish, &s.driver_ids(), &taken))
-            })
-            .collect();
-        if misses.contains(&Some(Miss::Yield)) {
-            // Everyone waiting becomes due, and the next pass takes queue order.
-            if let Err(err) = repo::wake_waiting_trips(&state.pool).await {
-                tracing::warn!(error = %err, "could not wake the waiting trips; they search again on their own");
-            }
-        }
         let state = &state;
-        let finished = searched.iter().zip(claimed).zip(misses).map(|((s, claimed), miss)| async move {
-            let trip = &s.trip;
-            let done = match (claimed, miss) {
-                (Claimed::Driver { offer_id, driver }, _) => commit(state, trip, offer_id, &driver).await,
-                (_, Some(Miss::Yield | Miss::Contended)) => {
-                    repo::schedule(&state.pool, trip.id, now, trip.search_radius_km).await.map(drop).map_err(Into::into)
-                }
-                (_, Some(Miss::Widen)) => repo::schedule(
-                    &state.pool,
-                    trip.id,
-                    state.policy.next_retry(now),
-                    state.policy.widen(trip.search_radius_km),
-                )
-                .await
-                .map(drop)
-                .map_err(Into::into),
-                (_, None) => Ok(()),
-            };
-            if let Err(err) = done {
-                tracing::warn!(trip_id = %trip.id, error = %err, "dispatch step failed; the trip will be retried");
+        join_all(self.commits.iter().map(|c| async move {
+            if let Err(err) = commit(state, &c.trip, c.offer_id, &c.driver).await {
+                tracing::warn!(trip_id = %c.trip.id, error = %err, "could not open the offer; the trip will be retried");
             }
-        });
-        join_all(finished).await;
-        // A trip told to search again now is due: look at once.
-        state.dispatch_wake.notify_waiters();
+        }))
+        .await;
     }
 }
 
