@@ -13,7 +13,7 @@ use hail_shared::{
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::domain::lifecycle::Move;
+use crate::domain::{dispatch::RETRY_EMPTY_SEARCH, lifecycle::Move};
 
 pub struct TripRow {
     pub id: Uuid,
@@ -391,6 +391,11 @@ pub async fn wake_waiting_trips(pool: &PgPool) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// A waiting trip (no offer, not mid-pass) is always due within this: it was
+/// scheduled at most a retry step and a half ahead, or made due at once.
+/// Reading only trips due this soon skips every trip whose offer is open.
+const WAITING_DUE_WITHIN_SECS: f64 = RETRY_EMPTY_SEARCH.as_secs_f64() * 2.0;
+
 /// Whether any trip outside `batch` is waiting (no offer, not mid-pass) ahead of a
 /// trip ranked (`premium`, `created_at`) in the queue. When none is, no
 /// candidate needs checking against the queue.
@@ -404,6 +409,7 @@ pub async fn anyone_waiting_ahead(
         r#"SELECT EXISTS (
              SELECT 1 FROM trips t
              WHERE t.status = 'REQUESTED' AND t.id <> ALL($3::uuid[])
+               AND t.next_attempt_at <= now() + make_interval(secs => $4)
                AND (t.leased_until IS NULL OR t.leased_until <= now())
                AND ((t.tier = 'premium') > $1
                     OR ((t.tier = 'premium') = $1 AND t.created_at < $2))
@@ -412,7 +418,8 @@ pub async fn anyone_waiting_ahead(
            ) AS "waiting!""#,
         premium,
         created_at,
-        batch
+        batch,
+        WAITING_DUE_WITHIN_SECS
     )
     .fetch_one(pool)
     .await
@@ -452,6 +459,7 @@ pub async fn wanted_by_queue_ahead(
                     t.pickup_lat, t.pickup_lng, t.search_radius_km
              FROM trips t
              WHERE t.status = 'REQUESTED' AND t.id <> ALL($7::uuid[])
+               AND t.next_attempt_at <= now() + make_interval(secs => $8)
                AND (t.leased_until IS NULL OR t.leased_until <= now())
                AND NOT EXISTS (SELECT 1 FROM offers o
                                WHERE o.trip_id = t.id AND o.status IN ('CLAIMING', 'OPEN'))
@@ -474,7 +482,8 @@ pub async fn wanted_by_queue_ahead(
         &driver_id,
         &lat,
         &lng,
-        batch
+        batch,
+        WAITING_DUE_WITHIN_SECS
     )
     .fetch_all(pool)
     .await?;

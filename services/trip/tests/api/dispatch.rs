@@ -295,6 +295,28 @@ async fn a_premium_trip_beats_an_earlier_standard_one_to_a_new_driver() {
 }
 
 #[tokio::test]
+async fn a_trip_waiting_for_a_driver_gets_the_new_one_before_a_younger_trip() {
+    let app = spawn_app().await;
+    let waiting_rider = app.register_rider().await;
+    let younger_rider = app.register_rider().await;
+    // Searched and found nobody: waiting for its next search.
+    let waiting = app.request_trip(&waiting_rider, PICKUP, DROPOFF).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A driver appears, and a younger trip is requested even closer to it,
+    // before the waiting trip's next search comes round.
+    let driver = app.driver_online_at(PICKUP.north(1.0)).await;
+    let younger = app
+        .request_trip(&younger_rider, PICKUP.north(1.1), DROPOFF)
+        .await;
+    let offer = app.wait_for_offer(&driver, SOON).await.expect("offer");
+    assert_eq!(
+        offer.trip_id, waiting.id,
+        "the younger trip {} took the driver",
+        younger.id
+    );
+}
+
+#[tokio::test]
 async fn a_matcher_that_dies_between_claim_and_offer_loses_nothing() {
     let mut app = spawn_app_with(|c| {
         c.dispatch.crash_after_claim = true;
