@@ -9,6 +9,7 @@ use hail_shared::{
     db,
     server::{Application, StartError},
 };
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -61,28 +62,84 @@ pub async fn migrate(config: &Config) -> Result<(), StartError> {
 
 /// Builds `services`, then runs them until `shutdown` is cancelled or one of
 /// them stops (which then stops the others).
+///
+/// Each service runs on a tokio runtime of its own, on its own threads, so
+/// one process behaves like separate ones: the OS shares the cores between
+/// the services, and a storm of socket work in the gateway cannot hold the
+/// trip service's matcher back in one shared task queue. (Measured: with one
+/// runtime of two workers for all four, dispatch at 200 requests/s had a
+/// p99 of 107 to 338 ms; as four processes, 37 to 42 ms.)
 pub async fn run(
     config: &Config,
     services: &[Service],
     shutdown: CancellationToken,
 ) -> Result<(), StartError> {
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut running = Vec::new();
     for &service in services {
-        let app = service.build(config).await?;
-        tracing::info!(%service, port = app.port(), "listening");
-        let token = shutdown.clone();
-        tasks.spawn(async move {
-            let result = app.run_until_stopped(token.clone()).await;
-            // One service stopping takes the rest down: a half-running Hail
-            // is worse than a stopped one.
-            token.cancel();
-            (service, result)
-        });
+        match start(service, config.clone(), shutdown.clone()).await {
+            Ok(done) => running.push((service, done)),
+            Err(err) => {
+                shutdown.cancel();
+                for (_, done) in running {
+                    let _ = done.await;
+                }
+                return Err(err);
+            }
+        }
     }
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok((service, Err(err))) = joined {
+    for (service, done) in running {
+        if let Ok(Err(err)) = done.await {
             tracing::error!(%service, error = %err, "service stopped with an error");
         }
     }
     Ok(())
+}
+
+type Done = oneshot::Receiver<std::io::Result<()>>;
+
+/// Starts `service` on its own runtime thread; returns once it listens.
+async fn start(
+    service: Service,
+    config: Config,
+    shutdown: CancellationToken,
+) -> Result<Done, StartError> {
+    let (started_tx, started) = oneshot::channel();
+    let (done_tx, done) = oneshot::channel();
+    let threads = |source| StartError::Threads {
+        service: service.to_string(),
+        source,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name(format!("hail-{service}"))
+        .build()
+        .map_err(threads)?;
+    std::thread::Builder::new()
+        .name(format!("hail-{service}"))
+        .spawn(move || {
+            runtime.block_on(async move {
+                let app = match service.build(&config).await {
+                    Ok(app) => app,
+                    Err(err) => {
+                        let _ = started_tx.send(Err(err));
+                        return;
+                    }
+                };
+                tracing::info!(%service, port = app.port(), "listening");
+                let _ = started_tx.send(Ok(()));
+                let result = app.run_until_stopped(shutdown.clone()).await;
+                // One service stopping takes the rest down: a half-running
+                // Hail is worse than a stopped one.
+                shutdown.cancel();
+                let _ = done_tx.send(result);
+            });
+        })
+        .map_err(threads)?;
+    match started.await {
+        Ok(Ok(())) => Ok(done),
+        Ok(Err(err)) => Err(err),
+        Err(_) => Err(threads(std::io::Error::other(
+            "the service's thread ended early",
+        ))),
+    }
 }

@@ -349,6 +349,11 @@ pub enum StartError {
     },
     #[error("could not build an HTTP client: {0}")]
     Http(String),
+    #[error("could not start the {service} service's threads: {source}")]
+    Threads {
+        service: String,
+        source: std::io::Error,
+    },
 }
 
 type Background =
