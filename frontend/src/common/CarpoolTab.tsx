@@ -9,6 +9,7 @@ import { DAYS, personLabel, roomKey, roomView, today } from "./carpool";
 import { check, MatchRequest, RoomJoinAck, RoomState, type Role } from "./contracts";
 import { secondsLeft } from "./geo";
 import { Alert } from "./Shell";
+import { useAction } from "./useAction";
 import { emitAck } from "./useSocket";
 
 interface Props {
@@ -29,8 +30,7 @@ export function CarpoolTab({ api, socket, connected, me, role }: Props) {
   const [key, setKey] = useState<string | null>(() => localStorage.getItem(remembered(role)));
   const [state, setState] = useState<RoomState | null>(null);
   const [requested, setRequested] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, act } = useAction();
   const [now, setNow] = useState(Date.now());
   const keyRef = useRef(key);
   keyRef.current = key;
@@ -89,18 +89,6 @@ export function CarpoolTab({ api, socket, connected, me, role }: Props) {
     const t = setInterval(() => setNow(Date.now()), 500);
     return () => clearInterval(t);
   }, []);
-
-  async function act(fn: () => Promise<void>) {
-    setBusy(true);
-    setError(null);
-    try {
-      await fn();
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
-  }
 
   const join = () =>
     act(async () => {

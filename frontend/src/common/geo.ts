@@ -16,6 +16,9 @@ export function distanceKm(a: LatLng, b: LatLng): number {
 /** The city speed an ETA assumes when nothing better is known. */
 export const CITY_SPEED_KMH = 30;
 
+/** Where the maps open before anyone has a position: central Singapore. */
+export const CITY: LatLng = { lat: 1.3048, lng: 103.8318 };
+
 /** Whole minutes to cover `km` at `speedKmh`: at least 1 while any distance is left. */
 export function etaMinutes(km: number, speedKmh = CITY_SPEED_KMH): number {
   if (!(km > 0.02)) return 0;

@@ -5,16 +5,16 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Api, ApiError, errorText } from "../common/api";
 import { CarpoolTab } from "../common/CarpoolTab";
 import { check, DeclineResponse, DriverProfile, Offer, OfferRevoked, StatusResponse, Trip, type DriverStatus, type LatLng } from "../common/contracts";
-import { distanceKm, formatDistance, secondsLeft, stepToward } from "../common/geo";
+import { CITY, distanceKm, formatDistance, secondsLeft, stepToward } from "../common/geo";
 import { MapView, type MapMarker } from "../common/MapView";
 import { SessionGate, type HomeProps } from "../common/SessionGate";
 import { Alert, Shell } from "../common/Shell";
 import { TripHistory } from "../common/TripHistory";
 import { driverTripView, isActive, newerTrip } from "../common/tripView";
+import { useAction } from "../common/useAction";
 import { emitAck, useSocket } from "../common/useSocket";
 import { nextPingDelayMs, SIM_SPEED_KMH, SIM_TICK_MS } from "./driving";
 
-const CITY: LatLng = { lat: 1.3048, lng: 103.8318 };
 type Tab = "drive" | "carpool" | "history";
 
 export function DriverApp() {
@@ -30,9 +30,8 @@ function DriverHome({ session, onExpired, onLogout }: HomeProps) {
   const [position, setPosition] = useState<LatLng | null>(null);
   const [heading, setHeading] = useState(0);
   const [simulate, setSimulate] = useState(true);
-  const [error, setError] = useState<string | null>(null);
   const [info, setInfo] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, act } = useAction(() => setInfo(null));
   const [now, setNow] = useState(Date.now());
   const [historyKey, setHistoryKey] = useState("0");
   const socketRef = useRef<ReturnType<typeof useSocket>["socket"]>(null);
@@ -179,19 +178,6 @@ function DriverHome({ session, onExpired, onLogout }: HomeProps) {
       clearTimeout(timer);
     };
   }, [sharing, moving, api]);
-
-  async function act(fn: () => Promise<void>) {
-    setBusy(true);
-    setError(null);
-    setInfo(null);
-    try {
-      await fn();
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
-  }
 
   const toggleOnline = () =>
     act(async () => {

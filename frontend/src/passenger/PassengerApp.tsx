@@ -10,10 +10,11 @@ import { MapView, type MapMarker } from "../common/MapView";
 import { SessionGate, type HomeProps } from "../common/SessionGate";
 import { Alert, Shell } from "../common/Shell";
 import { TripHistory } from "../common/TripHistory";
+import { CITY } from "../common/geo";
+import { useAction } from "../common/useAction";
 import { emitAck, useSocket } from "../common/useSocket";
 import { isActive, newerTrip, riderView } from "../common/tripView";
 
-const CITY: LatLng = { lat: 1.3048, lng: 103.8318 };
 type Tab = "ride" | "carpool" | "history";
 
 export function PassengerApp() {
@@ -31,8 +32,7 @@ function RiderHome({ session, onExpired, onLogout }: HomeProps) {
   const [tier, setTier] = useState<Tier>("standard");
   const [nearby, setNearby] = useState<NearbyDriver[]>([]);
   const [nearbyError, setNearbyError] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, act } = useAction();
   const [historyKey, setHistoryKey] = useState("0");
   const subscribed = useRef<string | null>(null);
   const tripRef = useRef<Trip | null>(null);
@@ -110,32 +110,25 @@ function RiderHome({ session, onExpired, onLogout }: HomeProps) {
 
   async function request() {
     if (!pickup || !dropoff) return;
-    setBusy(true);
-    setError(null);
-    try {
-      const t = await api.post("/trips", "Trip", Trip, { pickup, dropoff, tier });
-      setCar(null);
-      follow(t);
-      setHistoryKey(String(Date.now()));
-    } catch (e) {
-      setError(errorText(e));
-      if (String((e as { code?: string }).code) === "active_trip_exists") resync();
-    } finally {
-      setBusy(false);
-    }
+    await act(
+      async () => {
+        const t = await api.post("/trips", "Trip", Trip, { pickup, dropoff, tier });
+        setCar(null);
+        follow(t);
+        setHistoryKey(String(Date.now()));
+      },
+      (e) => {
+        if (String((e as { code?: string }).code) === "active_trip_exists") resync();
+      },
+    );
   }
 
   async function cancel() {
     if (!trip) return;
-    setBusy(true);
-    setError(null);
-    try {
-      follow(await api.post(`/trips/${trip.id}/cancel`, "Trip", Trip, { reason: "Cancelled by the rider" }));
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
+    const id = trip.id;
+    await act(async () => {
+      follow(await api.post(`/trips/${id}/cancel`, "Trip", Trip, { reason: "Cancelled by the rider" }));
+    });
   }
 
   function bookAnother() {
