@@ -8,8 +8,7 @@
 //! 2. search for every remaining trip at once (candidates from the driver
 //!    service, minus every driver already tried);
 //! 3. cut each trip's list before the first driver a waiting trip ahead in
-//!    the queue also wants (one query for the whole batch, and only when
-//!    some trip ahead is waiting at all, which is asked during the search);
+//!    the queue also wants (one query for the whole batch);
 //! 4. claim for the whole batch in one call: the driver service's script
 //!    walks the trips in queue order and gives each the first of its drivers
 //!    still free, so a premium trip is never beaten to a driver by a standard
@@ -182,19 +181,14 @@ async fn dispatch_batch(state: &AppState, trips: Vec<TripRow>) -> ApiResult<Step
     }))
     .await;
     let searching: Vec<TripRow> = settled.into_iter().flatten().collect();
-    let Some(last) = searching.last() else {
+    if searching.is_empty() {
         return Ok(Step::Done);
-    };
+    }
 
-    // Whether any trip ahead is waiting at all is asked while the searches
-    // run; only then is each candidate checked against the queue.
-    let (searched, waiting) = tokio::join!(
-        search(state, &searching, &offers),
-        repo::anyone_waiting_ahead(&state.pool, last.tier == "premium", last.created_at, &batch),
-    );
+    let found = search(state, &searching, &offers).await;
     let searched: Vec<Searched> = searching
         .into_iter()
-        .zip(searched)
+        .zip(found)
         .filter_map(|(trip, found)| match found {
             Ok(candidates) => Some(Searched { trip, candidates }),
             Err(err) => {
@@ -203,14 +197,7 @@ async fn dispatch_batch(state: &AppState, trips: Vec<TripRow>) -> ApiResult<Step
             }
         })
         .collect();
-    let wishes = if waiting? {
-        wishes(state, &searched, &batch).await?
-    } else {
-        searched
-            .iter()
-            .map(|s| Wish::new(&s.driver_ids(), |_| false))
-            .collect()
-    };
+    let wishes = wishes(state, &searched, &batch).await?;
     let claimed = claim(state, &searched, &wishes).await?;
     if state.crash_after_claim && claimed.iter().any(|c| matches!(c, Claimed::Driver { .. })) {
         tracing::error!("failpoint: worker dies after claiming");

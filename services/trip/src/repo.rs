@@ -393,37 +393,9 @@ pub async fn wake_waiting_trips(pool: &PgPool) -> Result<(), sqlx::Error> {
 
 /// A waiting trip (no offer, not mid-pass) is always due within this: it was
 /// scheduled at most a retry step and a half ahead, or made due at once.
-/// Reading only trips due this soon skips every trip whose offer is open.
+/// Reading only trips due this soon (index `trips_due`) skips every trip
+/// whose offer is still open.
 const WAITING_DUE_WITHIN_SECS: f64 = RETRY_EMPTY_SEARCH.as_secs_f64() * 2.0;
-
-/// Whether any trip outside `batch` is waiting (no offer, not mid-pass) ahead of a
-/// trip ranked (`premium`, `created_at`) in the queue. When none is, no
-/// candidate needs checking against the queue.
-pub async fn anyone_waiting_ahead(
-    pool: &PgPool,
-    premium: bool,
-    created_at: DateTime<Utc>,
-    batch: &[Uuid],
-) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"SELECT EXISTS (
-             SELECT 1 FROM trips t
-             WHERE t.status = 'REQUESTED' AND t.id <> ALL($3::uuid[])
-               AND t.next_attempt_at <= now() + make_interval(secs => $4)
-               AND (t.leased_until IS NULL OR t.leased_until <= now())
-               AND ((t.tier = 'premium') > $1
-                    OR ((t.tier = 'premium') = $1 AND t.created_at < $2))
-               AND NOT EXISTS (SELECT 1 FROM offers o
-                               WHERE o.trip_id = t.id AND o.status IN ('CLAIMING', 'OPEN'))
-           ) AS "waiting!""#,
-        premium,
-        created_at,
-        batch,
-        WAITING_DUE_WITHIN_SECS
-    )
-    .fetch_one(pool)
-    .await
-}
 
 /// A candidate driver one trip of a batch found, for [`wanted_by_queue_ahead`].
 pub struct CandidatePair {
