@@ -185,18 +185,7 @@ async fn dispatch_batch(state: &AppState, trips: Vec<TripRow>) -> ApiResult<Step
         return Ok(Step::Done);
     }
 
-    let found = search(state, &searching, &offers).await;
-    let searched: Vec<Searched> = searching
-        .into_iter()
-        .zip(found)
-        .filter_map(|(trip, found)| match found {
-            Ok(candidates) => Some(Searched { trip, candidates }),
-            Err(err) => {
-                tracing::warn!(trip_id = %trip.id, error = %err, "candidate search failed; the trip will be retried");
-                None
-            }
-        })
-        .collect();
+    let searched = search(state, searching, &offers).await;
     let wishes = wishes(state, &searched, &batch).await?;
     let claimed = claim(state, &searched, &wishes).await?;
     if state.crash_after_claim && claimed.iter().any(|c| matches!(c, Claimed::Driver { .. })) {
@@ -327,13 +316,10 @@ async fn settle(
 }
 
 /// Every trip's search at once, minus the drivers it already tried (a
-/// CLAIMING row is not an offer: it was settled above).
-async fn search(
-    state: &AppState,
-    trips: &[TripRow],
-    offers: &[OfferRow],
-) -> Vec<ApiResult<Vec<NearbyDriver>>> {
-    join_all(trips.iter().map(|trip| {
+/// CLAIMING row is not an offer: it was settled above). A trip whose search
+/// failed is left to its lease.
+async fn search(state: &AppState, trips: Vec<TripRow>, offers: &[OfferRow]) -> Vec<Searched> {
+    let found = join_all(trips.iter().map(|trip| {
         let mut tried: Vec<Uuid> = offers
             .iter()
             .filter(|o| o.trip_id == trip.id && o.status != "CLAIMING")
@@ -353,7 +339,18 @@ async fn search(
                 .await
         }
     }))
-    .await
+    .await;
+    trips
+        .into_iter()
+        .zip(found)
+        .filter_map(|(trip, found)| match found {
+            Ok(candidates) => Some(Searched { trip, candidates }),
+            Err(err) => {
+                tracing::warn!(trip_id = %trip.id, error = %err, "candidate search failed; the trip will be retried");
+                None
+            }
+        })
+        .collect()
 }
 
 /// Each trip's wish: its candidates up to the first one a waiting trip
