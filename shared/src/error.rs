@@ -34,6 +34,10 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("the request body is larger than 64 KiB")]
     PayloadTooLarge,
+    #[error("the request's path and query are longer than {0} bytes")]
+    UriTooLong(usize),
+    #[error("the request's headers are larger than {0} bytes")]
+    HeadersTooLarge(usize),
     #[error("{message}")]
     Validation {
         message: String,
@@ -96,6 +100,8 @@ impl ApiError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            Self::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -112,6 +118,8 @@ impl ApiError {
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::Conflict { code, .. } => code,
             Self::PayloadTooLarge => "payload_too_large",
+            Self::UriTooLong(_) => "uri_too_long",
+            Self::HeadersTooLarge(_) => "headers_too_large",
             Self::Validation { .. } => "validation_failed",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable(_) => "unavailable",

@@ -1,21 +1,86 @@
-//! The internal-token check. Every internal service applies it to all routes
-//! except health and metrics, so only the gateway and sibling services (which
-//! hold `HAIL_INTERNAL_TOKEN`) can reach handlers, and the `x-user-*` headers a
-//! handler reads were set by the gateway, not by a client.
+//! Service-to-service authentication, scoped per caller.
+//!
+//! Every caller presents a token of its own, derived from
+//! `HAIL_INTERNAL_TOKEN` and its name ([`peer_token`], HMAC-SHA256), and every
+//! route accepts only the callers that have business there: public routes
+//! only the gateway's proxy, each `/internal/...` route only the sibling that
+//! calls it. The gateway's proxy, which forwards whatever a client asks for,
+//! therefore holds no token an internal route accepts: a path that slipped
+//! past the gateway's route table would still meet a 401, and the
+//! `x-user-*` headers a public handler reads can only have come from the
+//! gateway.
+
+use std::sync::Arc;
 
 use axum::{
     extract::{Request, State},
-    middleware::Next,
+    middleware::{self, Next},
     response::Response,
+    Router,
 };
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 use crate::{extract::INTERNAL_TOKEN_HEADER, ApiError};
 
-#[derive(Clone)]
-pub struct InternalToken(pub std::sync::Arc<str>);
+/// Who presents a token to a service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    /// The gateway's proxy: public routes, on behalf of a verified user
+    /// (REST requests and Socket.IO events alike).
+    Gateway,
+    /// The gateway's realtime side, keeping a connected driver present.
+    Realtime,
+    /// The user service (creating a driver's profile).
+    User,
+    /// The driver service (asking which claims the trip service still holds).
+    Driver,
+    /// The trip service (candidates, claims, offers, releases).
+    Trip,
+}
 
-pub async fn require_internal_token(
-    State(expected): State<InternalToken>,
+impl Peer {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Gateway => "gateway",
+            Self::Realtime => "realtime",
+            Self::User => "user",
+            Self::Driver => "driver",
+            Self::Trip => "trip",
+        }
+    }
+}
+
+/// The token `peer` presents: hex HMAC-SHA256 of its name under the shared
+/// secret. Knowing one peer's token tells nothing about another's.
+pub fn peer_token(secret: &str, peer: Peer) -> String {
+    // HMAC accepts keys of any length, so this cannot fail; the fallback
+    // only keeps the signature infallible.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(b"hail internal token v1:");
+    mac.update(peer.name().as_bytes());
+    let digest = mac.finalize().into_bytes();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The tokens a group of routes accepts.
+#[derive(Clone)]
+struct Accepted(Arc<[String]>);
+
+/// `routes`, answering 401 to any caller but `peers`.
+pub fn only<S>(routes: Router<S>, secret: &str, peers: &[Peer]) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let accepted = Accepted(peers.iter().map(|p| peer_token(secret, *p)).collect());
+    routes.route_layer(middleware::from_fn_with_state(accepted, require_peer))
+}
+
+async fn require_peer(
+    State(accepted): State<Accepted>,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
@@ -24,7 +89,13 @@ pub async fn require_internal_token(
         .get(INTERNAL_TOKEN_HEADER)
         .map(|v| v.as_bytes())
         .unwrap_or_default();
-    if constant_time_eq(presented, expected.0.as_bytes()) {
+    // Compared in constant time, so the time taken does not tell an
+    // attacker how much of a token they guessed.
+    let known = accepted
+        .0
+        .iter()
+        .any(|token| bool::from(token.as_bytes().ct_eq(presented)));
+    if known {
         Ok(next.run(request).await)
     } else {
         Err(ApiError::Unauthorized(
@@ -33,24 +104,30 @@ pub async fn require_internal_token(
     }
 }
 
-/// Compares without stopping at the first differing byte, so the time taken
-/// does not tell an attacker how much of the token they guessed.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
-    use super::constant_time_eq;
+    use super::*;
+
+    const PEERS: [Peer; 5] = [
+        Peer::Gateway,
+        Peer::Realtime,
+        Peer::User,
+        Peer::Driver,
+        Peer::Trip,
+    ];
 
     #[test]
-    fn equal_only_when_identical() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secret", b"secreT"));
-        assert!(!constant_time_eq(b"secret", b"secret!"));
-        assert!(!constant_time_eq(b"", b"x"));
+    fn each_peer_has_its_own_token_and_none_is_the_secret() {
+        let secret = "a-shared-secret-of-enough-length!!";
+        let tokens: Vec<String> = PEERS.iter().map(|p| peer_token(secret, *p)).collect();
+        for (i, a) in tokens.iter().enumerate() {
+            assert_eq!(a.len(), 64);
+            assert_ne!(a, secret);
+            for b in &tokens[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_eq!(tokens[0], peer_token(secret, Peer::Gateway), "stable");
+        assert_ne!(tokens[0], peer_token("another-secret", Peer::Gateway));
     }
 }

@@ -1,5 +1,5 @@
-//! The HTTP skeleton every service shares: health and metrics routes, the
-//! internal-token gate, request ids in log spans, request metrics, a
+//! The HTTP skeleton every service shares: health and metrics routes
+//! (services gate their own routes by caller, see [`crate::internal`]), request ids in log spans, request metrics, a
 //! deadline per request, a 64 KiB body cap, JSON 404/405 fallbacks, panics
 //! turned into a logged 500, and graceful shutdown on SIGTERM or Ctrl-C.
 
@@ -24,7 +24,6 @@ use tower_http::{
 
 use crate::{
     extract::{MAX_BODY_BYTES, REQUEST_ID_HEADER},
-    internal::{require_internal_token, InternalToken},
     telemetry, ApiError,
 };
 
@@ -37,8 +36,6 @@ pub type ReadyCheck = Arc<dyn Fn() -> ReadyFuture + Send + Sync>;
 pub struct Shell {
     pub service: &'static str,
     pub ready: ReadyCheck,
-    /// `Some` for internal services: every route but health and metrics needs it.
-    pub internal_token: Option<InternalToken>,
     pub request_timeout: Duration,
     /// Serve files from here for paths no route matches (the gateway's web
     /// apps); without it, unknown paths get a JSON 404.
@@ -46,8 +43,7 @@ pub struct Shell {
 }
 
 impl Shell {
-    /// An internal service: its routes need the internal token; it is ready
-    /// when its Postgres (and Redis, if it has one) answer.
+    /// An internal service: it is ready when its Postgres (and Redis, if it has one) answer.
     pub fn internal(
         service: &'static str,
         config: &crate::config::Config,
@@ -57,7 +53,6 @@ impl Shell {
         Self {
             service,
             ready: dependencies_ready(pool, redis),
-            internal_token: Some(InternalToken(config.internal_token.as_str().into())),
             request_timeout: config.request_timeout,
             static_dir: None,
         }
@@ -93,15 +88,9 @@ pub fn wrap(routes: Router, shell: Shell) -> Router {
         Some(dir) => routes.fallback_service(web_apps(dir)),
         None => routes.fallback(|| async { ApiError::NotFound("no such route".into()) }),
     };
-    let mut routes = routes.method_not_allowed_fallback(|| async {
+    let routes = routes.method_not_allowed_fallback(|| async {
         ApiError::MethodNotAllowed("this route does not accept that method".into())
     });
-    if let Some(token) = shell.internal_token {
-        routes = routes.layer(middleware::from_fn_with_state(
-            token,
-            require_internal_token,
-        ));
-    }
     let ready = shell.ready;
     let health = Router::new()
         .route(
@@ -125,6 +114,7 @@ pub fn wrap(routes: Router, shell: Shell) -> Router {
     let timeout = shell.request_timeout;
     health
         .merge(routes)
+        .layer(middleware::from_fn(refuse_oversized_heads))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             with_deadline(timeout, req, next)
@@ -146,6 +136,37 @@ pub fn wrap(routes: Router, shell: Shell) -> Router {
         }))
         .layer(PropagateRequestIdLayer::new(request_id_header()))
         .layer(SetRequestIdLayer::new(request_id_header(), MakeRequestUuid))
+}
+
+/// The longest path and query a request may have, and the most header
+/// bytes (names and values) and headers it may send. Past these the answer
+/// is 414 or 431 in the error shape; hyper's own limits, which answer
+/// without a body, sit well above them ([`MAX_HEAD_BUFFER`]).
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+pub const MAX_HEADERS: usize = 100;
+
+/// hyper's buffer for a request head, and its header count limit.
+const MAX_HEAD_BUFFER: usize = 256 * 1024;
+const MAX_HEADERS_PARSED: usize = 400;
+
+async fn refuse_oversized_heads(request: Request, next: Next) -> Response {
+    let uri_len = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |pq| pq.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        return ApiError::UriTooLong(MAX_URI_BYTES).into_response();
+    }
+    let headers = request.headers();
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES || headers.len() > MAX_HEADERS {
+        return ApiError::HeadersTooLarge(MAX_HEADER_BYTES).into_response();
+    }
+    next.run(request).await
 }
 
 fn request_id_header() -> http::HeaderName {
@@ -251,7 +272,9 @@ async fn serve_with_idle_timeout(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(idle_timeout);
+        .header_read_timeout(idle_timeout)
+        .max_buf_size(MAX_HEAD_BUFFER)
+        .max_headers(MAX_HEADERS_PARSED);
     builder
         .http2()
         .timer(TokioTimer::new())
@@ -282,11 +305,24 @@ async fn serve_with_idle_timeout(
                         .insert(axum::extract::ConnectInfo(peer));
                     request.map(axum::body::Body::new)
                 });
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
-            .into_owned();
+        let builder = builder.clone();
         let stop = shutdown.clone();
         connections.spawn(async move {
+            // hyper's header timeout starts with the first byte: a client
+            // that connects and never sends one would hold the descriptor
+            // forever. Wait for that byte (or the close) no longer than idle.
+            let mut byte = [0u8; 1];
+            let first_byte = tokio::select! {
+                waited = tokio::time::timeout(idle_timeout, stream.peek(&mut byte)) => waited,
+                _ = stop.cancelled() => return,
+            };
+            if !matches!(first_byte, Ok(Ok(1..))) {
+                return;
+            }
+            let connection = builder.serve_connection_with_upgrades(
+                TokioIo::new(stream),
+                TowerToHyperService::new(service),
+            );
             tokio::pin!(connection);
             tokio::select! {
                 _ = connection.as_mut() => return,
@@ -425,14 +461,17 @@ mod tests {
     async fn server(idle: Duration) -> (SocketAddr, CancellationToken) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let router = Router::new().route(
-            "/peer",
-            get(
-                |axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>| async move {
-                    peer.ip().to_string()
-                },
-            ),
-        );
+        let router =
+            Router::new()
+                .route(
+                    "/peer",
+                    get(
+                        |axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<
+                            SocketAddr,
+                        >| async move { peer.ip().to_string() },
+                    ),
+                )
+                .layer(middleware::from_fn(refuse_oversized_heads));
         let stop = CancellationToken::new();
         tokio::spawn(serve_with_idle_timeout(
             listener,
@@ -521,6 +560,53 @@ mod tests {
             answer.is_some(),
             "a slow-headers client held its connection"
         );
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_sends_nothing_is_closed() {
+        let (addr, _stop) = server(Duration::from_millis(300)).await;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let answer = closed_within(&mut stream, Duration::from_secs(5)).await;
+        assert_eq!(
+            answer.as_deref(),
+            Some(""),
+            "a silent connection was held open"
+        );
+    }
+
+    #[tokio::test]
+    async fn oversized_heads_are_414_and_431_in_the_error_shape() {
+        let (addr, _stop) = server(Duration::from_secs(5)).await;
+        let long_path = format!(
+            "GET /peer?q={} HTTP/1.1\r\nhost: hail\r\n\r\n",
+            "a".repeat(MAX_URI_BYTES)
+        );
+        let big_header = format!(
+            "GET /peer HTTP/1.1\r\nhost: hail\r\nx-big: {}\r\n\r\n",
+            "b".repeat(MAX_HEADER_BYTES)
+        );
+        let many_headers = format!(
+            "GET /peer HTTP/1.1\r\nhost: hail\r\n{}\r\n",
+            (0..=MAX_HEADERS)
+                .map(|i| format!("x-h{i}: 1\r\n"))
+                .collect::<String>()
+        );
+        for (request, status, code) in [
+            (long_path, "414", "uri_too_long"),
+            (big_header, "431", "headers_too_large"),
+            (many_headers, "431", "headers_too_large"),
+        ] {
+            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            stream.write_all(request.as_bytes()).await.unwrap();
+            let mut answer = vec![0u8; 4096];
+            let n = stream.read(&mut answer).await.unwrap();
+            let answer = String::from_utf8_lossy(&answer[..n]);
+            assert!(
+                answer.starts_with(&format!("HTTP/1.1 {status}")),
+                "{answer}"
+            );
+            assert!(answer.contains(&format!("\"code\":\"{code}\"")), "{answer}");
+        }
     }
 
     #[tokio::test]

@@ -67,11 +67,27 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// A method as a metrics label: the standard ones by name, anything a client
+/// invented as `OTHER`, so labels stay a fixed, small set.
+pub fn method_label(method: &http::Method) -> &'static str {
+    use http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
 /// Middleware: counts requests and records their latency, by route template
 /// (never the raw path, which would make one series per trip id).
 pub async fn record_http_metrics(service: &'static str, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().to_string();
+    let method = method_label(request.method()).to_string();
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -88,4 +104,19 @@ pub async fn record_http_metrics(service: &'static str, request: Request, next: 
     metrics::histogram!("http_request_duration_seconds", &labels)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::method_label;
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        assert_eq!(method_label(&http::Method::GET), "GET");
+        assert_eq!(method_label(&http::Method::DELETE), "DELETE");
+        for invented in ["FROB", "XYZZY123", "get"] {
+            let method = http::Method::from_bytes(invented.as_bytes()).unwrap();
+            assert_eq!(method_label(&method), "OTHER", "{invented}");
+        }
+    }
 }

@@ -32,6 +32,7 @@ pub struct DriverClient {
 impl DriverClient {
     pub fn new(
         base_url: &str,
+        // The caller's own token (`hail_shared::internal::peer_token`).
         internal_token: &str,
         timeout: Duration,
     ) -> Result<Self, StartError> {

@@ -4,7 +4,7 @@
 //!
 //! Each path is declared on a doc-only function here, so the services'
 //! handlers stay as they are. What every route shares is added from the
-//! gateway's own routing table ([`route_policy`]) rather than written per
+//! gateway's own routing table ([`match_route`]) rather than written per
 //! route: bearer security and 401 where a token is needed, 403 where a role
 //! is, and 429 / 503 on everything the gateway proxies. A test checks that
 //! every public route the services register is described here.
@@ -27,7 +27,7 @@ use hail_shared::{
     error::{ErrorBody, ErrorDetail},
 };
 
-use crate::domain::routing::{route_policy, Access};
+use crate::domain::routing::{match_route, Access};
 
 /// `GET /api/v1/openapi.json`.
 pub async fn openapi_json() -> Response {
@@ -140,7 +140,7 @@ fn add_shared_responses(spec: &mut Spec) {
         for (method, operation) in operations {
             let Some(operation) = operation else { continue };
             let method = method.parse().unwrap_or(axum::http::Method::GET);
-            let Some(policy) = route_policy(&method, &sample_path(path)) else {
+            let Ok(policy) = match_route(&method, &sample_path(path)) else {
                 continue;
             };
             let responses = &mut operation.responses.responses;
@@ -674,7 +674,7 @@ mod tests {
             }
             let method: axum::http::Method = method.parse().unwrap();
             assert!(
-                route_policy(&method, &sample_path(&path)).is_some(),
+                match_route(&method, &sample_path(&path)).is_ok(),
                 "{method} {path} is documented but the gateway does not route it"
             );
         }

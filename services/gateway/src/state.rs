@@ -1,6 +1,11 @@
 use std::{sync::Arc, time::Duration};
 
-use hail_shared::{auth::TokenKeys, config::Config, server::StartError};
+use hail_shared::{
+    auth::TokenKeys,
+    config::Config,
+    internal::{peer_token, Peer},
+    server::StartError,
+};
 use redis::aio::ConnectionManager;
 
 use crate::{domain::routing::Upstream, rate_limit::Limiters};
@@ -10,7 +15,11 @@ pub struct AppState {
     pub tokens: TokenKeys,
     pub http: reqwest::Client,
     pub upstreams: Arc<Upstreams>,
-    pub internal_token: Arc<str>,
+    /// What the proxy presents upstream: accepted on public routes only
+    /// (`hail_shared::internal`).
+    pub proxy_token: Arc<str>,
+    /// What the realtime side presents to keep a driver present.
+    pub presence_token: Arc<str>,
     pub redis: ConnectionManager,
     pub limits: Arc<Limiters>,
 }
@@ -48,7 +57,8 @@ impl AppState {
                 driver: trim(&config.upstreams.driver),
                 trip: trim(&config.upstreams.trip),
             }),
-            internal_token: config.internal_token.as_str().into(),
+            proxy_token: peer_token(&config.internal_token, Peer::Gateway).into(),
+            presence_token: peer_token(&config.internal_token, Peer::Realtime).into(),
             redis,
             limits: Arc::new(Limiters::new(&config.rate_limits)),
         })

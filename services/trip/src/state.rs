@@ -3,6 +3,7 @@ use std::sync::Arc;
 use hail_driver::DriverClient;
 use hail_shared::{
     config::{Config, MatchMode, RoomConfig},
+    internal::{self, Peer},
     keys::Keys,
     server::StartError,
 };
@@ -43,7 +44,7 @@ impl AppState {
             keys: Keys::new(config.redis_prefix.clone()),
             drivers: DriverClient::new(
                 &config.upstreams.driver,
-                &config.internal_token,
+                &internal::peer_token(&config.internal_token, Peer::Trip),
                 config.request_timeout,
             )?,
             policy: SearchPolicy::from_config(&config.dispatch),

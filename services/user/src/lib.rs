@@ -11,6 +11,7 @@ use hail_shared::{
     auth::TokenKeys,
     config::Config,
     db,
+    internal::{self, Peer},
     server::{Application, StartError},
 };
 
@@ -25,7 +26,7 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
     db::migrate(&pool, SCHEMA, &MIGRATOR).await?;
     let drivers = DriverClient::new(
         &config.upstreams.driver,
-        &config.internal_token,
+        &internal::peer_token(&config.internal_token, Peer::User),
         config.request_timeout,
     )?;
     let state = AppState::new(

@@ -303,6 +303,11 @@ impl TestApp {
     }
 
     /// The address of an internal service, for tests that go around the gateway.
+    /// The token `peer` presents to the services (`hail_shared::internal`).
+    pub fn peer_token(&self, peer: hail_shared::internal::Peer) -> String {
+        hail_shared::internal::peer_token(&self.config.internal_token, peer)
+    }
+
     pub fn service_url(&self, service: Service, path: &str) -> String {
         let base = match service {
             Service::Gateway => &self.gateway_url,

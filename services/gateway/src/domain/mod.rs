@@ -1,1 +1,2 @@
+pub mod paths;
 pub mod routing;

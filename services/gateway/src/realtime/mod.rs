@@ -17,7 +17,7 @@ use std::{num::NonZeroU32, sync::Arc, time::Duration};
 use axum::http::{Method, StatusCode};
 use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use hail_shared::{api::Role, error::ErrorBody};
+use hail_shared::{api::Role, error::ErrorBody, extract::INTERNAL_TOKEN_HEADER};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use socketioxide::{
@@ -149,15 +149,24 @@ pub(crate) async fn resync<A: Adapter>(socket: &SocketRef<A>, state: &AppState, 
 }
 
 /// While a driver's socket is open its presence stays fresh, even between
-/// pings; once it closes, presence runs out as usual.
+/// pings; once it closes, presence runs out as usual. This is the one call
+/// the gateway makes to an internal route, with a token of its own that the
+/// proxy never holds.
 async fn keep_presence<A: Adapter>(socket: SocketRef<A>, state: AppState, driver_id: Uuid) {
-    let path = format!("/internal/drivers/{driver_id}/presence");
+    let url = format!(
+        "{}/internal/drivers/{driver_id}/presence",
+        state.upstreams.base_url(Upstream::Driver)
+    );
     while socket.connected() {
-        let who = Identity {
-            user_id: driver_id,
-            role: Role::Driver,
-        };
-        let _ = service(&state, who, Upstream::Driver, Method::POST, &path, None).await;
+        let refreshed = state
+            .http
+            .post(&url)
+            .header(INTERNAL_TOKEN_HEADER, &*state.presence_token)
+            .send()
+            .await;
+        if let Err(err) = refreshed {
+            tracing::debug!(%driver_id, error = %err, "presence refresh failed; retrying");
+        }
         tokio::time::sleep(PRESENCE_REFRESH).await;
     }
 }

@@ -16,7 +16,11 @@ use hail_shared::{
 
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::{domain::routing::Upstream, openapi, state::AppState};
+use crate::{
+    domain::{paths::check_path, routing::Upstream},
+    openapi,
+    state::AppState,
+};
 
 pub mod proxy;
 
@@ -38,7 +42,6 @@ pub fn router(state: AppState, config: &Config) -> Router {
         Shell {
             service: "gateway",
             ready,
-            internal_token: None,
             request_timeout: config.request_timeout,
             static_dir: Some(config.static_dir.clone()),
         },
@@ -51,6 +54,14 @@ pub fn router(state: AppState, config: &Config) -> Router {
             req
         },
     ))
+    // Outermost: a path that would not route as it reads never gets further.
+    .layer(axum::middleware::map_request(refuse_tricky_paths))
+}
+
+async fn refuse_tricky_paths(request: Request) -> Result<Request, ApiError> {
+    check_path(request.uri().path())
+        .map_err(|problem| ApiError::BadRequest(problem.message().into()))?;
+    Ok(request)
 }
 
 /// Cross-origin access for the configured origins only; none configured,

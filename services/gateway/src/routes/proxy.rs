@@ -1,6 +1,9 @@
 //! The REST proxy: authenticate, check the role, forward, relay the answer.
 //!
-//! Only an allow-list of client headers is forwarded; identity headers are
+//! The upstream URL is built from the matched public route
+//! ([`match_route`]), never from the raw path, and carries the gateway's own
+//! token (`Peer::Gateway`, see `hail_shared::internal`), which the services accept on public routes
+//! only. Only an allow-list of client headers is forwarded; identity headers are
 //! always the gateway's own, derived from the verified token. The upstream's
 //! status and body come back unchanged, so services' errors keep their codes.
 
@@ -25,7 +28,7 @@ use tower_http::request_id::RequestId;
 use uuid::Uuid;
 
 use crate::{
-    domain::routing::{route_policy, Access, Upstream},
+    domain::routing::{match_route, Access, NoRoute, Upstream},
     state::AppState,
 };
 
@@ -54,9 +57,17 @@ pub async fn forward(
     let path = parts.uri.path();
     let limits = &state.limits;
     let client_ip = limits.client_ip(peer, &parts.headers);
-    let Some(policy) = route_policy(&parts.method, path) else {
-        limits.check_ip(client_ip)?;
-        return Err(ApiError::NotFound("no such route".into()));
+    let policy = match match_route(&parts.method, path) {
+        Ok(policy) => policy,
+        Err(no_route) => {
+            limits.check_ip(client_ip)?;
+            return Err(match no_route {
+                NoRoute::NotFound => ApiError::NotFound("no such route".into()),
+                NoRoute::WrongMethod => {
+                    ApiError::MethodNotAllowed("this route does not accept that method".into())
+                }
+            });
+        }
     };
     let caller = match policy.access {
         Access::Public => {
@@ -95,12 +106,16 @@ pub async fn forward(
     let body = to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| ApiError::PayloadTooLarge)?;
-    if path == "/api/v1/auth/login" {
+    if policy.path == "/api/v1/auth/login" {
         if let Some(email) = login_email(&body) {
             limits.check_login_email(&email)?;
         }
     }
 
+    let path_and_query = match parts.uri.query() {
+        Some(query) => format!("{}?{query}", policy.path),
+        None => policy.path,
+    };
     let request_id = parts
         .extensions
         .get::<RequestId>()
@@ -110,7 +125,7 @@ pub async fn forward(
         Call {
             upstream: policy.upstream,
             method: parts.method.clone(),
-            path_and_query: parts.uri.path_and_query().map_or(path, |pq| pq.as_str()),
+            path_and_query: &path_and_query,
             caller: caller.as_ref().map(|c| (c.sub, c.role)),
             body,
             client_headers: Some(&parts.headers),
@@ -146,14 +161,14 @@ pub struct Answer {
     pub body: Bytes,
 }
 
-/// Sends `call` with the internal token; the service's answer comes back
+/// Sends `call` with the gateway's token; the service's answer comes back
 /// as it is. A service that cannot be reached is a 503.
 pub async fn call(state: &AppState, call: Call<'_>) -> Result<Answer, ApiError> {
     let base = state.upstreams.base_url(call.upstream);
     let mut upstream = state
         .http
         .request(call.method, format!("{base}{}", call.path_and_query))
-        .header(INTERNAL_TOKEN_HEADER, &*state.internal_token);
+        .header(INTERNAL_TOKEN_HEADER, &*state.proxy_token);
     if let Some(peer) = call.peer {
         upstream = upstream.header("x-forwarded-for", peer.ip().to_string());
     }

@@ -1,7 +1,10 @@
 //! The door: tokens, identity headers, roles, limits, unknown routes, and
 //! what happens when a service behind it is down.
 
-use hail_shared::auth::{Claims, TokenKeys};
+use hail_shared::{
+    auth::{Claims, TokenKeys},
+    internal::Peer,
+};
 
 use crate::helpers::*;
 
@@ -127,7 +130,7 @@ async fn internal_services_refuse_calls_without_the_internal_token() {
     let driver_me = app
         .client
         .get(app.service_url(Service::Driver, "/api/v1/drivers/me"))
-        .header("x-internal-token", &app.config.internal_token)
+        .header("x-internal-token", app.peer_token(Peer::Gateway))
         .header("x-user-id", rider.id.to_string())
         .header("x-user-role", "driver")
         .send()

@@ -8,3 +8,4 @@ mod health;
 mod helpers;
 mod limits;
 mod realtime;
+mod security;

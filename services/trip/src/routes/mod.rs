@@ -4,6 +4,7 @@ use axum::{
 };
 use hail_shared::{
     config::Config,
+    internal::{self, Peer},
     server::{self, Shell},
 };
 
@@ -37,6 +38,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
             post(rooms::cancel_ride),
         )
         .with_state(state.clone());
+    let routes = internal::only(routes, &config.internal_token, &[Peer::Gateway]);
     server::wrap(
         routes,
         Shell::internal(

@@ -6,6 +6,8 @@ use uuid::Uuid;
 
 use tokio::task::JoinSet;
 
+use hail_shared::internal::Peer;
+
 use crate::helpers::*;
 
 /// Drivers who accept any offer at once, as fast as they can, for `run`.
@@ -164,7 +166,7 @@ async fn claims(app: &TestApp, wishes: &[(Uuid, Vec<Uuid>)]) -> Vec<Option<Uuid>
     });
     let response = hail_testkit::reqwest::Client::new()
         .post(app.service_url(Service::Driver, "/internal/drivers/claims"))
-        .header("x-internal-token", &app.config.internal_token)
+        .header("x-internal-token", app.peer_token(Peer::Trip))
         .json(&body)
         .send()
         .await
@@ -267,7 +269,7 @@ async fn two_matchers_claiming_the_same_drivers_at_once_never_share_one() {
                     Service::Driver,
                     &format!("/internal/drivers/{driver}/release"),
                 ))
-                .header("x-internal-token", &app.config.internal_token)
+                .header("x-internal-token", app.peer_token(Peer::Trip))
                 .json(&json!({"trip_id": trip}))
                 .send()
                 .await

@@ -4,6 +4,7 @@ use axum::{
 };
 use hail_shared::{
     config::Config,
+    internal::{self, Peer},
     server::{self, Shell},
 };
 
@@ -17,6 +18,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .route("/api/v1/auth/login", post(auth::login))
         .route("/api/v1/auth/me", get(auth::me))
         .with_state(state.clone());
+    let routes = internal::only(routes, &config.internal_token, &[Peer::Gateway]);
     server::wrap(
         routes,
         Shell::internal("user", config, state.pool.clone(), None),
