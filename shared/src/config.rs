@@ -91,6 +91,14 @@ pub struct RateLimits {
     /// Peers whose `X-Forwarded-For` is believed (a load balancer in front
     /// of the gateway). Empty: the socket address is the client.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Socket.IO client events, per user across all their sockets.
+    pub socket_events: RateLimit,
+    /// Open sockets one user may hold (`HAIL_SOCKETS_PER_USER`); a new one
+    /// past it closes the user's oldest.
+    pub sockets_per_user: usize,
+    /// Trips a rider may cancel within 10 minutes before new requests are
+    /// 429 (`HAIL_RIDER_CANCEL_LIMIT`).
+    pub rider_cancel_limit: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -257,6 +265,9 @@ impl Config {
                     })
                 })
                 .collect::<Result<_, _>>()?,
+            socket_events: rate_limit(&var, "SOCKET_EVENTS", RateLimit { per_minute: 600, burst: 20 })?,
+            sockets_per_user: at_least_one(&var, "HAIL_SOCKETS_PER_USER", 5)?,
+            rider_cancel_limit: at_least_one(&var, "HAIL_RIDER_CANCEL_LIMIT", 5)?,
         };
         let cors_origins = match var("HAIL_CORS_ORIGINS") {
             Some(raw) if raw.trim() == "none" => Vec::new(),
@@ -366,6 +377,19 @@ fn parse<T: FromStr>(
             .trim()
             .parse()
             .map_err(|_| ConfigError(format!("{name}={raw:?} is not a valid value"))),
+    }
+}
+
+fn at_least_one<T: FromStr + PartialOrd + From<u8>>(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+) -> Result<T, ConfigError> {
+    let value: T = parse(var, name, default)?;
+    if value >= T::from(1) {
+        Ok(value)
+    } else {
+        Err(ConfigError(format!("{name} must be at least 1")))
     }
 }
 

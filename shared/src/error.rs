@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::telemetry::{clip, MAX_LOGGED_BYTES};
+
 use axum::{
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
@@ -149,8 +151,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
-            Self::Internal(cause) => tracing::error!(%cause, "internal error"),
-            Self::Unavailable(cause) => tracing::warn!(%cause, "dependency unavailable"),
+            Self::Internal(cause) => {
+                tracing::error!(cause = %clip(cause, MAX_LOGGED_BYTES), "internal error")
+            }
+            Self::Unavailable(cause) => {
+                tracing::warn!(cause = %clip(cause, MAX_LOGGED_BYTES), "dependency unavailable")
+            }
             _ => {}
         }
         let mut response = (self.status(), Json(self.body())).into_response();

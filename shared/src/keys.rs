@@ -72,6 +72,12 @@ impl Keys {
         self.key(format_args!("driver:trip:{driver_id}"))
     }
 
+    /// A user's open sockets across gateways (sorted set, score: connect
+    /// time in ms). Owner: gateway.
+    pub fn user_sockets(&self, user_id: Uuid) -> String {
+        self.key(format_args!("user:sockets:{user_id}"))
+    }
+
     pub fn channel_trip_events(&self) -> String {
         self.key("trip:events")
     }

@@ -122,18 +122,24 @@ pub fn wrap(routes: Router, shell: Shell) -> Router {
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             telemetry::record_http_metrics(service, req, next)
         }))
-        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
-            ApiError::internal("a handler panicked").into_response()
-        }))
-        .layer(TraceLayer::new_for_http().make_span_with(move |req: &Request| {
-            let request_id = req
-                .extensions()
-                .get::<RequestId>()
-                .and_then(|id| id.header_value().to_str().ok())
-                .unwrap_or("-");
-            // The path only: query strings may carry tokens.
-            tracing::info_span!("request", service, method = %req.method(), path = %req.uri().path(), request_id)
-        }))
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                ApiError::internal("a handler panicked").into_response()
+            },
+        ))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(move |req: &Request| {
+                let request_id = req
+                    .extensions()
+                    .get::<RequestId>()
+                    .and_then(|id| id.header_value().to_str().ok())
+                    .unwrap_or("-");
+                // The path only: query strings may carry tokens.
+                let path = telemetry::clip(req.uri().path(), telemetry::MAX_LOGGED_BYTES);
+                let method = telemetry::method_label(req.method());
+                tracing::info_span!("request", service, method, path, request_id)
+            }),
+        )
         .layer(PropagateRequestIdLayer::new(request_id_header()))
         .layer(SetRequestIdLayer::new(request_id_header(), MakeRequestUuid))
 }

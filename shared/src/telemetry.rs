@@ -67,6 +67,22 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// The longest client-supplied text written into one log field.
+pub const MAX_LOGGED_BYTES: usize = 512;
+
+/// `text` cut to at most `max` bytes (on a character boundary), so a value
+/// a client controls can never make a log line large.
+pub fn clip(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// A method as a metrics label: the standard ones by name, anything a client
 /// invented as `OTHER`, so labels stay a fixed, small set.
 pub fn method_label(method: &http::Method) -> &'static str {
@@ -109,6 +125,14 @@ pub async fn record_http_metrics(service: &'static str, request: Request, next: 
 #[cfg(test)]
 mod tests {
     use super::method_label;
+
+    #[test]
+    fn clip_cuts_on_a_character_boundary() {
+        assert_eq!(super::clip("short", 10), "short");
+        assert_eq!(super::clip("abcdef", 3), "abc");
+        assert_eq!(super::clip("aé", 2), "a", "é is two bytes");
+        assert_eq!(super::clip(&"x".repeat(8 << 20), 512).len(), 512);
+    }
 
     #[test]
     fn invented_methods_share_one_label() {

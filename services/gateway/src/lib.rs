@@ -21,6 +21,10 @@ use socketioxide_redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 
 pub use state::AppState;
 
+/// The largest Socket.IO message a gateway reads at all (polling body or
+/// websocket message): a few event payloads' worth.
+const MAX_SOCKET_MESSAGE: usize = 64 * 1024;
+
 /// Connects to Redis, sets up Socket.IO with the Redis adapter (so several
 /// gateways behave as one) and binds `HAIL_GATEWAY_PORT` on `HAIL_GATEWAY_HOST`.
 pub async fn build(config: &Config) -> Result<Application, StartError> {
@@ -48,6 +52,11 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
     .await
     .map_err(redis_error)?;
     let (layer, io) = SocketIo::builder()
+        // Past this a message is not even buffered: the connection closes.
+        // Below it, handlers refuse payloads over 16 KiB with an error ack.
+        .max_payload(MAX_SOCKET_MESSAGE as u64)
+        .ws_max_message_size(MAX_SOCKET_MESSAGE)
+        .ws_max_frame_size(MAX_SOCKET_MESSAGE)
         .with_state(state.clone())
         .with_adapter::<RedisAdapter<_>>(adapter)
         .build_layer();
@@ -56,6 +65,7 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
         .map_err(|e| StartError::Http(format!("socket.io namespace: {e}")))?;
 
     let bridge_state = state.clone();
+    let socket_tasks = state.socket_tasks.clone();
     let limits = state.limits.clone();
     let router = routes::router(state, config).layer(layer);
     let (bridge_io, closing_io) = (io.clone(), io);
@@ -79,6 +89,8 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
             .with_background(move |stop| async move {
                 stop.cancelled().await;
                 closing_io.close().await;
+                socket_tasks.close();
+                socket_tasks.wait().await;
             }),
     )
 }

@@ -30,6 +30,7 @@ pub struct Limiters {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
     auth_per_ip: DefaultKeyedRateLimiter<IpAddr>,
     login_per_email: DefaultKeyedRateLimiter<String>,
+    socket_events: DefaultKeyedRateLimiter<Uuid>,
     trusted_proxies: Vec<IpAddr>,
     clock: DefaultClock,
 }
@@ -41,6 +42,7 @@ impl Limiters {
             per_ip: RateLimiter::keyed(quota(config.per_ip)),
             auth_per_ip: RateLimiter::keyed(quota(config.auth_per_ip)),
             login_per_email: RateLimiter::keyed(quota(config.login_per_email)),
+            socket_events: RateLimiter::keyed(quota(config.socket_events)),
             trusted_proxies: config.trusted_proxies.clone(),
             clock: DefaultClock::default(),
         }
@@ -64,12 +66,20 @@ impl Limiters {
         self.answer(self.login_per_email.check_key(&email.trim().to_lowercase()))
     }
 
+    /// A Socket.IO client event: one budget per user, whatever number of
+    /// sockets they spread their events over.
+    pub fn check_socket_event(&self, user: Uuid) -> Result<(), ApiError> {
+        self.answer(self.socket_events.check_key(&user))
+    }
+
     /// Forgets buckets that are full again, so memory follows active clients.
     pub fn forget_idle(&self) {
         self.per_user.retain_recent();
         self.per_ip.retain_recent();
         self.auth_per_ip.retain_recent();
         self.login_per_email.retain_recent();
+        self.socket_events.retain_recent();
+        self.socket_events.shrink_to_fit();
         self.per_user.shrink_to_fit();
         self.per_ip.shrink_to_fit();
         self.auth_per_ip.shrink_to_fit();
@@ -174,6 +184,9 @@ mod tests {
             auth_per_ip: limit,
             login_per_email: limit,
             trusted_proxies: vec![],
+            socket_events: limit,
+            sockets_per_user: 5,
+            rider_cancel_limit: 5,
         });
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
         assert!(limiters.check_user(a).is_ok());

@@ -4,11 +4,13 @@ use hail_shared::{
     auth::TokenKeys,
     config::Config,
     internal::{peer_token, Peer},
+    keys::Keys,
     server::StartError,
 };
 use redis::aio::ConnectionManager;
+use tokio_util::task::TaskTracker;
 
-use crate::{domain::routing::Upstream, rate_limit::Limiters};
+use crate::{domain::routing::Upstream, rate_limit::Limiters, realtime::sockets::SocketRegistry};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -22,6 +24,9 @@ pub struct AppState {
     pub presence_token: Arc<str>,
     pub redis: ConnectionManager,
     pub limits: Arc<Limiters>,
+    pub sockets: SocketRegistry,
+    /// Every socket's watcher (presence, token expiry); shutdown waits for them.
+    pub socket_tasks: TaskTracker,
 }
 
 pub struct Upstreams {
@@ -61,6 +66,11 @@ impl AppState {
             presence_token: peer_token(&config.internal_token, Peer::Realtime).into(),
             redis,
             limits: Arc::new(Limiters::new(&config.rate_limits)),
+            sockets: SocketRegistry::new(
+                Keys::new(config.redis_prefix.clone()),
+                config.rate_limits.sockets_per_user,
+            ),
+            socket_tasks: TaskTracker::new(),
         })
     }
 }

@@ -71,6 +71,7 @@ fn rate_limit_env(limits: &RateLimits) -> Vec<(String, String)> {
         ("IP", limits.per_ip),
         ("AUTH", limits.auth_per_ip),
         ("LOGIN_EMAIL", limits.login_per_email),
+        ("SOCKET_EVENTS", limits.socket_events),
     ] {
         env.push((
             format!("HAIL_RATE_LIMIT_{name}_PER_MIN"),
@@ -87,6 +88,14 @@ fn rate_limit_env(limits: &RateLimits) -> Vec<(String, String)> {
         .map(|ip| ip.to_string())
         .collect();
     env.push(("HAIL_TRUSTED_PROXIES".into(), proxies.join(",")));
+    env.push((
+        "HAIL_SOCKETS_PER_USER".into(),
+        limits.sockets_per_user.to_string(),
+    ));
+    env.push((
+        "HAIL_RIDER_CANCEL_LIMIT".into(),
+        limits.rider_cancel_limit.to_string(),
+    ));
     env
 }
 

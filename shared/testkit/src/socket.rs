@@ -49,7 +49,11 @@ impl TestSocket {
                 async {}.boxed()
             }
         };
-        let (on_error, on_connect) = (forward(tx.clone()), forward(tx.clone()));
+        let (on_error, on_connect, on_close) = (
+            forward(tx.clone()),
+            forward(tx.clone()),
+            forward(tx.clone()),
+        );
         let mut builder = ClientBuilder::new(url).namespace("/").reconnect(reconnect);
         if reconnect {
             builder = builder
@@ -63,6 +67,8 @@ impl TestSocket {
         let client = builder
             .on(Event::Error, move |p, c| on_error(Event::Error, p, c))
             .on(Event::Connect, move |p, c| on_connect(Event::Connect, p, c))
+            // The server closed the socket (a `close` in the queue).
+            .on(Event::Close, move |p, c| on_close(Event::Close, p, c))
             .on_any(forward(tx))
             .connect()
             .await

@@ -7,27 +7,34 @@
 //! - Client events go to the owner service through the same internal call as
 //!   REST, so their rules (and errors) are exactly REST's; each answers
 //!   through its ack with `{ok: true, ...}` or `{ok: false, error}`.
-//! - Client events are rate-limited per socket (10/s, bursts of 20).
+//! - Abuse limits (API.md): client events share one budget per user across
+//!   their sockets (`HAIL_RATE_LIMIT_SOCKET_EVENTS_*`, 10/s, bursts of 20);
+//!   a payload over 16 KiB is refused unread; a user holds at most
+//!   `HAIL_SOCKETS_PER_USER` sockets (a new one closes the oldest, see
+//!   [`sockets`]); a socket is closed when its token expires, after an
+//!   `error` event `{code: "token_expired"}`.
 //! - Server events come from Redis through [`bridge`].
 
 pub mod bridge;
+pub mod sockets;
 
-use std::{num::NonZeroU32, sync::Arc, time::Duration};
+use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use bytes::Bytes;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use hail_shared::{api::Role, error::ErrorBody, extract::INTERNAL_TOKEN_HEADER};
-use serde::Deserialize;
+use serde::{de::DeserializeOwned, Deserialize};
 use serde_json::{json, Value};
 use socketioxide::{
     adapter::Adapter,
     extract::{AckSender, Extension, SocketRef, State, TryData},
+    SocketIo,
 };
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::{
-    domain::routing::Upstream,
+    domain::routing::{match_route, Upstream},
     routes::proxy::{call, Call},
     state::AppState,
 };
@@ -37,9 +44,12 @@ use crate::{
 pub struct Identity {
     pub user_id: Uuid,
     pub role: Role,
+    /// The token's `exp` (Unix seconds): the socket closes then.
+    pub expires_at: i64,
 }
 
-type Limiter = Arc<DefaultDirectRateLimiter>;
+/// The largest client event payload read (API.md, "Abuse limits").
+pub const MAX_EVENT_BYTES: usize = 16 * 1024;
 
 /// How often a driver's open socket refreshes its presence.
 const PRESENCE_REFRESH: Duration = Duration::from_secs(10);
@@ -54,6 +64,11 @@ pub fn room_driver(id: Uuid) -> String {
 
 pub fn room_trip(id: impl std::fmt::Display) -> String {
     format!("trip:{id}")
+}
+
+/// A room of one socket, so any gateway can disconnect it by id.
+fn room_socket(id: impl std::fmt::Display) -> String {
+    format!("socket:{id}")
 }
 
 #[derive(Debug)]
@@ -86,11 +101,8 @@ pub async fn authenticate<A: Adapter>(
     socket.extensions.insert(Identity {
         user_id: claims.sub,
         role: claims.role,
+        expires_at: claims.exp,
     });
-    let quota = Quota::per_second(NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN))
-        .allow_burst(NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN));
-    let limiter: Limiter = Arc::new(RateLimiter::direct(quota));
-    socket.extensions.insert(limiter);
     // Handlers are in place before the client hears it is connected, so an
     // event sent right after the handshake is never dropped.
     socket.on("trip:subscribe", trip_subscribe::<A>);
@@ -105,33 +117,98 @@ pub async fn authenticate<A: Adapter>(
 /// The default namespace's connect handler (behind [`authenticate`]).
 pub async fn on_connect<A: Adapter>(
     socket: SocketRef<A>,
+    io: SocketIo<A>,
     State(state): State<AppState>,
     Extension(who): Extension<Identity>,
 ) {
     let role = who.role.as_str();
     metrics::gauge!("socketio_connections", "role" => role).increment(1);
+    let closed = CancellationToken::new();
+    let forget = (state.clone(), socket.id.to_string(), closed.clone());
     socket.on_disconnect(move || async move {
+        let (state, socket_id, closed) = forget;
         metrics::gauge!("socketio_connections", "role" => role).decrement(1);
+        closed.cancel();
+        let mut redis = state.redis.clone();
+        if let Err(err) = state
+            .sockets
+            .forget(&mut redis, who.user_id, &socket_id)
+            .await
+        {
+            tracing::debug!(error = %err, "could not forget a closed socket");
+        }
     });
+    socket.join(room_socket(socket.id));
     socket.join(room_user(who.user_id));
     if who.role == Role::Driver {
         socket.join(room_driver(who.user_id));
-        tokio::spawn(keep_presence(socket.clone(), state.clone(), who.user_id));
     }
+    evict_past_the_cap(&io, &state, who.user_id, &socket.id.to_string()).await;
+    state
+        .socket_tasks
+        .spawn(watch_socket(socket.clone(), state.clone(), who, closed));
     resync(&socket, &state, who).await;
+}
+
+/// Records the socket; closes the user's oldest ones past the cap, on
+/// whichever gateway holds them.
+async fn evict_past_the_cap<A: Adapter>(
+    io: &SocketIo<A>,
+    state: &AppState,
+    user_id: Uuid,
+    socket_id: &str,
+) {
+    let mut redis = state.redis.clone();
+    let evicted = match state.sockets.register(&mut redis, user_id, socket_id).await {
+        Ok(evicted) => evicted,
+        Err(err) => {
+            // Without Redis the cap cannot be counted; the socket stays.
+            tracing::warn!(%user_id, error = %err, "could not count the user's sockets");
+            return;
+        }
+    };
+    for old in evicted {
+        if let Err(err) = io.to(room_socket(&old)).disconnect().await {
+            tracing::debug!(%user_id, error = %err, "could not close an old socket");
+        }
+    }
+}
+
+/// For the socket's lifetime: closes it when its token expires and, for a
+/// driver, keeps its presence fresh between pings. Returns once the socket
+/// is closed, so shutdown can wait for it.
+async fn watch_socket<A: Adapter>(
+    socket: SocketRef<A>,
+    state: AppState,
+    who: Identity,
+    closed: CancellationToken,
+) {
+    let left = who.expires_at - chrono::Utc::now().timestamp();
+    let expiry = tokio::time::sleep(Duration::from_secs(left.max(0).unsigned_abs()));
+    tokio::pin!(expiry);
+    let mut presence = tokio::time::interval(PRESENCE_REFRESH);
+    loop {
+        tokio::select! {
+            _ = closed.cancelled() => return,
+            _ = &mut expiry => {
+                let _ = socket.emit(
+                    "error",
+                    &json!({"code": "token_expired", "message": "the token has expired; reconnect with a fresh one"}),
+                );
+                let _ = socket.disconnect();
+                return;
+            }
+            _ = presence.tick(), if who.role == Role::Driver => {
+                refresh_presence(&state, who.user_id).await;
+            }
+        }
+    }
 }
 
 /// Joins the caller's active trip's room and sends its current state.
 pub(crate) async fn resync<A: Adapter>(socket: &SocketRef<A>, state: &AppState, who: Identity) {
-    let Ok((StatusCode::OK, body)) = service(
-        state,
-        who,
-        Upstream::Trip,
-        Method::GET,
-        "/api/v1/trips?limit=1",
-        None,
-    )
-    .await
+    let Ok((StatusCode::OK, body)) =
+        service(state, who, Method::GET, "/api/v1/trips?limit=1", None).await
     else {
         return;
     };
@@ -148,26 +225,22 @@ pub(crate) async fn resync<A: Adapter>(socket: &SocketRef<A>, state: &AppState, 
     }
 }
 
-/// While a driver's socket is open its presence stays fresh, even between
-/// pings; once it closes, presence runs out as usual. This is the one call
+/// Keeps a connected driver present between pings. This is the one call
 /// the gateway makes to an internal route, with a token of its own that the
 /// proxy never holds.
-async fn keep_presence<A: Adapter>(socket: SocketRef<A>, state: AppState, driver_id: Uuid) {
+async fn refresh_presence(state: &AppState, driver_id: Uuid) {
     let url = format!(
         "{}/internal/drivers/{driver_id}/presence",
         state.upstreams.base_url(Upstream::Driver)
     );
-    while socket.connected() {
-        let refreshed = state
-            .http
-            .post(&url)
-            .header(INTERNAL_TOKEN_HEADER, &*state.presence_token)
-            .send()
-            .await;
-        if let Err(err) = refreshed {
-            tracing::debug!(%driver_id, error = %err, "presence refresh failed; retrying");
-        }
-        tokio::time::sleep(PRESENCE_REFRESH).await;
+    let refreshed = state
+        .http
+        .post(&url)
+        .header(INTERNAL_TOKEN_HEADER, &*state.presence_token)
+        .send()
+        .await;
+    if let Err(err) = refreshed {
+        tracing::debug!(%driver_id, error = %err.without_url(), "presence refresh failed; retrying");
     }
 }
 
@@ -181,19 +254,40 @@ struct RoomRef {
     key: String,
 }
 
+/// What every client event passes first: the user's event budget, the
+/// payload's size (never read, parsed or logged past 16 KiB), its shape.
+fn admit<T: DeserializeOwned, E>(
+    state: &AppState,
+    who: Identity,
+    data: Result<Value, E>,
+    shape: &str,
+) -> Result<T, Value> {
+    state
+        .limits
+        .check_socket_event(who.user_id)
+        .map_err(|_| error("rate_limited", "too many events; slow down (10 per second)"))?;
+    let data = data.map_err(|_| bad_payload(shape))?;
+    let size = serde_json::to_vec(&data).map_or(usize::MAX, |bytes| bytes.len());
+    if size > MAX_EVENT_BYTES {
+        return Err(error(
+            "payload_too_large",
+            "the event payload is larger than 16 KiB",
+        ));
+    }
+    serde_json::from_value(data).map_err(|_| bad_payload(shape))
+}
+
 async fn trip_subscribe<A: Adapter>(
     socket: SocketRef<A>,
     State(state): State<AppState>,
     Extension(who): Extension<Identity>,
-    Extension(limiter): Extension<Limiter>,
-    TryData(data): TryData<TripRef>,
+    TryData(data): TryData<Value>,
     ack: AckSender<A>,
 ) {
     let answer = async {
-        allowed(&limiter)?;
-        let data = data.map_err(|_| bad_payload("{trip_id}"))?;
+        let data: TripRef = admit(&state, who, data, "{trip_id}")?;
         let path = format!("/api/v1/trips/{}", data.trip_id);
-        let trip = expect_ok(service(&state, who, Upstream::Trip, Method::GET, &path, None).await)?;
+        let trip = expect_ok(service(&state, who, Method::GET, &path, None).await)?;
         socket.join(room_trip(data.trip_id));
         Ok(json!({"ok": true, "trip": trip}))
     };
@@ -203,25 +297,13 @@ async fn trip_subscribe<A: Adapter>(
 async fn driver_location<A: Adapter>(
     State(state): State<AppState>,
     Extension(who): Extension<Identity>,
-    Extension(limiter): Extension<Limiter>,
     TryData(data): TryData<Value>,
     ack: AckSender<A>,
 ) {
     let answer = async {
-        allowed(&limiter)?;
-        let data = data.map_err(|_| bad_payload("{lat, lng, heading?, speed_kmh?}"))?;
+        let data: Value = admit(&state, who, data, "{lat, lng, heading?, speed_kmh?}")?;
         let path = "/api/v1/drivers/me/location";
-        expect_ok(
-            service(
-                &state,
-                who,
-                Upstream::Driver,
-                Method::POST,
-                path,
-                Some(&data),
-            )
-            .await,
-        )?;
+        expect_ok(service(&state, who, Method::POST, path, Some(&data)).await)?;
         Ok(json!({"ok": true}))
     };
     reply(ack, answer.await);
@@ -230,43 +312,33 @@ async fn driver_location<A: Adapter>(
 async fn offer_accept<A: Adapter>(
     State(state): State<AppState>,
     Extension(who): Extension<Identity>,
-    Extension(limiter): Extension<Limiter>,
-    TryData(data): TryData<TripRef>,
+    TryData(data): TryData<Value>,
     ack: AckSender<A>,
 ) {
-    reply(
-        ack,
-        answer_offer(&state, who, &limiter, data, "accept").await,
-    );
+    reply(ack, answer_offer(&state, who, data, "accept").await);
 }
 
 async fn offer_decline<A: Adapter>(
     State(state): State<AppState>,
     Extension(who): Extension<Identity>,
-    Extension(limiter): Extension<Limiter>,
-    TryData(data): TryData<TripRef>,
+    TryData(data): TryData<Value>,
     ack: AckSender<A>,
 ) {
-    reply(
-        ack,
-        answer_offer(&state, who, &limiter, data, "decline").await,
-    );
+    reply(ack, answer_offer(&state, who, data, "decline").await);
 }
 
 async fn answer_offer<E>(
     state: &AppState,
     who: Identity,
-    limiter: &Limiter,
-    data: Result<TripRef, E>,
+    data: Result<Value, E>,
     action: &str,
 ) -> Result<Value, Value> {
-    allowed(limiter)?;
+    let data: TripRef = admit(state, who, data, "{trip_id}")?;
     if who.role != Role::Driver {
         return Err(error("forbidden", "only drivers answer offers"));
     }
-    let data = data.map_err(|_| bad_payload("{trip_id}"))?;
     let path = format!("/api/v1/trips/{}/{action}", data.trip_id);
-    let body = expect_ok(service(state, who, Upstream::Trip, Method::POST, &path, None).await)?;
+    let body = expect_ok(service(state, who, Method::POST, &path, None).await)?;
     Ok(match action {
         "accept" => json!({"ok": true, "trip": body}),
         _ => json!({"ok": true}),
@@ -277,18 +349,16 @@ async fn room_join<A: Adapter>(
     socket: SocketRef<A>,
     State(state): State<AppState>,
     Extension(who): Extension<Identity>,
-    Extension(limiter): Extension<Limiter>,
-    TryData(data): TryData<RoomRef>,
+    TryData(data): TryData<Value>,
     ack: AckSender<A>,
 ) {
     let answer = async {
-        allowed(&limiter)?;
-        let data = data.map_err(|_| bad_payload("{key}"))?;
+        let data: RoomRef = admit(&state, who, data, "{key}")?;
         let path = format!(
             "/api/v1/rooms/{}",
             form_urlencoded::byte_serialize(data.key.as_bytes()).collect::<String>()
         );
-        let room = expect_ok(service(&state, who, Upstream::Trip, Method::GET, &path, None).await)?;
+        let room = expect_ok(service(&state, who, Method::GET, &path, None).await)?;
         socket.join(format!("room:{}", data.key));
         Ok(json!({"ok": true, "state": room}))
     };
@@ -297,35 +367,44 @@ async fn room_join<A: Adapter>(
 
 async fn room_leave<A: Adapter>(
     socket: SocketRef<A>,
-    Extension(limiter): Extension<Limiter>,
-    TryData(data): TryData<RoomRef>,
+    State(state): State<AppState>,
+    Extension(who): Extension<Identity>,
+    TryData(data): TryData<Value>,
     ack: AckSender<A>,
 ) {
-    let answer = (|| {
-        allowed(&limiter)?;
-        let data = data.map_err(|_| bad_payload("{key}"))?;
+    let answer = admit(&state, who, data, "{key}").map(|data: RoomRef| {
         socket.leave(format!("room:{}", data.key));
-        Ok(json!({"ok": true}))
-    })();
+        json!({"ok": true})
+    });
     reply(ack, answer);
 }
 
-/// Calls an internal service as `who`; the status and JSON body come back.
+/// Calls a public route as `who`, exactly as the REST proxy would: the
+/// route must be in the gateway's table, and the path sent is the one
+/// rebuilt from it. The status and JSON body come back.
 async fn service(
     state: &AppState,
     who: Identity,
-    upstream: Upstream,
     method: Method,
-    path: &str,
+    path_and_query: &str,
     body: Option<&Value>,
 ) -> Result<(StatusCode, Value), Value> {
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (path_and_query, None),
+    };
+    let route = match_route(&method, path).map_err(|_| error("not_found", "no such route"))?;
+    let path_and_query = match query {
+        Some(query) => format!("{}?{query}", route.path),
+        None => route.path,
+    };
     let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
     let answer = call(
         state,
         Call {
-            upstream,
+            upstream: route.upstream,
             method,
-            path_and_query: path,
+            path_and_query: &path_and_query,
             caller: Some((who.user_id, who.role)),
             body,
             client_headers: None,
@@ -359,12 +438,6 @@ fn expect_ok(answer: Result<(StatusCode, Value), Value>) -> Result<Value, Value>
             "the service gave no answer; try again",
         )),
     }
-}
-
-fn allowed(limiter: &Limiter) -> Result<(), Value> {
-    limiter
-        .check()
-        .map_err(|_| error("rate_limited", "too many events; slow down (10 per second)"))
 }
 
 fn bad_payload(shape: &str) -> Value {

@@ -195,7 +195,8 @@ pub async fn call(state: &AppState, call: Call<'_>) -> Result<Answer, ApiError> 
 
     let service = call.upstream.name();
     let unavailable = |err: reqwest::Error| {
-        tracing::warn!(service, error = %err, "upstream call failed");
+        // Without the URL: its path and query are the client's to choose.
+        tracing::warn!(service, error = %err.without_url(), "upstream call failed");
         ApiError::Unavailable(format!(
             "the {service} service is unavailable; try again shortly"
         ))

@@ -208,7 +208,14 @@ async fn two_gateways_behave_as_one() {
 
 #[tokio::test]
 async fn a_flood_of_events_is_rate_limited_and_the_socket_stays() {
-    let app = spawn_app().await;
+    // The production default (tests otherwise run without limits).
+    let app = hail_testkit::spawn_app_with(|c| {
+        c.rate_limits.socket_events = hail_shared::config::RateLimit {
+            per_minute: 600,
+            burst: 20,
+        };
+    })
+    .await;
     let rider = app.register_rider().await;
     let socket = app.socket(&rider.token).await;
     let mut limited = 0;

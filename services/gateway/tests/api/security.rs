@@ -7,6 +7,8 @@ use hail_shared::{
     internal::Peer,
 };
 use hail_testkit::TestApp;
+use std::time::Duration;
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::*;
@@ -240,4 +242,101 @@ async fn oversized_headers_are_431_in_the_error_shape() {
     assert_eq!(status, 431);
     let error: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(error["error"]["code"], "headers_too_large");
+}
+
+/// Ten sockets do not buy ten budgets: the event limit is the user's.
+#[tokio::test]
+async fn the_event_budget_is_per_user_across_sockets() {
+    let app = hail_testkit::spawn_app_with(|c| {
+        c.rate_limits.socket_events = hail_shared::config::RateLimit {
+            per_minute: 6,
+            burst: 10,
+        };
+    })
+    .await;
+    let rider = app.register_rider().await;
+    let first = app.socket(&rider.token).await;
+    let second = app.socket(&rider.token).await;
+    let subscribe = || json!({"trip_id": uuid::Uuid::new_v4()});
+    for _ in 0..10 {
+        let answer = first.call("trip:subscribe", subscribe()).await;
+        assert_eq!(answer["error"]["code"], "not_found", "{answer}");
+    }
+    let mut limited = 0;
+    for _ in 0..10 {
+        let answer = second.call("trip:subscribe", subscribe()).await;
+        if answer["error"]["code"] == "rate_limited" {
+            limited += 1;
+        }
+    }
+    assert!(
+        limited >= 9,
+        "the second socket had a budget of its own: {limited} of 10 limited"
+    );
+}
+
+/// A user's sockets past the cap: the oldest is closed, the new ones work.
+#[tokio::test]
+async fn a_new_socket_past_the_cap_closes_the_oldest() {
+    let app = hail_testkit::spawn_app_with(|c| c.rate_limits.sockets_per_user = 2).await;
+    let driver = app.register_driver().await;
+    let mut oldest = app.socket(&driver.token).await;
+    let mut middle = app.socket(&driver.token).await;
+    let newest = app.socket(&driver.token).await;
+    assert!(
+        oldest.next("close", Duration::from_secs(5)).await.is_some(),
+        "the oldest socket was not closed"
+    );
+    let answer = newest
+        .call("trip:subscribe", json!({"trip_id": uuid::Uuid::new_v4()}))
+        .await;
+    assert_eq!(answer["error"]["code"], "not_found", "{answer}");
+    // The middle one stays: a sentinel event on it proves it is still
+    // served after the eviction, rather than waiting out a silence.
+    let answer = middle
+        .call("trip:subscribe", json!({"trip_id": uuid::Uuid::new_v4()}))
+        .await;
+    assert_eq!(answer["error"]["code"], "not_found", "{answer}");
+    assert!(middle.drain().iter().all(|(event, _)| event != "close"));
+}
+
+/// Payloads over 16 KiB are refused with an error ack, unread.
+#[tokio::test]
+async fn a_socket_payload_over_16_kib_is_refused() {
+    let app = spawn_app().await;
+    let rider = app.register_rider().await;
+    let socket = app.socket(&rider.token).await;
+    let answer = socket
+        .call("room:join", json!({"key": "k".repeat(20 * 1024)}))
+        .await;
+    assert_eq!(answer["error"]["code"], "payload_too_large", "{answer}");
+    let answer = socket
+        .call("room:join", json!({"key": "Westie:mon:08:00"}))
+        .await;
+    assert_eq!(answer["ok"], true, "{answer}");
+}
+
+/// A socket whose token expires hears why, then is closed.
+#[tokio::test]
+async fn a_socket_is_closed_when_its_token_expires() {
+    let app = spawn_app().await;
+    let rider = app.register_rider().await;
+    let now = chrono::Utc::now().timestamp();
+    let token = app.sign(&hail_shared::auth::Claims {
+        sub: rider.id,
+        role: Role::Rider,
+        iat: now,
+        exp: now + 2,
+        iss: "hail".into(),
+    });
+    let mut socket = app.socket(&token).await;
+    let warned = socket
+        .next("error", Duration::from_secs(10))
+        .await
+        .expect("an error event before the close");
+    assert_eq!(warned["code"], "token_expired", "{warned}");
+    assert!(
+        socket.next("close", Duration::from_secs(5)).await.is_some(),
+        "the socket outlived its token"
+    );
 }
