@@ -19,6 +19,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{
+    domain::abuse::{cancel_wait, CANCEL_WINDOW},
     repo::{self, NewTrip, OfferRow, TripRow},
     state::AppState,
 };
@@ -55,6 +56,10 @@ pub async fn create_trip(
                 .ok_or_else(|| ApiError::internal("idempotent trip vanished"))?;
             return Ok(Created::Replayed(trip.to_trip()?));
         }
+    }
+    let cancels = repo::recent_rider_cancels(&mut tx, rider_id, CANCEL_WINDOW).await?;
+    if let Some(retry_after_secs) = cancel_wait(&cancels, state.rider_cancel_limit, Utc::now()) {
+        return Err(ApiError::RateLimited { retry_after_secs });
     }
     let new = NewTrip {
         id: trip_id,

@@ -261,7 +261,7 @@ pub async fn rider_cancel(
     sqlx::query_as!(
         TripRow,
         "UPDATE trips SET status = 'CANCELLED', cancelled_at = now(), updated_at = now(),
-                          cancel_reason = COALESCE($3, 'rider cancelled')
+                          cancel_reason = COALESCE($3, 'rider cancelled'), cancelled_by = 'rider'
          WHERE id = $1 AND rider_id = $2 AND status = ANY($4)
          RETURNING id, rider_id, driver_id, status, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
@@ -272,6 +272,24 @@ pub async fn rider_cancel(
         &Move::RiderCancel.legal_from()
     )
     .fetch_optional(conn)
+    .await
+}
+
+/// When the rider's own cancels of the last `window` happened, oldest first.
+pub async fn recent_rider_cancels(
+    conn: &mut PgConnection,
+    rider_id: Uuid,
+    window: std::time::Duration,
+) -> Result<Vec<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT cancelled_at AS "cancelled_at!" FROM trips
+           WHERE rider_id = $1 AND cancelled_by = 'rider'
+             AND cancelled_at > now() - make_interval(secs => $2)
+           ORDER BY cancelled_at"#,
+        rider_id,
+        window.as_secs_f64()
+    )
+    .fetch_all(conn)
     .await
 }
 
@@ -293,6 +311,7 @@ pub async fn driver_cancel(
              cancelled_at = CASE status WHEN 'ASSIGNED' THEN NULL ELSE now() END,
              cancel_reason = CASE status WHEN 'ASSIGNED' THEN NULL
                                  ELSE COALESCE($3, 'driver cancelled') END,
+             cancelled_by = CASE status WHEN 'ASSIGNED' THEN NULL ELSE 'driver' END,
              next_attempt_at = now(),
              leased_until = NULL,
              updated_at = now()

@@ -23,6 +23,8 @@ pub struct AppState {
     pub mode: MatchMode,
     pub step_lease: std::time::Duration,
     pub crash_after_claim: bool,
+    /// Cancels a rider may make in 10 minutes before requests are 429.
+    pub rider_cancel_limit: u32,
     /// Wakes the dispatch workers (fed by Postgres NOTIFY, so any instance's
     /// new trip wakes every instance's workers).
     pub dispatch_wake: Arc<Notify>,
@@ -51,6 +53,7 @@ impl AppState {
             mode: config.dispatch.mode,
             step_lease: config.dispatch.step_lease,
             crash_after_claim: config.dispatch.crash_after_claim,
+            rider_cancel_limit: config.rate_limits.rider_cancel_limit,
             dispatch_wake: Arc::new(Notify::new()),
             outbox_wake: Arc::new(Notify::new()),
             rooms: config.rooms.clone(),

@@ -1,3 +1,4 @@
+pub mod abuse;
 pub mod dispatch;
 pub mod lifecycle;
 pub mod rooms;

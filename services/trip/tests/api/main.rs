@@ -3,6 +3,7 @@
 //! concurrency.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod abuse;
 mod dispatch;
 mod events;
 mod helpers;
