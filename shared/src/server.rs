@@ -19,6 +19,7 @@ use tower_http::{
     catch_panic::CatchPanicLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     services::{ServeDir, ServeFile},
+    set_header::SetResponseHeaderLayer,
     trace::TraceLayer,
 };
 
@@ -85,7 +86,14 @@ pub fn wrap(routes: Router, shell: Shell) -> Router {
     // Install the recorder now, so requests before the first scrape count.
     let metrics = telemetry::metrics_handle();
     let routes = match shell.static_dir {
-        Some(dir) => routes.fallback_service(web_apps(dir)),
+        Some(dir) => routes.fallback_service(
+            tower::ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(
+                    http::header::CONTENT_SECURITY_POLICY,
+                    http::HeaderValue::from_static(WEB_APP_CSP),
+                ))
+                .service(web_apps(dir)),
+        ),
         None => routes.fallback(|| async { ApiError::NotFound("no such route".into()) }),
     };
     let routes = routes.method_not_allowed_fallback(|| async {
@@ -196,6 +204,14 @@ async fn readiness(check: ReadyCheck) -> Response {
         Err(what) => ApiError::Unavailable(format!("not ready: {what}")).into_response(),
     }
 }
+
+/// What the web apps may load: their own scripts, styles and sockets; map
+/// tiles from any server (the tile server is chosen at build time or
+/// in the browser, `?tiles=`); nothing may frame them.
+pub const WEB_APP_CSP: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https: http:; \
+    connect-src 'self'; font-src 'self' data:; object-src 'none'; \
+    base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
 /// The built web apps: a file if there is one; otherwise, for a page path
 /// (no file extension), the app's `index.html` (`/driver/...` is the driver

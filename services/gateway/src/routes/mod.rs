@@ -14,7 +14,10 @@ use hail_shared::{
     ApiError,
 };
 
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    set_header::SetResponseHeaderLayer,
+};
 
 use crate::{
     domain::{paths::check_path, routing::Upstream},
@@ -56,6 +59,19 @@ pub fn router(state: AppState, config: &Config) -> Router {
     ))
     // Outermost: a path that would not route as it reads never gets further.
     .layer(axum::middleware::map_request(refuse_tricky_paths))
+    // On every answer: no MIME sniffing, no framing, no full referrers.
+    .layer(SetResponseHeaderLayer::overriding(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ))
+    .layer(SetResponseHeaderLayer::overriding(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("DENY"),
+    ))
+    .layer(SetResponseHeaderLayer::overriding(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    ))
 }
 
 async fn refuse_tricky_paths(request: Request) -> Result<Request, ApiError> {

@@ -36,6 +36,23 @@ async fn the_gateway_serves_the_web_app() {
     let app = spawn_app().await;
     let response = app.get("/", None).await;
     assert_eq!(response.status(), StatusCode::OK);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let csp = header("content-security-policy");
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(header("x-frame-options"), "DENY");
+    assert!(!header("referrer-policy").is_empty());
     let html = response.text().await.unwrap();
     assert!(html.contains("<title>Hail</title>"), "{html}");
+    // The API's answers are not to be sniffed or framed either.
+    let api = app.get("/api/v1/auth/me", None).await;
+    assert_eq!(api.headers()["x-content-type-options"], "nosniff");
 }
