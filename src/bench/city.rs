@@ -352,7 +352,7 @@ pub async fn city(scenario: Scenario, args: CityArgs) -> anyhow::Result<()> {
             trips_made.extend(
                 d.trips
                     .iter()
-                    .map(|(trip, rider)| (*trip, riders[*rider].token.clone())),
+                    .map(|(trip, rider)| (*trip, riders[*rider].token())),
             );
             let what = if d.auto {
                 "request -> ASSIGNED on the driver's socket (auto mode)"
@@ -390,7 +390,7 @@ pub async fn city(scenario: Scenario, args: CityArgs) -> anyhow::Result<()> {
                 &api,
                 &d.trips
                     .iter()
-                    .map(|(t, r)| (*t, riders[*r].token.clone()))
+                    .map(|(t, r)| (*t, riders[*r].token()))
                     .collect::<Vec<_>>(),
             )
             .await;
@@ -411,7 +411,7 @@ pub async fn city(scenario: Scenario, args: CityArgs) -> anyhow::Result<()> {
             trips_made.extend(
                 r.trips
                     .iter()
-                    .map(|(trip, rider)| (*trip, riders[*rider].token.clone())),
+                    .map(|(trip, rider)| (*trip, riders[*rider].token())),
             );
             if r.auto {
                 rows.push(row(
@@ -489,7 +489,10 @@ async fn sign_in_all(
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default();
     if let Some((_, token)) = cache.values().next() {
-        if api.get::<Value>("/auth/me", token).await.is_err() {
+        let checked = api
+            .call::<Value>(reqwest::Method::GET, "/auth/me", Some(token), None)
+            .await;
+        if checked.is_err() {
             cache.clear();
         }
     }
@@ -502,10 +505,7 @@ async fn sign_in_all(
             async move {
                 let email = format!("bench-city-{role}-{i}@bench.hail");
                 if let Some((id, token)) = cache.get(&email) {
-                    return Ok(Session {
-                        id: *id,
-                        token: token.clone(),
-                    });
+                    return Ok(Session::new(*id, token.clone(), &email, PASSWORD));
                 }
                 let session = api
                     .register_or_login(&email, PASSWORD, "Bench", role)
@@ -530,7 +530,7 @@ async fn sign_in_all(
         .map(|(i, s)| {
             (
                 format!("bench-city-{role}-{i}@bench.hail"),
-                (s.id, s.token.clone()),
+                (s.id, s.token()),
             )
         })
         .chain(cache.iter().map(|(k, v)| (k.clone(), v.clone())))
@@ -567,7 +567,7 @@ async fn setup_fleet(
             let done = &done;
             async move {
                 match api
-                    .post::<Value>("/drivers/me/online", &session.token, json!({}))
+                    .post::<Value>("/drivers/me/online", session, json!({}))
                     .await
                 {
                     Ok(_) => {}
@@ -577,7 +577,7 @@ async fn setup_fleet(
                 }
                 api.post::<Value>(
                     "/drivers/me/location",
-                    &session.token,
+                    session,
                     json!({"lat": at.lat, "lng": at.lng}),
                 )
                 .await
@@ -621,7 +621,7 @@ async fn ingest(api: &Api, fleet: &Fleet, args: &CityArgs) -> (f64, Vec<Duration
                     let body = json!({"lat": at.lat + rng.gen_range(-1e-5..1e-5), "lng": at.lng});
                     let t0 = Instant::now();
                     match api
-                        .post::<Value>("/drivers/me/location", &session.token, body)
+                        .post::<Value>("/drivers/me/location", session, body)
                         .await
                     {
                         Ok(_) => lat.push(t0.elapsed()),
@@ -663,7 +663,7 @@ async fn keep_alive(api: Api, fleet: Arc<Fleet>, every: u64, stop: Arc<AtomicBoo
                     let _ = api
                         .post::<Value>(
                             "/drivers/me/location",
-                            &session.token,
+                            session,
                             json!({"lat": at.lat, "lng": at.lng}),
                         )
                         .await;
@@ -682,8 +682,13 @@ async fn watch(
 ) -> anyhow::Result<rust_socketio::asynchronous::Client> {
     let (tx, mut rx) = mpsc::unbounded_channel::<(&'static str, Value)>();
     let me = session.id;
-    let client =
-        connect_socket(&api.gateway, &session.token, &["offer", "trip:update"], tx).await?;
+    let client = connect_socket(
+        &api.gateway,
+        &session.token(),
+        &["offer", "trip:update"],
+        tx,
+    )
+    .await?;
     tokio::spawn(async move {
         while let Some((event, value)) = rx.recv().await {
             match event {
@@ -721,19 +726,19 @@ async fn watch(
 /// run cancels it first.
 async fn request_at(api: &Api, rider: &Session, at: Point) -> Result<Trip, String> {
     let body = json!({"pickup": {"lat": at.lat, "lng": at.lng}, "dropoff": {"lat": at.lat + 0.01, "lng": at.lng}});
-    match api.post::<Trip>("/trips", &rider.token, body.clone()).await {
+    match api.post::<Trip>("/trips", rider, body.clone()).await {
         Ok(trip) => Ok(trip),
         Err(err) if err.is("active_trip_exists") => {
             let trips: Vec<Trip> = api
-                .get("/trips?limit=5", &rider.token)
+                .get("/trips?limit=5", rider)
                 .await
                 .map_err(|e| e.to_string())?;
             for t in trips.iter().filter(|t| t.status.is_active()) {
                 let _ = api
-                    .post::<Value>(&format!("/trips/{}/cancel", t.id), &rider.token, json!({}))
+                    .post::<Value>(&format!("/trips/{}/cancel", t.id), rider, json!({}))
                     .await;
             }
-            api.post::<Trip>("/trips", &rider.token, body)
+            api.post::<Trip>("/trips", rider, body)
                 .await
                 .map_err(|e| e.to_string())
         }
@@ -752,7 +757,7 @@ struct Outcome {
 
 /// Was the trip offered or assigned to anyone, per its audit trail?
 async fn offered_anyone(api: &Api, rider: &Session, trip: Uuid) -> bool {
-    api.get::<Vec<DispatchEvent>>(&format!("/trips/{trip}/events"), &rider.token)
+    api.get::<Vec<DispatchEvent>>(&format!("/trips/{trip}/events"), rider)
         .await
         .map(|events| {
             events
@@ -876,7 +881,7 @@ async fn redispatch(
             let t0 = Instant::now();
             api.post::<Value>(
                 &format!("/trips/{}/decline", trip.id),
-                &a_session.token,
+                &a_session,
                 json!({}),
             )
             .await
@@ -912,7 +917,7 @@ async fn redispatch(
             None if auto => {}
             None => {
                 let offers = api
-                    .get::<Vec<DispatchEvent>>(&format!("/trips/{trip}/events"), &riders[k].token)
+                    .get::<Vec<DispatchEvent>>(&format!("/trips/{trip}/events"), &riders[k])
                     .await
                     .map(|e| e.iter().filter(|e| e.kind == "OFFER_SENT").count())
                     .unwrap_or(0);
@@ -932,10 +937,11 @@ async fn cancel_all(api: &Api, trips: &[(Uuid, String)]) {
     stream::iter(trips)
         .for_each_concurrent(32, |(trip, token)| async move {
             let _ = api
-                .post::<Value>(
+                .call::<Value>(
+                    reqwest::Method::POST,
                     &format!("/trips/{trip}/cancel"),
-                    token,
-                    json!({"reason": "bench done"}),
+                    Some(token),
+                    Some(json!({"reason": "bench done"})),
                 )
                 .await;
         })

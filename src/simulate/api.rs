@@ -2,7 +2,11 @@
 //! answers, and errors that keep the contract's `code` so callers can tell
 //! an expected 409 from a real failure.
 
-use std::{fmt, time::Duration};
+use std::{
+    fmt,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
 
 use anyhow::Context;
 use futures::FutureExt;
@@ -51,10 +55,29 @@ impl CallError {
     }
 }
 
+/// A signed-in account. Clones share the token, so a renewal (after the
+/// token expired) reaches every task acting for the account.
 #[derive(Clone, Debug)]
 pub struct Session {
     pub id: Uuid,
-    pub token: String,
+    token: Arc<RwLock<String>>,
+    email: String,
+    password: String,
+}
+
+impl Session {
+    pub fn new(id: Uuid, token: String, email: &str, password: &str) -> Self {
+        Self {
+            id,
+            token: Arc::new(RwLock::new(token)),
+            email: email.to_string(),
+            password: password.to_string(),
+        }
+    }
+
+    pub fn token(&self) -> String {
+        self.token.read().map(|t| t.clone()).unwrap_or_default()
+    }
 }
 
 impl Api {
@@ -156,17 +179,54 @@ impl Api {
         })
     }
 
-    pub async fn get<T: DeserializeOwned>(&self, path: &str, token: &str) -> Result<T, CallError> {
-        self.call(Method::GET, path, Some(token), None).await
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        who: &Session,
+    ) -> Result<T, CallError> {
+        self.call_as(Method::GET, path, who, None).await
     }
 
     pub async fn post<T: DeserializeOwned>(
         &self,
         path: &str,
-        token: &str,
+        who: &Session,
         body: Value,
     ) -> Result<T, CallError> {
-        self.call(Method::POST, path, Some(token), Some(body)).await
+        self.call_as(Method::POST, path, who, Some(body)).await
+    }
+
+    /// A call as `who`; a 401 (the token expired) logs in again and tries
+    /// once more, as an app would without asking its user.
+    async fn call_as<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        who: &Session,
+        body: Option<Value>,
+    ) -> Result<T, CallError> {
+        let first = self
+            .call(method.clone(), path, Some(&who.token()), body.clone())
+            .await;
+        match first {
+            Err(err) if err.status == 401 && self.renew(who).await.is_ok() => {
+                self.call(method, path, Some(&who.token()), body).await
+            }
+            other => other,
+        }
+    }
+
+    /// Logs `who` in again for a fresh token.
+    pub async fn renew(&self, who: &Session) -> anyhow::Result<()> {
+        let body = json!({"email": who.email, "password": who.password});
+        let answer: AuthResponse = self
+            .call(Method::POST, "/auth/login", None, Some(body))
+            .await
+            .with_context(|| format!("log {} in again", who.email))?;
+        if let Ok(mut token) = who.token.write() {
+            *token = answer.access_token;
+        }
+        Ok(())
     }
 
     /// Registers `email`, or logs in when it is taken (a re-run with the
@@ -203,10 +263,12 @@ impl Api {
                 answer.user.role.as_str()
             );
         }
-        Ok(Session {
-            id: answer.user.id,
-            token: answer.access_token,
-        })
+        Ok(Session::new(
+            answer.user.id,
+            answer.access_token,
+            email,
+            password,
+        ))
     }
 }
 

@@ -43,12 +43,17 @@ fn point(p: LatLng) -> Point {
     }
 }
 
+/// The socket events a simulated driver listens to.
+const SOCKET_EVENTS: &[&str] = &["offer", "offer:revoked", "trip:update", "error"];
+
 struct Run {
     me: Driver,
     api: Api,
     world: Arc<World>,
     settings: Arc<Settings>,
     socket: Client,
+    /// Where the socket's events go (kept to open a new socket with).
+    events: mpsc::UnboundedSender<(&'static str, Value)>,
     leg: Leg,
     speed_kmh: f64,
     pending_accept: Option<(Uuid, Instant)>,
@@ -64,14 +69,9 @@ pub async fn run(
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let socket = connect_socket(
-        &api.gateway,
-        &me.session.token,
-        &["offer", "offer:revoked", "trip:update"],
-        tx,
-    )
-    .await?;
-    let token = me.session.token.clone();
+    let socket =
+        connect_socket(&api.gateway, &me.session.token(), SOCKET_EVENTS, tx.clone()).await?;
+    let token = me.session.clone();
     let mut leg = None;
     match api
         .post::<StatusResponse>("/drivers/me/online", &token, json!({}))
@@ -103,6 +103,7 @@ pub async fn run(
         world,
         settings,
         socket,
+        events: tx,
         speed_kmh: 40.0,
         pending_accept: None,
     };
@@ -173,7 +174,7 @@ impl Run {
             return;
         }
         self.new_speed();
-        let token = self.me.session.token.clone();
+        let token = self.me.session.clone();
         match std::mem::replace(&mut self.leg, Leg::Wander(pos)) {
             Leg::Wander(_) => {
                 self.leg = Leg::Wander(self.settings.bbox.random_point(&mut self.me.rng));
@@ -211,7 +212,7 @@ impl Run {
     /// A start or complete failed: look at the trip. Cancelled (or taken
     /// away): back to wandering. Otherwise retry on the next ping.
     async fn lost_trip(&mut self, trip: Trip, err: super::api::CallError) {
-        let token = self.me.session.token.clone();
+        let token = self.me.session.clone();
         match self
             .api
             .get::<Trip>(&format!("/trips/{}", trip.id), &token)
@@ -296,6 +297,9 @@ impl Run {
                     Counters::add(&self.world.counters.offer_expired);
                 }
             }
+            // The token ran out and the gateway closed the socket: log in
+            // again and reconnect, as the driver app would.
+            "error" if value["code"] == "token_expired" => self.reconnect().await,
             "trip:update" => {
                 let Ok(trip) = serde_json::from_value::<Trip>(value) else {
                     return;
@@ -327,6 +331,28 @@ impl Run {
         }
     }
 
+    async fn reconnect(&mut self) {
+        if let Err(err) = self.api.renew(&self.me.session).await {
+            self.world
+                .error(format!("driver {}: {err:#}", self.me.session.id));
+            return;
+        }
+        let _ = self.socket.disconnect().await;
+        match connect_socket(
+            &self.api.gateway,
+            &self.me.session.token(),
+            SOCKET_EVENTS,
+            self.events.clone(),
+        )
+        .await
+        {
+            Ok(socket) => self.socket = socket,
+            Err(err) => self
+                .world
+                .error(format!("driver {}: {err:#}", self.me.session.id)),
+        }
+    }
+
     async fn on_offer(&mut self, offer: Offer) {
         Counters::add(&self.world.counters.offers);
         if self.busy() {
@@ -348,7 +374,7 @@ impl Run {
         if roll < s.ignore_prob {
             Counters::add(&self.world.counters.ignored);
         } else if roll < s.ignore_prob + s.decline_prob {
-            let token = self.me.session.token.clone();
+            let token = self.me.session.clone();
             match self
                 .api
                 .post::<Value>(
@@ -375,7 +401,7 @@ impl Run {
         let Some((trip_id, _)) = self.pending_accept.take() else {
             return;
         };
-        let token = self.me.session.token.clone();
+        let token = self.me.session.clone();
         match self
             .api
             .post::<Trip>(&format!("/trips/{trip_id}/accept"), &token, json!({}))

@@ -363,8 +363,8 @@ pub async fn run(args: SimulateArgs, stop: CancellationToken) -> anyhow::Result<
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    let tokens: std::collections::HashMap<uuid::Uuid, String> =
-        riders.iter().map(|r| (r.id, r.token.clone())).collect();
+    let tokens: std::collections::HashMap<uuid::Uuid, api::Session> =
+        riders.iter().map(|r| (r.id, r.clone())).collect();
     if !riders.is_empty() {
         let (api, world, settings, stop) =
             (api.clone(), world.clone(), settings.clone(), actors.clone());

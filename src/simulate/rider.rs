@@ -42,7 +42,7 @@ pub async fn run(
         );
         tasks.spawn(async move {
             let rider = &riders[index];
-            let Ok(trips) = api.get::<Vec<Trip>>("/trips?limit=5", &rider.token).await else {
+            let Ok(trips) = api.get::<Vec<Trip>>("/trips?limit=5", rider).await else {
                 return;
             };
             if let Some(active) = trips.into_iter().find(|t| t.status.is_active()) {
@@ -108,7 +108,7 @@ async fn request(
         "pickup": {"lat": pickup.lat, "lng": pickup.lng},
         "dropoff": {"lat": dropoff.lat, "lng": dropoff.lng},
     });
-    match api.post::<Trip>("/trips", &rider.token, body).await {
+    match api.post::<Trip>("/trips", &rider, body).await {
         Ok(trip) => {
             world.track(trip.clone());
             follow(trip, rider, index, api, world, idle, stop).await;
@@ -116,7 +116,7 @@ async fn request(
         Err(err) if err.is("active_trip_exists") => {
             // Another client of this account holds a trip: find and follow it.
             Counters::add(&world.counters.request_conflicts);
-            match api.get::<Vec<Trip>>("/trips?limit=5", &rider.token).await {
+            match api.get::<Vec<Trip>>("/trips?limit=5", &rider).await {
                 Ok(trips) => match trips.into_iter().find(|t| t.status.is_active()) {
                     Some(active) => {
                         world.track(active.clone());
@@ -164,7 +164,7 @@ async fn follow(
             () = stop.cancelled() => return,
             () = tokio::time::sleep(gap) => {}
         }
-        match api.get::<Trip>(&path, &rider.token).await {
+        match api.get::<Trip>(&path, &rider).await {
             Ok(now) => {
                 world.observe(&now);
                 if !now.status.is_active() {

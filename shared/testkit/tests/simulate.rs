@@ -11,9 +11,24 @@ use tokio_util::sync::CancellationToken;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_simulation_completes_trips_and_holds_every_invariant() {
+    short_simulation(None).await;
+}
+
+/// Tokens that run out twice during the run: every driver's socket is
+/// closed at expiry and every rider's REST call turns 401, and the
+/// simulator logs in again and goes on as the apps would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulation_outlives_its_tokens() {
+    short_simulation(Some(Duration::from_secs(8))).await;
+}
+
+async fn short_simulation(token_ttl: Option<Duration>) {
     let app = spawn_app_with(|config| {
         config.dispatch.offer_timeout = Duration::from_secs(3);
         config.dispatch.match_deadline = Duration::from_secs(20);
+        if let Some(ttl) = token_ttl {
+            config.jwt_ttl = ttl;
+        }
     })
     .await;
     let args = SimulateArgs::from_flags([
