@@ -3,6 +3,7 @@
 //! Only this service writes those keys; the trip service reaches it through
 //! [`DriverClient`].
 
+mod claims;
 pub mod client;
 mod index;
 mod repo;
@@ -27,12 +28,14 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
     let pool = db::connect(&config.database_url, SCHEMA, config.database_pool_size).await?;
     db::migrate(&pool, SCHEMA, &MIGRATOR).await?;
     let redis = redis_conn::connect(&config.redis_url).await?;
-    let state = AppState::new(pool, redis, config);
+    let state = AppState::new(pool, redis, config)?;
     let router = routes::router(state.clone(), config);
+    let reconciler = state.clone();
     Ok(
         Application::bind(config.service_host, config.ports.driver, router)
             .await?
-            .with_background(move |stop| sweep_stale_members(state, stop)),
+            .with_background(move |stop| sweep_stale_members(state, stop))
+            .with_background(move |stop| claims::run_reconciler(reconciler, stop)),
     )
 }
 

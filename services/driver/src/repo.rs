@@ -60,19 +60,23 @@ pub async fn set_own_status(
     .await
 }
 
-/// ONLINE -> BUSY for `trip_id`. `None` when the driver is no longer ONLINE.
+/// ONLINE -> BUSY for `trip_id`, held for `ttl_secs` unless the trip
+/// confirms it. `None` when the driver is no longer ONLINE.
 pub async fn mark_busy(
     pool: &PgPool,
     driver_id: Uuid,
     trip_id: Uuid,
+    ttl_secs: u64,
 ) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar!(
         "UPDATE drivers
-         SET status = 'BUSY', current_trip_id = $2, version = version + 1, updated_at = now()
+         SET status = 'BUSY', current_trip_id = $2, version = version + 1, updated_at = now(),
+             claim_expires_at = now() + make_interval(secs => $3)
          WHERE id = $1 AND status = 'ONLINE'
          RETURNING version",
         driver_id,
-        trip_id
+        trip_id,
+        ttl_secs as f64
     )
     .fetch_optional(pool)
     .await
@@ -87,7 +91,8 @@ pub async fn mark_available(
 ) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar!(
         "UPDATE drivers
-         SET status = 'ONLINE', current_trip_id = NULL, version = version + 1, updated_at = now()
+         SET status = 'ONLINE', current_trip_id = NULL, version = version + 1, updated_at = now(),
+             claim_expires_at = NULL
          WHERE id = $1 AND status = 'BUSY' AND current_trip_id = $2
          RETURNING version",
         driver_id,
@@ -95,4 +100,56 @@ pub async fn mark_available(
     )
     .fetch_optional(pool)
     .await
+}
+
+/// The trip confirmed its hold on the driver (accepted, or auto-assigned):
+/// it no longer runs out. `false` when the driver is not on that trip.
+pub async fn confirm_hold(
+    pool: &PgPool,
+    driver_id: Uuid,
+    trip_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let confirmed = sqlx::query!(
+        "UPDATE drivers SET claim_expires_at = NULL
+         WHERE id = $1 AND status = 'BUSY' AND current_trip_id = $2",
+        driver_id,
+        trip_id
+    )
+    .execute(pool)
+    .await?;
+    Ok(confirmed.rows_affected() == 1)
+}
+
+/// BUSY drivers whose claim ran out unconfirmed, with the trip it named:
+/// at most `limit`, the longest overdue first.
+pub async fn overdue_claims(pool: &PgPool, limit: i64) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT id, current_trip_id AS "trip_id!" FROM drivers
+           WHERE status = 'BUSY' AND claim_expires_at < now() AND current_trip_id IS NOT NULL
+           ORDER BY claim_expires_at
+           LIMIT $1"#,
+        limit
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.trip_id)).collect())
+}
+
+/// Asks again about the driver's claim for `trip_id` in `secs`.
+pub async fn recheck_claim_in(
+    pool: &PgPool,
+    driver_id: Uuid,
+    trip_id: Uuid,
+    secs: u64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE drivers SET claim_expires_at = now() + make_interval(secs => $3)
+         WHERE id = $1 AND status = 'BUSY' AND current_trip_id = $2",
+        driver_id,
+        trip_id,
+        secs as f64
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
 }

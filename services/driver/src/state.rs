@@ -1,4 +1,11 @@
-use hail_shared::{config::Config, keys::Keys};
+use std::{sync::Arc, time::Duration};
+
+use hail_shared::{
+    config::Config,
+    internal::{peer_token, Peer},
+    keys::Keys,
+    server::StartError,
+};
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 
@@ -10,15 +17,31 @@ pub struct AppState {
     pub redis: ConnectionManager,
     pub index: Index,
     pub candidate_overfetch: usize,
+    /// For asking the trip service about overdue claims (`claims`).
+    pub http: reqwest::Client,
+    pub trip_url: Arc<str>,
+    pub trip_token: Arc<str>,
 }
 
 impl AppState {
-    pub fn new(pool: PgPool, redis: ConnectionManager, config: &Config) -> Self {
-        Self {
+    pub fn new(
+        pool: PgPool,
+        redis: ConnectionManager,
+        config: &Config,
+    ) -> Result<Self, StartError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(config.request_timeout)
+            .build()
+            .map_err(|e| StartError::Http(e.to_string()))?;
+        Ok(Self {
             pool,
             redis,
             index: Index::new(Keys::new(config.redis_prefix.clone())),
             candidate_overfetch: config.dispatch.candidate_overfetch,
-        }
+            http,
+            trip_url: config.upstreams.trip.trim_end_matches('/').into(),
+            trip_token: peer_token(&config.internal_token, Peer::Driver).into(),
+        })
     }
 }

@@ -809,3 +809,43 @@ pub async fn cancel_rides(pool: &PgPool, ids: &[Uuid], by: Uuid) -> Result<(), s
     .await?;
     Ok(())
 }
+
+/// Per hold, whether its trip still holds its driver: on the trip
+/// (ASSIGNED, ARRIVED, ONGOING), still deciding (a live offer or claim for
+/// that driver), or not at all (an unknown trip included). In order.
+pub async fn hold_states(
+    pool: &PgPool,
+    holds: &[hail_shared::api::drivers::Hold],
+) -> Result<Vec<hail_shared::api::drivers::HoldState>, sqlx::Error> {
+    use hail_shared::api::drivers::HoldState;
+    let drivers: Vec<Uuid> = holds.iter().map(|h| h.driver_id).collect();
+    let trips: Vec<Uuid> = holds.iter().map(|h| h.trip_id).collect();
+    let rows = sqlx::query!(
+        r#"SELECT h.n AS "n!",
+                  CASE
+                    WHEN t.driver_id = h.driver_id AND t.status IN ('ASSIGNED', 'ARRIVED', 'ONGOING')
+                      THEN 'assigned'
+                    WHEN t.status = 'REQUESTED' AND EXISTS (
+                      SELECT 1 FROM offers o
+                      WHERE o.trip_id = t.id AND o.driver_id = h.driver_id
+                        AND o.status IN ('CLAIMING', 'OPEN'))
+                      THEN 'offered'
+                    ELSE 'released'
+                  END AS "state!"
+           FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS h(driver_id, trip_id, n)
+           LEFT JOIN trips t ON t.id = h.trip_id
+           ORDER BY h.n"#,
+        &drivers,
+        &trips
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| match row.state.as_str() {
+            "assigned" => HoldState::Assigned,
+            "offered" => HoldState::Offered,
+            _ => HoldState::Released,
+        })
+        .collect())
+}

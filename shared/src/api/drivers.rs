@@ -182,8 +182,39 @@ pub struct ShowOffer {
     pub ttl_secs: u64,
 }
 
-/// `POST /internal/drivers/{id}/release` and `/assign`.
+/// `POST /internal/drivers/{id}/release` and `/offer/end`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TripRef {
     pub trip_id: Uuid,
+}
+
+/// `POST /internal/trips/holds` (driver service to trip service): do these
+/// trips still hold these drivers? Asked about claims that ran out
+/// unconfirmed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HoldsRequest {
+    pub holds: Vec<Hold>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    pub driver_id: Uuid,
+    pub trip_id: Uuid,
+}
+
+/// One answer per hold asked about, in order.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HoldsResponse {
+    pub holds: Vec<HoldState>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldState {
+    /// The driver is on the trip (ASSIGNED, ARRIVED or ONGOING).
+    Assigned,
+    /// The trip is still deciding about the driver (an open offer or claim).
+    Offered,
+    /// The trip does not hold the driver (or does not exist): release.
+    Released,
 }

@@ -174,6 +174,14 @@ pub async fn spawn_app_on(servers: Servers, customize: impl FnOnce(&mut Config))
         db_name,
         admin_url,
     };
+    // The driver service calls the trip service, which starts after it: the
+    // trip service's port is chosen up front (below the ephemeral range, so
+    // no parallel test's bind(0) takes it meanwhile).
+    if app.config.ports.trip == 0 {
+        let port = faults::free_port();
+        app.config.ports.trip = port;
+        app.config.upstreams.trip = format!("http://127.0.0.1:{port}");
+    }
     for service in Service::ALL {
         app.start(service).await;
     }

@@ -17,7 +17,7 @@ use hail_shared::{
 
 use uuid::Uuid;
 
-use crate::{repo, state::AppState, status};
+use crate::{claims, repo, state::AppState, status};
 
 /// `POST /internal/drivers`: the user service registering a driver. Idempotent,
 /// so a retried registration never fails here.
@@ -83,7 +83,9 @@ pub async fn claims(
         let state = &state;
         async move {
             match won {
-                Some(driver_id) if record_claim(state, driver_id, wish.trip_id).await? => {
+                Some(driver_id)
+                    if record_claim(state, driver_id, wish.trip_id, body.ttl_secs).await? =>
+                {
                     Ok(Some(driver_id))
                 }
                 _ => Ok::<_, ApiError>(None),
@@ -97,10 +99,16 @@ pub async fn claims(
     Ok(Json(ClaimsResponse { claimed }))
 }
 
-/// Records a won claim in Postgres: `false` (and the claim given back) when
-/// the driver is no longer ONLINE there.
-async fn record_claim(state: &AppState, driver_id: Uuid, trip_id: Uuid) -> ApiResult<bool> {
-    if let Some(version) = repo::mark_busy(&state.pool, driver_id, trip_id).await? {
+/// Records a won claim in Postgres, running out after `ttl_secs` unless the
+/// trip confirms it: `false` (and the claim given back) when the driver is
+/// no longer ONLINE there.
+async fn record_claim(
+    state: &AppState,
+    driver_id: Uuid,
+    trip_id: Uuid,
+    ttl_secs: u64,
+) -> ApiResult<bool> {
+    if let Some(version) = repo::mark_busy(&state.pool, driver_id, trip_id, ttl_secs).await? {
         status::mirror(state, driver_id, DriverStatus::Busy, version).await?;
         return Ok(true);
     }
@@ -122,14 +130,7 @@ pub async fn release(
     PathId(driver_id): PathId,
     Json(body): Json<TripRef>,
 ) -> ApiResult<StatusCode> {
-    let mut redis = state.redis.clone();
-    state
-        .index
-        .release(&mut redis, driver_id, body.trip_id)
-        .await?;
-    if let Some(version) = repo::mark_available(&state.pool, driver_id, body.trip_id).await? {
-        status::mirror(&state, driver_id, DriverStatus::Online, version).await?;
-    }
+    claims::release(&state, driver_id, body.trip_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -161,8 +162,9 @@ pub async fn show_offer(
     }
 }
 
-/// `POST /internal/drivers/{id}/offer/end`: the offer was answered; the
-/// driver stays BUSY on the trip.
+/// `POST /internal/drivers/{id}/offer/end`: the driver is on the trip now
+/// (accepted, or auto-assigned): the offer leaves its view, and the claim
+/// no longer runs out.
 pub async fn end_offer(
     State(state): State<AppState>,
     PathId(driver_id): PathId,
@@ -173,6 +175,7 @@ pub async fn end_offer(
         .index
         .end_offer(&mut redis, driver_id, body.trip_id)
         .await?;
+    repo::confirm_hold(&state.pool, driver_id, body.trip_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

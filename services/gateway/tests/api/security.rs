@@ -165,6 +165,24 @@ async fn each_internal_route_answers_only_its_own_caller() {
         post(presence, Peer::Realtime, json!({})).await,
         StatusCode::NO_CONTENT
     );
+    // The trip service's one internal route answers the driver service only.
+    let holds = json!({"holds": [{"driver_id": victim.id, "trip_id": trip}]});
+    for (peer, expected) in [
+        (Peer::Gateway, StatusCode::UNAUTHORIZED),
+        (Peer::Trip, StatusCode::UNAUTHORIZED),
+        (Peer::Driver, StatusCode::OK),
+    ] {
+        let status = app
+            .client
+            .post(app.service_url(Service::Trip, "/internal/trips/holds"))
+            .header("x-internal-token", app.peer_token(peer))
+            .json(&holds)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, expected, "{peer:?} asked about holds");
+    }
     // Nothing moved; then the trip service's own token does claim (the
     // control that shows the refusals above were about the token).
     assert_eq!(

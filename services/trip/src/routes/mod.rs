@@ -4,12 +4,13 @@ use axum::{
 };
 use hail_shared::{
     config::Config,
-    internal::{self, Peer},
+    internal::{self as gate, Peer},
     server::{self, Shell},
 };
 
 use crate::state::AppState;
 
+mod internal;
 mod rooms;
 mod trips;
 
@@ -38,7 +39,15 @@ pub fn router(state: AppState, config: &Config) -> Router {
             post(rooms::cancel_ride),
         )
         .with_state(state.clone());
-    let routes = internal::only(routes, &config.internal_token, &[Peer::Gateway]);
+    let from_driver = Router::new()
+        .route("/internal/trips/holds", post(internal::holds))
+        .with_state(state.clone());
+    // Each group answers only the caller it exists for (`hail_shared::internal`).
+    let routes = gate::only(routes, &config.internal_token, &[Peer::Gateway]).merge(gate::only(
+        from_driver,
+        &config.internal_token,
+        &[Peer::Driver],
+    ));
     server::wrap(
         routes,
         Shell::internal(

@@ -1,0 +1,102 @@
+//! Defence in depth in the driver service: a claim no trip holds cannot
+//! leave a driver BUSY past its TTL, and an assignment is never undone by
+//! that rule, even when its confirmation was lost.
+
+use std::time::Duration;
+
+use hail_shared::internal::Peer;
+
+use crate::helpers::*;
+
+async fn driver_status(app: &TestApp, driver: &Account) -> (DriverStatus, Option<uuid::Uuid>) {
+    let profile = app.driver_profile(driver).await;
+    (profile.status, profile.current_trip_id)
+}
+
+/// Polls `check` every 100 ms until it holds or `within` runs out.
+async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_claim_naming_no_trip_is_released_once_its_ttl_runs_out() {
+    let app = spawn_app().await;
+    let driver = app.driver_online_at(PICKUP).await;
+    let made_up = uuid::Uuid::new_v4();
+    let claimed = app
+        .client
+        .post(app.service_url(Service::Driver, "/internal/drivers/claims"))
+        .header("x-internal-token", app.peer_token(Peer::Trip))
+        .json(&json!({"ttl_secs": 1, "claims": [{"trip_id": made_up, "drivers": [driver.id]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(claimed.status(), StatusCode::OK);
+    assert_eq!(
+        driver_status(&app, &driver).await,
+        (DriverStatus::Busy, Some(made_up))
+    );
+    let freed = eventually(Duration::from_secs(15), async || {
+        driver_status(&app, &driver).await == (DriverStatus::Online, None)
+    })
+    .await;
+    assert!(
+        freed,
+        "the driver stayed BUSY for a trip that does not exist"
+    );
+    // Matchable again: a real request reaches it.
+    let rider = app.register_rider().await;
+    app.request_trip(&rider, PICKUP, DROPOFF).await;
+    assert!(app.wait_for_offer(&driver, SOON).await.is_some());
+}
+
+#[tokio::test]
+async fn an_assignment_whose_confirmation_was_lost_is_kept() {
+    let app = fast_app().await;
+    let driver = app.driver_online_at(PICKUP).await;
+    let rider = app.register_rider().await;
+    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    app.wait_for_offer(&driver, SOON).await.expect("an offer");
+    let accepted = app.trip_action(&driver, trip.id, "accept").await;
+    assert_eq!(accepted.status(), StatusCode::OK);
+
+    // As if the confirmation never reached the driver service: the claim
+    // looks overdue.
+    let pool = sqlx::PgPool::connect(&app.config.database_url)
+        .await
+        .unwrap();
+    let expiry = |pool: sqlx::PgPool| async move {
+        sqlx::query_scalar::<_, Option<chrono::DateTime<chrono::Utc>>>(
+            "SELECT claim_expires_at FROM driver.drivers WHERE id = $1",
+        )
+        .bind(driver.id)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!(expiry(pool.clone()).await, None, "accepting confirmed it");
+    sqlx::query(
+        "UPDATE driver.drivers SET claim_expires_at = now() - interval '1 second' WHERE id = $1",
+    )
+    .bind(driver.id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let confirmed = eventually(Duration::from_secs(15), async || {
+        expiry(pool.clone()).await.is_none()
+    })
+    .await;
+    assert!(confirmed, "the overdue claim was never looked at");
+    assert_eq!(
+        driver_status(&app, &driver).await,
+        (DriverStatus::Busy, Some(trip.id))
+    );
+    assert_eq!(app.trip(&rider, trip.id).await.status, TripStatus::Assigned);
+}
