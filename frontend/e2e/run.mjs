@@ -3,8 +3,9 @@
 // starts its own stack (fresh database, own Redis prefix, free ports, the
 // built apps from frontend/dist), drives a rider and a driver through one whole
 // trip, checks what each screen shows at each step, checks that every API
-// answer the apps received matched contracts.ts, and saves screenshots to
-// test-output/e2e/. The stack is stopped and its database dropped at the end,
+// answer the apps received matched contracts.ts, checks that no page broke the
+// gateway's Content-Security-Policy (map tiles included), and saves screenshots
+// to test-output/e2e/. The stack is stopped and its database dropped at the end,
 // also on failure.
 //
 // Env: HAIL_BIN (default target/debug/hail), DATABASE_URL, REDIS_URL,
@@ -204,8 +205,26 @@ async function collectContracts(page) {
   contracts.failures.push(...r.failures);
 }
 
+// CSP violations, from two witnesses that survive reloads: the DOM's
+// securitypolicyviolation event (reported through a binding) and Chromium's
+// "Refused to ..." console line. Any one fails the run.
+const csp = { events: [], console: [] };
+// Requests for map tiles (the closed port of `tiles` below): one the CSP
+// blocked is never issued, so the map must have asked for some.
+const tileHost = "http://127.0.0.1:9/";
+let tileRequests = 0;
+
 async function newApp(browser, width, height) {
   const context = await browser.newContext({ viewport: { width, height } });
+  await context.exposeBinding("__hailCspViolation", ({ page }, v) => {
+    csp.events.push({ ...v, page: page?.url() });
+    log(`CSP violation: ${v.directive} blocked ${v.blocked || "(inline)"} at ${v.source || page?.url()}:${v.line}`);
+  });
+  await context.addInitScript(() =>
+    document.addEventListener("securitypolicyviolation", (e) =>
+      window.__hailCspViolation({ directive: e.effectiveDirective || e.violatedDirective, blocked: e.blockedURI, source: e.sourceFile, line: e.lineNumber, sample: e.sample }),
+    ),
+  );
   // No network but the stack's: tiles point at a closed local port, and
   // anything else is refused, so the map must work on its plain background.
   await context.route(
@@ -215,10 +234,21 @@ async function newApp(browser, width, height) {
   const page = await context.newPage();
   page.on("pageerror", (e) => log(`page error: ${e.message}`));
   page.on("console", (m) => m.type() === "error" && !/Failed to load resource/.test(m.text()) && log(`console: ${m.text()}`));
+  page.on("console", (m) => {
+    if (!/Content Security Policy|Refused to/.test(m.text())) return;
+    csp.console.push({ page: page.url(), text: m.text() });
+    log(`CSP console report on ${page.url()}: ${m.text()}`);
+  });
+  page.on("request", (req) => req.url().startsWith(tileHost) && tileRequests++);
   return { context, page };
 }
 
-const tiles = `?tiles=${encodeURIComponent("http://127.0.0.1:9/{z}/{x}/{y}.png")}`;
+const tiles = `?tiles=${encodeURIComponent(`${tileHost}{z}/{x}/{y}.png`)}`;
+
+/** Fails if any page reported a CSP violation so far. */
+function expectNoCspViolation() {
+  if (csp.events.length || csp.console.length) fail(`CSP violations: ${JSON.stringify(csp, null, 2)}`);
+}
 
 async function signUp(page, { name, email, password }) {
   await page.getByRole("tab", { name: "Sign up" }).click();
@@ -252,8 +282,14 @@ async function tripRun(browser) {
     await shot(d, "02-driver-online");
   });
 
+  await step("the passenger app is served under the gateway's Content-Security-Policy", async () => {
+    const headers = (await r.goto(`${base}/${tiles}`))?.headers() ?? {};
+    const policy = headers["content-security-policy"] ?? "";
+    if (!policy.includes("frame-ancestors 'none'")) fail(`GET / should carry a CSP with frame-ancestors 'none', got ${JSON.stringify(policy)}`);
+    log(`CSP: ${policy}; x-frame-options: ${headers["x-frame-options"]}; x-content-type-options: ${headers["x-content-type-options"]}`);
+  });
+
   await step("a wrong password shows the API's message", async () => {
-    await r.goto(`${base}/${tiles}`);
     await r.fill('input[name="email"]', riderEmail);
     await r.fill('input[name="password"]', "not-the-password");
     await r.locator('form button[type="submit"]').click();
@@ -413,6 +449,12 @@ async function tripRun(browser) {
     await shot(r, "19-rider-session-expired");
   });
 
+  await step("the maps asked for tiles, and the CSP blocked nothing", async () => {
+    if (!tileRequests) fail(`no request for a tile under ${tileHost}: the map's tiles were blocked or never asked for`);
+    expectNoCspViolation();
+    log(`tile requests: ${tileRequests}; CSP violations: 0`);
+  });
+
   await collectContracts(r);
   await collectContracts(d);
   await driver.context.close();
@@ -511,6 +553,8 @@ try {
     if (missing.length) fail(`never checked: ${missing.join(", ")} (checked: ${JSON.stringify(contracts.checked)})`);
     log(`contract checks: ${JSON.stringify(contracts.checked)}`);
   });
+
+  await step("no page reported a Content-Security-Policy violation", async () => expectNoCspViolation());
 } catch (e) {
   code = 1;
   if (failed === 0) {
@@ -522,6 +566,7 @@ try {
   await stopStack();
   cleanup();
   stackLog.end();
+  log(`tile requests: ${tileRequests}; CSP violations: ${csp.events.length} events, ${csp.console.length} console reports`);
   console.log("screenshots and the stack's log are in test-output/e2e/");
   console.log(`e2e: ${passed} passed, ${failed} failed`);
   process.exit(code || (failed ? 1 : 0));

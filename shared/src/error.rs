@@ -181,6 +181,15 @@ impl From<sqlx::Error> for ApiError {
             {
                 Self::Unavailable(format!("a concurrent change got in the way; retry: {err}"))
             }
+            // A uniqueness rule the schema keeps (one active trip per
+            // driver, say) refused the write: the state forbids it.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
+                tracing::warn!(cause = %clip(&err.to_string(), MAX_LOGGED_BYTES), "unique violation");
+                Self::conflict(
+                    "conflict",
+                    "this conflicts with the current state; reload and try again",
+                )
+            }
             _ => Self::Internal(format!("database: {err}")),
         }
     }

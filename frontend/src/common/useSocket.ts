@@ -1,11 +1,18 @@
 // One Socket.IO connection per signed-in person. Tracks whether it is up (for
 // the "connection lost" banner), calls `onConnect` on every (re)connect so the
-// screen refetches, and turns an "unauthorized" refusal into a logout.
+// screen refetches, and turns an "unauthorized" refusal, or the gateway's
+// `error` {code: "token_expired"} before it closes the socket, into a logout.
 import { useEffect, useRef, useState } from "react";
 import { io, type Socket } from "socket.io-client";
 import { Ack, check } from "./contracts";
 
 export type Handlers = Record<string, (payload: unknown) => void>;
+
+/** The gateway's last word to a socket whose token ran out; it closes the
+ * socket next and there is no refresh, so this ends the session. */
+export function isTokenExpired(event: string, payload: unknown): boolean {
+  return event === "error" && typeof payload === "object" && payload !== null && (payload as { code?: unknown }).code === "token_expired";
+}
 
 export interface SocketState {
   socket: Socket | null;
@@ -34,6 +41,7 @@ export function useSocket(token: string | null, handlers: Handlers, onConnect: (
       setState({ socket, connected: false, lost: wasUp });
     });
     socket.onAny((event: string, payload: unknown) => {
+      if (isTokenExpired(event, payload)) return latest.current.onUnauthorized();
       const h = latest.current.handlers[event];
       if (!h) return;
       try {

@@ -100,3 +100,43 @@ async fn an_assignment_whose_confirmation_was_lost_is_kept() {
     );
     assert_eq!(app.trip(&rider, trip.id).await.status, TripStatus::Assigned);
 }
+
+/// The state the review reached by releasing someone else's driver: the
+/// driver ONLINE in its service while a trip is still ASSIGNED to it.
+/// Only the trip service can make that call now, but should it happen, a
+/// second trip's accept is a 409, never a 500.
+#[tokio::test]
+async fn accepting_a_second_trip_while_assigned_elsewhere_is_a_conflict_not_a_500() {
+    let app = spawn_app().await;
+    let driver = app.driver_online_at(PICKUP).await;
+    let (first_rider, second_rider) = (app.register_rider().await, app.register_rider().await);
+    let first = app.request_trip(&first_rider, PICKUP, DROPOFF).await;
+    app.wait_for_offer(&driver, SOON).await.expect("an offer");
+    assert_eq!(
+        app.trip_action(&driver, first.id, "accept").await.status(),
+        StatusCode::OK
+    );
+    let released = app
+        .client
+        .post(app.service_url(
+            Service::Driver,
+            &format!("/internal/drivers/{}/release", driver.id),
+        ))
+        .header("x-internal-token", app.peer_token(Peer::Trip))
+        .json(&json!({"trip_id": first.id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(released.status(), StatusCode::NO_CONTENT);
+    app.ping(&driver, PICKUP).await;
+    let second = app.request_trip(&second_rider, PICKUP, DROPOFF).await;
+    app.wait_for_offer(&driver, SOON)
+        .await
+        .expect("a second offer");
+    let response = app.trip_action(&driver, second.id, "accept").await;
+    assert_error(response, StatusCode::CONFLICT, "conflict").await;
+    assert_eq!(
+        app.trip(&first_rider, first.id).await.status,
+        TripStatus::Assigned
+    );
+}
