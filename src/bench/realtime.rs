@@ -40,6 +40,8 @@ pub struct RealtimeArgs {
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
     /// Idle sockets to open for the capacity and memory figure (0 skips it).
+    /// They are one user's, so run the stack with `HAIL_SOCKETS_PER_USER`
+    /// at least this high (the default of 5 would close all but 5).
     #[arg(long, default_value_t = 10_000)]
     idle: usize,
 }
