@@ -164,13 +164,21 @@ fn add_shared_responses(spec: &mut Spec) {
                 );
             }
             if operation.request_body.is_some() {
-                add("400", "`bad_request`: malformed JSON or wrong content type");
+                add(
+                    "400",
+                    "`bad_request`: malformed JSON or wrong content type, or a path with a dot segment, an encoded slash or a control character",
+                );
                 add("413", "`payload_too_large`: body over 64 KiB");
                 add(
                     "422",
                     "`validation_failed`: `details` lists `{field: [messages]}`",
                 );
             }
+            // Any path the gateway refuses before routing (API.md, "Abuse limits").
+            add(
+                "400",
+                "`bad_request`: a path with a dot segment, an encoded slash or a control character",
+            );
             add(
                 "429",
                 "`rate_limited`: too many requests; the `Retry-After` header says when to retry",
@@ -687,6 +695,11 @@ mod tests {
         let login = &spec["paths"]["/api/v1/auth/login"]["post"];
         assert!(login.get("security").is_none(), "login needs no token");
         assert!(login["responses"]["429"].is_object());
+        let room = &spec["paths"]["/api/v1/rooms/{key}"]["get"];
+        assert!(
+            room["responses"]["400"].is_object(),
+            "a refused path is a 400 on every route"
+        );
         let create = &spec["paths"]["/api/v1/trips"]["post"];
         assert_eq!(create["security"][0]["bearer"], serde_json::json!([]));
         assert!(create["responses"]["403"].is_object());
