@@ -37,18 +37,22 @@ pub fn check_path(path: &str) -> Result<(), PathProblem> {
         return Err(PathProblem::Backslash);
     }
     for segment in path.split('/') {
+        check_value(segment)?;
+        if !segment.contains('%') {
+            // The common case: nothing to decode, nothing to allocate.
+            continue;
+        }
         let mut value = segment.to_string();
         for _ in 0..DECODE_ROUNDS {
-            check_value(&value)?;
-            if !value.contains('%') {
-                break;
-            }
             value = decode(&value).ok_or(PathProblem::MalformedEscape)?;
             if value.contains('/') || value.contains('\\') {
                 return Err(PathProblem::EncodedSeparator);
             }
+            check_value(&value)?;
+            if !value.contains('%') {
+                break;
+            }
         }
-        check_value(&value)?;
     }
     Ok(())
 }
