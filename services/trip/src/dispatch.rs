@@ -15,9 +15,9 @@
 //!    one in the same pass;
 //! 5. a trip that got nobody searches again now (it yielded, or an earlier
 //!    trip took its driver) or soon with a wider radius;
-//! 6. open the offers (or assign, in auto mode) side by side. This last part
-//!    overlaps the next pass: it is per trip, and order only matters up to
-//!    the claims and the rescheduling.
+//! 6. open the offers (or assign, in auto mode) side by side ([`commit`]).
+//!    This last part overlaps the next pass: it is per trip, and order only
+//!    matters up to the claims and the rescheduling.
 //!
 //! A pass never waits for a driver's answer (offers are settled by later
 //! passes). One matcher per instance takes passes one at a time, so claims
@@ -27,6 +27,8 @@
 //!
 //! A matcher that dies mid-pass loses nothing: the leases run out and the
 //! trips are picked again; a CLAIMING offer row says which claim to give back.
+
+mod commit;
 
 use std::{collections::HashSet, time::Duration};
 
@@ -474,8 +476,8 @@ async fn commit(
     driver: &NearbyDriver,
 ) -> ApiResult<()> {
     let offer = match state.mode {
-        MatchMode::Offer => Some(moves::offer_for(state, trip, driver)?),
+        MatchMode::Offer => Some(commit::offer_for(state, trip, driver)?),
         MatchMode::Auto => None,
     };
-    moves::commit_claim(state, trip, offer_id, driver, offer.as_ref()).await
+    commit::commit_claim(state, trip, offer_id, driver, offer.as_ref()).await
 }

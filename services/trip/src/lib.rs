@@ -4,6 +4,7 @@
 
 mod dispatch;
 mod domain;
+mod driver_trip;
 mod moves;
 mod outbox;
 mod repo;
@@ -37,7 +38,7 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
             .with_background(move |stop| dispatch::run_matcher(matcher_state, stop))
             .with_background(move |stop| dispatch::run_listener(listener_state, stop))
             .with_background(move |stop| rooms::run_sweeper(sweeper_state, stop))
-            .with_background(move |stop| moves::run_driver_trip_repair(repair_state, stop))
+            .with_background(move |stop| driver_trip::run_driver_trip_repair(repair_state, stop))
             .with_background(move |stop| outbox::run_relay(state, stop)),
     )
 }

@@ -2,15 +2,13 @@
 //! move (a conditional UPDATE), writes its audit row and queues its events
 //! (the outbox), followed by the effects outside Postgres: freeing or
 //! holding a driver in the driver service, and `driver:trip:<id>` for the
-//! realtime bridge. Handlers and dispatch workers both call these.
+//! realtime bridge (`crate::driver_trip`). Handlers and dispatch workers
+//! both call these; dispatch's own commit (claim to offer or assignment) is
+//! `crate::dispatch::commit`.
 
-use chrono::{Duration as ChronoDuration, Utc};
+use chrono::Utc;
 use hail_shared::{
-    api::{
-        drivers::NearbyDriver,
-        trips::{Offer, Trip, TripRequest},
-    },
-    config::MatchMode,
+    api::trips::{Trip, TripRequest},
     events::{channel, DriverEvent, DriverMessage, OfferRevoked, RevokeReason, TripEvent},
     ApiError, ApiResult,
 };
@@ -20,6 +18,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::abuse::{cancel_wait, CANCEL_WINDOW},
+    driver_trip::{clear_driver_trip, on_assigned},
     repo::{self, NewTrip, OfferRow, TripRow},
     state::AppState,
 };
@@ -325,224 +324,6 @@ pub async fn give_up(state: &AppState, trip: &TripRow) -> ApiResult<()> {
     Ok(())
 }
 
-/// A worker holds `candidate` for `trip`: open the offer (offer mode) or
-/// assign at once (auto mode). If the rider cancelled meanwhile, the driver
-/// goes back to the pool first.
-pub async fn commit_claim(
-    state: &AppState,
-    trip: &TripRow,
-    offer_id: Uuid,
-    candidate: &NearbyDriver,
-    offer: Option<&Offer>,
-) -> ApiResult<()> {
-    let driver_id = candidate.driver_id;
-    let mut tx = state.pool.begin().await?;
-    let committed = match (state.mode, offer) {
-        (MatchMode::Offer, Some(offer)) => {
-            open_offer(&mut tx, trip, offer_id, driver_id, offer).await?
-        }
-        _ => auto_assign(&mut tx, trip, offer_id, candidate).await?,
-    };
-    let Some(assigned) = committed else {
-        drop(tx);
-        free_driver(state, driver_id, trip.id).await;
-        repo::drop_claiming(&state.pool, offer_id).await?;
-        return Ok(());
-    };
-    tx.commit().await?;
-    state.outbox_wake.notify_one();
-    match (assigned, offer) {
-        (Some(trip), _) => on_assigned(state, &trip, driver_id).await,
-        // Shown only now that the offer is open, so an answer can never
-        // arrive before the trip service would take it.
-        (None, Some(offer)) => {
-            let shown = match serde_json::to_value(offer) {
-                Ok(json) => {
-                    state
-                        .drivers
-                        .show_offer(driver_id, trip.id, json, state.policy.offer_timeout)
-                        .await
-                }
-                Err(err) => Err(ApiError::internal(err)),
-            };
-            if let Err(err) = shown {
-                tracing::warn!(%driver_id, trip_id = %trip.id, error = %err, "could not show the offer over REST");
-            }
-        }
-        (None, None) => {}
-    }
-    Ok(())
-}
-
-/// `Some(None)`: the offer is open. `None`: the trip is no longer REQUESTED.
-async fn open_offer(
-    tx: &mut PgConnection,
-    trip: &TripRow,
-    offer_id: Uuid,
-    driver_id: Uuid,
-    offer: &Offer,
-) -> ApiResult<Option<Option<Trip>>> {
-    if !repo::settle_claiming(tx, offer_id, "OPEN", Some(offer.expires_at)).await?
-        || !repo::schedule(&mut *tx, trip.id, offer.expires_at, trip.search_radius_km).await?
-    {
-        return Ok(None);
-    }
-    repo::audit(
-        tx,
-        trip.id,
-        "OFFER_SENT",
-        Some(driver_id),
-        serde_json::json!({"distance_km": offer.distance_km, "expires_at": offer.expires_at}),
-    )
-    .await?;
-    let message = DriverMessage {
-        driver_id,
-        event: DriverEvent::Offer(offer.clone()),
-    };
-    repo::push_outbox(tx, channel::DRIVER_OFFERS, to_json(&message)?).await?;
-    Ok(Some(None))
-}
-
-/// `Some(Some(trip))`: assigned. `None`: the trip is no longer REQUESTED.
-async fn auto_assign(
-    tx: &mut PgConnection,
-    trip: &TripRow,
-    offer_id: Uuid,
-    candidate: &NearbyDriver,
-) -> ApiResult<Option<Option<Trip>>> {
-    if !repo::settle_claiming(tx, offer_id, "ACCEPTED", None).await? {
-        return Ok(None);
-    }
-    let Some(row) = repo::assign(tx, trip.id, candidate.driver_id).await? else {
-        return Ok(None);
-    };
-    let assigned = row.to_trip()?;
-    record_change(
-        tx,
-        &assigned,
-        "ASSIGNED",
-        Some(candidate.driver_id),
-        serde_json::json!({"mode": "auto", "distance_km": candidate.distance_km}),
-    )
-    .await?;
-    Ok(Some(Some(assigned)))
-}
-
-/// The offer a worker is about to make, built before claiming so the driver
-/// service can show it to REST-only drivers while the claim holds.
-pub fn offer_for(state: &AppState, trip: &TripRow, candidate: &NearbyDriver) -> ApiResult<Offer> {
-    let timeout =
-        ChronoDuration::from_std(state.policy.offer_timeout).map_err(ApiError::internal)?;
-    let trip_view = trip.to_trip()?;
-    Ok(Offer {
-        trip_id: trip.id,
-        pickup: trip_view.pickup,
-        dropoff: trip_view.dropoff,
-        tier: trip_view.tier,
-        distance_km: candidate.distance_km,
-        expires_at: Utc::now() + timeout,
-    })
-}
-
-// ---- effects outside Postgres ------------------------------------------------
-
-/// After an assignment: the offer leaves the driver's view, and the realtime
-/// bridge learns which trip the driver's positions belong to.
-async fn on_assigned(state: &AppState, trip: &Trip, driver_id: Uuid) {
-    if let Err(err) = state.drivers.end_offer(driver_id, trip.id).await {
-        tracing::warn!(%driver_id, trip_id = %trip.id, error = %err, "could not clear the accepted offer");
-    }
-    let mut redis = state.redis.clone();
-    let set: Result<(), _> = redis::cmd("SET")
-        .arg(state.keys.driver_trip(driver_id))
-        .arg(trip.id.to_string())
-        .query_async(&mut redis)
-        .await;
-    if let Err(err) = set {
-        tracing::warn!(%driver_id, error = %err, "could not record the driver's trip for realtime");
-        return;
-    }
-    // A cancel that landed between the commit and the SET already ran its
-    // cleanup; undo the mapping it could not see.
-    clear_unless_still_on(state, driver_id, trip.id).await;
-}
-
-/// The second half of set-then-recheck: drops the driver's mapping to
-/// `trip_id` unless Postgres still has the driver on that trip. A failed
-/// read clears too: a missing mapping is restored by the periodic repair, a
-/// stale one would never be.
-async fn clear_unless_still_on(state: &AppState, driver_id: Uuid, trip_id: Uuid) {
-    let still_on = repo::find_trip(&state.pool, trip_id)
-        .await
-        .ok()
-        .flatten()
-        .is_some_and(|t| {
-            t.driver_id == Some(driver_id) && matches!(t.status.as_str(), "ASSIGNED" | "ONGOING")
-        });
-    if !still_on {
-        clear_driver_trip(state, driver_id, trip_id).await;
-    }
-}
-
-/// Redis may have restarted and forgotten which trip a driver is on (the
-/// bridge would then stop sending that trip's rider the car's position):
-/// every few seconds, puts back the mapping of each ASSIGNED or ONGOING trip
-/// that is missing. Same set-then-recheck as [`on_assigned`], so a trip that
-/// ends meanwhile is not left mapped.
-pub async fn run_driver_trip_repair(state: AppState, stop: tokio_util::sync::CancellationToken) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        match repair_driver_trips(&state).await {
-            Ok(0) => {}
-            Ok(restored) => {
-                tracing::info!(restored, "restored drivers' trip mappings for realtime")
-            }
-            Err(err) => tracing::debug!(error = %err, "driver trip repair skipped; retrying"),
-        }
-    }
-}
-
-async fn repair_driver_trips(state: &AppState) -> ApiResult<usize> {
-    let active = repo::active_assignments(&state.pool).await?;
-    let mut redis = state.redis.clone();
-    let mut restored = 0;
-    for chunk in active.chunks(500) {
-        let mut pipe = redis::pipe();
-        for (trip_id, driver_id) in chunk {
-            pipe.cmd("SET")
-                .arg(state.keys.driver_trip(*driver_id))
-                .arg(trip_id.to_string())
-                .arg("NX");
-        }
-        let set: Vec<Option<String>> = pipe.query_async(&mut redis).await?;
-        for ((trip_id, driver_id), set) in chunk.iter().zip(set) {
-            if set.is_none() {
-                continue;
-            }
-            restored += 1;
-            clear_unless_still_on(state, *driver_id, *trip_id).await;
-        }
-    }
-    Ok(restored)
-}
-
-async fn clear_driver_trip(state: &AppState, driver_id: Uuid, trip_id: Uuid) {
-    let mut redis = state.redis.clone();
-    let cleared = redis::Script::new(include_str!("../scripts/clear_driver_trip.lua"))
-        .key(state.keys.driver_trip(driver_id))
-        .arg(trip_id.to_string())
-        .invoke_async::<i64>(&mut redis)
-        .await;
-    if let Err(err) = cleared {
-        tracing::warn!(%driver_id, error = %err, "could not clear the driver's trip for realtime");
-    }
-}
-
 /// The driver's part in a trip ended (completed or cancelled).
 async fn on_driver_done(state: &AppState, driver_id: Uuid, trip_id: Uuid) {
     clear_driver_trip(state, driver_id, trip_id).await;
@@ -571,7 +352,7 @@ pub async fn free_driver(state: &AppState, driver_id: Uuid, trip_id: Uuid) {
 
 /// A state change's audit row and its `trip:update` event, in the change's
 /// own transaction.
-async fn record_change(
+pub(crate) async fn record_change(
     tx: &mut PgConnection,
     trip: &Trip,
     kind: &str,
@@ -610,7 +391,7 @@ async fn notify_dispatch(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<serde_json::Value> {
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<serde_json::Value> {
     serde_json::to_value(value).map_err(ApiError::internal)
 }
 

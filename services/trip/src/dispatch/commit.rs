@@ -1,0 +1,143 @@
+//! Dispatch's commit half: a worker holds a claimed driver for a trip and
+//! turns it into an open offer (offer mode) or an assignment (auto mode),
+//! in one Postgres transaction that also writes the audit row and the
+//! outbox event. If the trip moved on meanwhile, the driver goes back.
+
+use chrono::{Duration as ChronoDuration, Utc};
+use hail_shared::{
+    api::{
+        drivers::NearbyDriver,
+        trips::{Offer, Trip},
+    },
+    config::MatchMode,
+    events::{channel, DriverEvent, DriverMessage},
+    ApiError, ApiResult,
+};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{
+    driver_trip::on_assigned,
+    moves::{free_driver, record_change, to_json},
+    repo::{self, TripRow},
+    state::AppState,
+};
+
+/// A worker holds `candidate` for `trip`: open the offer (offer mode) or
+/// assign at once (auto mode). If the rider cancelled meanwhile, the driver
+/// goes back to the pool first.
+pub async fn commit_claim(
+    state: &AppState,
+    trip: &TripRow,
+    offer_id: Uuid,
+    candidate: &NearbyDriver,
+    offer: Option<&Offer>,
+) -> ApiResult<()> {
+    let driver_id = candidate.driver_id;
+    let mut tx = state.pool.begin().await?;
+    let committed = match (state.mode, offer) {
+        (MatchMode::Offer, Some(offer)) => {
+            open_offer(&mut tx, trip, offer_id, driver_id, offer).await?
+        }
+        _ => auto_assign(&mut tx, trip, offer_id, candidate).await?,
+    };
+    let Some(assigned) = committed else {
+        drop(tx);
+        free_driver(state, driver_id, trip.id).await;
+        repo::drop_claiming(&state.pool, offer_id).await?;
+        return Ok(());
+    };
+    tx.commit().await?;
+    state.outbox_wake.notify_one();
+    match (assigned, offer) {
+        (Some(trip), _) => on_assigned(state, &trip, driver_id).await,
+        // Shown only now that the offer is open, so an answer can never
+        // arrive before the trip service would take it.
+        (None, Some(offer)) => {
+            let shown = match serde_json::to_value(offer) {
+                Ok(json) => {
+                    state
+                        .drivers
+                        .show_offer(driver_id, trip.id, json, state.policy.offer_timeout)
+                        .await
+                }
+                Err(err) => Err(ApiError::internal(err)),
+            };
+            if let Err(err) = shown {
+                tracing::warn!(%driver_id, trip_id = %trip.id, error = %err, "could not show the offer over REST");
+            }
+        }
+        (None, None) => {}
+    }
+    Ok(())
+}
+
+/// `Some(None)`: the offer is open. `None`: the trip is no longer REQUESTED.
+async fn open_offer(
+    tx: &mut PgConnection,
+    trip: &TripRow,
+    offer_id: Uuid,
+    driver_id: Uuid,
+    offer: &Offer,
+) -> ApiResult<Option<Option<Trip>>> {
+    if !repo::settle_claiming(tx, offer_id, "OPEN", Some(offer.expires_at)).await?
+        || !repo::schedule(&mut *tx, trip.id, offer.expires_at, trip.search_radius_km).await?
+    {
+        return Ok(None);
+    }
+    repo::audit(
+        tx,
+        trip.id,
+        "OFFER_SENT",
+        Some(driver_id),
+        serde_json::json!({"distance_km": offer.distance_km, "expires_at": offer.expires_at}),
+    )
+    .await?;
+    let message = DriverMessage {
+        driver_id,
+        event: DriverEvent::Offer(offer.clone()),
+    };
+    repo::push_outbox(tx, channel::DRIVER_OFFERS, to_json(&message)?).await?;
+    Ok(Some(None))
+}
+
+/// `Some(Some(trip))`: assigned. `None`: the trip is no longer REQUESTED.
+async fn auto_assign(
+    tx: &mut PgConnection,
+    trip: &TripRow,
+    offer_id: Uuid,
+    candidate: &NearbyDriver,
+) -> ApiResult<Option<Option<Trip>>> {
+    if !repo::settle_claiming(tx, offer_id, "ACCEPTED", None).await? {
+        return Ok(None);
+    }
+    let Some(row) = repo::assign(tx, trip.id, candidate.driver_id).await? else {
+        return Ok(None);
+    };
+    let assigned = row.to_trip()?;
+    record_change(
+        tx,
+        &assigned,
+        "ASSIGNED",
+        Some(candidate.driver_id),
+        serde_json::json!({"mode": "auto", "distance_km": candidate.distance_km}),
+    )
+    .await?;
+    Ok(Some(Some(assigned)))
+}
+
+/// The offer a worker is about to make, built before claiming so the driver
+/// service can show it to REST-only drivers while the claim holds.
+pub fn offer_for(state: &AppState, trip: &TripRow, candidate: &NearbyDriver) -> ApiResult<Offer> {
+    let timeout =
+        ChronoDuration::from_std(state.policy.offer_timeout).map_err(ApiError::internal)?;
+    let trip_view = trip.to_trip()?;
+    Ok(Offer {
+        trip_id: trip.id,
+        pickup: trip_view.pickup,
+        dropoff: trip_view.dropoff,
+        tier: trip_view.tier,
+        distance_km: candidate.distance_km,
+        expires_at: Utc::now() + timeout,
+    })
+}

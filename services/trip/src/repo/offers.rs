@@ -1,0 +1,176 @@
+//! Offers: one row per driver a trip was offered to (or claimed for),
+//! from CLAIMING through OPEN to its answer.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+pub struct OfferRow {
+    pub id: Uuid,
+    pub trip_id: Uuid,
+    pub driver_id: Uuid,
+    pub status: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl OfferRow {
+    /// CLAIMING or OPEN: the trip's one live offer.
+    pub fn is_live(&self) -> bool {
+        matches!(self.status.as_str(), "CLAIMING" | "OPEN")
+    }
+}
+
+/// Every offer row of these trips.
+pub async fn offers_of(pool: &PgPool, trip_ids: &[Uuid]) -> Result<Vec<OfferRow>, sqlx::Error> {
+    sqlx::query_as!(
+        OfferRow,
+        "SELECT id, trip_id, driver_id, status, expires_at FROM offers
+         WHERE trip_id = ANY($1)",
+        trip_ids
+    )
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn was_offered(
+    pool: &PgPool,
+    trip_id: Uuid,
+    driver_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM offers WHERE trip_id = $1 AND driver_id = $2) AS "exists!""#,
+        trip_id,
+        driver_id
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// A claim about to be made, noted first as a CLAIMING offer row.
+#[derive(Clone)]
+pub struct Intent {
+    pub offer_id: Uuid,
+    pub trip_id: Uuid,
+    pub driver_id: Uuid,
+    pub distance_km: f64,
+}
+
+/// Notes the intents before claiming, so a worker that dies mid-claim leaves
+/// a trace the next one cleans up. Returns the trips noted: a trip missing
+/// already has a live offer (another worker got there).
+pub async fn insert_claimings(pool: &PgPool, intents: &[Intent]) -> Result<Vec<Uuid>, sqlx::Error> {
+    let ids: Vec<Uuid> = intents.iter().map(|i| i.offer_id).collect();
+    let trips: Vec<Uuid> = intents.iter().map(|i| i.trip_id).collect();
+    let drivers: Vec<Uuid> = intents.iter().map(|i| i.driver_id).collect();
+    let distances: Vec<f64> = intents.iter().map(|i| i.distance_km).collect();
+    sqlx::query_scalar!(
+        "INSERT INTO offers (id, trip_id, driver_id, status, distance_km)
+         SELECT id, trip_id, driver_id, 'CLAIMING', distance_km
+         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::float8[])
+              AS c(id, trip_id, driver_id, distance_km)
+         ON CONFLICT DO NOTHING
+         RETURNING trip_id",
+        &ids,
+        &trips,
+        &drivers,
+        &distances
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// The claim went to another of the trip's drivers than noted.
+pub async fn renote_claiming(pool: &PgPool, intent: &Intent) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE offers SET driver_id = $2, distance_km = $3
+         WHERE id = $1 AND status = 'CLAIMING'",
+        intent.offer_id,
+        intent.driver_id,
+        intent.distance_km
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Forgets CLAIMING rows whose claims failed.
+pub async fn drop_claimings(pool: &PgPool, ids: &[Uuid]) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        "DELETE FROM offers WHERE id = ANY($1) AND status = 'CLAIMING'",
+        ids
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Forgets a CLAIMING row whose claim failed or was given back.
+pub async fn drop_claiming(pool: &PgPool, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "DELETE FROM offers WHERE id = $1 AND status = 'CLAIMING'",
+        id
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// CLAIMING -> `status` (OPEN with its expiry, or ACCEPTED in auto mode).
+pub async fn settle_claiming(
+    conn: &mut PgConnection,
+    id: Uuid,
+    status: &str,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query!(
+        "UPDATE offers SET status = $2, expires_at = $3,
+                           answered_at = CASE WHEN $2 = 'ACCEPTED' THEN now() END
+         WHERE id = $1 AND status = 'CLAIMING'",
+        id,
+        status,
+        expires_at
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// OPEN -> `to` for this trip and driver: ACCEPTED or DECLINED only while
+/// the offer has not expired; EXPIRED only once it has. Whichever runs first
+/// wins; the other finds nothing.
+pub async fn answer_offer(
+    conn: &mut PgConnection,
+    trip_id: Uuid,
+    driver_id: Uuid,
+    to: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "UPDATE offers SET status = $3, answered_at = now()
+         WHERE trip_id = $1 AND driver_id = $2 AND status = 'OPEN'
+           AND CASE WHEN $3 = 'EXPIRED' THEN expires_at <= now() ELSE expires_at > now() END
+         RETURNING id",
+        trip_id,
+        driver_id,
+        to
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Revokes the trip's live offer (rider cancel). Returns its driver.
+pub async fn revoke_live_offer(
+    conn: &mut PgConnection,
+    trip_id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "UPDATE offers SET status = 'REVOKED', answered_at = now()
+         WHERE trip_id = $1 AND status IN ('CLAIMING', 'OPEN')
+         RETURNING driver_id",
+        trip_id
+    )
+    .fetch_optional(conn)
+    .await
+}

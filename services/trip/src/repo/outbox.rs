@@ -1,0 +1,59 @@
+//! The outbox: events written with the change they describe, relayed to
+//! Redis and marked sent.
+
+use sqlx::{PgConnection, PgPool};
+
+/// Queues an event in the same transaction as the change it describes.
+pub async fn push_outbox(
+    conn: &mut PgConnection,
+    channel: &str,
+    payload: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO outbox (channel, payload) VALUES ($1, $2)",
+        channel,
+        payload
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub struct OutboxRow {
+    pub id: i64,
+    pub channel: String,
+    pub payload: serde_json::Value,
+}
+
+/// The oldest unsent events, locked for this relay until its transaction ends.
+pub async fn unsent_events(
+    conn: &mut PgConnection,
+    limit: i64,
+) -> Result<Vec<OutboxRow>, sqlx::Error> {
+    sqlx::query_as!(
+        OutboxRow,
+        "SELECT id, channel, payload FROM outbox WHERE published_at IS NULL
+         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        limit
+    )
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn mark_sent(conn: &mut PgConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE outbox SET published_at = now() WHERE id = ANY($1)",
+        ids
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Sent events older than an hour are history nobody reads.
+pub async fn prune_sent(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query!("DELETE FROM outbox WHERE published_at < now() - interval '1 hour'")
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}
