@@ -81,26 +81,33 @@ impl Which {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Command::Simulate(args) = cli.command {
-        return run_simulation(args).await;
+    match Cli::parse().command {
+        Command::Simulate(args) => run_simulation(args).await,
+        Command::Bench { what } => run_bench(what).await,
+        Command::Migrate => run_stack(None).await,
+        Command::Serve { which } => run_stack(Some(which)).await,
     }
-    if let Command::Bench { what } = cli.command {
-        let result = match what {
-            Bench::Realtime(args) => bench::realtime(args).await,
-            Bench::Ingest(args) => bench::city(bench::Scenario::Ingest, args).await,
-            Bench::Dispatch(args) => bench::city(bench::Scenario::Dispatch, args).await,
-            Bench::Redispatch(args) => bench::city(bench::Scenario::Redispatch, args).await,
-            Bench::All(args) => bench::city(bench::Scenario::All, args).await,
-        };
-        return match result {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("hail bench: {err:#}");
-                ExitCode::FAILURE
-            }
-        };
+}
+
+async fn run_bench(what: Bench) -> ExitCode {
+    let result = match what {
+        Bench::Realtime(args) => bench::realtime(args).await,
+        Bench::Ingest(args) => bench::city(bench::Scenario::Ingest, args).await,
+        Bench::Dispatch(args) => bench::city(bench::Scenario::Dispatch, args).await,
+        Bench::Redispatch(args) => bench::city(bench::Scenario::Redispatch, args).await,
+        Bench::All(args) => bench::city(bench::Scenario::All, args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("hail bench: {err:#}");
+            ExitCode::FAILURE
+        }
     }
+}
+
+/// `hail migrate` (no services to serve) or `hail serve <which>`.
+async fn run_stack(serve: Option<Which>) -> ExitCode {
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {
@@ -110,16 +117,15 @@ async fn main() -> ExitCode {
     };
     telemetry::init_tracing(config.log_format);
 
-    let result = match cli.command {
-        Command::Migrate => stack::migrate(&config).await.map(|()| {
+    let result = match serve {
+        None => stack::migrate(&config).await.map(|()| {
             println!("hail: migrations applied");
         }),
-        Command::Serve { which } => {
+        Some(which) => {
             let shutdown = CancellationToken::new();
             server::cancel_on_signal(shutdown.clone());
             stack::run(&config, &which.services(), shutdown).await
         }
-        Command::Bench { .. } | Command::Simulate(_) => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -19,7 +19,6 @@ pub struct TripEvent {
 pub enum RevokeReason {
     Expired,
     Cancelled,
-    Taken,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -54,6 +53,31 @@ pub struct LocationEvent {
     pub heading: Option<f64>,
     pub speed_kmh: Option<f64>,
     pub ts: DateTime<Utc>,
+}
+
+/// The socket's `driver:location`, to `trip:<id>` while the driver is on it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TripLocation {
+    pub driver_id: Uuid,
+    pub trip_id: Uuid,
+    pub lat: f64,
+    pub lng: f64,
+    pub heading: Option<f64>,
+    pub ts: DateTime<Utc>,
+}
+
+impl LocationEvent {
+    /// This position as the riders of `trip_id` see it.
+    pub fn for_trip(&self, trip_id: Uuid) -> TripLocation {
+        TripLocation {
+            driver_id: self.driver_id,
+            trip_id,
+            lat: self.lat,
+            lng: self.lng,
+            heading: self.heading,
+            ts: self.ts,
+        }
+    }
 }
 
 /// The outbox's logical channel names; the relay adds the Redis prefix.

@@ -112,7 +112,7 @@ export type Offer = z.infer<typeof Offer>;
 
 export const OfferRevoked = z.object({
   trip_id: uuid,
-  reason: z.enum(["expired", "cancelled", "taken"]),
+  reason: z.enum(["expired", "cancelled", "unreachable"]),
 });
 export type OfferRevoked = z.infer<typeof OfferRevoked>;
 

@@ -14,9 +14,10 @@ use hail_shared::{
         drivers::{ClaimWish, DriverLocation, DriverStatus, LocationUpdate, NearbyDriver},
         geo::LatLng,
     },
+    events::LocationEvent,
     keys::Keys,
 };
-use redis::{aio::ConnectionManager, Script};
+use redis::{aio::ConnectionManager, AsyncCommands, Script};
 use uuid::Uuid;
 
 /// How long a driver stays present after its last ping.
@@ -63,14 +64,15 @@ impl Index {
         update: &LocationUpdate,
     ) -> redis::RedisResult<PingOutcome> {
         let now = Utc::now();
-        let event = serde_json::json!({
-            "driver_id": driver_id,
-            "lat": update.lat,
-            "lng": update.lng,
-            "heading": update.heading,
-            "speed_kmh": update.speed_kmh,
-            "ts": now,
-        });
+        let event = LocationEvent {
+            driver_id,
+            lat: update.lat,
+            lng: update.lng,
+            heading: update.heading,
+            speed_kmh: update.speed_kmh,
+            ts: now,
+        };
+        let event = serde_json::to_string(&event).unwrap_or_default();
         let k = &self.keys;
         let status: String = self
             .ping
@@ -84,7 +86,7 @@ impl Index {
             .arg(update.lat)
             .arg(PRESENCE_TTL_SECS)
             .arg(k.channel_driver_location())
-            .arg(event.to_string())
+            .arg(event)
             .arg(update.heading.map(|h| h.to_string()).unwrap_or_default())
             .arg(now.to_rfc3339())
             .invoke_async(redis)
@@ -283,12 +285,12 @@ impl Index {
         redis: &mut ConnectionManager,
         driver_id: Uuid,
     ) -> redis::RedisResult<bool> {
-        let refreshed: i64 = redis::cmd("EXPIRE")
-            .arg(self.keys.driver_presence(driver_id))
-            .arg(PRESENCE_TTL_SECS)
-            .query_async(redis)
-            .await?;
-        Ok(refreshed == 1)
+        redis
+            .expire(
+                self.keys.driver_presence(driver_id),
+                PRESENCE_TTL_SECS as i64,
+            )
+            .await
     }
 
     /// The last reported position, if any.
@@ -297,12 +299,8 @@ impl Index {
         redis: &mut ConnectionManager,
         driver_id: Uuid,
     ) -> redis::RedisResult<Option<DriverLocation>> {
-        let (lat, lng, at): (Option<f64>, Option<f64>, Option<String>) = redis::cmd("HMGET")
-            .arg(self.keys.driver_position(driver_id))
-            .arg("lat")
-            .arg("lng")
-            .arg("at")
-            .query_async(redis)
+        let (lat, lng, at): (Option<f64>, Option<f64>, Option<String>) = redis
+            .hmget(self.keys.driver_position(driver_id), &["lat", "lng", "at"])
             .await?;
         let updated_at = at
             .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
@@ -323,10 +321,7 @@ impl Index {
         redis: &mut ConnectionManager,
         driver_id: Uuid,
     ) -> redis::RedisResult<Option<serde_json::Value>> {
-        let raw: Option<String> = redis::cmd("GET")
-            .arg(self.keys.driver_offer(driver_id))
-            .query_async(redis)
-            .await?;
+        let raw: Option<String> = redis.get(self.keys.driver_offer(driver_id)).await?;
         Ok(raw.and_then(|s| serde_json::from_str(&s).ok()))
     }
 
@@ -358,11 +353,7 @@ impl Index {
                     .collect();
                 if !gone.is_empty() {
                     removed += gone.len();
-                    redis::cmd("ZREM")
-                        .arg(&key)
-                        .arg(gone)
-                        .query_async::<i64>(redis)
-                        .await?;
+                    redis.zrem::<_, _, ()>(&key, gone).await?;
                 }
             }
             cursor = next;

@@ -115,28 +115,26 @@ pub async fn run_matcher(state: AppState, stop: CancellationToken) {
 /// workers, so a trip inserted anywhere starts matching within milliseconds.
 pub async fn run_listener(state: AppState, stop: CancellationToken) {
     loop {
-        let listened = async {
-            let mut listener = PgListener::connect_with(&state.pool).await?;
-            listener.listen("hail_dispatch").await?;
-            loop {
-                listener.recv().await?;
-                state.dispatch_wake.notify_waiters();
-            }
-            #[allow(unreachable_code)]
-            Ok::<(), sqlx::Error>(())
-        };
         tokio::select! {
             _ = stop.cancelled() => return,
-            result = listened => {
-                if let Err(err) = result {
-                    tracing::warn!(error = %err, "dispatch listener lost Postgres; reconnecting");
-                }
+            Err(err) = listen(&state) => {
+                tracing::warn!(error = %err, "dispatch listener lost Postgres; reconnecting");
             }
         }
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
+    }
+}
+
+/// Wakes the workers on every notification; returns only when Postgres is lost.
+async fn listen(state: &AppState) -> Result<std::convert::Infallible, sqlx::Error> {
+    let mut listener = PgListener::connect_with(&state.pool).await?;
+    listener.listen("hail_dispatch").await?;
+    loop {
+        listener.recv().await?;
+        state.dispatch_wake.notify_waiters();
     }
 }
 

@@ -5,6 +5,7 @@
 //! seconds from Postgres (Redis may have restarted).
 
 use hail_shared::{api::trips::Trip, ApiResult};
+use redis::AsyncCommands;
 use uuid::Uuid;
 
 use crate::{repo, state::AppState};
@@ -16,10 +17,8 @@ pub async fn on_assigned(state: &AppState, trip: &Trip, driver_id: Uuid) {
         tracing::warn!(%driver_id, trip_id = %trip.id, error = %err, "could not clear the accepted offer");
     }
     let mut redis = state.redis.clone();
-    let set: Result<(), _> = redis::cmd("SET")
-        .arg(state.keys.driver_trip(driver_id))
-        .arg(trip.id.to_string())
-        .query_async(&mut redis)
+    let set: Result<(), _> = redis
+        .set(state.keys.driver_trip(driver_id), trip.id.to_string())
         .await;
     if let Err(err) = set {
         tracing::warn!(%driver_id, error = %err, "could not record the driver's trip for realtime");

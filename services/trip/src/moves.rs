@@ -397,10 +397,7 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<serde_json::V
 
 fn body_hash(request: &TripRequest) -> ApiResult<String> {
     let canonical = serde_json::to_vec(request).map_err(ApiError::internal)?;
-    Ok(Sha256::digest(&canonical)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(format!("{:x}", Sha256::digest(&canonical)))
 }
 
 fn offer_expired() -> ApiError {

@@ -13,7 +13,7 @@ use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use hail_shared::{api::rooms::RoomState, ApiError, ApiResult};
-use redis::Script;
+use redis::{AsyncCommands, Script};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -337,10 +337,8 @@ async fn sweep(state: &AppState) -> Result<(), redis::RedisError> {
         .await?;
         if answer.first().map(String::as_str) != Some("ok") {
             // The room expired away: forget it.
-            let _: i64 = redis::cmd("ZREM")
-                .arg(state.keys.rooms_pending())
-                .arg(&redis_key)
-                .query_async(&mut redis)
+            redis
+                .zrem::<_, _, ()>(state.keys.rooms_pending(), &redis_key)
                 .await?;
         }
     }

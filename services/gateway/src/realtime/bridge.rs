@@ -22,8 +22,7 @@ use hail_shared::{
     events::{DriverEvent, DriverMessage, LocationEvent, RoomMessage, TripEvent},
     keys::Keys,
 };
-use redis::aio::ConnectionManager;
-use serde_json::json;
+use redis::{aio::ConnectionManager, AsyncCommands};
 use socketioxide::{adapter::Adapter, SocketIo};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -46,7 +45,9 @@ pub async fn run<A: Adapter>(
         keys.channel_room_events(),
     ];
     let (mut locations, queued) = mpsc::channel::<String>(LOCATION_QUEUE);
-    tokio::spawn(relay_locations(io.clone(), keys.clone(), redis, queued));
+    // Its own task, so positions never wait behind offers and trip updates;
+    // owned here: it ends once this loop, its only sender, is done.
+    let relay = tokio::spawn(relay_locations(io.clone(), keys.clone(), redis, queued));
     let mut feed_was_lost = false;
     loop {
         let subscribed = async {
@@ -92,7 +93,7 @@ pub async fn run<A: Adapter>(
             Ok::<(), redis::RedisError>(())
         };
         tokio::select! {
-            _ = stop.cancelled() => return,
+            _ = stop.cancelled() => break,
             result = subscribed => {
                 feed_was_lost = true;
                 if let Err(err) = result {
@@ -101,9 +102,13 @@ pub async fn run<A: Adapter>(
             }
         }
         tokio::select! {
-            _ = stop.cancelled() => return,
+            _ = stop.cancelled() => break,
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
+    }
+    drop(locations);
+    if let Err(err) = relay.await {
+        tracing::warn!(error = %err, "the position relay stopped abnormally");
     }
 }
 
@@ -166,26 +171,17 @@ async fn on_location<A: Adapter>(
     let Ok(event) = serde_json::from_str::<LocationEvent>(payload) else {
         return;
     };
-    let trip: Option<String> = redis::cmd("GET")
-        .arg(keys.driver_trip(event.driver_id))
-        .query_async(redis)
+    let trip: Option<String> = redis
+        .get(keys.driver_trip(event.driver_id))
         .await
         .unwrap_or(None);
     let Some(trip_id) = trip.and_then(|t| t.parse::<Uuid>().ok()) else {
         return;
     };
-    let message = json!({
-        "driver_id": event.driver_id,
-        "trip_id": trip_id,
-        "lat": event.lat,
-        "lng": event.lng,
-        "heading": event.heading,
-        "ts": event.ts,
-    });
     let _ = io
         .local()
         .to(room_trip(trip_id))
-        .emit("driver:location", &message)
+        .emit("driver:location", &event.for_trip(trip_id))
         .await;
 }
 

@@ -126,8 +126,8 @@ async fn auto_assign(
     Ok(Some(Some(assigned)))
 }
 
-/// The offer a worker is about to make, built before claiming so the driver
-/// service can show it to REST-only drivers while the claim holds.
+/// The offer for a claimed driver: what the `offer` event carries and what
+/// the driver service shows REST-only drivers as `current_offer`.
 pub fn offer_for(state: &AppState, trip: &TripRow, candidate: &NearbyDriver) -> ApiResult<Offer> {
     let timeout =
         ChronoDuration::from_std(state.policy.offer_timeout).map_err(ApiError::internal)?;
