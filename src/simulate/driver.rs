@@ -109,10 +109,7 @@ pub async fn run(
     };
     run.leg = leg.unwrap_or_else(|| Leg::Wander(run.settings.bbox.random_point(&mut run.me.rng)));
     run.new_speed();
-    if let Some(offer) = profile
-        .current_offer
-        .and_then(|o| serde_json::from_value(o).ok())
-    {
+    if let Some(offer) = profile.current_offer {
         run.on_offer(offer).await;
     }
 

@@ -12,6 +12,7 @@ use hail_shared::{
             NearbyDriver, ShowOffer, TripRef,
         },
         geo::LatLng,
+        trips::Offer,
     },
     error::ErrorBody,
     extract::INTERNAL_TOKEN_HEADER,
@@ -118,7 +119,7 @@ impl DriverClient {
         &self,
         driver_id: Uuid,
         trip_id: Uuid,
-        offer: serde_json::Value,
+        offer: Offer,
         ttl: Duration,
     ) -> Result<(), ApiError> {
         let body = ShowOffer {

@@ -13,6 +13,7 @@ use hail_shared::{
     api::{
         drivers::{ClaimWish, DriverLocation, DriverStatus, LocationUpdate, NearbyDriver},
         geo::LatLng,
+        trips::Offer,
     },
     events::LocationEvent,
     keys::Keys,
@@ -158,15 +159,16 @@ impl Index {
         redis: &mut ConnectionManager,
         driver_id: Uuid,
         trip_id: Uuid,
-        offer: &serde_json::Value,
+        offer: &Offer,
         ttl_secs: u64,
     ) -> redis::RedisResult<bool> {
+        let offer = serde_json::to_string(offer).unwrap_or_default();
         let shown: i64 = self
             .show_offer
             .key(self.keys.driver_lock(driver_id))
             .key(self.keys.driver_offer(driver_id))
             .arg(trip_id.to_string())
-            .arg(offer.to_string())
+            .arg(offer)
             .arg(ttl_secs.max(1))
             .invoke_async(redis)
             .await?;
@@ -320,7 +322,7 @@ impl Index {
         &self,
         redis: &mut ConnectionManager,
         driver_id: Uuid,
-    ) -> redis::RedisResult<Option<serde_json::Value>> {
+    ) -> redis::RedisResult<Option<Offer>> {
         let raw: Option<String> = redis.get(self.keys.driver_offer(driver_id)).await?;
         Ok(raw.and_then(|s| serde_json::from_str(&s).ok()))
     }

@@ -59,8 +59,7 @@ pub struct DriverProfile {
     pub status: DriverStatus,
     pub current_trip_id: Option<Uuid>,
     /// The open offer (the `offer` socket event's payload), or null.
-    #[schema(value_type = Option<crate::api::trips::Offer>)]
-    pub current_offer: Option<serde_json::Value>,
+    pub current_offer: Option<crate::api::trips::Offer>,
     pub location: Option<DriverLocation>,
 }
 
@@ -178,7 +177,7 @@ pub struct ClaimsResponse {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ShowOffer {
     pub trip_id: Uuid,
-    pub offer: serde_json::Value,
+    pub offer: crate::api::trips::Offer,
     pub ttl_secs: u64,
 }
 

@@ -460,8 +460,8 @@ impl TestApp {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let offer = self.driver_profile(driver).await.current_offer;
-            if let Some(offer) = offer {
-                return Some(serde_json::from_value(offer).unwrap());
+            if offer.is_some() {
+                return offer;
             }
             if tokio::time::Instant::now() >= deadline {
                 return None;

@@ -54,15 +54,15 @@ pub async fn commit_claim(
         // Shown only now that the offer is open, so an answer can never
         // arrive before the trip service would take it.
         (None, Some(offer)) => {
-            let shown = match serde_json::to_value(offer) {
-                Ok(json) => {
-                    state
-                        .drivers
-                        .show_offer(driver_id, trip.id, json, state.policy.offer_timeout)
-                        .await
-                }
-                Err(err) => Err(ApiError::internal(err)),
-            };
+            let shown = state
+                .drivers
+                .show_offer(
+                    driver_id,
+                    trip.id,
+                    offer.clone(),
+                    state.policy.offer_timeout,
+                )
+                .await;
             if let Err(err) = shown {
                 tracing::warn!(%driver_id, trip_id = %trip.id, error = %err, "could not show the offer over REST");
             }

@@ -230,11 +230,7 @@ async fn random_sequences_of_moves_keep_the_invariants() {
         } else {
             let driver = &drivers[rng.gen_range(0..drivers.len())];
             let profile = app.driver_profile(driver).await;
-            let offered = profile
-                .current_offer
-                .as_ref()
-                .and_then(|o| o["trip_id"].as_str())
-                .and_then(|id| id.parse::<uuid::Uuid>().ok());
+            let offered = profile.current_offer.as_ref().map(|o| o.trip_id);
             let action = [
                 "accept", "decline", "start", "complete", "cancel", "offline", "online",
             ][rng.gen_range(0..7)];

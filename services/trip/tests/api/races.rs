@@ -102,7 +102,7 @@ async fn storm(toggle: bool) {
                     let offer = profile
                         .current_offer
                         .expect("BUSY without a trip needs an open offer");
-                    assert_eq!(offer["trip_id"], json!(profile.current_trip_id));
+                    assert_eq!(Some(offer.trip_id), profile.current_trip_id);
                 }
             }
             more => panic!("driver {} on {} trips", driver.id, more.len()),
