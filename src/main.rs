@@ -12,7 +12,7 @@ use hail::{
     bench, simulate,
     stack::{self, Service},
 };
-use hail_shared::{config::Config, server, telemetry};
+use hail_shared::{config::Config, startup, telemetry};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -123,7 +123,7 @@ async fn run_stack(serve: Option<Which>) -> ExitCode {
         }),
         Some(which) => {
             let shutdown = CancellationToken::new();
-            server::cancel_on_signal(shutdown.clone());
+            startup::cancel_on_signal(shutdown.clone());
             stack::run(&config, &which.services(), shutdown).await
         }
     };
@@ -140,7 +140,7 @@ async fn run_stack(serve: Option<Which>) -> ExitCode {
 /// invariant broke or the run could not start.
 async fn run_simulation(args: simulate::SimulateArgs) -> ExitCode {
     let stop = CancellationToken::new();
-    server::cancel_on_signal(stop.clone());
+    startup::cancel_on_signal(stop.clone());
     match simulate::run(args, stop).await {
         Ok(report) => {
             println!("\n{}", report.table());

@@ -7,7 +7,7 @@ use std::fmt;
 use hail_shared::{
     config::Config,
     db,
-    server::{Application, StartError},
+    startup::{Application, StartError},
 };
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;

@@ -1,7 +1,7 @@
 //! hail-shared: the Hail contract in types (API.md's bodies, enums, error
 //! shape, Redis key and channel names) and the things every service does the
-//! same way (configuration, tracing and metrics, the internal-token check,
-//! the HTTP server skeleton with health routes and graceful shutdown).
+//! same way (configuration, tracing and metrics, the service tokens, the
+//! router skeleton with health routes, and starting and stopping a service).
 
 pub mod api;
 pub mod auth;
@@ -14,6 +14,7 @@ pub mod internal;
 pub mod keys;
 pub mod redis_conn;
 pub mod server;
+pub mod startup;
 pub mod telemetry;
 
 pub use error::{ApiError, ApiResult};

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use crate::server::StartError;
+use crate::startup::StartError;
 
 pub async fn connect(url: &str) -> Result<ConnectionManager, StartError> {
     let fail = |source| StartError::Redis {

@@ -16,7 +16,7 @@ use hail_shared::{
     },
     error::ErrorBody,
     extract::INTERNAL_TOKEN_HEADER,
-    server::StartError,
+    startup::StartError,
     ApiError,
 };
 use reqwest::{Method, StatusCode};

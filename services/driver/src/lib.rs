@@ -14,7 +14,7 @@ mod status;
 use hail_shared::{
     config::Config,
     db, redis_conn,
-    server::{Application, StartError},
+    startup::{Application, StartError},
 };
 
 pub use client::DriverClient;

@@ -9,12 +9,13 @@ mod rate_limit;
 mod realtime;
 mod routes;
 mod state;
+mod web_apps;
 
 use hail_shared::{
     config::Config,
     keys::Keys,
     redis_conn,
-    server::{Application, StartError},
+    startup::{Application, StartError},
 };
 use socketioxide::{handler::ConnectHandler, SocketIo};
 use socketioxide_redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterCtr};

@@ -5,7 +5,7 @@ use hail_shared::{
     config::Config,
     internal::{peer_token, Peer},
     keys::Keys,
-    server::StartError,
+    startup::StartError,
 };
 use redis::aio::ConnectionManager;
 use tokio_util::task::TaskTracker;

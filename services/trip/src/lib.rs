@@ -15,7 +15,7 @@ mod state;
 use hail_shared::{
     config::Config,
     db, redis_conn,
-    server::{Application, StartError},
+    startup::{Application, StartError},
 };
 
 pub use state::AppState;

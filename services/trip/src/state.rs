@@ -5,7 +5,7 @@ use hail_shared::{
     config::{Config, MatchMode, RoomConfig},
     internal::{self, Peer},
     keys::Keys,
-    server::StartError,
+    startup::StartError,
 };
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;

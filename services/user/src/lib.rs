@@ -12,7 +12,7 @@ use hail_shared::{
     config::Config,
     db,
     internal::{self, Peer},
-    server::{Application, StartError},
+    startup::{Application, StartError},
 };
 
 pub use state::AppState;

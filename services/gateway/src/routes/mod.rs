@@ -23,6 +23,7 @@ use crate::{
     domain::{paths::check_path, routing::Upstream},
     openapi,
     state::AppState,
+    web_apps,
 };
 
 pub mod proxy;
@@ -46,7 +47,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
             service: "gateway",
             ready,
             request_timeout: config.request_timeout,
-            static_dir: Some(config.static_dir.clone()),
+            fallback: Some(web_apps::fallback(config.static_dir.clone())),
         },
     )
     // A request id is the gateway's to give: a client's own is dropped first,
