@@ -64,8 +64,9 @@ pub struct DispatchConfig {
     /// is picked again when this runs out.
     pub step_lease: Duration,
     /// Test failpoint: the worker stops dead right after a successful claim,
-    /// as a crashed process would. Never set from the environment.
-    #[doc(hidden)]
+    /// as a crashed process would. Only with the `failpoints` feature, which
+    /// only the test kit turns on; never set from the environment.
+    #[cfg(feature = "failpoints")]
     pub crash_after_claim: bool,
 }
 
@@ -217,6 +218,7 @@ impl Config {
             )?),
             candidate_overfetch: parse(&var, "HAIL_CANDIDATE_OVERFETCH", 50usize)?.max(1),
             step_lease: Duration::from_secs_f64(positive(&var, "HAIL_DISPATCH_LEASE_SECS", 10.0)?),
+            #[cfg(feature = "failpoints")]
             crash_after_claim: false,
         };
         if dispatch.max_search_radius_km < dispatch.search_radius_km {

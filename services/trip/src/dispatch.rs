@@ -60,7 +60,8 @@ enum Step {
     Finish(Pass),
     /// Nothing was claimed.
     Done,
-    /// The failpoint fired: this worker is "dead".
+    /// The failpoint fired: this worker is "dead" (tests only).
+    #[cfg(feature = "failpoints")]
     Crashed,
 }
 
@@ -87,6 +88,7 @@ pub async fn run_matcher(state: AppState, stop: CancellationToken) {
                         finishing = Some(tokio::spawn(pass.finish(state.clone())));
                     }
                     Ok(Step::Done) => {}
+                    #[cfg(feature = "failpoints")]
                     Ok(Step::Crashed) => return,
                     Err(err) => {
                         tracing::warn!(error = %err, "dispatch pass failed; its trips will be retried");
@@ -188,6 +190,7 @@ async fn dispatch_batch(state: &AppState, trips: Vec<TripRow>) -> ApiResult<Step
     let searched = search(state, searching, &offers).await;
     let wishes = wishes(state, &searched, &batch).await?;
     let claimed = claim(state, &searched, &wishes).await?;
+    #[cfg(feature = "failpoints")]
     if state.crash_after_claim && claimed.iter().any(|c| matches!(c, Claimed::Driver { .. })) {
         tracing::error!("failpoint: worker dies after claiming");
         return Ok(Step::Crashed);

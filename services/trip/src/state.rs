@@ -22,6 +22,8 @@ pub struct AppState {
     pub policy: SearchPolicy,
     pub mode: MatchMode,
     pub step_lease: std::time::Duration,
+    /// The test hook of `DispatchConfig::crash_after_claim`.
+    #[cfg(feature = "failpoints")]
     pub crash_after_claim: bool,
     /// Cancels a rider may make in 10 minutes before requests are 429.
     pub rider_cancel_limit: u32,
@@ -52,6 +54,7 @@ impl AppState {
             policy: SearchPolicy::from_config(&config.dispatch),
             mode: config.dispatch.mode,
             step_lease: config.dispatch.step_lease,
+            #[cfg(feature = "failpoints")]
             crash_after_claim: config.dispatch.crash_after_claim,
             rider_cancel_limit: config.rate_limits.rider_cancel_limit,
             dispatch_wake: Arc::new(Notify::new()),
