@@ -76,7 +76,7 @@ function DriverHome({ session, onExpired, onLogout }: HomeProps) {
         const r = check("offer:revoked", OfferRevoked, p);
         setOffer((cur) => {
           if (cur && cur.trip_id !== r.trip_id) return cur;
-          setInfo(r.reason === "cancelled" ? "The rider cancelled that request." : r.reason === "taken" ? "Another driver took that trip." : "That offer expired before you answered.");
+          setInfo(r.reason === "cancelled" ? "The rider cancelled that request." : r.reason === "unreachable" ? "Your phone did not confirm the offer in time, so it went to another driver." : "That offer expired before you answered.");
           return null;
         });
       },
