@@ -8,7 +8,8 @@
 //! 2. search for every remaining trip at once (candidates from the driver
 //!    service, minus every driver already tried);
 //! 3. cut each trip's list before the first driver a waiting trip ahead in
-//!    the queue also wants (one query for the whole batch);
+//!    the queue also wants (one query for the whole batch; 2 and 3 are
+//!    [`search`]);
 //! 4. claim for the whole batch in one call: the driver service's script
 //!    walks the trips in queue order and gives each the first of its drivers
 //!    still free, so a premium trip is never beaten to a driver by a standard
@@ -29,6 +30,7 @@
 //! trips are picked again; a CLAIMING offer row says which claim to give back.
 
 mod commit;
+mod search;
 
 use std::{collections::HashSet, time::Duration};
 
@@ -44,8 +46,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use search::{search, wishes, Searched};
+
 use crate::{
-    domain::dispatch::{expected_claims, Miss, Wish, BATCH_SIZE, CANDIDATES_PER_SEARCH},
+    domain::dispatch::{expected_claims, Miss, Wish, BATCH_SIZE},
     moves,
     repo::{self, OfferRow, TripRow},
     state::AppState,
@@ -137,18 +141,6 @@ async fn listen(state: &AppState) -> Result<std::convert::Infallible, sqlx::Erro
     loop {
         listener.recv().await?;
         state.dispatch_wake.notify_waiters();
-    }
-}
-
-/// A trip of the batch with what its search found.
-struct Searched {
-    trip: TripRow,
-    candidates: Vec<NearbyDriver>,
-}
-
-impl Searched {
-    fn driver_ids(&self) -> Vec<Uuid> {
-        self.candidates.iter().map(|c| c.driver_id).collect()
     }
 }
 
@@ -316,75 +308,6 @@ async fn settle(
         return Ok(false);
     }
     Ok(true)
-}
-
-/// Every trip's search at once, minus the drivers it already tried (a
-/// CLAIMING row is not an offer: it was settled above). A trip whose search
-/// failed is left to its lease.
-async fn search(state: &AppState, trips: Vec<TripRow>, offers: &[OfferRow]) -> Vec<Searched> {
-    let found = join_all(trips.iter().map(|trip| {
-        let mut tried: Vec<Uuid> = offers
-            .iter()
-            .filter(|o| o.trip_id == trip.id && o.status != "CLAIMING")
-            .map(|o| o.driver_id)
-            .collect();
-        tried.sort_unstable();
-        tried.dedup();
-        async move {
-            state
-                .drivers
-                .candidates(
-                    trip.pickup(),
-                    trip.search_radius_km,
-                    CANDIDATES_PER_SEARCH,
-                    &tried,
-                )
-                .await
-        }
-    }))
-    .await;
-    trips
-        .into_iter()
-        .zip(found)
-        .filter_map(|(trip, found)| match found {
-            Ok(candidates) => Some(Searched { trip, candidates }),
-            Err(err) => {
-                tracing::warn!(trip_id = %trip.id, error = %err, "candidate search failed; the trip will be retried");
-                None
-            }
-        })
-        .collect()
-}
-
-/// Each trip's wish: its candidates up to the first one a waiting trip
-/// ahead in the queue wants.
-async fn wishes(state: &AppState, searched: &[Searched], batch: &[Uuid]) -> ApiResult<Vec<Wish>> {
-    let pairs: Vec<repo::CandidatePair> = searched
-        .iter()
-        .flat_map(|s| {
-            s.candidates.iter().map(|c| repo::CandidatePair {
-                premium: s.trip.tier == "premium",
-                created_at: s.trip.created_at,
-                driver_id: c.driver_id,
-                lat: c.lat,
-                lng: c.lng,
-            })
-        })
-        .collect();
-    let wanted: HashSet<usize> = repo::wanted_by_queue_ahead(&state.pool, &pairs, batch)
-        .await?
-        .into_iter()
-        .collect();
-    // Pairs are numbered trip by trip, candidate by candidate.
-    let mut first_pair = 0;
-    Ok(searched
-        .iter()
-        .map(|s| {
-            let wish = Wish::new(&s.driver_ids(), |i| wanted.contains(&(first_pair + i)));
-            first_pair += s.candidates.len();
-            wish
-        })
-        .collect())
 }
 
 /// Notes the intents (CLAIMING rows), claims for the whole batch in one

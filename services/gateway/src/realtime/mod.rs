@@ -4,9 +4,9 @@
 //!   is refused with `connect_error` "unauthorized".
 //! - A socket joins `user:<id>` (and `driver:<id>`), then the room of its
 //!   active trip, and gets one `trip:update`: a reconnect resyncs.
-//! - Client events go to the owner service through the same internal call as
-//!   REST, so their rules (and errors) are exactly REST's; each answers
-//!   through its ack with `{ok: true, ...}` or `{ok: false, error}`.
+//! - Client events ([`events`]) go to the owner service through the same
+//!   internal call as REST, so their rules (and errors) are exactly REST's;
+//!   each answers through its ack with `{ok: true, ...}` or `{ok: false, error}`.
 //! - Abuse limits (API.md): client events share one budget per user across
 //!   their sockets (`HAIL_RATE_LIMIT_SOCKET_EVENTS_*`, 10/s, bursts of 20);
 //!   a payload over 16 KiB is refused unread; a user holds at most
@@ -16,28 +16,25 @@
 //! - Server events come from Redis through [`bridge`].
 
 pub mod bridge;
+mod events;
 pub mod sockets;
 
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use bytes::Bytes;
-use hail_shared::{api::Role, error::ErrorBody, extract::INTERNAL_TOKEN_HEADER};
-use serde::{de::DeserializeOwned, Deserialize};
+use hail_shared::{api::Role, extract::INTERNAL_TOKEN_HEADER};
 use serde_json::{json, Value};
 use socketioxide::{
     adapter::Adapter,
-    extract::{AckSender, Extension, SocketRef, State, TryData},
+    extract::{Extension, SocketRef, State, TryData},
     SocketIo,
 };
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::{
-    domain::routing::{match_route, Upstream},
-    routes::proxy::{call, Call},
-    state::AppState,
-};
+use events::service;
+
+use crate::{domain::routing::Upstream, state::AppState};
 
 /// Who a socket belongs to, from its verified token.
 #[derive(Clone, Copy, Debug)]
@@ -105,12 +102,12 @@ pub async fn authenticate<A: Adapter>(
     });
     // Handlers are in place before the client hears it is connected, so an
     // event sent right after the handshake is never dropped.
-    socket.on("trip:subscribe", trip_subscribe::<A>);
-    socket.on("driver:location", driver_location::<A>);
-    socket.on("offer:accept", offer_accept::<A>);
-    socket.on("offer:decline", offer_decline::<A>);
-    socket.on("room:join", room_join::<A>);
-    socket.on("room:leave", room_leave::<A>);
+    socket.on("trip:subscribe", events::trip_subscribe::<A>);
+    socket.on("driver:location", events::driver_location::<A>);
+    socket.on("offer:accept", events::offer_accept::<A>);
+    socket.on("offer:decline", events::offer_decline::<A>);
+    socket.on("room:join", events::room_join::<A>);
+    socket.on("room:leave", events::room_leave::<A>);
     Ok(())
 }
 
@@ -242,213 +239,4 @@ async fn refresh_presence(state: &AppState, driver_id: Uuid) {
     if let Err(err) = refreshed {
         tracing::debug!(%driver_id, error = %err.without_url(), "presence refresh failed; retrying");
     }
-}
-
-#[derive(Deserialize)]
-struct TripRef {
-    trip_id: Uuid,
-}
-
-#[derive(Deserialize)]
-struct RoomRef {
-    key: String,
-}
-
-/// What every client event passes first: the user's event budget, the
-/// payload's size (never read, parsed or logged past 16 KiB), its shape.
-fn admit<T: DeserializeOwned, E>(
-    state: &AppState,
-    who: Identity,
-    data: Result<Value, E>,
-    shape: &str,
-) -> Result<T, Value> {
-    state
-        .limits
-        .check_socket_event(who.user_id)
-        .map_err(|_| error("rate_limited", "too many events; slow down (10 per second)"))?;
-    let data = data.map_err(|_| bad_payload(shape))?;
-    let size = serde_json::to_vec(&data).map_or(usize::MAX, |bytes| bytes.len());
-    if size > MAX_EVENT_BYTES {
-        return Err(error(
-            "payload_too_large",
-            "the event payload is larger than 16 KiB",
-        ));
-    }
-    serde_json::from_value(data).map_err(|_| bad_payload(shape))
-}
-
-async fn trip_subscribe<A: Adapter>(
-    socket: SocketRef<A>,
-    State(state): State<AppState>,
-    Extension(who): Extension<Identity>,
-    TryData(data): TryData<Value>,
-    ack: AckSender<A>,
-) {
-    let answer = async {
-        let data: TripRef = admit(&state, who, data, "{trip_id}")?;
-        let path = format!("/api/v1/trips/{}", data.trip_id);
-        let trip = expect_ok(service(&state, who, Method::GET, &path, None).await)?;
-        socket.join(room_trip(data.trip_id));
-        Ok(json!({"ok": true, "trip": trip}))
-    };
-    reply(ack, answer.await);
-}
-
-async fn driver_location<A: Adapter>(
-    State(state): State<AppState>,
-    Extension(who): Extension<Identity>,
-    TryData(data): TryData<Value>,
-    ack: AckSender<A>,
-) {
-    let answer = async {
-        let data: Value = admit(&state, who, data, "{lat, lng, heading?, speed_kmh?}")?;
-        let path = "/api/v1/drivers/me/location";
-        expect_ok(service(&state, who, Method::POST, path, Some(&data)).await)?;
-        Ok(json!({"ok": true}))
-    };
-    reply(ack, answer.await);
-}
-
-async fn offer_accept<A: Adapter>(
-    State(state): State<AppState>,
-    Extension(who): Extension<Identity>,
-    TryData(data): TryData<Value>,
-    ack: AckSender<A>,
-) {
-    reply(ack, answer_offer(&state, who, data, "accept").await);
-}
-
-async fn offer_decline<A: Adapter>(
-    State(state): State<AppState>,
-    Extension(who): Extension<Identity>,
-    TryData(data): TryData<Value>,
-    ack: AckSender<A>,
-) {
-    reply(ack, answer_offer(&state, who, data, "decline").await);
-}
-
-async fn answer_offer<E>(
-    state: &AppState,
-    who: Identity,
-    data: Result<Value, E>,
-    action: &str,
-) -> Result<Value, Value> {
-    let data: TripRef = admit(state, who, data, "{trip_id}")?;
-    if who.role != Role::Driver {
-        return Err(error("forbidden", "only drivers answer offers"));
-    }
-    let path = format!("/api/v1/trips/{}/{action}", data.trip_id);
-    let body = expect_ok(service(state, who, Method::POST, &path, None).await)?;
-    Ok(match action {
-        "accept" => json!({"ok": true, "trip": body}),
-        _ => json!({"ok": true}),
-    })
-}
-
-async fn room_join<A: Adapter>(
-    socket: SocketRef<A>,
-    State(state): State<AppState>,
-    Extension(who): Extension<Identity>,
-    TryData(data): TryData<Value>,
-    ack: AckSender<A>,
-) {
-    let answer = async {
-        let data: RoomRef = admit(&state, who, data, "{key}")?;
-        let path = format!(
-            "/api/v1/rooms/{}",
-            form_urlencoded::byte_serialize(data.key.as_bytes()).collect::<String>()
-        );
-        let room = expect_ok(service(&state, who, Method::GET, &path, None).await)?;
-        socket.join(format!("room:{}", data.key));
-        Ok(json!({"ok": true, "state": room}))
-    };
-    reply(ack, answer.await);
-}
-
-async fn room_leave<A: Adapter>(
-    socket: SocketRef<A>,
-    State(state): State<AppState>,
-    Extension(who): Extension<Identity>,
-    TryData(data): TryData<Value>,
-    ack: AckSender<A>,
-) {
-    let answer = admit(&state, who, data, "{key}").map(|data: RoomRef| {
-        socket.leave(format!("room:{}", data.key));
-        json!({"ok": true})
-    });
-    reply(ack, answer);
-}
-
-/// Calls a public route as `who`, exactly as the REST proxy would: the
-/// route must be in the gateway's table, and the path sent is the one
-/// rebuilt from it. The status and JSON body come back.
-async fn service(
-    state: &AppState,
-    who: Identity,
-    method: Method,
-    path_and_query: &str,
-    body: Option<&Value>,
-) -> Result<(StatusCode, Value), Value> {
-    let (path, query) = match path_and_query.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (path_and_query, None),
-    };
-    let route = match_route(&method, path).map_err(|_| error("not_found", "no such route"))?;
-    let path_and_query = match query {
-        Some(query) => format!("{}?{query}", route.path),
-        None => route.path,
-    };
-    let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
-    let answer = call(
-        state,
-        Call {
-            upstream: route.upstream,
-            method,
-            path_and_query: &path_and_query,
-            caller: Some((who.user_id, who.role)),
-            body,
-            client_headers: None,
-            request_id: None,
-            peer: None,
-        },
-    )
-    .await
-    .map_err(|e| {
-        let body = e.body();
-        error(&body.error.code, &body.error.message)
-    })?;
-    let json = if answer.body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&answer.body).unwrap_or(Value::Null)
-    };
-    Ok((answer.status, json))
-}
-
-/// A 2xx body, or the service's error in the ack's shape.
-fn expect_ok(answer: Result<(StatusCode, Value), Value>) -> Result<Value, Value> {
-    let (status, body) = answer?;
-    if status.is_success() {
-        return Ok(body);
-    }
-    match serde_json::from_value::<ErrorBody>(body) {
-        Ok(err) => Err(error(&err.error.code, &err.error.message)),
-        Err(_) => Err(error(
-            "unavailable",
-            "the service gave no answer; try again",
-        )),
-    }
-}
-
-fn bad_payload(shape: &str) -> Value {
-    error("bad_request", &format!("the payload must be {shape}"))
-}
-
-fn error(code: &str, message: &str) -> Value {
-    json!({"ok": false, "error": {"code": code, "message": message}})
-}
-
-fn reply<A: Adapter>(ack: AckSender<A>, answer: Result<Value, Value>) {
-    let value = answer.unwrap_or_else(|e| e);
-    let _ = ack.send(&value);
 }

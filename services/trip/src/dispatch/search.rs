@@ -1,0 +1,104 @@
+//! A pass's search: every trip's candidates at once (minus the drivers it
+//! already tried), then each trip's wish, cut before the first candidate a
+//! waiting trip ahead in the queue also wants (one query for the batch).
+
+use std::collections::HashSet;
+
+use futures::future::join_all;
+use hail_shared::{api::drivers::NearbyDriver, ApiResult};
+use uuid::Uuid;
+
+use crate::{
+    domain::dispatch::{Wish, CANDIDATES_PER_SEARCH},
+    repo::{self, OfferRow, TripRow},
+    state::AppState,
+};
+
+/// A trip of the batch with what its search found.
+pub(super) struct Searched {
+    pub trip: TripRow,
+    pub candidates: Vec<NearbyDriver>,
+}
+
+impl Searched {
+    pub fn driver_ids(&self) -> Vec<Uuid> {
+        self.candidates.iter().map(|c| c.driver_id).collect()
+    }
+}
+
+/// Every trip's search at once, minus the drivers it already tried (a
+/// CLAIMING row is not an offer: it was settled above). A trip whose search
+/// failed is left to its lease.
+pub(super) async fn search(
+    state: &AppState,
+    trips: Vec<TripRow>,
+    offers: &[OfferRow],
+) -> Vec<Searched> {
+    let found = join_all(trips.iter().map(|trip| {
+        let mut tried: Vec<Uuid> = offers
+            .iter()
+            .filter(|o| o.trip_id == trip.id && o.status != "CLAIMING")
+            .map(|o| o.driver_id)
+            .collect();
+        tried.sort_unstable();
+        tried.dedup();
+        async move {
+            state
+                .drivers
+                .candidates(
+                    trip.pickup(),
+                    trip.search_radius_km,
+                    CANDIDATES_PER_SEARCH,
+                    &tried,
+                )
+                .await
+        }
+    }))
+    .await;
+    trips
+        .into_iter()
+        .zip(found)
+        .filter_map(|(trip, found)| match found {
+            Ok(candidates) => Some(Searched { trip, candidates }),
+            Err(err) => {
+                tracing::warn!(trip_id = %trip.id, error = %err, "candidate search failed; the trip will be retried");
+                None
+            }
+        })
+        .collect()
+}
+
+/// Each trip's wish: its candidates up to the first one a waiting trip
+/// ahead in the queue wants.
+pub(super) async fn wishes(
+    state: &AppState,
+    searched: &[Searched],
+    batch: &[Uuid],
+) -> ApiResult<Vec<Wish>> {
+    let pairs: Vec<repo::CandidatePair> = searched
+        .iter()
+        .flat_map(|s| {
+            s.candidates.iter().map(|c| repo::CandidatePair {
+                premium: s.trip.tier == "premium",
+                created_at: s.trip.created_at,
+                driver_id: c.driver_id,
+                lat: c.lat,
+                lng: c.lng,
+            })
+        })
+        .collect();
+    let wanted: HashSet<usize> = repo::wanted_by_queue_ahead(&state.pool, &pairs, batch)
+        .await?
+        .into_iter()
+        .collect();
+    // Pairs are numbered trip by trip, candidate by candidate.
+    let mut first_pair = 0;
+    Ok(searched
+        .iter()
+        .map(|s| {
+            let wish = Wish::new(&s.driver_ids(), |i| wanted.contains(&(first_pair + i)));
+            first_pair += s.candidates.len();
+            wish
+        })
+        .collect())
+}
