@@ -358,3 +358,47 @@ async fn a_socket_is_closed_when_its_token_expires() {
         "the socket outlived its token"
     );
 }
+
+/// Many sockets of one user connecting at once: the cap still holds (the
+/// count is one Redis script per connect), and the ones kept still work.
+#[tokio::test]
+async fn a_burst_of_sockets_of_one_user_keeps_only_the_cap() {
+    let app = hail_testkit::spawn_app_with(|c| c.rate_limits.sockets_per_user = 2).await;
+    let rider = app.register_rider().await;
+    let mut sockets = futures::future::join_all((0..6).map(|_| app.socket(&rider.token))).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut closed = vec![false; sockets.len()];
+    while closed.iter().filter(|c| **c).count() < 4 && tokio::time::Instant::now() < deadline {
+        for (i, socket) in sockets.iter_mut().enumerate() {
+            if !closed[i]
+                && socket
+                    .next("close", Duration::from_millis(50))
+                    .await
+                    .is_some()
+            {
+                closed[i] = true;
+            }
+        }
+    }
+    assert_eq!(
+        closed.iter().filter(|c| **c).count(),
+        4,
+        "6 sockets at once with a cap of 2"
+    );
+    for (socket, closed) in sockets.iter().zip(&closed) {
+        if !closed {
+            let answer = socket
+                .call("trip:subscribe", json!({"trip_id": uuid::Uuid::new_v4()}))
+                .await;
+            assert_eq!(answer["error"]["code"], "not_found", "{answer}");
+        }
+    }
+    let mut redis = app.redis().await;
+    let listed: i64 = redis::AsyncCommands::zcard(
+        &mut redis,
+        format!("{}user:sockets:{}", app.config.redis_prefix, rider.id),
+    )
+    .await
+    .unwrap();
+    assert_eq!(listed, 2, "the socket list holds exactly the cap");
+}

@@ -140,3 +140,41 @@ async fn accepting_a_second_trip_while_assigned_elsewhere_is_a_conflict_not_a_50
         TripStatus::Assigned
     );
 }
+
+/// The holds question is bounded: more than 500 at once is refused.
+#[tokio::test]
+async fn a_holds_call_asking_too_much_is_refused() {
+    let app = spawn_app().await;
+    let hold = || json!({"driver_id": uuid::Uuid::new_v4(), "trip_id": uuid::Uuid::new_v4()});
+    let ask = |n: usize| {
+        let body = json!({"holds": (0..n).map(|_| hold()).collect::<Vec<_>>()});
+        let app = &app;
+        async move {
+            app.client
+                .post(app.service_url(Service::Trip, "/internal/trips/holds"))
+                .header("x-internal-token", app.peer_token(Peer::Driver))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let fine = ask(500).await;
+    assert_eq!(fine.status(), StatusCode::OK);
+    let answer: Value = fine.json().await.unwrap();
+    assert_eq!(answer["holds"].as_array().map(Vec::len), Some(500));
+    assert!(
+        answer["holds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h == "released"),
+        "unknown trips hold nobody"
+    );
+    assert_error(
+        ask(501).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+}
