@@ -1,10 +1,9 @@
 //! The driver service: driver profiles and their status (Postgres, the
 //! record), positions in the Redis GEO index, presence keys and claims.
-//! Only this service writes those keys; the trip service reaches it through
-//! [`DriverClient`].
+//! Only this service writes those keys; the user and trip services reach it
+//! through `hail_shared::driver_client::DriverClient`, never through this crate.
 
 mod claims;
-pub mod client;
 mod index;
 mod repo;
 mod routes;
@@ -17,7 +16,6 @@ use hail_shared::{
     startup::{Application, StartError},
 };
 
-pub use client::DriverClient;
 pub use state::AppState;
 
 pub const SCHEMA: &str = "driver";

@@ -6,7 +6,7 @@ mod repo;
 mod routes;
 mod state;
 
-use hail_driver::DriverClient;
+use hail_shared::driver_client::DriverClient;
 use hail_shared::{
     auth::TokenKeys,
     config::Config,

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
-use hail_driver::DriverClient;
 use hail_shared::auth::TokenKeys;
+use hail_shared::driver_client::DriverClient;
 use sqlx::PgPool;
 use tokio::sync::Semaphore;
 

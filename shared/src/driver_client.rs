@@ -1,11 +1,13 @@
 //! `DriverClient`: the typed client for the driver service's internal routes,
 //! the one place where the transport between services shows. Connection
 //! failures and timeouts become 503 `unavailable`; an error the driver service
-//! answered keeps its status and code.
+//! answered keeps its status and code. It lives in hail-shared so that the
+//! user and trip services depend on this interface, not on the driver
+//! service's crate (its migrations, scripts and routes).
 
 use std::{sync::Arc, time::Duration};
 
-use hail_shared::{
+use crate::{
     api::{
         drivers::{
             CandidatesRequest, ClaimWish, ClaimsRequest, ClaimsResponse, CreateDriverProfile,
