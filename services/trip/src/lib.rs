@@ -1,6 +1,6 @@
 //! The trip service: trips, dispatch and the audit trail (`trip` schema),
 //! carpool rooms and their rides. Talks to the driver service only through
-//! [`hail_driver::DriverClient`].
+//! [`hail_shared::driver_client::DriverClient`].
 
 mod dispatch;
 mod domain;
@@ -31,13 +31,13 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
     let state = AppState::new(pool, redis, config)?;
     let router = routes::router(state.clone(), config);
     let (matcher_state, listener_state) = (state.clone(), state.clone());
-    let (sweeper_state, repair_state) = (state.clone(), state.clone());
+    let (rooms, repair_state) = (state.rooms.clone(), state.clone());
     Ok(
         Application::bind(config.service_host, config.ports.trip, router)
             .await?
             .with_background(move |stop| dispatch::run_matcher(matcher_state, stop))
             .with_background(move |stop| dispatch::run_listener(listener_state, stop))
-            .with_background(move |stop| rooms::run_sweeper(sweeper_state, stop))
+            .with_background(move |stop| rooms.run_sweeper(stop))
             .with_background(move |stop| driver_trip::run_driver_trip_repair(repair_state, stop))
             .with_background(move |stop| outbox::run_relay(state, stop)),
     )

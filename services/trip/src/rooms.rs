@@ -8,16 +8,21 @@
 //! A sweeper sends riders whose match was not answered in time back to the
 //! front of the queue even when nobody touches the room; rooms drop
 //! themselves (a Redis expiry) after their departure plus the grace period.
+//!
+//! [`Rooms`] owns the room keys, the scripts and the ride rows, as the driver
+//! service's `Index` owns its keys: `AppState` holds a `Rooms`, and nothing
+//! here knows about `AppState`.
 
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use hail_shared::{api::rooms::RoomState, ApiError, ApiResult};
-use redis::{AsyncCommands, Script};
+use hail_shared::{api::rooms::RoomState, config::RoomConfig, keys::Keys, ApiError, ApiResult};
+use redis::{aio::ConnectionManager, AsyncCommands, Script};
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::{domain::rooms::RoomKey, state::AppState};
+use crate::{domain::rooms::RoomKey, repo};
 
 macro_rules! room_script {
     ($file:literal) => {
@@ -30,7 +35,7 @@ macro_rules! room_script {
 }
 
 /// The room scripts, hashed once.
-pub struct Scripts {
+struct Scripts {
     get: Script,
     join_driver: Script,
     leave_driver: Script,
@@ -42,8 +47,8 @@ pub struct Scripts {
 }
 
 impl Scripts {
-    pub fn load() -> Arc<Self> {
-        Arc::new(Self {
+    fn load() -> Self {
+        Self {
             get: room_script!("get.lua"),
             join_driver: room_script!("join_driver.lua"),
             leave_driver: room_script!("leave_driver.lua"),
@@ -52,8 +57,18 @@ impl Scripts {
             select: room_script!("select.lua"),
             respond: room_script!("respond.lua"),
             cancel_ride: room_script!("cancel_ride.lua"),
-        })
+        }
     }
+}
+
+/// The carpool rooms: their Redis keys and scripts, and the ride rows.
+#[derive(Clone)]
+pub struct Rooms {
+    redis: ConnectionManager,
+    pool: PgPool,
+    keys: Keys,
+    config: RoomConfig,
+    scripts: Arc<Scripts>,
 }
 
 /// One room at one departure: what every script call needs.
@@ -65,22 +80,6 @@ pub struct Room {
 }
 
 impl Room {
-    /// The room a key names now; 422 with the reason for a bad key.
-    pub fn open(state: &AppState, key: &str) -> ApiResult<Self> {
-        let key = RoomKey::parse(key).map_err(|why| ApiError::invalid_field("key", why))?;
-        let config = &state.rooms;
-        let departs_at = key.departure(Utc::now(), config.timezone, config.grace);
-        let local_date = departs_at.with_timezone(&config.timezone).date_naive();
-        let redis_key = state.keys.room(&key.to_string(), local_date);
-        let drop_at = departs_at + chrono::Duration::from_std(config.grace).unwrap_or_default();
-        Ok(Self {
-            key,
-            departs_at,
-            redis_key,
-            drop_at,
-        })
-    }
-
     pub fn key(&self) -> String {
         self.key.to_string()
     }
@@ -92,46 +91,225 @@ pub struct Changed {
     pub extra: String,
 }
 
-async fn run(
-    state: &AppState,
-    room: &Room,
-    script: &Script,
-    args: &[String],
-) -> ApiResult<Changed> {
-    let creation = [
-        room.key(),
-        rfc3339(room.departs_at),
-        room.drop_at.timestamp_millis().to_string(),
-    ];
-    let mut invocation = prepare(state, script, &room.redis_key, creation);
-    for arg in args {
-        invocation.arg(arg);
+impl Rooms {
+    pub fn new(redis: ConnectionManager, pool: PgPool, keys: Keys, config: RoomConfig) -> Self {
+        Self {
+            redis,
+            pool,
+            keys,
+            config,
+            scripts: Arc::new(Scripts::load()),
+        }
     }
-    let mut redis = state.redis.clone();
-    let answer: Vec<String> = invocation.invoke_async(&mut redis).await?;
-    outcome(answer)
-}
 
-/// The arguments every room script takes first (see `prelude.lua`):
-/// `creation` is what a room that does not exist yet is made from (the
-/// public key, the departure, when to drop it); empty strings mean "only
-/// if it exists".
-fn prepare<'a>(
-    state: &AppState,
-    script: &'a Script,
-    redis_key: &str,
-    creation: [String; 3],
-) -> redis::ScriptInvocation<'a> {
-    let mut invocation = script.prepare_invoke();
-    invocation
-        .key(redis_key)
-        .key(state.keys.rooms_pending())
-        .arg(Utc::now().timestamp_millis())
-        .arg(state.keys.channel_room_events());
-    for arg in creation {
-        invocation.arg(arg);
+    /// The room a key names now; 422 with the reason for a bad key.
+    pub fn open(&self, key: &str) -> ApiResult<Room> {
+        let key = RoomKey::parse(key).map_err(|why| ApiError::invalid_field("key", why))?;
+        let config = &self.config;
+        let departs_at = key.departure(Utc::now(), config.timezone, config.grace);
+        let local_date = departs_at.with_timezone(&config.timezone).date_naive();
+        let redis_key = self.keys.room(&key.to_string(), local_date);
+        let drop_at = departs_at + chrono::Duration::from_std(config.grace).unwrap_or_default();
+        Ok(Room {
+            key,
+            departs_at,
+            redis_key,
+            drop_at,
+        })
     }
-    invocation
+
+    async fn run(&self, room: &Room, script: &Script, args: &[String]) -> ApiResult<Changed> {
+        let creation = [
+            room.key(),
+            rfc3339(room.departs_at),
+            room.drop_at.timestamp_millis().to_string(),
+        ];
+        let mut invocation = self.prepare(script, &room.redis_key, creation);
+        for arg in args {
+            invocation.arg(arg);
+        }
+        let mut redis = self.redis.clone();
+        let answer: Vec<String> = invocation.invoke_async(&mut redis).await?;
+        outcome(answer)
+    }
+
+    /// The arguments every room script takes first (see `prelude.lua`):
+    /// `creation` is what a room that does not exist yet is made from (the
+    /// public key, the departure, when to drop it); empty strings mean "only
+    /// if it exists".
+    fn prepare<'a>(
+        &self,
+        script: &'a Script,
+        redis_key: &str,
+        creation: [String; 3],
+    ) -> redis::ScriptInvocation<'a> {
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(redis_key)
+            .key(self.keys.rooms_pending())
+            .arg(Utc::now().timestamp_millis())
+            .arg(self.keys.channel_room_events());
+        for arg in creation {
+            invocation.arg(arg);
+        }
+        invocation
+    }
+
+    pub async fn get(&self, room: &Room) -> ApiResult<RoomState> {
+        Ok(self.run(room, &self.scripts.get, &[]).await?.state)
+    }
+
+    pub async fn join_driver(&self, room: &Room, driver: Uuid, seats: u8) -> ApiResult<RoomState> {
+        let args = [driver.to_string(), seats.to_string()];
+        Ok(self
+            .run(room, &self.scripts.join_driver, &args)
+            .await?
+            .state)
+    }
+
+    /// The driver leaves; its confirmed rides are cancelled in Postgres too.
+    pub async fn leave_driver(&self, room: &Room, driver: Uuid) -> ApiResult<RoomState> {
+        let changed = self
+            .run(room, &self.scripts.leave_driver, &[driver.to_string()])
+            .await?;
+        let cancelled: Vec<Uuid> = changed
+            .extra
+            .split(',')
+            .filter_map(|id| id.parse().ok())
+            .collect();
+        if !cancelled.is_empty() {
+            repo::cancel_rides(&self.pool, &cancelled, driver).await?;
+        }
+        Ok(changed.state)
+    }
+
+    pub async fn join_rider(&self, room: &Room, rider: Uuid) -> ApiResult<RoomState> {
+        Ok(self
+            .run(room, &self.scripts.join_rider, &[rider.to_string()])
+            .await?
+            .state)
+    }
+
+    pub async fn leave_rider(&self, room: &Room, rider: Uuid) -> ApiResult<RoomState> {
+        Ok(self
+            .run(room, &self.scripts.leave_rider, &[rider.to_string()])
+            .await?
+            .state)
+    }
+
+    pub async fn select(&self, room: &Room, driver: Uuid, rider: Uuid) -> ApiResult<RoomState> {
+        let expires_at =
+            Utc::now() + chrono::Duration::from_std(self.config.confirm).unwrap_or_default();
+        let args = [
+            driver.to_string(),
+            rider.to_string(),
+            expires_at.timestamp_millis().to_string(),
+            rfc3339(expires_at),
+        ];
+        Ok(self.run(room, &self.scripts.select, &args).await?.state)
+    }
+
+    /// The pending rider answers. An accepted ride is written to Postgres in a
+    /// transaction that commits only once the room script agreed.
+    pub async fn respond(&self, room: &Room, rider: Uuid, accept: bool) -> ApiResult<RoomState> {
+        if !accept {
+            let args = [rider.to_string(), "0".into(), String::new()];
+            return Ok(self.run(room, &self.scripts.respond, &args).await?.state);
+        }
+        let ride_id = Uuid::new_v4();
+        let mut tx = self.pool.begin().await?;
+        let args = [rider.to_string(), "1".into(), ride_id.to_string()];
+        let changed = self.run(room, &self.scripts.respond, &args).await?;
+        let driver: Uuid = changed.extra.parse().map_err(ApiError::internal)?;
+        let stored = async {
+            repo::insert_ride(
+                &mut tx,
+                ride_id,
+                &room.key(),
+                room.departs_at,
+                rider,
+                driver,
+            )
+            .await?;
+            tx.commit().await
+        }
+        .await;
+        if let Err(err) = stored {
+            // The seat was taken in the room but the ride is not on record: give
+            // it back as if the driver had cancelled, so the rider is first again.
+            tracing::warn!(%ride_id, error = %err, "ride not stored; undoing it in the room");
+            let undo = [driver.to_string(), ride_id.to_string()];
+            if let Err(undo_err) = self.run(room, &self.scripts.cancel_ride, &undo).await {
+                tracing::error!(%ride_id, error = %undo_err, "could not undo an unstored ride");
+            }
+            return Err(err.into());
+        }
+        Ok(changed.state)
+    }
+
+    /// A ride's driver or rider cancels it. The row is locked first so the
+    /// record and the room move together.
+    pub async fn cancel_ride(
+        &self,
+        room: &Room,
+        caller: Uuid,
+        ride_id: Uuid,
+    ) -> ApiResult<RoomState> {
+        let mut tx = self.pool.begin().await?;
+        repo::lock_ride(&mut tx, ride_id).await?;
+        let args = [caller.to_string(), ride_id.to_string()];
+        let changed = self.run(room, &self.scripts.cancel_ride, &args).await?;
+        repo::cancel_ride(&mut tx, ride_id, caller).await?;
+        if let Err(err) = tx.commit().await {
+            // The room already gave the seat back; the row says CONFIRMED until
+            // fixed by hand, which the log makes findable.
+            tracing::error!(%ride_id, error = %err, "ride cancelled in the room but not on record");
+            return Err(err.into());
+        }
+        Ok(changed.state)
+    }
+
+    /// Sends riders whose match went unanswered back to the queue, for rooms
+    /// nobody is touching. Runs until `stop`.
+    pub async fn run_sweeper(self, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            if let Err(err) = self.sweep().await {
+                tracing::warn!(error = %err, "room sweep failed; retrying");
+            }
+        }
+    }
+
+    async fn sweep(&self) -> Result<(), redis::RedisError> {
+        let mut redis = self.redis.clone();
+        let due: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            .arg(self.keys.rooms_pending())
+            .arg("-inf")
+            .arg(Utc::now().timestamp_millis())
+            .arg("LIMIT")
+            .arg(0)
+            .arg(100)
+            .query_async(&mut redis)
+            .await?;
+        for redis_key in due {
+            let answer: Vec<String> = self
+                .prepare(&self.scripts.get, &redis_key, Default::default())
+                .invoke_async(&mut redis)
+                .await?;
+            if answer.first().map(String::as_str) != Some("ok") {
+                // The room expired away: forget it.
+                redis
+                    .zrem::<_, _, ()>(self.keys.rooms_pending(), &redis_key)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 fn outcome(answer: Vec<String>) -> ApiResult<Changed> {
@@ -153,194 +331,4 @@ fn outcome(answer: Vec<String>) -> ApiResult<Changed> {
 
 pub fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-pub async fn get(state: &AppState, room: &Room) -> ApiResult<RoomState> {
-    Ok(run(state, room, &state.room_scripts.get, &[]).await?.state)
-}
-
-pub async fn join_driver(
-    state: &AppState,
-    room: &Room,
-    driver: Uuid,
-    seats: u8,
-) -> ApiResult<RoomState> {
-    let args = [driver.to_string(), seats.to_string()];
-    Ok(run(state, room, &state.room_scripts.join_driver, &args)
-        .await?
-        .state)
-}
-
-/// The driver leaves; its confirmed rides are cancelled in Postgres too.
-pub async fn leave_driver(state: &AppState, room: &Room, driver: Uuid) -> ApiResult<RoomState> {
-    let changed = run(
-        state,
-        room,
-        &state.room_scripts.leave_driver,
-        &[driver.to_string()],
-    )
-    .await?;
-    let cancelled: Vec<Uuid> = changed
-        .extra
-        .split(',')
-        .filter_map(|id| id.parse().ok())
-        .collect();
-    if !cancelled.is_empty() {
-        crate::repo::cancel_rides(&state.pool, &cancelled, driver).await?;
-    }
-    Ok(changed.state)
-}
-
-pub async fn join_rider(state: &AppState, room: &Room, rider: Uuid) -> ApiResult<RoomState> {
-    Ok(run(
-        state,
-        room,
-        &state.room_scripts.join_rider,
-        &[rider.to_string()],
-    )
-    .await?
-    .state)
-}
-
-pub async fn leave_rider(state: &AppState, room: &Room, rider: Uuid) -> ApiResult<RoomState> {
-    Ok(run(
-        state,
-        room,
-        &state.room_scripts.leave_rider,
-        &[rider.to_string()],
-    )
-    .await?
-    .state)
-}
-
-pub async fn select(
-    state: &AppState,
-    room: &Room,
-    driver: Uuid,
-    rider: Uuid,
-) -> ApiResult<RoomState> {
-    let expires_at =
-        Utc::now() + chrono::Duration::from_std(state.rooms.confirm).unwrap_or_default();
-    let args = [
-        driver.to_string(),
-        rider.to_string(),
-        expires_at.timestamp_millis().to_string(),
-        rfc3339(expires_at),
-    ];
-    Ok(run(state, room, &state.room_scripts.select, &args)
-        .await?
-        .state)
-}
-
-/// The pending rider answers. An accepted ride is written to Postgres in a
-/// transaction that commits only once the room script agreed.
-pub async fn respond(
-    state: &AppState,
-    room: &Room,
-    rider: Uuid,
-    accept: bool,
-) -> ApiResult<RoomState> {
-    if !accept {
-        let args = [rider.to_string(), "0".into(), String::new()];
-        return Ok(run(state, room, &state.room_scripts.respond, &args)
-            .await?
-            .state);
-    }
-    let ride_id = Uuid::new_v4();
-    let mut tx = state.pool.begin().await?;
-    let args = [rider.to_string(), "1".into(), ride_id.to_string()];
-    let changed = run(state, room, &state.room_scripts.respond, &args).await?;
-    let driver: Uuid = changed.extra.parse().map_err(ApiError::internal)?;
-    let stored = async {
-        crate::repo::insert_ride(
-            &mut tx,
-            ride_id,
-            &room.key(),
-            room.departs_at,
-            rider,
-            driver,
-        )
-        .await?;
-        tx.commit().await
-    }
-    .await;
-    if let Err(err) = stored {
-        // The seat was taken in the room but the ride is not on record: give
-        // it back as if the driver had cancelled, so the rider is first again.
-        tracing::warn!(%ride_id, error = %err, "ride not stored; undoing it in the room");
-        let undo = [driver.to_string(), ride_id.to_string()];
-        if let Err(undo_err) = run(state, room, &state.room_scripts.cancel_ride, &undo).await {
-            tracing::error!(%ride_id, error = %undo_err, "could not undo an unstored ride");
-        }
-        return Err(err.into());
-    }
-    Ok(changed.state)
-}
-
-/// A ride's driver or rider cancels it. The row is locked first so the
-/// record and the room move together.
-pub async fn cancel_ride(
-    state: &AppState,
-    room: &Room,
-    caller: Uuid,
-    ride_id: Uuid,
-) -> ApiResult<RoomState> {
-    let mut tx = state.pool.begin().await?;
-    crate::repo::lock_ride(&mut tx, ride_id).await?;
-    let args = [caller.to_string(), ride_id.to_string()];
-    let changed = run(state, room, &state.room_scripts.cancel_ride, &args).await?;
-    crate::repo::cancel_ride(&mut tx, ride_id, caller).await?;
-    if let Err(err) = tx.commit().await {
-        // The room already gave the seat back; the row says CONFIRMED until
-        // fixed by hand, which the log makes findable.
-        tracing::error!(%ride_id, error = %err, "ride cancelled in the room but not on record");
-        return Err(err.into());
-    }
-    Ok(changed.state)
-}
-
-/// Sends riders whose match went unanswered back to the queue, for rooms
-/// nobody is touching. Runs until `stop`.
-pub async fn run_sweeper(state: AppState, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        if let Err(err) = sweep(&state).await {
-            tracing::warn!(error = %err, "room sweep failed; retrying");
-        }
-    }
-}
-
-async fn sweep(state: &AppState) -> Result<(), redis::RedisError> {
-    let mut redis = state.redis.clone();
-    let due: Vec<String> = redis::cmd("ZRANGEBYSCORE")
-        .arg(state.keys.rooms_pending())
-        .arg("-inf")
-        .arg(Utc::now().timestamp_millis())
-        .arg("LIMIT")
-        .arg(0)
-        .arg(100)
-        .query_async(&mut redis)
-        .await?;
-    for redis_key in due {
-        let answer: Vec<String> = prepare(
-            state,
-            &state.room_scripts.get,
-            &redis_key,
-            Default::default(),
-        )
-        .invoke_async(&mut redis)
-        .await?;
-        if answer.first().map(String::as_str) != Some("ok") {
-            // The room expired away: forget it.
-            redis
-                .zrem::<_, _, ()>(state.keys.rooms_pending(), &redis_key)
-                .await?;
-        }
-    }
-    Ok(())
 }

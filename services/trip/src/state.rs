@@ -1,8 +1,8 @@
 use std::sync::Arc;
 
-use hail_driver::DriverClient;
+use hail_shared::driver_client::DriverClient;
 use hail_shared::{
-    config::{Config, MatchMode, RoomConfig},
+    config::{Config, MatchMode},
     internal::{self, Peer},
     keys::Keys,
     startup::StartError,
@@ -11,7 +11,7 @@ use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
-use crate::{domain::dispatch::SearchPolicy, rooms};
+use crate::{domain::dispatch::SearchPolicy, rooms::Rooms};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -32,8 +32,8 @@ pub struct AppState {
     pub dispatch_wake: Arc<Notify>,
     /// Wakes the outbox relay after a commit that queued events.
     pub outbox_wake: Arc<Notify>,
-    pub rooms: RoomConfig,
-    pub room_scripts: Arc<rooms::Scripts>,
+    /// The carpool rooms (their keys, scripts and ride rows).
+    pub rooms: Rooms,
 }
 
 impl AppState {
@@ -42,10 +42,17 @@ impl AppState {
         redis: ConnectionManager,
         config: &Config,
     ) -> Result<Self, StartError> {
+        let keys = Keys::new(config.redis_prefix.clone());
         Ok(Self {
+            rooms: Rooms::new(
+                redis.clone(),
+                pool.clone(),
+                keys.clone(),
+                config.rooms.clone(),
+            ),
             pool,
             redis,
-            keys: Keys::new(config.redis_prefix.clone()),
+            keys,
             drivers: DriverClient::new(
                 &config.upstreams.driver,
                 &internal::peer_token(&config.internal_token, Peer::Trip),
@@ -59,8 +66,6 @@ impl AppState {
             rider_cancel_limit: config.rate_limits.rider_cancel_limit,
             dispatch_wake: Arc::new(Notify::new()),
             outbox_wake: Arc::new(Notify::new()),
-            rooms: config.rooms.clone(),
-            room_scripts: rooms::Scripts::load(),
         })
     }
 }

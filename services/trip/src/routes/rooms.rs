@@ -12,10 +12,7 @@ use hail_shared::{
 };
 use uuid::Uuid;
 
-use crate::{
-    rooms::{self, Room},
-    state::AppState,
-};
+use crate::state::AppState;
 
 /// `GET /api/v1/rooms/{key}`: any role.
 pub async fn get(
@@ -23,8 +20,8 @@ pub async fn get(
     _caller: Caller,
     Path(key): Path<String>,
 ) -> ApiResult<Json<RoomState>> {
-    let room = Room::open(&state, &key)?;
-    rooms::get(&state, &room).await.map(Json)
+    let room = state.rooms.open(&key)?;
+    state.rooms.get(&room).await.map(Json)
 }
 
 /// `POST /api/v1/rooms/{key}/drivers`
@@ -35,8 +32,10 @@ pub async fn join_driver(
     ValidatedJson(body): ValidatedJson<JoinAsDriver>,
 ) -> ApiResult<Json<RoomState>> {
     let driver = caller.driver()?;
-    let room = Room::open(&state, &key)?;
-    rooms::join_driver(&state, &room, driver, body.seats)
+    let room = state.rooms.open(&key)?;
+    state
+        .rooms
+        .join_driver(&room, driver, body.seats)
         .await
         .map(Json)
 }
@@ -48,8 +47,8 @@ pub async fn leave_driver(
     Path(key): Path<String>,
 ) -> ApiResult<Json<RoomState>> {
     let driver = caller.driver()?;
-    let room = Room::open(&state, &key)?;
-    rooms::leave_driver(&state, &room, driver).await.map(Json)
+    let room = state.rooms.open(&key)?;
+    state.rooms.leave_driver(&room, driver).await.map(Json)
 }
 
 /// `POST /api/v1/rooms/{key}/riders`
@@ -59,8 +58,8 @@ pub async fn join_rider(
     Path(key): Path<String>,
 ) -> ApiResult<Json<RoomState>> {
     let rider = caller.rider()?;
-    let room = Room::open(&state, &key)?;
-    rooms::join_rider(&state, &room, rider).await.map(Json)
+    let room = state.rooms.open(&key)?;
+    state.rooms.join_rider(&room, rider).await.map(Json)
 }
 
 /// `DELETE /api/v1/rooms/{key}/riders/me`
@@ -70,8 +69,8 @@ pub async fn leave_rider(
     Path(key): Path<String>,
 ) -> ApiResult<Json<RoomState>> {
     let rider = caller.rider()?;
-    let room = Room::open(&state, &key)?;
-    rooms::leave_rider(&state, &room, rider).await.map(Json)
+    let room = state.rooms.open(&key)?;
+    state.rooms.leave_rider(&room, rider).await.map(Json)
 }
 
 /// `POST /api/v1/rooms/{key}/select`
@@ -82,8 +81,10 @@ pub async fn select(
     ValidatedJson(body): ValidatedJson<SelectRider>,
 ) -> ApiResult<Json<RoomState>> {
     let driver = caller.driver()?;
-    let room = Room::open(&state, &key)?;
-    rooms::select(&state, &room, driver, body.rider_id)
+    let room = state.rooms.open(&key)?;
+    state
+        .rooms
+        .select(&room, driver, body.rider_id)
         .await
         .map(Json)
 }
@@ -96,8 +97,10 @@ pub async fn respond(
     ValidatedJson(body): ValidatedJson<MatchResponse>,
 ) -> ApiResult<Json<RoomState>> {
     let rider = caller.rider()?;
-    let room = Room::open(&state, &key)?;
-    rooms::respond(&state, &room, rider, body.accept)
+    let room = state.rooms.open(&key)?;
+    state
+        .rooms
+        .respond(&room, rider, body.accept)
         .await
         .map(Json)
 }
@@ -109,11 +112,13 @@ pub async fn cancel_ride(
     caller: Caller,
     Path((key, ride_id)): Path<(String, String)>,
 ) -> ApiResult<Json<RoomState>> {
-    let room = Room::open(&state, &key)?;
+    let room = state.rooms.open(&key)?;
     let ride_id: Uuid = ride_id
         .parse()
         .map_err(|_| ApiError::NotFound("no such ride in this room".into()))?;
-    rooms::cancel_ride(&state, &room, caller.user_id, ride_id)
+    state
+        .rooms
+        .cancel_ride(&room, caller.user_id, ride_id)
         .await
         .map(Json)
 }
