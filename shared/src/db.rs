@@ -149,3 +149,43 @@ mod tests {
         assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
     }
 }
+
+/// Stores an enum as Postgres `text` through its `as_str` and `FromStr`, so a
+/// row field can be the enum itself: a value outside the enum is a decode
+/// error at the row boundary (the schema's CHECK constraints make that a
+/// bug), and Rust code never compares status strings.
+#[macro_export]
+macro_rules! text_column {
+    ($ty:ty) => {
+        impl ::sqlx::Type<::sqlx::Postgres> for $ty {
+            fn type_info() -> ::sqlx::postgres::PgTypeInfo {
+                <&str as ::sqlx::Type<::sqlx::Postgres>>::type_info()
+            }
+
+            fn compatible(ty: &::sqlx::postgres::PgTypeInfo) -> bool {
+                <&str as ::sqlx::Type<::sqlx::Postgres>>::compatible(ty)
+            }
+        }
+
+        impl<'q> ::sqlx::Encode<'q, ::sqlx::Postgres> for $ty {
+            fn encode_by_ref(
+                &self,
+                buf: &mut ::sqlx::postgres::PgArgumentBuffer,
+            ) -> Result<::sqlx::encode::IsNull, ::sqlx::error::BoxDynError> {
+                <&str as ::sqlx::Encode<'q, ::sqlx::Postgres>>::encode(self.as_str(), buf)
+            }
+        }
+
+        impl<'r> ::sqlx::Decode<'r, ::sqlx::Postgres> for $ty {
+            fn decode(
+                value: ::sqlx::postgres::PgValueRef<'r>,
+            ) -> Result<Self, ::sqlx::error::BoxDynError> {
+                let text = <&str as ::sqlx::Decode<'r, ::sqlx::Postgres>>::decode(value)?;
+                Ok(text.parse::<$ty>()?)
+            }
+        }
+    };
+}
+
+text_column!(crate::api::trips::TripStatus);
+text_column!(crate::api::trips::Tier);

@@ -38,7 +38,6 @@ use chrono::{DateTime, Utc};
 use futures::future::join_all;
 use hail_shared::{
     api::drivers::{ClaimWish, NearbyDriver},
-    config::MatchMode,
     ApiResult,
 };
 use sqlx::postgres::PgListener;
@@ -51,7 +50,7 @@ use search::{search, wishes, Searched};
 use crate::{
     domain::dispatch::{expected_claims, Miss, Wish, BATCH_SIZE},
     moves,
-    repo::{self, OfferRow, TripRow},
+    repo::{self, OfferRow, OfferStatus, TripRow},
     state::AppState,
 };
 
@@ -285,13 +284,13 @@ async fn settle(
     now: DateTime<Utc>,
 ) -> ApiResult<bool> {
     if let Some(offer) = live {
-        match (offer.status.as_str(), offer.expires_at) {
-            ("OPEN", Some(expires_at)) if expires_at > now => {
+        match (offer.status, offer.expires_at) {
+            (OfferStatus::Open, Some(expires_at)) if expires_at > now => {
                 // Woken early: the driver still has time to answer.
                 repo::schedule(&state.pool, trip.id, expires_at, trip.search_radius_km).await?;
                 return Ok(false);
             }
-            ("OPEN", _) => {
+            (OfferStatus::Open, _) => {
                 if !moves::expire_offer(state, offer).await? {
                     return Ok(false); // answered just in time
                 }
@@ -399,9 +398,6 @@ async fn commit(
     offer_id: Uuid,
     driver: &NearbyDriver,
 ) -> ApiResult<()> {
-    let offer = match state.mode {
-        MatchMode::Offer => Some(commit::offer_for(state, trip, driver)?),
-        MatchMode::Auto => None,
-    };
-    commit::commit_claim(state, trip, offer_id, driver, offer.as_ref()).await
+    let commitment = commit::Commitment::for_mode(state, trip, driver)?;
+    commit::commit_claim(state, trip, offer_id, driver, commitment).await
 }

@@ -4,7 +4,10 @@
 //! mapped), cleared when the driver's part ends, and repaired every few
 //! seconds from Postgres (Redis may have restarted).
 
-use hail_shared::{api::trips::Trip, ApiResult};
+use hail_shared::{
+    api::trips::{Trip, TripStatus},
+    ApiResult,
+};
 use redis::AsyncCommands;
 use uuid::Uuid;
 
@@ -39,7 +42,8 @@ async fn clear_unless_still_on(state: &AppState, driver_id: Uuid, trip_id: Uuid)
         .ok()
         .flatten()
         .is_some_and(|t| {
-            t.driver_id == Some(driver_id) && matches!(t.status.as_str(), "ASSIGNED" | "ONGOING")
+            t.driver_id == Some(driver_id)
+                && matches!(t.status, TripStatus::Assigned | TripStatus::Ongoing)
         });
     if !still_on {
         clear_driver_trip(state, driver_id, trip_id).await;

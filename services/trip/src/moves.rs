@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::{
     domain::abuse::{cancel_wait, CANCEL_WINDOW},
     driver_trip::{clear_driver_trip, on_assigned},
-    repo::{self, NewTrip, OfferRow, TripRow},
+    repo::{self, NewTrip, OfferRow, OfferStatus, TripRow},
     state::AppState,
 };
 
@@ -53,7 +53,7 @@ pub async fn create_trip(
             let trip = repo::find_trip(&mut *tx, first_trip)
                 .await?
                 .ok_or_else(|| ApiError::internal("idempotent trip vanished"))?;
-            return Ok(Created::Replayed(trip.to_trip()?));
+            return Ok(Created::Replayed(trip.to_trip()));
         }
     }
     let cancels = repo::recent_rider_cancels(&mut tx, rider_id, CANCEL_WINDOW).await?;
@@ -74,7 +74,7 @@ pub async fn create_trip(
             "you already have a trip under way: cancel it or wait until it ends",
         )
     })?;
-    let trip = row.to_trip()?;
+    let trip = row.to_trip();
     record_change(
         &mut tx,
         &trip,
@@ -95,7 +95,7 @@ pub async fn create_trip(
 /// not revoked) and the trip still REQUESTED, both checked in one transaction.
 pub async fn accept(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiResult<Trip> {
     let mut tx = state.pool.begin().await?;
-    if repo::answer_offer(&mut tx, trip_id, driver_id, "ACCEPTED")
+    if repo::answer_offer(&mut tx, trip_id, driver_id, OfferStatus::Accepted)
         .await?
         .is_none()
     {
@@ -105,7 +105,7 @@ pub async fn accept(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiResu
         // The rider cancelled in between: the cancel revokes the offer.
         return Err(offer_expired());
     };
-    let trip = row.to_trip()?;
+    let trip = row.to_trip();
     repo::audit(
         &mut tx,
         trip_id,
@@ -132,7 +132,7 @@ pub async fn accept(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiResu
 /// is offered at once (the trip is due now and the workers are woken).
 pub async fn decline(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiResult<()> {
     let mut tx = state.pool.begin().await?;
-    if repo::answer_offer(&mut tx, trip_id, driver_id, "DECLINED")
+    if repo::answer_offer(&mut tx, trip_id, driver_id, OfferStatus::Declined)
         .await?
         .is_none()
     {
@@ -146,13 +146,7 @@ pub async fn decline(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiRes
         serde_json::json!({}),
     )
     .await?;
-    sqlx::query!(
-        "UPDATE trips SET next_attempt_at = now(), leased_until = NULL
-         WHERE id = $1 AND status = 'REQUESTED'",
-        trip_id
-    )
-    .execute(&mut *tx)
-    .await?;
+    repo::due_now(&mut *tx, trip_id).await?;
     notify_dispatch(&mut tx).await?;
     tx.commit().await?;
     free_driver(state, driver_id, trip_id).await;
@@ -194,7 +188,7 @@ async fn driver_step(
     let Some(row) = moved else {
         return Err(refused_move(state, trip_id, driver_id).await);
     };
-    let trip = row.to_trip()?;
+    let trip = row.to_trip();
     record_change(&mut tx, &trip, kind, Some(driver_id), serde_json::json!({})).await?;
     tx.commit().await?;
     state.outbox_wake.notify_one();
@@ -217,7 +211,7 @@ pub async fn rider_cancel(
     let Some(row) = repo::rider_cancel(&mut tx, trip_id, rider_id, reason).await? else {
         return Err(refused_move(state, trip_id, rider_id).await);
     };
-    let trip = row.to_trip()?;
+    let trip = row.to_trip();
     if let Some(driver_id) = offered {
         queue_revoke(&mut tx, driver_id, trip_id, RevokeReason::Cancelled).await?;
     }
@@ -252,7 +246,7 @@ pub async fn driver_cancel(
     let Some(row) = repo::driver_cancel(&mut tx, trip_id, driver_id, reason).await? else {
         return Err(refused_move(state, trip_id, driver_id).await);
     };
-    let trip = row.to_trip()?;
+    let trip = row.to_trip();
     let kind = if trip.driver_id.is_none() {
         "DRIVER_CANCELLED"
     } else {
@@ -277,9 +271,14 @@ pub async fn driver_cancel(
 /// the driver answered first.
 pub async fn expire_offer(state: &AppState, offer: &OfferRow) -> ApiResult<bool> {
     let mut tx = state.pool.begin().await?;
-    if repo::answer_offer(&mut tx, offer.trip_id, offer.driver_id, "EXPIRED")
-        .await?
-        .is_none()
+    if repo::answer_offer(
+        &mut tx,
+        offer.trip_id,
+        offer.driver_id,
+        OfferStatus::Expired,
+    )
+    .await?
+    .is_none()
     {
         return Ok(false);
     }
@@ -310,7 +309,7 @@ pub async fn give_up(state: &AppState, trip: &TripRow) -> ApiResult<()> {
     let Some(row) = repo::give_up(&mut tx, trip.id).await? else {
         return Ok(());
     };
-    let trip = row.to_trip()?;
+    let trip = row.to_trip();
     record_change(
         &mut tx,
         &trip,
@@ -419,7 +418,7 @@ async fn offer_gone(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiErro
 async fn refused_move(state: &AppState, trip_id: Uuid, caller: Uuid) -> ApiError {
     match repo::find_trip(&state.pool, trip_id).await {
         Ok(Some(trip)) if trip.rider_id == caller || trip.driver_id == Some(caller) => {
-            let status = trip.status.clone();
+            let status = trip.status;
             ApiError::conflict(
                 "invalid_transition",
                 format!("a trip in {status} cannot make that move"),

@@ -1,5 +1,6 @@
 //! Dispatch's commit half: a worker holds a claimed driver for a trip and
 //! turns it into an open offer (offer mode) or an assignment (auto mode),
+//! decided once as a [`Commitment`],
 //! in one Postgres transaction that also writes the audit row and the
 //! outbox event. If the trip moved on meanwhile, the driver goes back.
 
@@ -19,27 +20,46 @@ use uuid::Uuid;
 use crate::{
     driver_trip::on_assigned,
     moves::{free_driver, record_change, to_json},
-    repo::{self, TripRow},
+    repo::{self, OfferStatus, TripRow},
     state::AppState,
 };
 
-/// A worker holds `candidate` for `trip`: open the offer (offer mode) or
-/// assign at once (auto mode). If the rider cancelled meanwhile, the driver
-/// goes back to the pool first.
+/// What a claimed driver becomes, decided once from the match mode.
+pub enum Commitment {
+    /// Offer mode: this offer opens and waits for the driver's answer.
+    Offer(Offer),
+    /// Auto mode: the driver is assigned at once.
+    Assign,
+}
+
+impl Commitment {
+    pub fn for_mode(state: &AppState, trip: &TripRow, candidate: &NearbyDriver) -> ApiResult<Self> {
+        Ok(match state.mode {
+            MatchMode::Offer => Self::Offer(offer_for(state, trip, candidate)?),
+            MatchMode::Auto => Self::Assign,
+        })
+    }
+}
+
+/// A worker holds `candidate` for `trip`: open the offer or assign at once,
+/// as `commitment` says. If the rider cancelled meanwhile, the driver goes
+/// back to the pool first.
 pub async fn commit_claim(
     state: &AppState,
     trip: &TripRow,
     offer_id: Uuid,
     candidate: &NearbyDriver,
-    offer: Option<&Offer>,
+    commitment: Commitment,
 ) -> ApiResult<()> {
     let driver_id = candidate.driver_id;
     let mut tx = state.pool.begin().await?;
-    let committed = match (state.mode, offer) {
-        (MatchMode::Offer, Some(offer)) => {
-            open_offer(&mut tx, trip, offer_id, driver_id, offer).await?
-        }
-        _ => auto_assign(&mut tx, trip, offer_id, candidate).await?,
+    let committed = match &commitment {
+        Commitment::Offer(offer) => open_offer(&mut tx, trip, offer_id, driver_id, offer)
+            .await?
+            .then_some(None),
+        Commitment::Assign => auto_assign(&mut tx, trip, offer_id, candidate)
+            .await?
+            .map(Some),
     };
     let Some(assigned) = committed else {
         drop(tx);
@@ -49,41 +69,36 @@ pub async fn commit_claim(
     };
     tx.commit().await?;
     state.outbox_wake.notify_one();
-    match (assigned, offer) {
+    match (assigned, commitment) {
         (Some(trip), _) => on_assigned(state, &trip, driver_id).await,
         // Shown only now that the offer is open, so an answer can never
         // arrive before the trip service would take it.
-        (None, Some(offer)) => {
+        (None, Commitment::Offer(offer)) => {
             let shown = state
                 .drivers
-                .show_offer(
-                    driver_id,
-                    trip.id,
-                    offer.clone(),
-                    state.policy.offer_timeout,
-                )
+                .show_offer(driver_id, trip.id, offer, state.policy.offer_timeout)
                 .await;
             if let Err(err) = shown {
                 tracing::warn!(%driver_id, trip_id = %trip.id, error = %err, "could not show the offer over REST");
             }
         }
-        (None, None) => {}
+        (None, Commitment::Assign) => {}
     }
     Ok(())
 }
 
-/// `Some(None)`: the offer is open. `None`: the trip is no longer REQUESTED.
+/// `true`: the offer is open. `false`: the trip is no longer REQUESTED.
 async fn open_offer(
     tx: &mut PgConnection,
     trip: &TripRow,
     offer_id: Uuid,
     driver_id: Uuid,
     offer: &Offer,
-) -> ApiResult<Option<Option<Trip>>> {
-    if !repo::settle_claiming(tx, offer_id, "OPEN", Some(offer.expires_at)).await?
+) -> ApiResult<bool> {
+    if !repo::settle_claiming(tx, offer_id, OfferStatus::Open, Some(offer.expires_at)).await?
         || !repo::schedule(&mut *tx, trip.id, offer.expires_at, trip.search_radius_km).await?
     {
-        return Ok(None);
+        return Ok(false);
     }
     repo::audit(
         tx,
@@ -98,23 +113,23 @@ async fn open_offer(
         event: DriverEvent::Offer(offer.clone()),
     };
     repo::push_outbox(tx, channel::DRIVER_OFFERS, to_json(&message)?).await?;
-    Ok(Some(None))
+    Ok(true)
 }
 
-/// `Some(Some(trip))`: assigned. `None`: the trip is no longer REQUESTED.
+/// `Some(trip)`: assigned. `None`: the trip is no longer REQUESTED.
 async fn auto_assign(
     tx: &mut PgConnection,
     trip: &TripRow,
     offer_id: Uuid,
     candidate: &NearbyDriver,
-) -> ApiResult<Option<Option<Trip>>> {
-    if !repo::settle_claiming(tx, offer_id, "ACCEPTED", None).await? {
+) -> ApiResult<Option<Trip>> {
+    if !repo::settle_claiming(tx, offer_id, OfferStatus::Accepted, None).await? {
         return Ok(None);
     }
     let Some(row) = repo::assign(tx, trip.id, candidate.driver_id).await? else {
         return Ok(None);
     };
-    let assigned = row.to_trip()?;
+    let assigned = row.to_trip();
     record_change(
         tx,
         &assigned,
@@ -123,15 +138,15 @@ async fn auto_assign(
         serde_json::json!({"mode": "auto", "distance_km": candidate.distance_km}),
     )
     .await?;
-    Ok(Some(Some(assigned)))
+    Ok(Some(assigned))
 }
 
 /// The offer for a claimed driver: what the `offer` event carries and what
 /// the driver service shows REST-only drivers as `current_offer`.
-pub fn offer_for(state: &AppState, trip: &TripRow, candidate: &NearbyDriver) -> ApiResult<Offer> {
+fn offer_for(state: &AppState, trip: &TripRow, candidate: &NearbyDriver) -> ApiResult<Offer> {
     let timeout =
         ChronoDuration::from_std(state.policy.offer_timeout).map_err(ApiError::internal)?;
-    let trip_view = trip.to_trip()?;
+    let trip_view = trip.to_trip();
     Ok(Offer {
         trip_id: trip.id,
         pickup: trip_view.pickup,

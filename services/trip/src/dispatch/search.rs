@@ -5,12 +5,15 @@
 use std::collections::HashSet;
 
 use futures::future::join_all;
-use hail_shared::{api::drivers::NearbyDriver, ApiResult};
+use hail_shared::{
+    api::{drivers::NearbyDriver, trips::Tier},
+    ApiResult,
+};
 use uuid::Uuid;
 
 use crate::{
     domain::dispatch::{Wish, CANDIDATES_PER_SEARCH},
-    repo::{self, OfferRow, TripRow},
+    repo::{self, OfferRow, OfferStatus, TripRow},
     state::AppState,
 };
 
@@ -37,7 +40,7 @@ pub(super) async fn search(
     let found = join_all(trips.iter().map(|trip| {
         let mut tried: Vec<Uuid> = offers
             .iter()
-            .filter(|o| o.trip_id == trip.id && o.status != "CLAIMING")
+            .filter(|o| o.trip_id == trip.id && o.status != OfferStatus::Claiming)
             .map(|o| o.driver_id)
             .collect();
         tried.sort_unstable();
@@ -79,7 +82,7 @@ pub(super) async fn wishes(
         .iter()
         .flat_map(|s| {
             s.candidates.iter().map(|c| repo::CandidatePair {
-                premium: s.trip.tier == "premium",
+                premium: s.trip.tier == Tier::Premium,
                 created_at: s.trip.created_at,
                 driver_id: c.driver_id,
                 lat: c.lat,

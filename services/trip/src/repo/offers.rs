@@ -1,22 +1,73 @@
 //! Offers: one row per driver a trip was offered to (or claimed for),
 //! from CLAIMING through OPEN to its answer.
 
+use std::str::FromStr;
+
 use chrono::{DateTime, Utc};
+use hail_shared::api::UnknownValue;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
+
+/// Where an offer row stands. CLAIMING: a worker noted its claim and has not
+/// opened the offer yet; OPEN: the driver may answer until `expires_at`;
+/// the rest are final.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OfferStatus {
+    Claiming,
+    Open,
+    Accepted,
+    Declined,
+    Expired,
+    Revoked,
+}
+
+impl OfferStatus {
+    pub const ALL: [OfferStatus; 6] = [
+        Self::Claiming,
+        Self::Open,
+        Self::Accepted,
+        Self::Declined,
+        Self::Expired,
+        Self::Revoked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Claiming => "CLAIMING",
+            Self::Open => "OPEN",
+            Self::Accepted => "ACCEPTED",
+            Self::Declined => "DECLINED",
+            Self::Expired => "EXPIRED",
+            Self::Revoked => "REVOKED",
+        }
+    }
+}
+
+impl FromStr for OfferStatus {
+    type Err = UnknownValue;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| UnknownValue(s.to_string()))
+    }
+}
+
+hail_shared::text_column!(OfferStatus);
 
 pub struct OfferRow {
     pub id: Uuid,
     pub trip_id: Uuid,
     pub driver_id: Uuid,
-    pub status: String,
+    pub status: OfferStatus,
     pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl OfferRow {
     /// CLAIMING or OPEN: the trip's one live offer.
     pub fn is_live(&self) -> bool {
-        matches!(self.status.as_str(), "CLAIMING" | "OPEN")
+        matches!(self.status, OfferStatus::Claiming | OfferStatus::Open)
     }
 }
 
@@ -24,8 +75,8 @@ impl OfferRow {
 pub async fn offers_of(pool: &PgPool, trip_ids: &[Uuid]) -> Result<Vec<OfferRow>, sqlx::Error> {
     sqlx::query_as!(
         OfferRow,
-        "SELECT id, trip_id, driver_id, status, expires_at FROM offers
-         WHERE trip_id = ANY($1)",
+        r#"SELECT id, trip_id, driver_id, status AS "status: OfferStatus", expires_at FROM offers
+         WHERE trip_id = ANY($1)"#,
         trip_ids
     )
     .fetch_all(pool)
@@ -122,7 +173,7 @@ pub async fn drop_claiming(pool: &PgPool, id: Uuid) -> Result<(), sqlx::Error> {
 pub async fn settle_claiming(
     conn: &mut PgConnection,
     id: Uuid,
-    status: &str,
+    status: OfferStatus,
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query!(
@@ -130,7 +181,7 @@ pub async fn settle_claiming(
                            answered_at = CASE WHEN $2 = 'ACCEPTED' THEN now() END
          WHERE id = $1 AND status = 'CLAIMING'",
         id,
-        status,
+        status.as_str(),
         expires_at
     )
     .execute(conn)
@@ -145,7 +196,7 @@ pub async fn answer_offer(
     conn: &mut PgConnection,
     trip_id: Uuid,
     driver_id: Uuid,
-    to: &str,
+    to: OfferStatus,
 ) -> Result<Option<Uuid>, sqlx::Error> {
     sqlx::query_scalar!(
         "UPDATE offers SET status = $3, answered_at = now()
@@ -154,7 +205,7 @@ pub async fn answer_offer(
          RETURNING id",
         trip_id,
         driver_id,
-        to
+        to.as_str()
     )
     .fetch_optional(conn)
     .await

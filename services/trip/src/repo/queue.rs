@@ -2,6 +2,7 @@
 //! which candidates a waiting trip ahead in the queue wants.
 
 use chrono::{DateTime, Utc};
+use hail_shared::api::trips::{Tier, TripStatus};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -20,7 +21,7 @@ pub async fn pick_due_trips(
 ) -> Result<Vec<TripRow>, sqlx::Error> {
     let mut picked = sqlx::query_as!(
         TripRow,
-        "UPDATE trips SET leased_until = now() + make_interval(secs => $1)
+        r#"UPDATE trips SET leased_until = now() + make_interval(secs => $1)
          WHERE id = ANY(ARRAY(
              SELECT id FROM trips
              WHERE status = 'REQUESTED' AND next_attempt_at <= now()
@@ -29,15 +30,15 @@ pub async fn pick_due_trips(
              LIMIT $2
              FOR UPDATE SKIP LOCKED
          ))
-         RETURNING id, rider_id, driver_id, status, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+         RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km",
+                   search_radius_km"#,
         lease.as_secs_f64(),
         i64::try_from(limit).unwrap_or(i64::MAX)
     )
     .fetch_all(pool)
     .await?;
-    picked.sort_by_key(|t| (t.tier != "premium", t.created_at));
+    picked.sort_by_key(|t| (t.tier != Tier::Premium, t.created_at));
     Ok(picked)
 }
 
@@ -59,6 +60,18 @@ pub async fn schedule(
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// A declined trip is due at once: the next driver is searched for now.
+pub async fn due_now(conn: impl sqlx::PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE trips SET next_attempt_at = now(), leased_until = NULL
+         WHERE id = $1 AND status = 'REQUESTED'",
+        id
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// A driver became free: every waiting trip without a live offer is due now,

@@ -2,12 +2,9 @@
 //! `UPDATE` each, the database deciding races).
 
 use chrono::{DateTime, Utc};
-use hail_shared::{
-    api::{
-        geo::LatLng,
-        trips::{Tier, Trip, TripStatus},
-    },
-    ApiError,
+use hail_shared::api::{
+    geo::LatLng,
+    trips::{Tier, Trip, TripStatus},
 };
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -18,8 +15,8 @@ pub struct TripRow {
     pub id: Uuid,
     pub rider_id: Uuid,
     pub driver_id: Option<Uuid>,
-    pub status: String,
-    pub tier: String,
+    pub status: TripStatus,
+    pub tier: Tier,
     pub pickup_lat: f64,
     pub pickup_lng: f64,
     pub dropoff_lat: f64,
@@ -35,25 +32,17 @@ pub struct TripRow {
 }
 
 impl TripRow {
-    pub fn status(&self) -> Result<TripStatus, ApiError> {
-        self.status.parse().map_err(|_| {
-            ApiError::internal(format!("trip {} has status {:?}", self.id, self.status))
-        })
-    }
-
     pub fn pickup(&self) -> LatLng {
         LatLng::new(self.pickup_lat, self.pickup_lng)
     }
 
-    pub fn to_trip(&self) -> Result<Trip, ApiError> {
-        Ok(Trip {
+    pub fn to_trip(&self) -> Trip {
+        Trip {
             id: self.id,
             rider_id: self.rider_id,
             driver_id: self.driver_id,
-            status: self.status()?,
-            tier: self.tier.parse().map_err(|_| {
-                ApiError::internal(format!("trip {} has tier {:?}", self.id, self.tier))
-            })?,
+            status: self.status,
+            tier: self.tier,
             pickup: self.pickup(),
             dropoff: LatLng::new(self.dropoff_lat, self.dropoff_lng),
             created_at: self.created_at,
@@ -63,7 +52,7 @@ impl TripRow {
             completed_at: self.completed_at,
             cancelled_at: self.cancelled_at,
             cancel_reason: self.cancel_reason.clone(),
-        })
+        }
     }
 }
 
@@ -84,11 +73,11 @@ pub async fn insert_trip(
 ) -> Result<Option<TripRow>, sqlx::Error> {
     let inserted = sqlx::query_as!(
         TripRow,
-        "INSERT INTO trips (id, rider_id, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng, search_radius_km)
+        r#"INSERT INTO trips (id, rider_id, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng, search_radius_km)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         RETURNING id, rider_id, driver_id, status, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+         RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km",
+                   search_radius_km"#,
         new.id,
         new.rider_id,
         new.tier.as_str(),
@@ -119,10 +108,10 @@ pub async fn find_trip(
 ) -> Result<Option<TripRow>, sqlx::Error> {
     sqlx::query_as!(
         TripRow,
-        "SELECT id, rider_id, driver_id, status, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+        r#"SELECT id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                 created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
                 search_radius_km
-         FROM trips WHERE id = $1",
+         FROM trips WHERE id = $1"#,
         id
     )
     .fetch_optional(conn)
@@ -137,11 +126,11 @@ pub async fn list_trips(
 ) -> Result<Vec<TripRow>, sqlx::Error> {
     sqlx::query_as!(
         TripRow,
-        "SELECT id, rider_id, driver_id, status, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+        r#"SELECT id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                 created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
                 search_radius_km
          FROM trips WHERE rider_id = $1 OR driver_id = $1
-         ORDER BY created_at DESC LIMIT $2",
+         ORDER BY created_at DESC LIMIT $2"#,
         user_id,
         limit
     )
@@ -157,11 +146,11 @@ pub async fn assign(
 ) -> Result<Option<TripRow>, sqlx::Error> {
     sqlx::query_as!(
         TripRow,
-        "UPDATE trips SET status = 'ASSIGNED', driver_id = $2, assigned_at = now(), updated_at = now()
+        r#"UPDATE trips SET status = 'ASSIGNED', driver_id = $2, assigned_at = now(), updated_at = now()
          WHERE id = $1 AND status = ANY($3)
-         RETURNING id, rider_id, driver_id, status, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+         RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km",
+                   search_radius_km"#,
         id,
         driver_id,
         &Move::Assign.legal_from()
@@ -178,11 +167,11 @@ pub async fn start(
 ) -> Result<Option<TripRow>, sqlx::Error> {
     sqlx::query_as!(
         TripRow,
-        "UPDATE trips SET status = 'ONGOING', started_at = now(), updated_at = now()
+        r#"UPDATE trips SET status = 'ONGOING', started_at = now(), updated_at = now()
          WHERE id = $1 AND driver_id = $2 AND status = ANY($3)
-         RETURNING id, rider_id, driver_id, status, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+         RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km",
+                   search_radius_km"#,
         id,
         driver_id,
         &Move::Start.legal_from()
@@ -199,11 +188,11 @@ pub async fn complete(
 ) -> Result<Option<TripRow>, sqlx::Error> {
     sqlx::query_as!(
         TripRow,
-        "UPDATE trips SET status = 'COMPLETED', completed_at = now(), updated_at = now()
+        r#"UPDATE trips SET status = 'COMPLETED', completed_at = now(), updated_at = now()
          WHERE id = $1 AND driver_id = $2 AND status = ANY($3)
-         RETURNING id, rider_id, driver_id, status, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+         RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km",
+                   search_radius_km"#,
         id,
         driver_id,
         &Move::Complete.legal_from()
@@ -221,12 +210,12 @@ pub async fn rider_cancel(
 ) -> Result<Option<TripRow>, sqlx::Error> {
     sqlx::query_as!(
         TripRow,
-        "UPDATE trips SET status = 'CANCELLED', cancelled_at = now(), updated_at = now(),
+        r#"UPDATE trips SET status = 'CANCELLED', cancelled_at = now(), updated_at = now(),
                           cancel_reason = COALESCE($3, 'rider cancelled'), cancelled_by = 'rider'
          WHERE id = $1 AND rider_id = $2 AND status = ANY($4)
-         RETURNING id, rider_id, driver_id, status, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+         RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km",
+                   search_radius_km"#,
         id,
         rider_id,
         reason,
@@ -265,7 +254,7 @@ pub async fn driver_cancel(
 ) -> Result<Option<TripRow>, sqlx::Error> {
     sqlx::query_as!(
         TripRow,
-        "UPDATE trips SET
+        r#"UPDATE trips SET
              status = CASE status WHEN 'ASSIGNED' THEN 'REQUESTED' ELSE 'CANCELLED' END,
              driver_id = CASE status WHEN 'ASSIGNED' THEN NULL ELSE driver_id END,
              assigned_at = CASE status WHEN 'ASSIGNED' THEN NULL ELSE assigned_at END,
@@ -277,9 +266,9 @@ pub async fn driver_cancel(
              leased_until = NULL,
              updated_at = now()
          WHERE id = $1 AND driver_id = $2 AND status = ANY($4)
-         RETURNING id, rider_id, driver_id, status, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+         RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km",
+                   search_radius_km"#,
         id,
         driver_id,
         reason,
@@ -293,11 +282,11 @@ pub async fn driver_cancel(
 pub async fn give_up(conn: &mut PgConnection, id: Uuid) -> Result<Option<TripRow>, sqlx::Error> {
     sqlx::query_as!(
         TripRow,
-        "UPDATE trips SET status = 'NO_DRIVER', updated_at = now()
+        r#"UPDATE trips SET status = 'NO_DRIVER', updated_at = now()
          WHERE id = $1 AND status = ANY($2)
-         RETURNING id, rider_id, driver_id, status, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+         RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km",
+                   search_radius_km"#,
         id,
         &Move::SearchExpired.legal_from()
     )

@@ -45,7 +45,7 @@ pub async fn get(
         .await?
         .filter(|t| t.rider_id == caller.user_id || t.driver_id == Some(caller.user_id))
         .ok_or_else(trip_not_found)?;
-    Ok(Json(row.to_trip()?))
+    Ok(Json(row.to_trip()))
 }
 
 /// `GET /api/v1/trips?limit=20`: the caller's trips, newest first.
@@ -55,10 +55,7 @@ pub async fn list(
     ValidatedQuery(query): ValidatedQuery<TripListQuery>,
 ) -> ApiResult<Json<Vec<Trip>>> {
     let rows = repo::list_trips(&state.pool, caller.user_id, query.limit).await?;
-    rows.iter()
-        .map(|r| r.to_trip())
-        .collect::<Result<Vec<_>, _>>()
-        .map(Json)
+    Ok(Json(rows.iter().map(|row| row.to_trip()).collect()))
 }
 
 /// `POST /api/v1/trips/{id}/accept`
