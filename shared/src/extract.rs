@@ -57,9 +57,6 @@ where
                 ApiError::BadRequest(format!("could not read the request body: {rejection}"))
             }
         })?;
-        if bytes.len() > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge);
-        }
         let value = parse_json::<T>(&bytes)?;
         value.validate()?;
         Ok(Self(value))
@@ -77,7 +74,9 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        // The size cap is the router's (`crate::server`): a longer body
+        // fails as it is read.
+        let bytes = axum::body::to_bytes(body, usize::MAX)
             .await
             .map_err(|_| ApiError::PayloadTooLarge)?;
         if bytes.iter().all(u8::is_ascii_whitespace) {

@@ -8,15 +8,18 @@
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use axum::{
+    error_handling::HandleErrorLayer,
     extract::{DefaultBodyLimit, Request},
-    http::StatusCode,
+    http::{header, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::get,
     Json, Router,
 };
+use tower::{timeout::TimeoutLayer, BoxError, ServiceBuilder};
 use tower_http::{
     catch_panic::CatchPanicLayer,
+    limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     trace::TraceLayer,
 };
@@ -117,10 +120,24 @@ pub fn wrap(routes: Router, shell: Shell) -> Router {
     health
         .merge(routes)
         .layer(middleware::from_fn(refuse_oversized_heads))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(move |req: Request, next: Next| {
-            with_deadline(timeout, req, next)
-        }))
+        // The one body cap: a declared length over it is refused before the
+        // handler runs, a longer streamed body fails as it is read. axum's
+        // own (2 MiB) default is off so that no second limit disagrees.
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::map_response(
+            payload_too_large_in_contract_shape,
+        ))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(move |_: BoxError| async move {
+                    ApiError::Unavailable(format!(
+                        "the request did not finish within {} s; try again",
+                        timeout.as_secs_f64()
+                    ))
+                }))
+                .layer(TimeoutLayer::new(timeout)),
+        )
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             telemetry::record_http_metrics(service, req, next)
         }))
@@ -177,15 +194,17 @@ fn request_id_header() -> http::HeaderName {
     http::HeaderName::from_static(REQUEST_ID_HEADER)
 }
 
-async fn with_deadline(timeout: Duration, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(timeout, next.run(req)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::Unavailable(format!(
-            "the request did not finish within {} s; try again",
-            timeout.as_secs_f64()
-        ))
-        .into_response(),
+/// `RequestBodyLimitLayer` answers an oversized body with a plain-text 413;
+/// clients get the contract's error shape instead.
+async fn payload_too_large_in_contract_shape(response: Response) -> Response {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
+        return ApiError::PayloadTooLarge.into_response();
     }
+    response
 }
 
 async fn readiness(check: ReadyCheck) -> Response {
