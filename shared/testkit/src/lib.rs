@@ -13,26 +13,20 @@ use std::{collections::HashMap, time::Duration};
 
 use hail::stack::Service;
 use hail_shared::{
-    api::{
-        auth::AuthResponse,
-        drivers::DriverProfile,
-        geo::LatLng,
-        trips::{Offer, Trip, TripStatus},
-        Role,
-    },
+    api::Role,
     auth::{Claims, TokenKeys},
     config::{Config, RateLimits},
     db,
-    error::ErrorBody,
 };
-use reqwest::{Response, StatusCode};
-use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+mod api;
 pub mod faults;
 pub mod socket;
+
+pub use api::{assert_error, expired_claims};
 
 pub use reqwest;
 pub use serde_json::json;
@@ -319,12 +313,12 @@ impl TestApp {
         format!("{}{path}", self.gateway_url)
     }
 
-    /// The address of an internal service, for tests that go around the gateway.
     /// The token `peer` presents to the services (`hail_shared::internal`).
     pub fn peer_token(&self, peer: hail_shared::internal::Peer) -> String {
         hail_shared::internal::peer_token(&self.config.internal_token, peer)
     }
 
+    /// The address of an internal service, for tests that go around the gateway.
     pub fn service_url(&self, service: Service, path: &str) -> String {
         let base = match service {
             Service::Gateway => &self.gateway_url,
@@ -333,164 +327,6 @@ impl TestApp {
             Service::Trip => &self.config.upstreams.trip,
         };
         format!("{base}{path}")
-    }
-
-    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
-        self.request(reqwest::Method::GET, path, token, None).await
-    }
-
-    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
-        self.request(reqwest::Method::POST, path, token, Some(body))
-            .await
-    }
-
-    pub async fn request(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&Value>,
-    ) -> Response {
-        let mut request = self.client.request(method, self.url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        request.send().await.expect("the gateway answers")
-    }
-
-    pub async fn register(&self, role: Role) -> Account {
-        let email = format!("{}-{}@example.com", role, Uuid::new_v4().simple());
-        let password = "correct horse battery".to_string();
-        let response = self
-            .post(
-                "/api/v1/auth/register",
-                None,
-                &json!({"email": email, "password": password, "name": "Test Person", "role": role}),
-            )
-            .await;
-        assert_eq!(response.status(), StatusCode::CREATED, "register {email}");
-        let body: AuthResponse = response.json().await.unwrap();
-        Account {
-            id: body.user.id,
-            email,
-            password,
-            role,
-            token: body.access_token,
-        }
-    }
-
-    pub async fn register_rider(&self) -> Account {
-        self.register(Role::Rider).await
-    }
-
-    pub async fn register_driver(&self) -> Account {
-        self.register(Role::Driver).await
-    }
-
-    /// A driver account that is ONLINE and present at `at`.
-    pub async fn driver_online_at(&self, at: LatLng) -> Account {
-        let driver = self.register_driver().await;
-        self.go_online(&driver).await;
-        assert_eq!(self.ping(&driver, at).await, StatusCode::NO_CONTENT);
-        driver
-    }
-
-    pub async fn go_online(&self, driver: &Account) {
-        let response = self
-            .post("/api/v1/drivers/me/online", Some(&driver.token), &json!({}))
-            .await;
-        assert_eq!(response.status(), StatusCode::OK, "go online");
-    }
-
-    pub async fn ping(&self, driver: &Account, at: LatLng) -> StatusCode {
-        self.post(
-            "/api/v1/drivers/me/location",
-            Some(&driver.token),
-            &json!({"lat": at.lat, "lng": at.lng}),
-        )
-        .await
-        .status()
-    }
-
-    pub async fn driver_profile(&self, driver: &Account) -> DriverProfile {
-        let response = self.get("/api/v1/drivers/me", Some(&driver.token)).await;
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        assert_eq!(status, StatusCode::OK, "drivers/me: {text}");
-        serde_json::from_str(&text).unwrap()
-    }
-
-    /// Requests a trip and checks it was taken (202, REQUESTED).
-    pub async fn request_trip(&self, rider: &Account, pickup: LatLng, dropoff: LatLng) -> Trip {
-        self.request_trip_with(rider, json!({"pickup": pickup, "dropoff": dropoff}))
-            .await
-    }
-
-    pub async fn request_trip_with(&self, rider: &Account, body: Value) -> Trip {
-        let response = self.post("/api/v1/trips", Some(&rider.token), &body).await;
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        assert_eq!(status, StatusCode::ACCEPTED, "request trip: {text}");
-        serde_json::from_str(&text).unwrap()
-    }
-
-    pub async fn trip(&self, account: &Account, trip_id: Uuid) -> Trip {
-        let response = self
-            .get(&format!("/api/v1/trips/{trip_id}"), Some(&account.token))
-            .await;
-        assert_eq!(response.status(), StatusCode::OK, "get trip");
-        response.json().await.unwrap()
-    }
-
-    /// `POST /api/v1/trips/{id}/{action}` with no body.
-    pub async fn trip_action(&self, account: &Account, trip_id: Uuid, action: &str) -> Response {
-        self.client
-            .post(self.url(&format!("/api/v1/trips/{trip_id}/{action}")))
-            .bearer_auth(&account.token)
-            .send()
-            .await
-            .expect("the gateway answers")
-    }
-
-    /// Polls the driver's `current_offer` until one shows up (or `within` passes).
-    pub async fn wait_for_offer(&self, driver: &Account, within: Duration) -> Option<Offer> {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let offer = self.driver_profile(driver).await.current_offer;
-            if offer.is_some() {
-                return offer;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Polls a trip until it reaches `status` (panics after `within`).
-    pub async fn wait_for_status(
-        &self,
-        account: &Account,
-        trip_id: Uuid,
-        status: TripStatus,
-        within: Duration,
-    ) -> Trip {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let trip = self.trip(account, trip_id).await;
-            if trip.status == status {
-                return trip;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "trip {trip_id} still {} after {within:?}, wanted {status}",
-                trip.status
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
     }
 
     /// Starts one more gateway (as behind a load balancer) sharing this
@@ -534,30 +370,6 @@ impl TestApp {
             .get_multiplexed_async_connection()
             .await
             .unwrap()
-    }
-}
-
-/// Asserts an error answer: status, contract shape and code. Returns the body.
-pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> ErrorBody {
-    let actual = response.status();
-    let text = response.text().await.unwrap();
-    assert_eq!(actual, status, "status; body: {text}");
-    let body: ErrorBody = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("error body is not the contract shape ({e}): {text}"));
-    assert_eq!(body.error.code, code, "code; body: {text}");
-    assert!(!body.error.message.is_empty(), "message; body: {text}");
-    body
-}
-
-/// An expired token for `user_id`.
-pub fn expired_claims(user_id: Uuid, role: Role) -> Claims {
-    let now = chrono::Utc::now().timestamp();
-    Claims {
-        sub: user_id,
-        role,
-        iat: now - 7200,
-        exp: now - 3600,
-        iss: "hail".into(),
     }
 }
 

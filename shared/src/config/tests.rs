@@ -1,0 +1,127 @@
+//! The settings as a service sees them, from a map of variables.
+
+use super::*;
+use std::collections::HashMap;
+
+fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_lookup(|name| map.get(name).cloned())
+}
+
+#[test]
+fn production_without_a_jwt_secret_refuses_with_a_hint() {
+    let err = config(&[("HAIL_INTERNAL_TOKEN", &"x".repeat(40))]).unwrap_err();
+    assert!(
+        err.to_string().contains("HAIL_JWT_SECRET is not set"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("HAIL_ENV=dev"), "{err}");
+}
+
+#[test]
+fn production_refuses_a_short_secret() {
+    let err = config(&[
+        ("HAIL_JWT_SECRET", "short"),
+        ("HAIL_INTERNAL_TOKEN", &"x".repeat(40)),
+    ])
+    .unwrap_err();
+    assert!(err.to_string().contains("too short"), "{err}");
+}
+
+#[test]
+fn dev_uses_the_builtin_secrets_and_local_defaults() {
+    let c = config(&[("HAIL_ENV", "dev")]).unwrap();
+    assert_eq!(c.jwt_secret, DEV_JWT_SECRET);
+    assert_eq!(c.internal_token, DEV_INTERNAL_TOKEN);
+    assert_eq!(c.ports.gateway, 3000);
+    assert_eq!(c.upstreams.driver, "http://127.0.0.1:3002");
+    assert_eq!(c.service_host, IpAddr::from([127, 0, 0, 1]));
+    assert_eq!(c.dispatch.mode, MatchMode::Offer);
+    assert_eq!(c.dispatch.offer_timeout, Duration::from_secs(15));
+}
+
+#[test]
+fn upstream_urls_follow_the_ports() {
+    let c = config(&[("HAIL_ENV", "dev"), ("HAIL_USER_PORT", "4001")]).unwrap();
+    assert_eq!(c.upstreams.user, "http://127.0.0.1:4001");
+}
+
+#[test]
+fn rate_limits_and_cors_have_defaults_and_parse() {
+    let dev = config(&[("HAIL_ENV", "dev")]).unwrap();
+    assert_eq!(dev.cors_origins, vec!["http://localhost:5173".to_string()]);
+    assert!(dev.rate_limits.trusted_proxies.is_empty());
+    assert_eq!(
+        dev.rate_limits.per_user,
+        RateLimit {
+            per_minute: 600,
+            burst: 100
+        }
+    );
+    let prod = config(&[
+        ("HAIL_JWT_SECRET", &"j".repeat(40)),
+        ("HAIL_INTERNAL_TOKEN", &"x".repeat(40)),
+    ])
+    .unwrap();
+    assert!(prod.cors_origins.is_empty(), "no CORS unless configured");
+    assert!(prod.rate_limits.auth_per_ip.per_minute < dev.rate_limits.auth_per_ip.per_minute);
+
+    let c = config(&[
+        ("HAIL_ENV", "dev"),
+        (
+            "HAIL_CORS_ORIGINS",
+            "https://a.example, https://b.example:8443",
+        ),
+        ("HAIL_TRUSTED_PROXIES", "10.0.0.1, ::1"),
+        ("HAIL_RATE_LIMIT_AUTH_PER_MIN", "3"),
+        ("HAIL_RATE_LIMIT_AUTH_BURST", "2"),
+    ])
+    .unwrap();
+    assert_eq!(
+        c.cors_origins,
+        ["https://a.example", "https://b.example:8443"]
+    );
+    assert_eq!(
+        c.rate_limits.trusted_proxies,
+        vec![
+            IpAddr::from([10, 0, 0, 1]),
+            "::1".parse::<IpAddr>().unwrap()
+        ]
+    );
+    assert_eq!(
+        c.rate_limits.auth_per_ip,
+        RateLimit {
+            per_minute: 3,
+            burst: 2
+        }
+    );
+    let none = config(&[("HAIL_ENV", "dev"), ("HAIL_CORS_ORIGINS", "none")]).unwrap();
+    assert!(none.cors_origins.is_empty());
+}
+
+#[test]
+fn bad_rate_limits_and_origins_name_the_variable() {
+    for (name, value) in [
+        ("HAIL_RATE_LIMIT_USER_BURST", "0"),
+        ("HAIL_RATE_LIMIT_IP_PER_MIN", "lots"),
+        ("HAIL_TRUSTED_PROXIES", "10.0.0.0/8"),
+        ("HAIL_CORS_ORIGINS", "https://a.example/app/"),
+        ("HAIL_CORS_ORIGINS", "a.example"),
+    ] {
+        let err = config(&[("HAIL_ENV", "dev"), (name, value)]).unwrap_err();
+        assert!(err.to_string().contains(name), "{name}={value}: {err}");
+    }
+}
+
+#[test]
+fn bad_values_name_the_variable() {
+    let err = config(&[("HAIL_ENV", "dev"), ("HAIL_TRIP_PORT", "many")]).unwrap_err();
+    assert!(err.to_string().contains("HAIL_TRIP_PORT"), "{err}");
+    let err = config(&[("HAIL_ENV", "dev"), ("HAIL_OFFER_TIMEOUT_SECS", "-1")]).unwrap_err();
+    assert!(err.to_string().contains("HAIL_OFFER_TIMEOUT_SECS"), "{err}");
+    let err = config(&[("HAIL_ENV", "staging")]).unwrap_err();
+    assert!(err.to_string().contains("HAIL_ENV"), "{err}");
+}
