@@ -8,6 +8,7 @@ pub mod openapi;
 mod rate_limit;
 mod realtime;
 mod routes;
+mod sockets;
 mod state;
 mod web_apps;
 

@@ -10,7 +10,7 @@ use hail_shared::{
 use redis::aio::ConnectionManager;
 use tokio_util::task::TaskTracker;
 
-use crate::{domain::routing::Upstream, rate_limit::Limiters, realtime::sockets::SocketRegistry};
+use crate::{domain::routing::Upstream, rate_limit::Limiters, sockets::SocketRegistry};
 
 #[derive(Clone)]
 pub struct AppState {

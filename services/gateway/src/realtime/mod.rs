@@ -17,7 +17,6 @@
 
 pub mod bridge;
 mod events;
-pub mod sockets;
 
 use std::time::Duration;
 

@@ -22,7 +22,7 @@ impl SocketRegistry {
     pub fn new(keys: Keys, cap: usize) -> Self {
         Self {
             keys,
-            register: Script::new(include_str!("../../scripts/register_socket.lua")),
+            register: Script::new(include_str!("../scripts/register_socket.lua")),
             cap: cap.max(1),
         }
     }
