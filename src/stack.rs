@@ -53,7 +53,13 @@ pub async fn migrate(config: &Config) -> Result<(), StartError> {
         (hail_driver::SCHEMA, &hail_driver::MIGRATOR),
         (hail_trip::SCHEMA, &hail_trip::MIGRATOR),
     ] {
-        let pool = db::connect(&config.database_url, schema, 2).await?;
+        let pool = db::connect(
+            &config.database_url,
+            schema,
+            2,
+            config.database_acquire_timeout,
+        )
+        .await?;
         db::migrate(&pool, schema, migrator).await?;
         pool.close().await;
     }

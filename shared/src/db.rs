@@ -5,6 +5,8 @@
 
 use std::{str::FromStr, time::Duration};
 
+use tokio_util::sync::CancellationToken;
+
 use sqlx::{
     migrate::Migrator,
     postgres::{PgConnectOptions, PgPoolOptions},
@@ -26,11 +28,14 @@ pub enum DbError {
     Sql(#[from] sqlx::Error),
 }
 
-/// Opens a pool whose connections see only `schema`, creating the schema if needed.
+/// Opens a pool whose connections see only `schema`, creating the schema if
+/// needed. A caller waits at most `acquire_timeout` for a connection, then
+/// gets `PoolTimedOut` (a 503 with `Retry-After` at the edge).
 pub async fn connect(
     database_url: &str,
     schema: &'static str,
     pool_size: u32,
+    acquire_timeout: Duration,
 ) -> Result<PgPool, DbError> {
     let options = PgConnectOptions::from_str(database_url).map_err(DbError::BadUrl)?;
     let unreachable = |source| DbError::Unreachable {
@@ -51,7 +56,7 @@ pub async fn connect(
 
     PgPoolOptions::new()
         .max_connections(pool_size)
-        .acquire_timeout(Duration::from_secs(3))
+        .acquire_timeout(acquire_timeout)
         .connect_with(options.options([("search_path", quote_ident(schema))]))
         .await
         .map_err(unreachable)
@@ -147,6 +152,35 @@ mod tests {
     fn identifiers_are_quoted() {
         assert_eq!(quote_ident("user"), "\"user\"");
         assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
+}
+
+/// How often [`watch_pool`] measures the wait for a connection.
+const POOL_PROBE_EVERY: Duration = Duration::from_millis(250);
+
+/// Measures, until `stop`, how long a caller waits for a connection of
+/// `pool` (histogram `db_pool_wait_duration_seconds{pool}`) and how many
+/// connections are open and idle (gauges `db_pool_connections{pool,state}`).
+/// A probe every 250 ms is the wait a request arriving then would see.
+pub async fn watch_pool(pool: PgPool, name: &'static str, stop: CancellationToken) {
+    let mut every = tokio::time::interval(POOL_PROBE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        let started = std::time::Instant::now();
+        let acquired = pool.acquire().await;
+        let waited = started.elapsed();
+        drop(acquired);
+        metrics::histogram!("db_pool_wait_duration_seconds", "pool" => name)
+            .record(waited.as_secs_f64());
+        let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+        metrics::gauge!("db_pool_connections", "pool" => name, "state" => "open")
+            .set(f64::from(pool.size()));
+        metrics::gauge!("db_pool_connections", "pool" => name, "state" => "idle")
+            .set(f64::from(idle));
     }
 }
 

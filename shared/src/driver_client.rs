@@ -11,7 +11,7 @@ use crate::{
     api::{
         drivers::{
             CandidatesRequest, ClaimWish, ClaimsRequest, ClaimsResponse, CreateDriverProfile,
-            NearbyDriver, ShowOffer, TripRef,
+            NearbyDriver, Released, ShowOffer, TripRef,
         },
         geo::LatLng,
         trips::Offer,
@@ -105,15 +105,21 @@ impl DriverClient {
         }
     }
 
-    /// Lets `driver_id` go from `trip_id` (idempotent): ONLINE and matchable again.
-    pub async fn release(&self, driver_id: Uuid, trip_id: Uuid) -> Result<(), ApiError> {
-        self.send::<_, serde_json::Value>(
-            Method::POST,
-            &format!("/internal/drivers/{driver_id}/release"),
-            Some(&TripRef { trip_id }),
-        )
-        .await
-        .map(|_| ())
+    /// Lets `driver_id` go from `trip_id` (idempotent): ONLINE and matchable
+    /// again. `Some(position)` when this call freed the driver.
+    pub async fn release(
+        &self,
+        driver_id: Uuid,
+        trip_id: Uuid,
+    ) -> Result<Option<LatLng>, ApiError> {
+        let released = self
+            .send::<_, Released>(
+                Method::POST,
+                &format!("/internal/drivers/{driver_id}/release"),
+                Some(&TripRef { trip_id }),
+            )
+            .await?;
+        Ok(released.and_then(|r| r.freed_at))
     }
 
     /// Shows an opened offer to the driver (`current_offer`) for `ttl`.

@@ -148,6 +148,9 @@ impl ApiError {
     }
 }
 
+/// `Retry-After` on every 503: soon, but not in a busy loop.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
@@ -160,10 +163,16 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut response = (self.status(), Json(self.body())).into_response();
-        if let Self::RateLimited { retry_after_secs } = self {
+        let retry_after_secs = match self {
+            Self::RateLimited { retry_after_secs } => Some(retry_after_secs),
+            // Overload or a dependency away: worth trying again shortly.
+            Self::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(secs) = retry_after_secs {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -67,6 +67,13 @@ impl Keys {
         self.key("rooms:pending")
     }
 
+    /// Drivers just freed, with where (list of `"<driver>,<lat>,<lng>"`,
+    /// oldest at the right), for the matcher to wake the waiting trips near
+    /// them. Owner: trip.
+    pub fn drivers_freed(&self) -> String {
+        self.key("dispatch:freed")
+    }
+
     /// The driver's active trip, for the realtime bridge. Owner: trip.
     pub fn driver_trip(&self, driver_id: Uuid) -> String {
         self.key(format_args!("driver:trip:{driver_id}"))

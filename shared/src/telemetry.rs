@@ -4,7 +4,8 @@
 //! Each request runs in a span carrying its request id, so every line a
 //! handler logs can be tied to the gateway request that caused it.
 //! Metrics: one Prometheus recorder per process; every series is labelled
-//! with the service, so `hail serve all` still tells the services apart.
+//! with the service, so `hail serve all` still tells the services apart
+//! (except `db_statements_total`, every SQL statement the process ran).
 
 use std::{sync::OnceLock, time::Instant};
 
@@ -14,7 +15,9 @@ use axum::{
     response::Response,
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};
+use tracing_subscriber::{
+    filter::Targets, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer,
+};
 
 use crate::config::LogFormat;
 
@@ -32,15 +35,41 @@ pub fn init_tracing(format: LogFormat) {
             filter = filter.add_directive(directive);
         }
     }
-    let registry = tracing_subscriber::registry().with(filter);
+    // sqlx reports every statement it runs as a DEBUG event; this layer alone
+    // listens to them (the log's filter still drops them) to count them.
+    let statements = StatementCounter.with_filter(
+        Targets::new().with_target("sqlx::query", tracing::level_filters::LevelFilter::DEBUG),
+    );
+    let registry = tracing_subscriber::registry().with(statements);
     let result = match format {
         LogFormat::Json => registry
-            .with(tracing_subscriber::fmt::layer().json().flatten_event(true))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_filter(filter),
+            )
             .try_init(),
-        LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer()).try_init(),
+        LogFormat::Pretty => registry
+            .with(tracing_subscriber::fmt::layer().with_filter(filter))
+            .try_init(),
     };
     // A second call (tests building several apps) keeps the first subscriber.
     let _ = result;
+}
+
+/// Counts the SQL statements the process runs (`db_statements_total`), so
+/// a benchmark can say what a trip costs Postgres.
+struct StatementCounter;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StatementCounter {
+    fn on_event(
+        &self,
+        _event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        metrics::counter!("db_statements_total").increment(1);
+    }
 }
 
 /// The process-wide Prometheus recorder, installed on first use.

@@ -26,7 +26,8 @@ use uuid::Uuid;
 use crate::{repo, state::AppState, status};
 
 /// Gives `driver_id` back from `trip_id` (idempotent; another trip's claim
-/// is never touched): ONLINE and matchable again at once.
+/// is never touched): ONLINE and matchable again at once. `true` when this
+/// call freed the driver.
 pub async fn release(state: &AppState, driver_id: Uuid, trip_id: Uuid) -> ApiResult<bool> {
     let mut redis = state.redis.clone();
     state.index.release(&mut redis, driver_id, trip_id).await?;

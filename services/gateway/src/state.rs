@@ -6,8 +6,10 @@ use hail_shared::{
     internal::{peer_token, Peer},
     keys::Keys,
     startup::StartError,
+    ApiError,
 };
 use redis::aio::ConnectionManager;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
 use crate::{domain::routing::Upstream, rate_limit::Limiters, sockets::SocketRegistry};
@@ -33,9 +35,28 @@ pub struct Upstreams {
     pub user: String,
     pub driver: String,
     pub trip: String,
+    /// Requests in flight to each service, at most `HAIL_GATEWAY_MAX_IN_FLIGHT`.
+    in_flight: [Arc<Semaphore>; 3],
 }
 
 impl Upstreams {
+    /// A place for one more request to `upstream`, or 503 at once when it
+    /// already has its maximum in flight (rather than queueing behind them).
+    pub fn admit(&self, upstream: Upstream) -> Result<OwnedSemaphorePermit, ApiError> {
+        let slots = match upstream {
+            Upstream::User => &self.in_flight[0],
+            Upstream::Driver => &self.in_flight[1],
+            Upstream::Trip => &self.in_flight[2],
+        };
+        slots.clone().try_acquire_owned().map_err(|_| {
+            metrics::counter!("gateway_shed_total", "upstream" => upstream.name()).increment(1);
+            ApiError::Unavailable(format!(
+                "the {} service is at capacity; retry shortly",
+                upstream.name()
+            ))
+        })
+    }
+
     pub fn base_url(&self, upstream: Upstream) -> &str {
         match upstream {
             Upstream::User => &self.user,
@@ -61,6 +82,9 @@ impl AppState {
                 user: trim(&config.upstreams.user),
                 driver: trim(&config.upstreams.driver),
                 trip: trim(&config.upstreams.trip),
+                in_flight: std::array::from_fn(|_| {
+                    Arc::new(Semaphore::new(config.gateway_max_in_flight))
+                }),
             }),
             proxy_token: peer_token(&config.internal_token, Peer::Gateway).into(),
             presence_token: peer_token(&config.internal_token, Peer::Realtime).into(),

@@ -49,7 +49,7 @@ use search::{search, wishes, Searched};
 
 use crate::{
     domain::dispatch::{expected_claims, Miss, Wish, BATCH_SIZE},
-    moves,
+    freed, moves,
     repo::{self, OfferRow, OfferStatus, TripRow},
     state::AppState,
 };
@@ -77,13 +77,22 @@ pub async fn run_matcher(state: AppState, stop: CancellationToken) {
         let wake = state.dispatch_wake.notified();
         tokio::pin!(wake);
         wake.as_mut().enable();
+        // Drivers freed since the last pass: the waiting trips near them are
+        // due now, so this pick already has them, in queue order.
+        if let Err(err) = freed::wake_trips_near_freed(&state).await {
+            tracing::warn!(error = %err, "could not wake the trips near freed drivers; they retry on their own");
+        }
         let picked = tokio::select! {
             _ = stop.cancelled() => break,
             picked = repo::pick_due_trips(&state.pool, state.step_lease, BATCH_SIZE) => picked,
         };
         match picked {
             Ok(batch) if !batch.is_empty() => {
-                match dispatch_batch(&state, batch).await {
+                let started = std::time::Instant::now();
+                let step = dispatch_batch(&state, batch).await;
+                metrics::histogram!("dispatch_pass_duration_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                match step {
                     Ok(Step::Finish(pass)) => {
                         if let Some(previous) = finishing.take() {
                             let _ = previous.await;
@@ -94,6 +103,7 @@ pub async fn run_matcher(state: AppState, stop: CancellationToken) {
                     #[cfg(feature = "failpoints")]
                     Ok(Step::Crashed) => return,
                     Err(err) => {
+                        metrics::counter!("dispatch_failures_total", "step" => "pass").increment(1);
                         tracing::warn!(error = %err, "dispatch pass failed; its trips will be retried");
                     }
                 }
@@ -101,6 +111,7 @@ pub async fn run_matcher(state: AppState, stop: CancellationToken) {
             }
             Ok(_) => {}
             Err(err) => {
+                metrics::counter!("dispatch_failures_total", "step" => "pick").increment(1);
                 tracing::warn!(error = %err, "could not pick trips; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
@@ -179,14 +190,14 @@ async fn dispatch_batch(state: &AppState, trips: Vec<TripRow>) -> ApiResult<Step
     }
 
     let searched = search(state, searching, &offers).await;
-    let wishes = wishes(state, &searched, &batch).await?;
+    let (wishes, ahead) = wishes(state, &searched, &batch).await?;
     let claimed = claim(state, &searched, &wishes).await?;
     #[cfg(feature = "failpoints")]
     if state.crash_after_claim && claimed.iter().any(|c| matches!(c, Claimed::Driver { .. })) {
         tracing::error!("failpoint: worker dies after claiming");
         return Ok(Step::Crashed);
     }
-    reschedule_misses(state, now, &searched, &wishes, &claimed).await;
+    reschedule_misses(state, now, &searched, (&wishes, &ahead), &claimed).await;
     let commits: Vec<Commit> = searched
         .into_iter()
         .zip(claimed)
@@ -212,7 +223,7 @@ async fn reschedule_misses(
     state: &AppState,
     now: DateTime<Utc>,
     searched: &[Searched],
-    wishes: &[Wish],
+    (wishes, ahead): (&[Wish], &[Uuid]),
     claimed: &[Claimed],
 ) {
     let taken: HashSet<Uuid> = claimed
@@ -230,8 +241,9 @@ async fn reschedule_misses(
         .map(|((s, wish), _)| (&s.trip, Miss::of(wish, &s.driver_ids(), &taken)))
         .collect();
     if misses.iter().any(|(_, miss)| *miss == Miss::Yield) {
-        // Everyone waiting becomes due, and the next pass takes queue order.
-        if let Err(err) = repo::wake_waiting_trips(&state.pool).await {
+        // The waiting trips that want its drivers become due, and the next
+        // pass takes queue order.
+        if let Err(err) = repo::make_due(&state.pool, ahead).await {
             tracing::warn!(error = %err, "could not wake the waiting trips; they search again on their own");
         }
     }

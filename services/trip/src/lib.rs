@@ -5,12 +5,15 @@
 mod dispatch;
 mod domain;
 mod driver_trip;
+mod freed;
 mod moves;
 mod outbox;
 mod repo;
 mod rooms;
 mod routes;
 mod state;
+
+use std::time::Duration;
 
 use hail_shared::{
     config::Config,
@@ -23,15 +26,38 @@ pub use state::AppState;
 pub const SCHEMA: &str = "trip";
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/trip");
 
+/// How long background work waits for one of its own connections.
+const BACKGROUND_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Connects, migrates its schema and binds `HAIL_TRIP_PORT`.
+///
+/// Two pools: requests use one (a request that cannot get a connection
+/// within `HAIL_DATABASE_ACQUIRE_TIMEOUT_MS` is refused with 503 at once),
+/// and the matcher, the outbox relay and the repair loop use the other, so
+/// a burst of requests or cancels never stops dispatch or event delivery.
 pub async fn build(config: &Config) -> Result<Application, StartError> {
-    let pool = db::connect(&config.database_url, SCHEMA, config.database_pool_size).await?;
+    let url = &config.database_url;
+    let pool = db::connect(
+        url,
+        SCHEMA,
+        config.database_pool_size,
+        config.database_acquire_timeout,
+    )
+    .await?;
     db::migrate(&pool, SCHEMA, &MIGRATOR).await?;
+    let background_pool = db::connect(
+        url,
+        SCHEMA,
+        config.database_background_pool_size,
+        BACKGROUND_ACQUIRE_TIMEOUT,
+    )
+    .await?;
     let redis = redis_conn::connect(&config.redis_url).await?;
-    let state = AppState::new(pool, redis, config)?;
+    let state = AppState::new(pool.clone(), redis, config)?;
     let router = routes::router(state.clone(), config);
-    let (matcher_state, listener_state) = (state.clone(), state.clone());
-    let (rooms, repair_state) = (state.rooms.clone(), state.clone());
+    let background = state.with_pool(background_pool.clone());
+    let (matcher_state, listener_state) = (background.clone(), background.clone());
+    let (rooms, repair_state) = (state.rooms.clone(), background.clone());
     Ok(
         Application::bind(config.service_host, config.ports.trip, router)
             .await?
@@ -39,6 +65,8 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
             .with_background(move |stop| dispatch::run_listener(listener_state, stop))
             .with_background(move |stop| rooms.run_sweeper(stop))
             .with_background(move |stop| driver_trip::run_driver_trip_repair(repair_state, stop))
-            .with_background(move |stop| outbox::run_relay(state, stop)),
+            .with_background(move |stop| outbox::run_relay(background, stop))
+            .with_background(move |stop| db::watch_pool(pool, "trip", stop))
+            .with_background(move |stop| db::watch_pool(background_pool, "trip_background", stop)),
     )
 }

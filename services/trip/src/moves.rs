@@ -17,8 +17,12 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{
-    domain::abuse::{cancel_wait, CANCEL_WINDOW},
+    domain::{
+        abuse::{cancel_wait, CANCEL_WINDOW},
+        dispatch::FreedDriver,
+    },
     driver_trip::{clear_driver_trip, on_assigned},
+    freed,
     repo::{self, NewTrip, OfferRow, OfferStatus, TripRow},
     state::AppState,
 };
@@ -329,21 +333,26 @@ async fn on_driver_done(state: &AppState, driver_id: Uuid, trip_id: Uuid) {
     free_driver(state, driver_id, trip_id).await;
 }
 
-/// Gives the driver back to the pool and lets waiting trips try for it, in
-/// queue order. A failure here is logged, not returned: the claim's TTL and
+/// Gives the driver back to the pool and notes where it was freed, so the
+/// next matcher pass offers it to the waiting trips near it, in queue order
+/// (`crate::freed`). A failure here is logged, not returned: the claim's TTL and
 /// the next dispatch step clean up what a lost release leaves behind.
 pub async fn free_driver(state: &AppState, driver_id: Uuid, trip_id: Uuid) {
-    if let Err(err) = state.drivers.release(driver_id, trip_id).await {
-        tracing::warn!(%driver_id, %trip_id, error = %err, "could not release the driver");
-        return;
-    }
-    let woken = async {
-        repo::wake_waiting_trips(&state.pool).await?;
-        let mut conn = state.pool.acquire().await?;
-        notify_dispatch(&mut conn).await
+    let freed_at = match state.drivers.release(driver_id, trip_id).await {
+        Ok(Some(at)) => at,
+        // Not this trip's to release (already freed), or no position yet.
+        Ok(None) => return,
+        Err(err) => {
+            tracing::warn!(%driver_id, %trip_id, error = %err, "could not release the driver");
+            return;
+        }
     };
-    if let Err(err) = woken.await {
-        tracing::warn!(error = %err, "could not wake waiting trips");
+    let freed = FreedDriver {
+        driver_id,
+        at: freed_at,
+    };
+    if let Err(err) = freed::push(state, freed).await {
+        tracing::warn!(%driver_id, error = %err, "could not note the freed driver; nearby trips retry on their own");
     }
 }
 

@@ -1,6 +1,6 @@
 //! The outbox relay: publishes events that state changes queued in their own
-//! transaction, then marks them sent, in one transaction of its own. A crash
-//! before the mark means the events go out again (at least once, never lost);
+//! transaction, then deletes them, in one transaction of its own. A crash
+//! before the delete means the events go out again (at least once, never lost);
 //! every event carries the full current state, so a repeat is harmless.
 
 use std::time::Duration;
@@ -14,7 +14,6 @@ const BATCH: i64 = 200;
 const POLL: Duration = Duration::from_millis(200);
 
 pub async fn run_relay(state: AppState, stop: CancellationToken) {
-    let mut last_prune = tokio::time::Instant::now();
     loop {
         let wake = state.outbox_wake.notified();
         tokio::pin!(wake);
@@ -29,12 +28,6 @@ pub async fn run_relay(state: AppState, stop: CancellationToken) {
             Err(err) => {
                 metrics::counter!("outbox_relay_failures_total").increment(1);
                 tracing::warn!(error = %err, "outbox relay failed; retrying")
-            }
-        }
-        if last_prune.elapsed() > Duration::from_secs(300) {
-            last_prune = tokio::time::Instant::now();
-            if let Err(err) = repo::prune_sent(&state.pool).await {
-                tracing::warn!(error = %err, "pruning the outbox failed");
             }
         }
         tokio::select! {
@@ -74,7 +67,7 @@ async fn relay_batch(state: &AppState) -> Result<usize, RelayError> {
     let mut redis = state.redis.clone();
     pipe.query_async::<()>(&mut redis).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    repo::mark_sent(&mut tx, &ids).await?;
+    repo::delete_sent(&mut tx, &ids).await?;
     tx.commit().await?;
     Ok(rows.len())
 }

@@ -68,4 +68,12 @@ impl AppState {
             outbox_wake: Arc::new(Notify::new()),
         })
     }
+
+    /// The same state over another pool (background work has its own).
+    pub fn with_pool(&self, pool: PgPool) -> Self {
+        Self {
+            pool,
+            ..self.clone()
+        }
+    }
 }

@@ -22,7 +22,13 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/
 
 /// Connects, migrates its schema and binds `HAIL_USER_PORT`.
 pub async fn build(config: &Config) -> Result<Application, StartError> {
-    let pool = db::connect(&config.database_url, SCHEMA, config.database_pool_size).await?;
+    let pool = db::connect(
+        &config.database_url,
+        SCHEMA,
+        config.database_pool_size,
+        config.database_acquire_timeout,
+    )
+    .await?;
     db::migrate(&pool, SCHEMA, &MIGRATOR).await?;
     let drivers = DriverClient::new(
         &config.upstreams.driver,

@@ -187,6 +187,15 @@ pub struct TripRef {
     pub trip_id: Uuid,
 }
 
+/// What `POST /internal/drivers/{id}/release` answers: where the driver is
+/// when the release made it matchable again (`None`: it was not this trip's
+/// to release, or the driver has no position yet), so the trip service can
+/// wake only the waiting trips near it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Released {
+    pub freed_at: Option<super::geo::LatLng>,
+}
+
 /// `POST /internal/trips/holds` (driver service to trip service): do these
 /// trips still hold these drivers? Asked about claims that ran out
 /// unconfirmed.

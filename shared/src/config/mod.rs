@@ -120,8 +120,18 @@ pub struct RoomConfig {
 pub struct Config {
     pub environment: Environment,
     pub database_url: String,
-    /// Connections each service's pool may open (`HAIL_DATABASE_POOL_SIZE`).
+    /// Connections each service's request pool may open (`HAIL_DATABASE_POOL_SIZE`).
     pub database_pool_size: u32,
+    /// Connections a service's background work (the matcher, the outbox
+    /// relay, sweepers) has to itself, so request bursts never starve it
+    /// (`HAIL_DATABASE_BACKGROUND_POOL_SIZE`).
+    pub database_background_pool_size: u32,
+    /// How long a request waits for a connection before it is refused with
+    /// 503 and `Retry-After` (`HAIL_DATABASE_ACQUIRE_TIMEOUT_MS`).
+    pub database_acquire_timeout: Duration,
+    /// Requests the gateway has in flight to one service at most; past it,
+    /// 503 at once (`HAIL_GATEWAY_MAX_IN_FLIGHT`).
+    pub gateway_max_in_flight: usize,
     pub redis_url: String,
     /// Prepended to every Redis key and channel, so cities and tests can share a Redis.
     pub redis_prefix: String,
@@ -297,6 +307,14 @@ impl Config {
             database_url: var("DATABASE_URL")
                 .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/hail".into()),
             database_pool_size: parse(&var, "HAIL_DATABASE_POOL_SIZE", 16u32)?.max(2),
+            database_background_pool_size: parse(&var, "HAIL_DATABASE_BACKGROUND_POOL_SIZE", 8u32)?
+                .max(2),
+            database_acquire_timeout: Duration::from_millis(at_least_one(
+                &var,
+                "HAIL_DATABASE_ACQUIRE_TIMEOUT_MS",
+                500u64,
+            )?),
+            gateway_max_in_flight: at_least_one(&var, "HAIL_GATEWAY_MAX_IN_FLIGHT", 512usize)?,
             redis_url: var("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
             redis_prefix: var("HAIL_REDIS_PREFIX").unwrap_or_default(),
             jwt_secret,

@@ -7,7 +7,7 @@ use hail_shared::{
     api::{
         drivers::{
             CandidatesRequest, ClaimsRequest, ClaimsResponse, CreateDriverProfile, DriverStatus,
-            NearbyDriver, ShowOffer, TripRef,
+            NearbyDriver, Released, ShowOffer, TripRef,
         },
         geo::LatLng,
     },
@@ -124,14 +124,21 @@ async fn record_claim(
 
 /// `POST /internal/drivers/{id}/release`: the trip lets the driver go
 /// (declined, expired, completed, cancelled). Idempotent; another trip's
-/// claim is never touched. The driver is matchable again at once.
+/// claim is never touched. The driver is matchable again at once; the
+/// answer says where it was freed.
 pub async fn release(
     State(state): State<AppState>,
     PathId(driver_id): PathId,
     Json(body): Json<TripRef>,
-) -> ApiResult<StatusCode> {
-    claims::release(&state, driver_id, body.trip_id).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> ApiResult<Json<Released>> {
+    if !claims::release(&state, driver_id, body.trip_id).await? {
+        return Ok(Json(Released { freed_at: None }));
+    }
+    let mut redis = state.redis.clone();
+    let position = state.index.position(&mut redis, driver_id).await?;
+    Ok(Json(Released {
+        freed_at: position.map(|p| LatLng::new(p.lat, p.lng)),
+    }))
 }
 
 /// `POST /internal/drivers/{id}/offer`: the trip service opened an offer;

@@ -156,6 +156,9 @@ pub struct Answer {
 /// Sends `call` with the gateway's token; the service's answer comes back
 /// as it is. A service that cannot be reached is a 503.
 pub async fn call(state: &AppState, call: Call<'_>) -> Result<Answer, ApiError> {
+    // Held until the answer is read: a service that is slow to answer gets
+    // no more than its share, and the excess is refused at once.
+    let _in_flight = state.upstreams.admit(call.upstream)?;
     let base = state.upstreams.base_url(call.upstream);
     let mut upstream = state
         .http

@@ -72,12 +72,12 @@ pub(super) async fn search(
 }
 
 /// Each trip's wish: its candidates up to the first one a waiting trip
-/// ahead in the queue wants.
+/// ahead in the queue wants; and those waiting trips, which go first.
 pub(super) async fn wishes(
     state: &AppState,
     searched: &[Searched],
     batch: &[Uuid],
-) -> ApiResult<Vec<Wish>> {
+) -> ApiResult<(Vec<Wish>, Vec<Uuid>)> {
     let pairs: Vec<repo::CandidatePair> = searched
         .iter()
         .flat_map(|s| {
@@ -90,18 +90,19 @@ pub(super) async fn wishes(
             })
         })
         .collect();
-    let wanted: HashSet<usize> = repo::wanted_by_queue_ahead(&state.pool, &pairs, batch)
-        .await?
-        .into_iter()
-        .collect();
+    let max_radius_km = state.policy.max_radius_km;
+    let wanted = repo::wanted_by_queue_ahead(&state.pool, &pairs, batch, max_radius_km).await?;
+    let ahead: Vec<Uuid> = wanted.iter().map(|(_, trip)| *trip).collect();
+    let wanted: HashSet<usize> = wanted.into_iter().map(|(pair, _)| pair).collect();
     // Pairs are numbered trip by trip, candidate by candidate.
     let mut first_pair = 0;
-    Ok(searched
+    let wishes = searched
         .iter()
         .map(|s| {
             let wish = Wish::new(&s.driver_ids(), |i| wanted.contains(&(first_pair + i)));
             first_pair += s.candidates.len();
             wish
         })
-        .collect())
+        .collect();
+    Ok((wishes, ahead))
 }

@@ -4,7 +4,7 @@
 use std::{collections::HashSet, time::Duration};
 
 use chrono::{DateTime, Utc};
-use hail_shared::config::DispatchConfig;
+use hail_shared::{api::geo::LatLng, config::DispatchConfig};
 use uuid::Uuid;
 
 /// How soon a trip whose search found nobody is searched again.
@@ -117,8 +117,8 @@ pub fn expected_claims(wishes: &[Wish]) -> Vec<Option<Uuid>> {
 /// Why a trip of a batch got no driver, and so when it searches again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Miss {
-    /// A waiting trip ahead wants its driver: wake the waiting trips and
-    /// search again now, after them.
+    /// A waiting trip ahead wants its driver: wake those trips and search
+    /// again now, after them.
     Yield,
     /// A trip earlier in the batch took a driver it could have had: search
     /// again now, at the same radius, for the next nearest.
@@ -138,6 +138,30 @@ impl Miss {
         } else {
             Self::Widen
         }
+    }
+}
+
+/// A driver the release made matchable again, where it was.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FreedDriver {
+    pub driver_id: Uuid,
+    pub at: LatLng,
+}
+
+impl FreedDriver {
+    pub fn encode(&self) -> String {
+        format!("{},{},{}", self.driver_id, self.at.lat, self.at.lng)
+    }
+
+    pub fn decode(entry: &str) -> Option<Self> {
+        let mut parts = entry.split(',');
+        let driver_id = parts.next()?.parse().ok()?;
+        let lat = parts.next()?.parse().ok()?;
+        let lng = parts.next()?.parse().ok()?;
+        Some(Self {
+            driver_id,
+            at: LatLng::new(lat, lng),
+        })
     }
 }
 
@@ -266,6 +290,27 @@ mod tests {
                     prop_assert!(seen.insert(*driver), "driver given twice");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn an_entry_reads_back_as_written() {
+        let freed = FreedDriver {
+            driver_id: Uuid::new_v4(),
+            at: LatLng::new(1.352_083, 103.819_836),
+        };
+        assert_eq!(FreedDriver::decode(&freed.encode()), Some(freed));
+    }
+
+    #[test]
+    fn a_malformed_entry_is_skipped() {
+        for entry in [
+            "",
+            "x,1,2",
+            "00000000-0000-0000-0000-000000000000,1",
+            "a,b,c,d",
+        ] {
+            assert_eq!(FreedDriver::decode(entry), None, "{entry:?}");
         }
     }
 }

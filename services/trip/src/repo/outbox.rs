@@ -1,7 +1,7 @@
 //! The outbox: events written with the change they describe, relayed to
-//! Redis and marked sent.
+//! Redis and then deleted.
 
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 
 /// Queues an event in the same transaction as the change it describes.
 pub async fn push_outbox(
@@ -40,20 +40,11 @@ pub async fn unsent_events(
     .await
 }
 
-pub async fn mark_sent(conn: &mut PgConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "UPDATE outbox SET published_at = now() WHERE id = ANY($1)",
-        ids
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Sent events older than an hour are history nobody reads.
-pub async fn prune_sent(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query!("DELETE FROM outbox WHERE published_at < now() - interval '1 hour'")
-        .execute(pool)
+/// Published events go: the outbox holds only what is still to send (the
+/// audit trail, `dispatch_events`, is the history).
+pub async fn delete_sent(conn: &mut PgConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
+    sqlx::query!("DELETE FROM outbox WHERE id = ANY($1)", ids)
+        .execute(conn)
         .await?;
-    Ok(done.rows_affected())
+    Ok(())
 }

@@ -127,7 +127,11 @@ async fn accepting_a_second_trip_while_assigned_elsewhere_is_a_conflict_not_a_50
         .send()
         .await
         .unwrap();
-    assert_eq!(released.status(), StatusCode::NO_CONTENT);
+    assert_eq!(released.status(), StatusCode::OK);
+    // The answer says where the driver was freed (its last ping).
+    let released: Value = released.json().await.unwrap();
+    let freed_at: LatLng = serde_json::from_value(released["freed_at"].clone()).unwrap();
+    assert!(freed_at.distance_km(&PICKUP) < 0.001, "{released}");
     app.ping(&driver, PICKUP).await;
     let second = app.request_trip(&second_rider, PICKUP, DROPOFF).await;
     app.wait_for_offer(&driver, SOON)

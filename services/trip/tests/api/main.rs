@@ -13,4 +13,5 @@ mod lifecycle;
 mod matching;
 mod races;
 mod rooms;
+mod rush;
 mod validation;

@@ -1,0 +1,240 @@
+//! Rush hour: a freed driver wakes only the waiting trips near it, and a
+//! storm of cancels does not stop dispatch or event delivery.
+
+use std::time::Duration;
+
+use futures::future::join_all;
+use hail_shared::{api::Role, auth::Claims};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+/// A waiting trip written straight into Postgres: REQUESTED, older than
+/// anything the test requests (but well inside the match deadline), and
+/// not due for an hour, so only a wake makes the matcher look at it.
+struct Waiting {
+    id: Uuid,
+    rider_id: Uuid,
+    pickup: LatLng,
+}
+
+async fn pool(app: &TestApp) -> PgPool {
+    PgPool::connect(&app.config.database_url).await.unwrap()
+}
+
+/// `n` waiting trips on a grid over the city (about 25 x 35 km), the first
+/// the oldest.
+async fn insert_waiting(pool: &PgPool, n: usize) -> Vec<Waiting> {
+    let side = (n as f64).sqrt().ceil() as usize;
+    let trips: Vec<Waiting> = (0..n)
+        .map(|i| Waiting {
+            id: Uuid::new_v4(),
+            rider_id: Uuid::new_v4(),
+            pickup: LatLng::new(
+                1.24 + 0.22 * (i / side) as f64 / side as f64,
+                103.62 + 0.32 * (i % side) as f64 / side as f64,
+            ),
+        })
+        .collect();
+    let ids: Vec<Uuid> = trips.iter().map(|t| t.id).collect();
+    let riders: Vec<Uuid> = trips.iter().map(|t| t.rider_id).collect();
+    let lats: Vec<f64> = trips.iter().map(|t| t.pickup.lat).collect();
+    let lngs: Vec<f64> = trips.iter().map(|t| t.pickup.lng).collect();
+    // 20 s old for the first, a millisecond younger for each next one.
+    let ages_ms: Vec<i32> = (0..n).map(|i| 20_000 - i as i32).collect();
+    sqlx::query(
+        "INSERT INTO trip.trips (id, rider_id, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+                                 search_radius_km, next_attempt_at, created_at)
+         SELECT id, rider_id, lat, lng, lat, lng, 3, now() + interval '1 hour',
+                now() - make_interval(secs => age_ms / 1000.0)
+         FROM unnest($1::uuid[], $2::uuid[], $3::float8[], $4::float8[], $5::int4[])
+              AS t(id, rider_id, lat, lng, age_ms)",
+    )
+    .bind(&ids)
+    .bind(&riders)
+    .bind(&lats)
+    .bind(&lngs)
+    .bind(&ages_ms)
+    .execute(pool)
+    .await
+    .unwrap();
+    trips
+}
+
+/// The trips of `among` whose next search is no longer an hour away: the
+/// ones the matcher was made to look at.
+async fn touched(pool: &PgPool, among: &[Waiting]) -> Vec<Uuid> {
+    let ids: Vec<Uuid> = among.iter().map(|t| t.id).collect();
+    sqlx::query_scalar(
+        "SELECT id FROM trip.trips
+         WHERE id = ANY($1) AND next_attempt_at < now() + interval '30 minutes'",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_release_wakes_only_the_waiting_trips_near_the_driver() {
+    let app = spawn_app().await;
+    let db = pool(&app).await;
+    let waiting = insert_waiting(&db, 2_000).await;
+    let here = LatLng::new(1.3521, 103.8198);
+    let driver = app.driver_online_at(here).await;
+
+    // A fresh request gets the driver: the waiting trips are not due, so
+    // nothing ahead of it wants the driver yet.
+    let rider = app.register_rider().await;
+    let fresh = app.request_trip(&rider, here, DROPOFF).await;
+    let offer = app.wait_for_offer(&driver, SOON).await.expect("an offer");
+    assert_eq!(offer.trip_id, fresh.id);
+    assert!(touched(&db, &waiting).await.is_empty(), "nothing woken yet");
+
+    // The decline frees the driver where it stands.
+    let declined = app.trip_action(&driver, fresh.id, "decline").await;
+    assert_eq!(declined.status(), StatusCode::OK);
+
+    // The oldest waiting trip that has the driver inside its radius gets it.
+    let in_reach: Vec<&Waiting> = waiting
+        .iter()
+        .filter(|t| t.pickup.distance_km(&here) <= 3.0)
+        .collect();
+    assert!(in_reach.len() >= 5, "the grid puts a few trips in reach");
+    let oldest_in_reach = in_reach[0].id;
+    let deadline = tokio::time::Instant::now() + SOON;
+    let offered = loop {
+        let offer = app.driver_profile(&driver).await.current_offer;
+        if let Some(offer) = offer.filter(|o| o.trip_id != fresh.id) {
+            break offer;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no second offer");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(offered.trip_id, oldest_in_reach);
+
+    // Only trips near the driver were woken, and only a few of them; the
+    // rest of the 2,000 were never looked at.
+    let woken = touched(&db, &waiting).await;
+    assert!(
+        !woken.is_empty() && woken.len() <= 2,
+        "woke {} trips",
+        woken.len()
+    );
+    for id in &woken {
+        let trip = waiting.iter().find(|t| t.id == *id).unwrap();
+        assert!(
+            trip.pickup.distance_km(&here) <= 3.0,
+            "woke a trip {:.1} km away",
+            trip.pickup.distance_km(&here)
+        );
+    }
+}
+
+fn token_of(app: &TestApp, rider_id: Uuid) -> String {
+    let now = chrono::Utc::now().timestamp();
+    app.sign(&Claims {
+        sub: rider_id,
+        role: Role::Rider,
+        iat: now,
+        exp: now + 3_600,
+        iss: "hail".into(),
+    })
+}
+
+/// Cancels `trip` for its rider; a fast 503 is retried after its
+/// `Retry-After`, as a client would. Returns how many 503s it took.
+async fn cancel(app: &TestApp, token: &str, trip: Uuid) -> u32 {
+    let mut refusals = 0;
+    loop {
+        let response = app
+            .post(
+                &format!("/api/v1/trips/{trip}/cancel"),
+                Some(token),
+                &json!({"reason": "storm"}),
+            )
+            .await;
+        match response.status() {
+            StatusCode::OK => return refusals,
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert!(
+                    response.headers().contains_key("retry-after"),
+                    "a 503 says when to retry"
+                );
+                refusals += 1;
+                assert!(refusals < 20, "cancel of {trip} refused 20 times");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            other => panic!("cancel of {trip}: {other}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_cancel_storm_leaves_dispatch_and_delivery_working() {
+    let app = spawn_app().await;
+    let db = pool(&app).await;
+    let storm = insert_waiting(&db, 500).await;
+    let tokens: Vec<String> = storm.iter().map(|t| token_of(&app, t.rider_id)).collect();
+
+    // Drivers and riders whose trips are requested while the storm blows,
+    // each driver a few km from the others.
+    let mut pairs = Vec::new();
+    for i in 0..4 {
+        let at = PICKUP.north(3.0 * f64::from(i));
+        let driver = app.driver_online_at(at).await;
+        let rider = app.register_rider().await;
+        pairs.push((driver, rider, at));
+    }
+
+    let storm_cancels = join_all(
+        storm
+            .iter()
+            .zip(&tokens)
+            .map(|(trip, token)| cancel(&app, token, trip.id)),
+    );
+    let dispatch_during_storm = async {
+        let mut requested = Vec::new();
+        for (_, rider, at) in &pairs {
+            requested.push(app.request_trip(rider, *at, DROPOFF).await);
+        }
+        // Dispatch kept going: every trip requested during the storm is
+        // offered to the driver at its pickup.
+        for ((driver, _, _), trip) in pairs.iter().zip(&requested) {
+            let offer = app
+                .wait_for_offer(driver, Duration::from_secs(15))
+                .await
+                .expect("an offer during the storm");
+            assert_eq!(offer.trip_id, trip.id);
+        }
+    };
+    // Every cancel is answered (a refusal, if any, is fast and retried).
+    let (refusals, ()) = tokio::join!(storm_cancels, dispatch_during_storm);
+    assert_eq!(refusals.len(), 500);
+    let cancelled: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM trip.trips WHERE id = ANY($1) AND status = 'CANCELLED'",
+    )
+    .bind(storm.iter().map(|t| t.id).collect::<Vec<_>>())
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(cancelled, 500);
+    // Delivery kept going: the relay publishes every queued event (and
+    // deletes it), so the outbox drains.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM trip.outbox")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        if left == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{left} events never left the outbox"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
