@@ -10,7 +10,10 @@ use hail_shared::{
 use redis::aio::ConnectionManager;
 use tokio_util::task::TaskTracker;
 
-use crate::{domain::routing::Upstream, rate_limit::Limiters, realtime::sockets::SocketRegistry};
+use crate::{
+    domain::routing::Upstream, openapi::Contract, rate_limit::Limiters,
+    realtime::sockets::SocketRegistry,
+};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -22,6 +25,8 @@ pub struct AppState {
     pub proxy_token: Arc<str>,
     /// What the realtime side presents to keep a driver present.
     pub presence_token: Arc<str>,
+    /// The OpenAPI document, once assembled from the services' parts.
+    pub contract: Arc<Contract>,
     pub redis: ConnectionManager,
     pub limits: Arc<Limiters>,
     pub sockets: SocketRegistry,
@@ -64,6 +69,10 @@ impl AppState {
             }),
             proxy_token: peer_token(&config.internal_token, Peer::Gateway).into(),
             presence_token: peer_token(&config.internal_token, Peer::Realtime).into(),
+            contract: Arc::new(Contract::new(peer_token(
+                &config.internal_token,
+                Peer::OpenApi,
+            ))),
             redis,
             limits: Arc::new(Limiters::new(&config.rate_limits)),
             sockets: SocketRegistry::new(
