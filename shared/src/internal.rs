@@ -32,6 +32,9 @@ pub enum Peer {
     Gateway,
     /// The gateway's realtime side, keeping a connected driver present.
     Realtime,
+    /// The gateway's OpenAPI document, collecting each service's part
+    /// (`crate::openapi`).
+    OpenApi,
     /// The user service (creating a driver's profile).
     User,
     /// The driver service (asking which claims the trip service still holds).
@@ -45,6 +48,7 @@ impl Peer {
         match self {
             Self::Gateway => "gateway",
             Self::Realtime => "realtime",
+            Self::OpenApi => "openapi",
             Self::User => "user",
             Self::Driver => "driver",
             Self::Trip => "trip",
@@ -107,9 +111,10 @@ async fn require_peer(
 mod tests {
     use super::*;
 
-    const PEERS: [Peer; 5] = [
+    const PEERS: [Peer; 6] = [
         Peer::Gateway,
         Peer::Realtime,
+        Peer::OpenApi,
         Peer::User,
         Peer::Driver,
         Peer::Trip,

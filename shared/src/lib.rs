@@ -1,7 +1,8 @@
 //! hail-shared: the Hail contract in types (API.md's bodies, enums, error
 //! shape, Redis key and channel names) and the things every service does the
-//! same way (configuration, tracing and metrics, the service tokens, the
-//! router skeleton with health routes, and starting and stopping a service).
+//! same way (configuration, tracing and metrics, the service tokens, each
+//! service's part of the OpenAPI document, the router skeleton with health
+//! routes, and starting and stopping a service).
 
 pub mod api;
 pub mod auth;
@@ -13,6 +14,7 @@ pub mod events;
 pub mod extract;
 pub mod internal;
 pub mod keys;
+pub mod openapi;
 pub mod redis_conn;
 pub mod server;
 pub mod startup;

@@ -9,13 +9,14 @@ use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use axum::{
     error_handling::HandleErrorLayer,
-    extract::{DefaultBodyLimit, Request},
+    extract::{DefaultBodyLimit, Request, State},
     http::{header, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::get,
     Json, Router,
 };
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde::Serialize;
 use tower::{timeout::TimeoutLayer, BoxError, ServiceBuilder};
 use tower_http::{
     catch_panic::CatchPanicLayer,
@@ -23,8 +24,11 @@ use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     trace::TraceLayer,
 };
+use utoipa::openapi::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
+    error::ErrorBody,
     extract::{MAX_BODY_BYTES, REQUEST_ID_HEADER},
     telemetry, ApiError,
 };
@@ -96,26 +100,11 @@ pub fn wrap(routes: Router, shell: Shell) -> Router {
     let routes = routes.method_not_allowed_fallback(|| async {
         ApiError::MethodNotAllowed("this route does not accept that method".into())
     });
-    let ready = shell.ready;
-    let health = Router::new()
-        .route(
-            "/healthz",
-            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
-        )
-        .route(
-            "/readyz",
-            get(move || {
-                let ready = ready.clone();
-                async move { readiness(ready).await }
-            }),
-        )
-        .route(
-            "/metrics",
-            get(move || {
-                let metrics = metrics.clone();
-                async move { metrics.render() }
-            }),
-        );
+    let (health, _) = health_routes().split_for_parts();
+    let health = health.with_state(Probes {
+        ready: shell.ready,
+        metrics,
+    });
     let timeout = shell.request_timeout;
     health
         .merge(routes)
@@ -207,9 +196,66 @@ async fn payload_too_large_in_contract_shape(response: Response) -> Response {
     response
 }
 
-async fn readiness(check: ReadyCheck) -> Response {
-    match check().await {
-        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ready"}))).into_response(),
+/// What the health routes read.
+#[derive(Clone)]
+struct Probes {
+    ready: ReadyCheck,
+    metrics: PrometheusHandle,
+}
+
+/// `/healthz`, `/readyz` and `/metrics`, which every service serves.
+fn health_routes() -> OpenApiRouter<Probes> {
+    OpenApiRouter::default()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+}
+
+/// The health routes' part of the OpenAPI document. Every service serves
+/// them; the gateway's are the public ones, so the gateway documents them.
+pub fn health_openapi() -> OpenApi {
+    health_routes().into_openapi()
+}
+
+/// `/healthz` and `/readyz` when all is well.
+#[derive(Serialize, utoipa::ToSchema)]
+struct Health {
+    /// `ok` (`/healthz`) or `ready` (`/readyz`).
+    #[schema(pattern = "^(ok|ready)$")]
+    status: String,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Health)))]
+async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// Redis, Postgres and (for the gateway) the three services answer.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses(
+        (status = 200, description = "`{\"status\": \"ready\"}`", body = Health),
+        (status = 503, description = "`unavailable`: the message names what is down", body = ErrorBody),
+    ))]
+async fn readyz(State(probes): State<Probes>) -> Response {
+    match (probes.ready)().await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(Health {
+                status: "ready".into(),
+            }),
+        )
+            .into_response(),
         Err(what) => ApiError::Unavailable(format!("not ready: {what}")).into_response(),
     }
+}
+
+/// Prometheus metrics (request counts and latency by service, route and status).
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
+async fn metrics(State(probes): State<Probes>) -> String {
+    probes.metrics.render()
 }

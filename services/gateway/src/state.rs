@@ -12,7 +12,9 @@ use redis::aio::ConnectionManager;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
-use crate::{domain::routing::Upstream, rate_limit::Limiters, sockets::SocketRegistry};
+use crate::{
+    domain::routing::Upstream, openapi::Contract, rate_limit::Limiters, sockets::SocketRegistry,
+};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -24,6 +26,8 @@ pub struct AppState {
     pub proxy_token: Arc<str>,
     /// What the realtime side presents to keep a driver present.
     pub presence_token: Arc<str>,
+    /// The OpenAPI document, once assembled from the services' parts.
+    pub contract: Arc<Contract>,
     pub redis: ConnectionManager,
     pub limits: Arc<Limiters>,
     pub sockets: SocketRegistry,
@@ -88,6 +92,10 @@ impl AppState {
             }),
             proxy_token: peer_token(&config.internal_token, Peer::Gateway).into(),
             presence_token: peer_token(&config.internal_token, Peer::Realtime).into(),
+            contract: Arc::new(Contract::new(peer_token(
+                &config.internal_token,
+                Peer::OpenApi,
+            ))),
             redis,
             limits: Arc::new(Limiters::new(&config.rate_limits)),
             sockets: SocketRegistry::new(

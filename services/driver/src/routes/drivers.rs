@@ -8,6 +8,7 @@ use hail_shared::{
         },
         geo::LatLng,
     },
+    error::ErrorBody,
     extract::{Caller, ValidatedJson, ValidatedQuery},
     ApiError, ApiResult,
 };
@@ -15,7 +16,10 @@ use uuid::Uuid;
 
 use crate::{index::PingOutcome, repo, state::AppState, status};
 
-/// `GET /api/v1/drivers/me`
+/// The calling driver: status, current trip, open offer, last position.
+#[utoipa::path(get, path = "/api/v1/drivers/me", tag = "drivers", operation_id = "driver_me",
+    security(("bearer" = ["driver"])),
+    responses((status = 200, description = "The driver's profile", body = DriverProfile)))]
 pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<DriverProfile>> {
     let driver_id = caller.driver()?;
     let row = repo::find(&state.pool, driver_id)
@@ -33,7 +37,13 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json
     }))
 }
 
-/// `POST /api/v1/drivers/me/online`
+/// Become matchable (idempotent).
+#[utoipa::path(post, path = "/api/v1/drivers/me/online", tag = "drivers", operation_id = "driver_online",
+    security(("bearer" = ["driver"])),
+    responses(
+        (status = 200, description = "Now ONLINE", body = StatusResponse),
+        (status = 409, description = "`conflict`: the driver is BUSY on a trip", body = ErrorBody),
+    ))]
 pub async fn online(
     State(state): State<AppState>,
     caller: Caller,
@@ -41,7 +51,13 @@ pub async fn online(
     set_own_status(&state, caller.driver()?, DriverStatus::Online).await
 }
 
-/// `POST /api/v1/drivers/me/offline`
+/// Stop being matchable.
+#[utoipa::path(post, path = "/api/v1/drivers/me/offline", tag = "drivers", operation_id = "driver_offline",
+    security(("bearer" = ["driver"])),
+    responses(
+        (status = 200, description = "Now OFFLINE", body = StatusResponse),
+        (status = 409, description = "`conflict`: the driver is BUSY on a trip", body = ErrorBody),
+    ))]
 pub async fn offline(
     State(state): State<AppState>,
     caller: Caller,
@@ -69,12 +85,20 @@ async fn set_own_status(
     }
 }
 
-/// `POST /api/v1/drivers/me/location`: one Redis round trip, no Postgres.
+/// Report the driver's position.
+#[utoipa::path(post, path = "/api/v1/drivers/me/location", tag = "drivers", operation_id = "driver_location",
+    security(("bearer" = ["driver"])),
+    request_body = LocationUpdate,
+    responses(
+        (status = 204, description = "Recorded"),
+        (status = 409, description = "`driver_offline`: go online first", body = ErrorBody),
+    ))]
 pub async fn location(
     State(state): State<AppState>,
     caller: Caller,
     ValidatedJson(update): ValidatedJson<LocationUpdate>,
 ) -> ApiResult<StatusCode> {
+    // One Redis round trip, no Postgres.
     let driver_id = caller.driver()?;
     let mut redis = state.redis.clone();
     let mut outcome = state.index.ping(&mut redis, driver_id, &update).await?;
@@ -96,7 +120,15 @@ pub async fn location(
     }
 }
 
-/// `GET /api/v1/drivers/nearby` (any role)
+/// ONLINE, present and unclaimed drivers near a point, nearest first (any role).
+#[utoipa::path(get, path = "/api/v1/drivers/nearby", tag = "drivers", operation_id = "drivers_nearby",
+    security(("bearer" = [])),
+    params(NearbyQuery),
+    responses(
+        (status = 200, description = "Nearest first", body = Vec<NearbyDriver>),
+        (status = 400, description = "`bad_request`: a query value is not a number", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: a value is out of range", body = ErrorBody),
+    ))]
 pub async fn nearby(
     State(state): State<AppState>,
     _caller: Caller,

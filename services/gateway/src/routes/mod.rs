@@ -3,7 +3,7 @@ use std::{sync::Arc, time::Duration};
 use axum::{
     extract::Request,
     http::{header, HeaderName, HeaderValue, Method},
-    routing::{any, get},
+    routing::any,
     Router,
 };
 use hail_shared::{
@@ -29,9 +29,7 @@ use crate::{
 pub mod proxy;
 
 pub fn router(state: AppState, config: &Config) -> Router {
-    let mut routes = Router::new()
-        .route("/api/v1/openapi.json", get(openapi::openapi_json))
-        .route("/api/docs", get(openapi::docs_page))
+    let mut routes = Router::from(openapi::routes())
         .route("/api/v1/{*rest}", any(proxy::forward))
         .route("/api/{*rest}", any(unknown_route))
         .route("/internal/{*rest}", any(unknown_route))

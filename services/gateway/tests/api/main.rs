@@ -7,5 +7,6 @@ mod gateway;
 mod health;
 mod helpers;
 mod limits;
+mod openapi;
 mod realtime;
 mod security;

@@ -1,12 +1,17 @@
-use axum::{
-    routing::{delete, get, post},
-    Router,
-};
+//! The trip service's routes. The public ones are built with `utoipa_axum`'s
+//! `OpenApiRouter` from handlers that document themselves, so what it serves
+//! and its part of the OpenAPI document (`hail_shared::openapi`) are one
+//! list; the internal ones stay out of the document.
+
+use axum::{routing::post, Router};
 use hail_shared::{
     config::Config,
     internal::{self as gate, Peer},
+    openapi::{self, BearerScheme},
     server::{self, Shell},
 };
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::state::AppState;
 
@@ -14,40 +19,53 @@ mod internal;
 mod rooms;
 mod trips;
 
+/// The trips' and rooms' tags; each operation names one.
+#[derive(OpenApi)]
+#[openapi(
+    tags(
+        (name = "trips", description = "Trips and dispatch (trip service)"),
+        (name = "rooms", description = "Carpool rooms: scheduled shared rides (trip service)"),
+    ),
+    modifiers(&BearerScheme),
+)]
+struct PublicApi;
+
+/// The public routes, documented by their handlers (`hail_shared::openapi`).
+/// One `routes!` per path: handlers given together share one path.
+fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(PublicApi::openapi())
+        .routes(routes!(trips::create, trips::list))
+        .routes(routes!(trips::get))
+        .routes(routes!(trips::accept))
+        .routes(routes!(trips::decline))
+        .routes(routes!(trips::start))
+        .routes(routes!(trips::complete))
+        .routes(routes!(trips::cancel))
+        .routes(routes!(trips::events))
+        .routes(routes!(rooms::get))
+        .routes(routes!(rooms::join_driver))
+        .routes(routes!(rooms::leave_driver))
+        .routes(routes!(rooms::join_rider))
+        .routes(routes!(rooms::leave_rider))
+        .routes(routes!(rooms::select))
+        .routes(routes!(rooms::respond))
+        .routes(routes!(rooms::cancel_ride))
+}
+
 pub fn router(state: AppState, config: &Config) -> Router {
-    let routes = Router::new()
-        .route("/api/v1/trips", post(trips::create).get(trips::list))
-        .route("/api/v1/trips/{id}", get(trips::get))
-        .route("/api/v1/trips/{id}/accept", post(trips::accept))
-        .route("/api/v1/trips/{id}/decline", post(trips::decline))
-        .route("/api/v1/trips/{id}/start", post(trips::start))
-        .route("/api/v1/trips/{id}/complete", post(trips::complete))
-        .route("/api/v1/trips/{id}/cancel", post(trips::cancel))
-        .route("/api/v1/trips/{id}/events", get(trips::events))
-        .route("/api/v1/rooms/{key}", get(rooms::get))
-        .route("/api/v1/rooms/{key}/drivers", post(rooms::join_driver))
-        .route(
-            "/api/v1/rooms/{key}/drivers/me",
-            delete(rooms::leave_driver),
-        )
-        .route("/api/v1/rooms/{key}/riders", post(rooms::join_rider))
-        .route("/api/v1/rooms/{key}/riders/me", delete(rooms::leave_rider))
-        .route("/api/v1/rooms/{key}/select", post(rooms::select))
-        .route("/api/v1/rooms/{key}/respond", post(rooms::respond))
-        .route(
-            "/api/v1/rooms/{key}/rides/{ride_id}/cancel",
-            post(rooms::cancel_ride),
-        )
-        .with_state(state.clone());
+    let (routes, part) = public_routes().split_for_parts();
+    let routes = routes.with_state(state.clone());
     let from_driver = Router::new()
         .route("/internal/trips/holds", post(internal::holds))
         .with_state(state.clone());
     // Each group answers only the caller it exists for (`hail_shared::internal`).
-    let routes = gate::only(routes, &config.internal_token, &[Peer::Gateway]).merge(gate::only(
-        from_driver,
-        &config.internal_token,
-        &[Peer::Driver],
-    ));
+    let routes = gate::only(routes, &config.internal_token, &[Peer::Gateway])
+        .merge(gate::only(
+            from_driver,
+            &config.internal_token,
+            &[Peer::Driver],
+        ))
+        .merge(openapi::part_route(part, &config.internal_token));
     server::wrap(
         routes,
         Shell::internal(

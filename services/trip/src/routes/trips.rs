@@ -10,6 +10,7 @@ use hail_shared::{
         trips::{CancelRequest, DeclineResponse, DispatchEvent, Trip, TripListQuery, TripRequest},
         Role,
     },
+    error::ErrorBody,
     extract::{Caller, PathId, ValidatedJson, ValidatedQuery},
     ApiError, ApiResult,
 };
@@ -20,7 +21,19 @@ use crate::{
     state::AppState,
 };
 
-/// `POST /api/v1/trips`
+/// Ask for a trip; matching runs in the background.
+#[utoipa::path(post, path = "/api/v1/trips", tag = "trips", operation_id = "create_trip",
+    security(("bearer" = ["rider"])),
+    request_body = TripRequest,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 64,
+            description = "Same key and body again answers the same trip (200); same key, other body: 422"),
+    ),
+    responses(
+        (status = 202, description = "The trip, REQUESTED", body = Trip),
+        (status = 200, description = "A replay of the same Idempotency-Key and body", body = Trip),
+        (status = 409, description = "`active_trip_exists`: the rider already has a REQUESTED, ASSIGNED or ONGOING trip", body = ErrorBody),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -35,12 +48,20 @@ pub async fn create(
     }
 }
 
-/// `GET /api/v1/trips/{id}`: its rider or its driver; 404 for anyone else.
+/// One trip, for its rider or driver.
+#[utoipa::path(get, path = "/api/v1/trips/{id}", tag = "trips", operation_id = "get_trip",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Trip id")),
+    responses(
+        (status = 200, description = "The trip", body = Trip),
+        (status = 404, description = "`not_found`: no such trip, or not the caller's", body = ErrorBody),
+    ))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     PathId(trip_id): PathId,
 ) -> ApiResult<Json<Trip>> {
+    // Its rider or its driver; 404 for anyone else.
     let row = repo::find_trip(&state.pool, trip_id)
         .await?
         .filter(|t| t.rider_id == caller.user_id || t.driver_id == Some(caller.user_id))
@@ -48,7 +69,15 @@ pub async fn get(
     Ok(Json(row.to_trip()))
 }
 
-/// `GET /api/v1/trips?limit=20`: the caller's trips, newest first.
+/// The caller's own trips, newest first.
+#[utoipa::path(get, path = "/api/v1/trips", tag = "trips", operation_id = "list_trips",
+    security(("bearer" = [])),
+    params(TripListQuery),
+    responses(
+        (status = 200, description = "Newest first", body = Vec<Trip>),
+        (status = 400, description = "`bad_request`: `limit` is not a number", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: `limit` out of range", body = ErrorBody),
+    ))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -58,7 +87,16 @@ pub async fn list(
     Ok(Json(rows.iter().map(|row| row.to_trip()).collect()))
 }
 
-/// `POST /api/v1/trips/{id}/accept`
+/// Accept the offer the calling driver holds.
+#[utoipa::path(post, path = "/api/v1/trips/{id}/accept", tag = "trips", operation_id = "accept_trip",
+    security(("bearer" = ["driver"])),
+    params(("id" = uuid::Uuid, Path, description = "Trip id")),
+    responses(
+        (status = 200, description = "The trip, ASSIGNED", body = Trip),
+        (status = 403, description = "`forbidden`: drivers only", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`offer_expired` (the offer is gone) or `invalid_transition`", body = ErrorBody),
+    ))]
 pub async fn accept(
     State(state): State<AppState>,
     caller: Caller,
@@ -68,7 +106,16 @@ pub async fn accept(
     Ok(Json(moves::accept(&state, trip_id, driver_id).await?))
 }
 
-/// `POST /api/v1/trips/{id}/decline`
+/// Decline the offer; the next candidate is offered at once.
+#[utoipa::path(post, path = "/api/v1/trips/{id}/decline", tag = "trips", operation_id = "decline_trip",
+    security(("bearer" = ["driver"])),
+    params(("id" = uuid::Uuid, Path, description = "Trip id")),
+    responses(
+        (status = 200, description = "Declined", body = DeclineResponse),
+        (status = 403, description = "`forbidden`: drivers only", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`offer_expired`", body = ErrorBody),
+    ))]
 pub async fn decline(
     State(state): State<AppState>,
     caller: Caller,
@@ -81,7 +128,16 @@ pub async fn decline(
     }))
 }
 
-/// `POST /api/v1/trips/{id}/start`
+/// The assigned driver picks the rider up.
+#[utoipa::path(post, path = "/api/v1/trips/{id}/start", tag = "trips", operation_id = "start_trip",
+    security(("bearer" = ["driver"])),
+    params(("id" = uuid::Uuid, Path, description = "Trip id")),
+    responses(
+        (status = 200, description = "The trip, ONGOING", body = Trip),
+        (status = 403, description = "`forbidden`: drivers only", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`invalid_transition`", body = ErrorBody),
+    ))]
 pub async fn start(
     State(state): State<AppState>,
     caller: Caller,
@@ -91,7 +147,16 @@ pub async fn start(
     Ok(Json(moves::start(&state, trip_id, driver_id).await?))
 }
 
-/// `POST /api/v1/trips/{id}/complete`
+/// The assigned driver drops the rider off; the driver is ONLINE again.
+#[utoipa::path(post, path = "/api/v1/trips/{id}/complete", tag = "trips", operation_id = "complete_trip",
+    security(("bearer" = ["driver"])),
+    params(("id" = uuid::Uuid, Path, description = "Trip id")),
+    responses(
+        (status = 200, description = "The trip, COMPLETED", body = Trip),
+        (status = 403, description = "`forbidden`: drivers only", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`invalid_transition`", body = ErrorBody),
+    ))]
 pub async fn complete(
     State(state): State<AppState>,
     caller: Caller,
@@ -101,7 +166,17 @@ pub async fn complete(
     Ok(Json(moves::complete(&state, trip_id, driver_id).await?))
 }
 
-/// `POST /api/v1/trips/{id}/cancel` with an optional `{reason}`.
+/// Cancel: the rider at any active step; the assigned driver before the end
+/// (an ASSIGNED trip goes back to REQUESTED without that driver).
+#[utoipa::path(post, path = "/api/v1/trips/{id}/cancel", tag = "trips", operation_id = "cancel_trip",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Trip id")),
+    request_body(content = Option<CancelRequest>, description = "Optional `{reason}`"),
+    responses(
+        (status = 200, description = "The trip after the move", body = Trip),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`invalid_transition`", body = ErrorBody),
+    ))]
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
@@ -117,7 +192,14 @@ pub async fn cancel(
     Ok(Json(trip))
 }
 
-/// `GET /api/v1/trips/{id}/events`: its rider, or any driver it was offered to.
+/// The dispatch audit trail, oldest first.
+#[utoipa::path(get, path = "/api/v1/trips/{id}/events", tag = "trips", operation_id = "trip_events",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Trip id")),
+    responses(
+        (status = 200, description = "Oldest first", body = Vec<DispatchEvent>),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
 pub async fn events(
     State(state): State<AppState>,
     caller: Caller,
@@ -126,6 +208,7 @@ pub async fn events(
     let trip = repo::find_trip(&state.pool, trip_id)
         .await?
         .ok_or_else(trip_not_found)?;
+    // Its rider, or any driver it was offered to.
     let allowed = trip.rider_id == caller.user_id
         || (caller.role == Role::Driver
             && repo::was_offered(&state.pool, trip_id, caller.user_id).await?);

@@ -6,6 +6,7 @@ use hail_shared::{
         auth::{AuthResponse, LoginRequest, RegisterRequest, User},
         Role,
     },
+    error::ErrorBody,
     extract::{Caller, ValidatedJson},
     ApiError, ApiResult,
 };
@@ -16,7 +17,13 @@ use crate::{
     state::AppState,
 };
 
-/// `POST /api/v1/auth/register`
+/// Create an account. Emails are compared case-insensitively.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Registered; the token is ready to use", body = AuthResponse),
+        (status = 409, description = "`email_taken`", body = ErrorBody),
+    ))]
 pub async fn register(
     State(state): State<AppState>,
     ValidatedJson(body): ValidatedJson<RegisterRequest>,
@@ -53,7 +60,13 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(auth_response(&state, user)?)))
 }
 
-/// `POST /api/v1/auth/login`
+/// Log in with email and password.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = AuthResponse),
+        (status = 401, description = "`unauthorized`: wrong email or password", body = ErrorBody),
+    ))]
 pub async fn login(
     State(state): State<AppState>,
     ValidatedJson(body): ValidatedJson<LoginRequest>,
@@ -74,7 +87,10 @@ pub async fn login(
     }
 }
 
-/// `GET /api/v1/auth/me`
+/// The caller's account.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The caller", body = User)))]
 pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<User>> {
     let row = repo::find(&state.pool, caller.user_id)
         .await?
