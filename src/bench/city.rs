@@ -45,7 +45,7 @@ use uuid::Uuid;
 use super::realtime::{ms, percentile};
 use crate::simulate::{
     api::{connect_socket, Api, Session},
-    geo::{BBox, Point},
+    geo::{BBox, LatLng},
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -99,7 +99,7 @@ const PAIR_OFFSET_LAT: f64 = 0.0002;
 
 #[derive(Clone)]
 struct Fleet {
-    drivers: Vec<(Session, Point)>,
+    drivers: Vec<(Session, LatLng)>,
 }
 
 /// One thing a watched socket heard: (watched driver index, when, kind).
@@ -550,17 +550,14 @@ async fn setup_fleet(
 ) -> anyhow::Result<Fleet> {
     let sessions = sign_in_all(api, "driver", args.drivers, args.setup_concurrency).await?;
     let mut rng = StdRng::seed_from_u64(42);
-    let mut positions: Vec<Point> = (0..args.drivers)
+    let mut positions: Vec<LatLng> = (0..args.drivers)
         .map(|_| BBox::SINGAPORE.random_point(&mut rng))
         .collect();
     for b in pairs.clone().skip(1).step_by(2) {
         let a = positions[b - 1];
-        positions[b] = Point {
-            lat: a.lat + PAIR_OFFSET_LAT,
-            lng: a.lng,
-        };
+        positions[b] = LatLng::new(a.lat + PAIR_OFFSET_LAT, a.lng);
     }
-    let drivers: Vec<(Session, Point)> = sessions.into_iter().zip(positions).collect();
+    let drivers: Vec<(Session, LatLng)> = sessions.into_iter().zip(positions).collect();
     let done = AtomicUsize::new(0);
     let results: Vec<anyhow::Result<()>> = stream::iter(drivers.iter())
         .map(|(session, at)| {
@@ -599,7 +596,7 @@ async fn setup_fleet(
 }
 
 /// Places redispatch pair `k` (watched indices `first + 2k`, `first + 2k + 1`).
-fn pair_spot(fleet: &Fleet, first: usize, k: usize) -> (usize, usize, Point) {
+fn pair_spot(fleet: &Fleet, first: usize, k: usize) -> (usize, usize, LatLng) {
     let a = first + 2 * k;
     (a, a + 1, fleet.drivers[a].1)
 }
@@ -724,7 +721,7 @@ async fn watch(
 
 /// Requests a trip at `at`; a rider left with an active trip by an earlier
 /// run cancels it first.
-async fn request_at(api: &Api, rider: &Session, at: Point) -> Result<Trip, String> {
+async fn request_at(api: &Api, rider: &Session, at: LatLng) -> Result<Trip, String> {
     let body = json!({"pickup": {"lat": at.lat, "lng": at.lng}, "dropoff": {"lat": at.lat + 0.01, "lng": at.lng}});
     match api.post::<Trip>("/trips", rider, body.clone()).await {
         Ok(trip) => Ok(trip),
@@ -954,7 +951,7 @@ struct Ceiling {
     redis: redis::aio::MultiplexedConnection,
     keys: Keys,
     ids: Vec<Uuid>,
-    spots: Vec<Point>,
+    spots: Vec<LatLng>,
 }
 
 impl Ceiling {
@@ -965,7 +962,7 @@ impl Ceiling {
         let keys = Keys::new(format!("bench-ceiling:{}:", Uuid::new_v4().simple()));
         let mut rng = StdRng::seed_from_u64(7);
         let ids: Vec<Uuid> = (0..drivers.max(1)).map(|_| Uuid::new_v4()).collect();
-        let spots: Vec<Point> = ids
+        let spots: Vec<LatLng> = ids
             .iter()
             .map(|_| BBox::SINGAPORE.random_point(&mut rng))
             .collect();
