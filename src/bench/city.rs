@@ -42,7 +42,7 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, Notify};
 use uuid::Uuid;
 
-use super::realtime::{ms, percentile};
+use super::latency::{ms, Latencies};
 use crate::simulate::{
     api::{connect_socket, Api, Session},
     geo::{BBox, LatLng},
@@ -297,8 +297,9 @@ pub async fn city(scenario: Scenario, args: CityArgs) -> anyhow::Result<()> {
             redis: format!("{redis_rate:.0} scripts/s"),
             ratio: format!("{:.1}%", 100.0 * rate / redis_rate.max(1.0)),
         });
+        let (lat, redis_lat) = (Latencies::of(lat)?, Latencies::of(redis_lat)?);
         for (q, name) in [(0.5, "p50"), (0.99, "p99")] {
-            let (h, r) = (percentile(&lat, q), percentile(&redis_lat, q));
+            let (h, r) = (lat.percentile(q), redis_lat.percentile(q));
             rows.push(Row {
                 measure: format!("ping latency {name}"),
                 hail: ms(h),
@@ -344,7 +345,7 @@ pub async fn city(scenario: Scenario, args: CityArgs) -> anyhow::Result<()> {
             sockets.push(socket?);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let redis_step = ceiling.dispatch_step(2000).await?;
+        let redis_step = Latencies::of(ceiling.dispatch_step(2000).await?)?;
 
         if has(Scenario::Dispatch) {
             eprintln!("[dispatch] {} requests at {}/s", args.requests, args.rate);
@@ -363,9 +364,10 @@ pub async fn city(scenario: Scenario, args: CityArgs) -> anyhow::Result<()> {
                 format!("{what}: requests (achieved rate)"),
                 format!("{} ({:.0}/s)", d.trips.len(), d.achieved_rate),
             ));
+            let latencies = Latencies::of(d.latencies.iter().copied())?;
             for (q, name) in [(0.5, "p50"), (0.95, "p95"), (0.99, "p99")] {
-                let h = percentile(&d.latencies, q);
-                let r = percentile(&redis_step, q);
+                let h = latencies.percentile(q);
+                let r = redis_step.percentile(q);
                 rows.push(Row {
                     measure: format!("{what} {name}"),
                     hail: ms(h),
@@ -423,9 +425,10 @@ pub async fn city(scenario: Scenario, args: CityArgs) -> anyhow::Result<()> {
                     "decline -> next offer: declines timed",
                     r.latencies.len().to_string(),
                 ));
+                let latencies = Latencies::of(r.latencies.iter().copied())?;
                 for (q, name) in [(0.5, "p50"), (0.95, "p95"), (0.99, "p99")] {
-                    let h = percentile(&r.latencies, q);
-                    let rr = percentile(&redis_step, q);
+                    let h = latencies.percentile(q);
+                    let rr = redis_step.percentile(q);
                     rows.push(Row {
                         measure: format!("decline -> next offer {name}"),
                         hail: ms(h),
@@ -634,8 +637,7 @@ async fn ingest(api: &Api, fleet: &Fleet, args: &CityArgs) -> (f64, Vec<Duration
         .collect()
         .await;
     let elapsed = started.elapsed().as_secs_f64();
-    let mut lat: Vec<Duration> = workers.into_iter().flatten().collect();
-    lat.sort();
+    let lat: Vec<Duration> = workers.into_iter().flatten().collect();
     let errors = errors.load(Ordering::Relaxed);
     if errors > 0 {
         eprintln!("[ingest] {errors} pings refused or failed");
@@ -835,7 +837,6 @@ async fn dispatch(
     }
     out.lost += args.requests - sent.len();
     out.auto = assigned > 0 && assigned * 2 >= out.latencies.len();
-    out.latencies.sort();
     out
 }
 
@@ -926,7 +927,6 @@ async fn redispatch(
             }
         }
     }
-    out.latencies.sort();
     out
 }
 
@@ -1041,8 +1041,7 @@ impl Ceiling {
             .collect()
             .await;
         let elapsed = started.elapsed().as_secs_f64();
-        let mut lat: Vec<Duration> = workers.into_iter().flatten().collect();
-        lat.sort();
+        let lat: Vec<Duration> = workers.into_iter().flatten().collect();
         Ok((lat.len() as f64 / elapsed, lat))
     }
 
@@ -1123,7 +1122,6 @@ impl Ceiling {
                 lat.push(t0.elapsed());
             }
         }
-        lat.sort();
         Ok(lat)
     }
 

@@ -25,6 +25,8 @@ use rust_socketio::{
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+use super::latency::{ms, Latencies};
+
 #[derive(clap::Args, Debug)]
 pub struct RealtimeArgs {
     /// The gateway to measure.
@@ -142,8 +144,7 @@ pub async fn realtime(args: RealtimeArgs) -> anyhow::Result<()> {
         .collect()
         .await;
     let lost = latencies.iter().filter(|l| l.is_none()).count();
-    let mut heard: Vec<Duration> = latencies.into_iter().flatten().collect();
-    heard.sort();
+    let heard = Latencies::of(latencies.into_iter().flatten())?;
     for socket in sockets {
         let _ = socket.disconnect().await;
     }
@@ -162,25 +163,22 @@ pub async fn realtime(args: RealtimeArgs) -> anyhow::Result<()> {
     );
     println!(
         "| pings timed (in flight at once) | {} ({}) |",
-        heard.len() + lost,
+        heard.len() + lost as u64,
         args.concurrency
     );
     println!(
         "| ping to rider socket p50 | {} |",
-        ms(percentile(&heard, 0.50))
+        ms(heard.percentile(0.50))
     );
     println!(
         "| ping to rider socket p95 | {} |",
-        ms(percentile(&heard, 0.95))
+        ms(heard.percentile(0.95))
     );
     println!(
         "| ping to rider socket p99 | {} |",
-        ms(percentile(&heard, 0.99))
+        ms(heard.percentile(0.99))
     );
-    println!(
-        "| ping to rider socket max | {} |",
-        ms(heard.last().copied())
-    );
+    println!("| ping to rider socket max | {} |", ms(heard.max()));
     println!("| pings never heard (5 s) | {lost} |");
     if let Some((held, per_socket)) = idle {
         println!(
@@ -397,33 +395,4 @@ fn server_rss() -> Option<u64> {
         }
     }
     None
-}
-
-pub(super) fn percentile(sorted: &[Duration], q: f64) -> Option<Duration> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((sorted.len() as f64) * q).ceil() as usize;
-    sorted
-        .get(rank.saturating_sub(1).min(sorted.len() - 1))
-        .copied()
-}
-
-pub(super) fn ms(d: Option<Duration>) -> String {
-    d.map(|d| format!("{:.2} ms", d.as_secs_f64() * 1000.0))
-        .unwrap_or_else(|| "n/a".into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentiles_pick_the_nearest_rank() {
-        let sorted: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
-        assert_eq!(percentile(&sorted, 0.50), Some(Duration::from_millis(50)));
-        assert_eq!(percentile(&sorted, 0.99), Some(Duration::from_millis(99)));
-        assert_eq!(percentile(&sorted, 1.0), Some(Duration::from_millis(100)));
-        assert_eq!(percentile(&[], 0.5), None);
-    }
 }
