@@ -8,6 +8,7 @@
 //!   correctness counters and the raw Redis ceiling of the same work.
 
 mod city;
+mod latency;
 mod realtime;
 
 pub use city::{city, CityArgs, Scenario};

@@ -19,13 +19,13 @@ use uuid::Uuid;
 
 use super::{
     api::{connect_socket, Api, Session},
-    geo::{self, Point},
+    geo,
     world::{Counters, World},
     Settings,
 };
 
 enum Leg {
-    Wander(Point),
+    Wander(LatLng),
     ToPickup(Trip),
     ToDropoff(Trip),
 }
@@ -33,14 +33,7 @@ enum Leg {
 pub struct Driver {
     pub session: Session,
     pub rng: StdRng,
-    pub pos: Point,
-}
-
-fn point(p: LatLng) -> Point {
-    Point {
-        lat: p.lat,
-        lng: p.lng,
-    }
+    pub pos: LatLng,
 }
 
 /// The socket events a simulated driver listens to.
@@ -148,11 +141,11 @@ impl Run {
         self.speed_kmh = self.me.rng.gen_range(20.0..=60.0);
     }
 
-    fn target(&self) -> Point {
+    fn target(&self) -> LatLng {
         match &self.leg {
             Leg::Wander(p) => *p,
-            Leg::ToPickup(trip) => point(trip.pickup),
-            Leg::ToDropoff(trip) => point(trip.dropoff),
+            Leg::ToPickup(trip) => trip.pickup,
+            Leg::ToDropoff(trip) => trip.dropoff,
         }
     }
 
@@ -310,7 +303,7 @@ impl Run {
                             && trip.status == TripStatus::Assigned
                             && self.pending_accept.is_none() =>
                     {
-                        let km = geo::distance_km(self.me.pos, point(trip.pickup));
+                        let km = self.me.pos.distance_km(&trip.pickup);
                         self.world.take(&trip, self.me.session.id, km, false);
                         self.new_speed();
                         self.leg = Leg::ToPickup(trip);
@@ -406,7 +399,7 @@ impl Run {
         {
             Ok(trip) => {
                 Counters::add(&self.world.counters.accepted);
-                let km = geo::distance_km(self.me.pos, point(trip.pickup));
+                let km = self.me.pos.distance_km(&trip.pickup);
                 self.world.take(&trip, self.me.session.id, km, true);
                 self.new_speed();
                 self.leg = Leg::ToPickup(trip);

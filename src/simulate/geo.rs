@@ -1,19 +1,13 @@
-//! Geometry for the simulator: the bounding box it plays in, distances, and
-//! moving a car toward a target at a given speed. Pure functions, unit-tested.
+//! Geometry for the simulator: the bounding box it plays in, and moving a
+//! car toward a target at a given speed. Points, distances and the Earth's
+//! radius are the project's one geometry (`hail_shared::api::geo`), so the
+//! simulator measures a trip as the services do. Pure functions, unit-tested.
 
 use std::{fmt, str::FromStr};
 
+pub use hail_shared::api::geo::LatLng;
+use hail_shared::api::geo::MAX_GEO_LAT;
 use rand::Rng;
-
-const EARTH_RADIUS_KM: f64 = 6371.0088;
-/// Redis GEO refuses latitudes beyond this (API.md: 422 outside it).
-const MAX_GEO_LAT: f64 = 85.05112878;
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Point {
-    pub lat: f64,
-    pub lng: f64,
-}
 
 /// `min_lat,min_lng,max_lat,max_lng`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -33,11 +27,11 @@ impl BBox {
         max_lng: 103.9547,
     };
 
-    pub fn random_point(&self, rng: &mut impl Rng) -> Point {
-        Point {
-            lat: rng.gen_range(self.min_lat..=self.max_lat),
-            lng: rng.gen_range(self.min_lng..=self.max_lng),
-        }
+    pub fn random_point(&self, rng: &mut impl Rng) -> LatLng {
+        LatLng::new(
+            rng.gen_range(self.min_lat..=self.max_lat),
+            rng.gen_range(self.min_lng..=self.max_lng),
+        )
     }
 }
 
@@ -99,17 +93,8 @@ impl FromStr for BBox {
     }
 }
 
-/// Great-circle distance in km.
-pub fn distance_km(a: Point, b: Point) -> f64 {
-    let (la1, la2) = (a.lat.to_radians(), b.lat.to_radians());
-    let dlat = la2 - la1;
-    let dlng = (b.lng - a.lng).to_radians();
-    let h = (dlat / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlng / 2.0).sin().powi(2);
-    2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin()
-}
-
 /// Initial bearing from `a` to `b` in degrees, 0..360 (0 = north).
-pub fn heading(a: Point, b: Point) -> f64 {
+pub fn heading(a: LatLng, b: LatLng) -> f64 {
     let (la1, la2) = (a.lat.to_radians(), b.lat.to_radians());
     let dlng = (b.lng - a.lng).to_radians();
     let y = dlng.sin() * la2.cos();
@@ -120,18 +105,18 @@ pub fn heading(a: Point, b: Point) -> f64 {
 /// Moves from `from` toward `to` at `speed_kmh` for `secs`: the new point, and
 /// whether it reached `to`. Over a city's distances a straight line in
 /// lat/lng is as good as a great circle.
-pub fn step(from: Point, to: Point, speed_kmh: f64, secs: f64) -> (Point, bool) {
-    let left = distance_km(from, to);
+pub fn step(from: LatLng, to: LatLng, speed_kmh: f64, secs: f64) -> (LatLng, bool) {
+    let left = from.distance_km(&to);
     let travel = speed_kmh.max(0.0) * secs.max(0.0) / 3600.0;
     if travel >= left || left == 0.0 {
         return (to, true);
     }
     let f = travel / left;
     (
-        Point {
-            lat: from.lat + (to.lat - from.lat) * f,
-            lng: from.lng + (to.lng - from.lng) * f,
-        },
+        LatLng::new(
+            from.lat + (to.lat - from.lat) * f,
+            from.lng + (to.lng - from.lng) * f,
+        ),
         false,
     )
 }
@@ -171,47 +156,24 @@ mod tests {
     #[test]
     fn the_default_box_is_about_30_km_around_singapore() {
         let b = BBox::SINGAPORE;
-        let width = distance_km(
-            Point {
-                lat: 1.3521,
-                lng: b.min_lng,
-            },
-            Point {
-                lat: 1.3521,
-                lng: b.max_lng,
-            },
-        );
-        let height = distance_km(
-            Point {
-                lat: b.min_lat,
-                lng: 103.8198,
-            },
-            Point {
-                lat: b.max_lat,
-                lng: 103.8198,
-            },
-        );
+        let width = LatLng::new(1.3521, b.min_lng).distance_km(&LatLng::new(1.3521, b.max_lng));
+        let height =
+            LatLng::new(b.min_lat, 103.8198).distance_km(&LatLng::new(b.max_lat, 103.8198));
         assert!((29.0..31.0).contains(&width), "{width}");
         assert!((29.0..31.0).contains(&height), "{height}");
     }
 
     #[test]
     fn a_step_covers_speed_times_time() {
-        let from = Point {
-            lat: 1.30,
-            lng: 103.80,
-        };
-        let to = Point {
-            lat: 1.40,
-            lng: 103.90,
-        };
+        let from = LatLng::new(1.30, 103.80);
+        let to = LatLng::new(1.40, 103.90);
         // 36 km/h for 10 s is 100 m.
         let (p, arrived) = step(from, to, 36.0, 10.0);
         assert!(!arrived);
-        let moved = distance_km(from, p);
+        let moved = from.distance_km(&p);
         assert!((moved - 0.1).abs() < 0.001, "{moved}");
         // Still on the line toward the target.
-        assert!((distance_km(p, to) + moved - distance_km(from, to)).abs() < 1e-6);
+        assert!((p.distance_km(&to) + moved - from.distance_km(&to)).abs() < 1e-6);
         // Overshooting stops at the target.
         let (p, arrived) = step(from, to, 60.0, 3600.0);
         assert!(arrived);
@@ -224,24 +186,9 @@ mod tests {
 
     #[test]
     fn headings_point_the_right_way() {
-        let o = Point {
-            lat: 1.0,
-            lng: 103.0,
-        };
-        let north = heading(
-            o,
-            Point {
-                lat: 1.1,
-                lng: 103.0,
-            },
-        );
-        let east = heading(
-            o,
-            Point {
-                lat: 1.0,
-                lng: 103.1,
-            },
-        );
+        let o = LatLng::new(1.0, 103.0);
+        let north = heading(o, LatLng::new(1.1, 103.0));
+        let east = heading(o, LatLng::new(1.0, 103.1));
         assert!(!(0.1..=359.9).contains(&north), "{north}");
         assert!((east - 90.0).abs() < 0.1, "{east}");
     }

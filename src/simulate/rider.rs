@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     api::{Api, Session},
-    geo::{self, Point},
+    geo::LatLng,
     world::{Counters, World},
     Settings,
 };
@@ -72,7 +72,7 @@ pub async fn run(
         let pickup = settings.bbox.random_point(&mut rng);
         let mut dropoff = settings.bbox.random_point(&mut rng);
         for _ in 0..20 {
-            if geo::distance_km(pickup, dropoff) >= MIN_TRIP_KM {
+            if pickup.distance_km(&dropoff) >= MIN_TRIP_KM {
                 break;
             }
             dropoff = settings.bbox.random_point(&mut rng);
@@ -97,8 +97,8 @@ pub async fn run(
 async fn request(
     rider: Session,
     index: usize,
-    pickup: Point,
-    dropoff: Point,
+    pickup: LatLng,
+    dropoff: LatLng,
     api: Api,
     world: Arc<World>,
     idle: Arc<Mutex<Vec<usize>>>,
