@@ -12,6 +12,8 @@ mod sockets;
 mod state;
 mod web_apps;
 
+pub use routes::docs::gateway_part;
+
 use hail_shared::{
     config::Config,
     keys::Keys,

@@ -4,7 +4,8 @@
 //! Nothing here describes a service's route. Each service documents its
 //! public routes on their handlers and serves that part to the gateway
 //! (`hail_shared::openapi`); the gateway's own routes are documented the same
-//! way ([`routes`], and the health routes from `hail_shared::server`). The
+//! way (`crate::routes::docs`, and the health routes from
+//! `hail_shared::server`). The
 //! first request for the document fetches the three parts, merges them with
 //! the gateway's ([`merge`]), adds what every proxied route shares from the
 //! routing table ([`shared_responses`]) and keeps the result while the
@@ -17,79 +18,18 @@ pub mod check;
 mod merge;
 mod shared_responses;
 
-use axum::{
-    extract::State,
-    http::header,
-    response::{Html, IntoResponse, Response},
-};
 use bytes::Bytes;
-use hail_shared::{
-    error::{ErrorBody, ErrorDetail},
-    extract::INTERNAL_TOKEN_HEADER,
-    openapi::{BearerScheme, PART_PATH},
-    ApiError,
-};
+use hail_shared::{extract::INTERNAL_TOKEN_HEADER, openapi::PART_PATH, ApiError};
 use serde_json::Value;
 use tokio::sync::OnceCell;
-use utoipa::OpenApi;
-use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{domain::routing::Upstream, state::AppState};
+use crate::domain::routing::Upstream;
 
-/// The gateway's own documented routes: this document and its docs page.
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(GatewayApi::openapi())
-        .routes(routes!(openapi_json))
-        .routes(routes!(docs_page))
-}
-
-/// The gateway's part: the document's title, the shared error shape, the
-/// bearer scheme, and the routes the gateway answers itself.
-pub fn gateway_part() -> utoipa::openapi::OpenApi {
-    let mut part = routes().into_openapi();
-    part.merge(hail_shared::server::health_openapi());
-    part
-}
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Hail",
-        description = "Ride-hailing backend: the public contract of the gateway (API.md). \
-            Every error answers `{\"error\": {\"code\", \"message\", \"details\"?}}`.",
-        license(name = "MIT"),
-    ),
-    components(schemas(ErrorBody, ErrorDetail)),
-    modifiers(&BearerScheme),
-    tags((name = "health", description = "Health, readiness, metrics and this contract")),
-)]
-struct GatewayApi;
-
-/// This document.
-#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "health", operation_id = "openapi_doc",
-    responses(
-        (status = 200, description = "OpenAPI 3.1", body = Object),
-        (status = 503, description = "`unavailable`: a service did not give its part of this document; retry shortly", body = ErrorBody),
-    ))]
-pub async fn openapi_json(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let document = state.contract.document(&state).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        document,
-    )
-        .into_response())
-}
-
-/// A page rendering this document; works offline.
-#[utoipa::path(get, path = "/api/docs", tag = "health", operation_id = "docs_doc",
-    responses((status = 200, description = "HTML", content_type = "text/html", body = String)))]
-pub async fn docs_page() -> Html<&'static str> {
-    // Self-contained (no CDN, no frontend build): it fetches the document
-    // and renders it.
-    Html(include_str!("docs.html"))
+/// Where the parts come from: the gateway's HTTP client and each service's
+/// base URL.
+pub struct Sources<'a> {
+    pub http: &'a reqwest::Client,
+    pub base_url: &'a (dyn Fn(Upstream) -> String + Sync),
 }
 
 /// The document as served, kept once every service has given its part.
@@ -108,9 +48,10 @@ impl Contract {
     }
 
     /// The document; assembled by the first call that finds every service.
-    async fn document(&self, state: &AppState) -> Result<Bytes, ApiError> {
+    /// `gateway` is the gateway's own part (its routes, the shared shapes).
+    pub async fn document(&self, sources: Sources<'_>, gateway: Value) -> Result<Bytes, ApiError> {
         self.served
-            .get_or_try_init(|| assemble(state))
+            .get_or_try_init(|| assemble(sources, &self.token, gateway))
             .await
             .cloned()
     }
@@ -133,17 +74,16 @@ impl Parts {
     }
 }
 
-async fn assemble(state: &AppState) -> Result<Bytes, ApiError> {
+async fn assemble(sources: Sources<'_>, token: &str, gateway: Value) -> Result<Bytes, ApiError> {
     let (user, driver, trip) = tokio::try_join!(
-        fetch_part(state, Upstream::User),
-        fetch_part(state, Upstream::Driver),
-        fetch_part(state, Upstream::Trip),
+        fetch_part(&sources, token, Upstream::User),
+        fetch_part(&sources, token, Upstream::Driver),
+        fetch_part(&sources, token, Upstream::Trip),
     )?;
     let parts = Parts { user, driver, trip };
     for problem in check::disagreements(&parts) {
         tracing::warn!(%problem, "the routing table and the services' OpenAPI parts disagree");
     }
-    let gateway = serde_json::to_value(gateway_part()).map_err(ApiError::internal)?;
     // In this order, so paths and tags read as API.md does: the services'
     // first, the gateway's own last.
     let mut document = merge::merge(
@@ -158,7 +98,11 @@ async fn assemble(state: &AppState) -> Result<Bytes, ApiError> {
 }
 
 /// `upstream`'s part; a service that does not give it is a 503.
-async fn fetch_part(state: &AppState, upstream: Upstream) -> Result<Value, ApiError> {
+async fn fetch_part(
+    sources: &Sources<'_>,
+    token: &str,
+    upstream: Upstream,
+) -> Result<Value, ApiError> {
     let service = upstream.name();
     let unavailable = |error: String| {
         tracing::warn!(service, %error, "could not fetch the service's OpenAPI part");
@@ -166,10 +110,10 @@ async fn fetch_part(state: &AppState, upstream: Upstream) -> Result<Value, ApiEr
             "the {service} service is unavailable; try again shortly"
         ))
     };
-    let response = state
+    let response = sources
         .http
-        .get(format!("{}{PART_PATH}", state.upstreams.base_url(upstream)))
-        .header(INTERNAL_TOKEN_HEADER, &state.contract.token)
+        .get(format!("{}{PART_PATH}", (sources.base_url)(upstream)))
+        .header(INTERNAL_TOKEN_HEADER, token)
         .send()
         .await
         .map_err(|e| unavailable(e.without_url().to_string()))?;

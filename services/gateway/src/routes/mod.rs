@@ -21,15 +21,15 @@ use tower_http::{
 
 use crate::{
     domain::{paths::check_path, routing::Upstream},
-    openapi,
     state::AppState,
     web_apps,
 };
 
+pub mod docs;
 pub mod proxy;
 
 pub fn router(state: AppState, config: &Config) -> Router {
-    let mut routes = Router::from(openapi::routes())
+    let mut routes = Router::from(docs::routes())
         .route("/api/v1/{*rest}", any(proxy::forward))
         .route("/api/{*rest}", any(unknown_route))
         .route("/internal/{*rest}", any(unknown_route))

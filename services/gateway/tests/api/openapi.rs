@@ -4,7 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use hail_gateway::openapi::{check, gateway_part, Parts};
+use hail_gateway::{
+    gateway_part,
+    openapi::{check, Parts},
+};
 use hail_shared::{internal::Peer, openapi::PART_PATH};
 use hail_testkit::{reqwest::Method, TestApp};
 
