@@ -294,11 +294,13 @@ async fn trip_service_killed_mid_dispatch() {
 
     // An offer shown before the kill can still be accepted; every other
     // trip is offered again by the new process.
-    let mut assigned = Vec::new();
     let response = app.trip_action(&drivers[0], first.trip_id, "accept").await;
-    if response.status() == StatusCode::OK {
-        assigned.push(first.trip_id);
-    }
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the offer shown before the kill is still open after the restart"
+    );
+    let mut assigned = vec![first.trip_id];
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while assigned.len() < riders.len() {
         assert!(

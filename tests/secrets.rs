@@ -129,7 +129,8 @@ async fn no_secret_in_any_log_line_or_response() {
     }
     rider_socket
         .next("trip:update", Duration::from_secs(10))
-        .await;
+        .await
+        .expect("the rider's socket heard the trip move");
     by_query.disconnect().await;
     drop(processes);
 

@@ -96,11 +96,15 @@ async fn every_illegal_move_from_every_state_is_409_and_changes_nothing() {
                 "{action} from {status} changed it"
             );
         }
-        // Accepting anything but an open offer is refused too.
+        // Accepting anything but an open offer is refused too: the driver
+        // the trip was offered to hears the offer is over; one it never was
+        // offered to cannot see the trip.
         let response = app.trip_action(&driver, trip.id, "accept").await;
-        assert!(
-            response.status() == StatusCode::CONFLICT || response.status() == StatusCode::NOT_FOUND
-        );
+        if status == TripStatus::Requested {
+            assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
+        } else {
+            assert_error(response, StatusCode::CONFLICT, "offer_expired").await;
+        }
         assert_eq!(app.trip(&rider, trip.id).await, trip);
     }
 }

@@ -6,7 +6,8 @@ use uuid::Uuid;
 
 use tokio::task::JoinSet;
 
-use hail_shared::internal::Peer;
+use hail_shared::{internal::Peer, keys::Keys};
+use redis::AsyncCommands;
 
 use crate::helpers::*;
 
@@ -103,6 +104,15 @@ async fn storm(toggle: bool) {
                         .current_offer
                         .expect("BUSY without a trip needs an open offer");
                     assert_eq!(Some(offer.trip_id), profile.current_trip_id);
+                } else {
+                    // Every claim on a driver who is not busy was released.
+                    let lock = Keys::new(app.config.redis_prefix.clone()).driver_lock(driver.id);
+                    let held: bool = app.redis().await.exists(&lock).await.unwrap();
+                    assert!(
+                        !held,
+                        "driver {} is {:?} but still claimed",
+                        driver.id, profile.status
+                    );
                 }
             }
             more => panic!("driver {} on {} trips", driver.id, more.len()),
