@@ -281,13 +281,27 @@ mod tests {
                 .collect();
             let claims = expected_claims(&wishes);
             prop_assert_eq!(claims.len(), wishes.len());
-            let mut seen = HashSet::new();
+            // What the answer must be, stated without the algorithm: nobody
+            // is given twice; each trip gets one of its own drivers; and a
+            // trip passes over a driver (or gets nobody) only when a trip
+            // before it in the queue got that driver.
+            let given: Vec<Uuid> = claims.iter().flatten().copied().collect();
+            let distinct: HashSet<Uuid> = given.iter().copied().collect();
+            prop_assert_eq!(distinct.len(), given.len(), "a driver given twice");
             for (k, (wish, got)) in wishes.iter().zip(&claims).enumerate() {
-                let before: HashSet<Uuid> = claims[..k].iter().flatten().copied().collect();
-                // The first of its drivers no earlier trip got, or none left.
-                prop_assert_eq!(*got, wish.drivers.iter().find(|d| !before.contains(*d)).copied());
-                if let Some(driver) = got {
-                    prop_assert!(seen.insert(*driver), "driver given twice");
+                let passed_over = match got {
+                    Some(driver) => {
+                        let at = wish.drivers.iter().position(|d| d == driver);
+                        prop_assert!(at.is_some(), "trip {} got a driver it never wanted", k);
+                        &wish.drivers[..at.unwrap_or(0)]
+                    }
+                    None => &wish.drivers[..],
+                };
+                for driver in passed_over {
+                    prop_assert!(
+                        claims[..k].contains(&Some(*driver)),
+                        "trip {} passed over a driver no earlier trip got", k
+                    );
                 }
             }
         }
