@@ -132,7 +132,7 @@ impl Run {
             "0",
         );
         t.row(
-            "lost: free-zone trips never offered",
+            "free-zone trips never offered, still REQUESTED at the end (starved or lost)",
             self.lost.free_zone.to_string(),
             "0",
         );
