@@ -2,7 +2,7 @@
 //!
 //! - `hail serve all|gateway|user|driver|trip` runs services (each on its own port)
 //! - `hail migrate` creates the database if needed and applies all migrations
-//! - `hail bench realtime|ingest|dispatch|redispatch` measures a running stack
+//! - `hail bench realtime|ingest|dispatch|redispatch|rush` measures a running stack
 //! - `hail simulate` fills a running stack with simulated drivers and riders
 
 use std::process::ExitCode;
@@ -56,6 +56,9 @@ enum Bench {
     Redispatch(bench::CityArgs),
     /// Ingest, dispatch and redispatch on one city, in one table.
     All(bench::CityArgs),
+    /// Rush hour (issue 21): offers ignored, declined and accepted, riders
+    /// cancelling, a hotspot where trips wait (offer mode, 3 s offer timeout).
+    Rush(bench::RushArgs),
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -96,6 +99,7 @@ async fn run_bench(what: Bench) -> ExitCode {
         Bench::Dispatch(args) => bench::city(bench::Scenario::Dispatch, args).await,
         Bench::Redispatch(args) => bench::city(bench::Scenario::Redispatch, args).await,
         Bench::All(args) => bench::city(bench::Scenario::All, args).await,
+        Bench::Rush(args) => bench::rush(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

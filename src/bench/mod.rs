@@ -5,11 +5,15 @@
 //! - `ingest`, `dispatch`, `redispatch`, `all`: a city of online drivers
 //!   (10,000 by default), location ingest, request-to-offer (or, against a
 //!   stack in auto mode, request-to-ASSIGNED), decline-to-next-offer, with
-//!   correctness counters and the raw Redis ceiling of the same work.
+//!   correctness counters and the raw Redis ceiling of the same work;
+//! - `rush`: rush hour (issue 21): 100 requests/s with drivers who ignore,
+//!   decline and accept, riders who cancel, and a hotspot where trips wait.
 
 mod city;
 mod latency;
 mod realtime;
+mod rush;
 
 pub use city::{city, CityArgs, Scenario};
 pub use realtime::{realtime, RealtimeArgs};
+pub use rush::{rush, RushArgs};

@@ -35,6 +35,8 @@ pub struct CallError {
     pub status: u16,
     pub code: String,
     pub message: String,
+    /// The answer's `Retry-After`, in seconds, when it had one.
+    pub retry_after: Option<u64>,
 }
 
 impl fmt::Display for CallError {
@@ -123,6 +125,7 @@ impl Api {
             status: 0,
             code: "transport".into(),
             message: format!("{path}: {err}"),
+            retry_after: None,
         };
         // A rate-limited call waits as long as `Retry-After` says and tries
         // again (a production gateway allows few sign-ups per minute per IP).
@@ -152,6 +155,11 @@ impl Api {
             tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
         };
         let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
         let bytes = response.bytes().await.map_err(transport)?;
         if !status.is_success() {
             let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
@@ -165,6 +173,7 @@ impl Api {
                 status: status.as_u16(),
                 code,
                 message: format!("{path}: {message}"),
+                retry_after,
             });
         }
         let bytes = if status == StatusCode::NO_CONTENT || bytes.is_empty() {
@@ -176,6 +185,7 @@ impl Api {
             status: status.as_u16(),
             code: "unreadable".into(),
             message: format!("{path}: unexpected answer: {err}"),
+            retry_after: None,
         })
     }
 

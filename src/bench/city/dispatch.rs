@@ -169,7 +169,11 @@ pub(super) async fn dispatch_events(api: &Api, rider: &Session, trip: Uuid) -> V
 
 /// Requests a trip at `at`; a rider left with an active trip by an earlier
 /// run cancels it first.
-pub(super) async fn request_at(api: &Api, rider: &Session, at: LatLng) -> Result<Trip, String> {
+pub(in crate::bench) async fn request_at(
+    api: &Api,
+    rider: &Session,
+    at: LatLng,
+) -> Result<Trip, String> {
     let body = json!({"pickup": {"lat": at.lat, "lng": at.lng}, "dropoff": {"lat": at.lat + 0.01, "lng": at.lng}});
     match api.post::<Trip>("/trips", rider, body.clone()).await {
         Ok(trip) => Ok(trip),
@@ -192,7 +196,7 @@ pub(super) async fn request_at(api: &Api, rider: &Session, at: LatLng) -> Result
 }
 
 /// Cancels each trip as its rider, 32 at a time (best effort).
-pub(super) async fn cancel_all(api: &Api, trips: &[(Uuid, String)]) {
+pub(in crate::bench) async fn cancel_all(api: &Api, trips: &[(Uuid, String)]) {
     stream::iter(trips)
         .for_each_concurrent(32, |(trip, token)| async move {
             let _ = api

@@ -31,8 +31,8 @@ const PAIR_OFFSET_KM: f64 = 0.022;
 
 /// Every driver of the city with its spot; fleet index = watched index.
 #[derive(Clone)]
-pub(super) struct Fleet {
-    pub(super) drivers: Vec<(Session, LatLng)>,
+pub(in crate::bench) struct Fleet {
+    pub(in crate::bench) drivers: Vec<(Session, LatLng)>,
 }
 
 /// Signs the drivers in, places them (redispatch pair k's B, watched index
@@ -50,7 +50,14 @@ pub(super) async fn setup(
     for b in pairs.skip(1).step_by(2) {
         positions[b] = positions[b - 1].north(PAIR_OFFSET_KM);
     }
-    let drivers: Vec<(Session, LatLng)> = sessions.into_iter().zip(positions).collect();
+    go_online_at(api, sessions.into_iter().zip(positions).collect()).await
+}
+
+/// Puts each driver online at its spot with a first ping, 32 at a time.
+pub(in crate::bench) async fn go_online_at(
+    api: &Api,
+    drivers: Vec<(Session, LatLng)>,
+) -> anyhow::Result<Fleet> {
     let done = AtomicUsize::new(0);
     let results: Vec<anyhow::Result<()>> = stream::iter(drivers.iter())
         .map(|(session, at)| {
@@ -95,7 +102,7 @@ async fn go_online(api: &Api, session: &Session, at: LatLng) -> anyhow::Result<(
 
 /// Signs in `n` accounts `bench-city-<role>-<i>@bench.hail`, registering
 /// those that do not exist yet.
-pub(super) async fn sign_in_all(
+pub(in crate::bench) async fn sign_in_all(
     api: &Api,
     role: &str,
     n: usize,
@@ -185,26 +192,36 @@ impl TokenCache {
 }
 
 /// Pings every driver at its spot every `--keepalive` seconds, 50 at a
-/// time, until stopped.
-pub(super) struct KeepAlive {
+/// time, until stopped; counts the pings answered 5xx or not at all.
+pub(in crate::bench) struct KeepAlive {
     stop: Arc<AtomicBool>,
+    failed: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl KeepAlive {
-    pub(super) fn start(api: Api, fleet: Arc<Fleet>, every: u64) -> Self {
+    pub(in crate::bench) fn start(api: Api, fleet: Arc<Fleet>, every: u64) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
-        let task = tokio::spawn(keep_alive(api, fleet, every, stop.clone()));
-        Self { stop, task }
+        let failed = Arc::new(AtomicUsize::new(0));
+        let task = tokio::spawn(keep_alive(api, fleet, every, stop.clone(), failed.clone()));
+        Self { stop, failed, task }
     }
 
-    pub(super) async fn stop(self) {
+    /// Stops the pings; returns how many failed (5xx or transport).
+    pub(in crate::bench) async fn stop(self) -> usize {
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.task.await;
+        self.failed.load(Ordering::Relaxed)
     }
 }
 
-async fn keep_alive(api: Api, fleet: Arc<Fleet>, every: u64, stop: Arc<AtomicBool>) {
+async fn keep_alive(
+    api: Api,
+    fleet: Arc<Fleet>,
+    every: u64,
+    stop: Arc<AtomicBool>,
+    failed: Arc<AtomicUsize>,
+) {
     let n = fleet.drivers.len().max(1);
     let gap = Duration::from_secs_f64(every.max(1) as f64 / n as f64 * 50.0);
     let mut i = 0;
@@ -215,15 +232,18 @@ async fn keep_alive(api: Api, fleet: Arc<Fleet>, every: u64, stop: Arc<AtomicBoo
         stream::iter(chunk)
             .for_each_concurrent(16, |k| {
                 let (session, at) = &fleet.drivers[k];
-                let api = &api;
+                let (api, failed) = (&api, &failed);
                 async move {
-                    let _ = api
+                    let answer = api
                         .post::<Value>(
                             "/drivers/me/location",
                             session,
                             json!({"lat": at.lat, "lng": at.lng}),
                         )
                         .await;
+                    if answer.is_err_and(|e| e.status == 0 || e.status >= 500) {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             })
             .await;

@@ -28,12 +28,12 @@
 //! `report` (the table).
 
 mod ceiling;
-mod dispatch;
-mod fleet;
+pub(super) mod dispatch;
+pub(super) mod fleet;
 mod ingest;
 mod redispatch;
 mod report;
-mod watch;
+pub(super) mod watch;
 
 use std::{
     ops::Range,

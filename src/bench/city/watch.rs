@@ -192,7 +192,7 @@ async fn watch(
 
 /// An `offer` event's trip, and how long until the offer expires (15 s
 /// when it does not say).
-fn offer(value: &Value) -> Option<(Uuid, Duration)> {
+pub(in crate::bench) fn offer(value: &Value) -> Option<(Uuid, Duration)> {
     let trip = value
         .get("trip_id")
         .and_then(Value::as_str)

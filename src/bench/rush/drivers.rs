@@ -1,0 +1,157 @@
+//! The watched drivers: each listens on its own socket and answers every
+//! new `offer` as a person would (the dice are [`draw_reaction`]): lets it
+//! run out, declines after a pause, or accepts after a pause, starts at once
+//! and completes after the ride. What they hear and do goes to the ledger.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use futures::{stream, StreamExt};
+use rand::rngs::StdRng;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use uuid::Uuid;
+
+use super::{
+    calls::Calls,
+    ledger::Ledger,
+    plan::{draw_reaction, Reaction},
+};
+use crate::{
+    bench::city::watch,
+    simulate::api::{connect_socket, Api, Session},
+};
+
+/// What every driver and rider task shares.
+pub(super) struct Crew {
+    pub(super) api: Api,
+    pub(super) ledger: Arc<Ledger>,
+    pub(super) calls: Arc<Calls>,
+    pub(super) rng: Mutex<StdRng>,
+    /// Ends the reactions (cleanup).
+    pub(super) stop: CancellationToken,
+    pub(super) tasks: TaskTracker,
+}
+
+impl Crew {
+    pub(super) fn reaction(&self) -> Reaction {
+        match self.rng.lock() {
+            Ok(mut rng) => draw_reaction(&mut *rng),
+            Err(_) => Reaction::Ignore,
+        }
+    }
+
+    /// Sleeps `d`, or returns false if the bench is stopping.
+    pub(super) async fn pause(&self, d: Duration) -> bool {
+        tokio::select! {
+            () = tokio::time::sleep(d) => true,
+            () = self.stop.cancelled() => false,
+        }
+    }
+}
+
+/// Opens the watched drivers' sockets, 50 at a time; driver `i` of
+/// `sessions` is the ledger's driver `i`.
+pub(super) async fn watch_all(
+    crew: &Arc<Crew>,
+    sessions: &[Session],
+) -> anyhow::Result<Vec<rust_socketio::asynchronous::Client>> {
+    let connected: Vec<anyhow::Result<rust_socketio::asynchronous::Client>> =
+        stream::iter(sessions.iter().enumerate())
+            .map(|(i, session)| watch_one(crew.clone(), session.clone(), i))
+            .buffer_unordered(50)
+            .collect()
+            .await;
+    connected.into_iter().collect()
+}
+
+async fn watch_one(
+    crew: Arc<Crew>,
+    session: Session,
+    d: usize,
+) -> anyhow::Result<rust_socketio::asynchronous::Client> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(&'static str, Value)>();
+    let client = connect_socket(
+        &crew.api.gateway,
+        &session.token(),
+        &["offer", "offer:revoked"],
+        tx,
+    )
+    .await?;
+    let tasks = crew.tasks.clone();
+    tasks.spawn(async move {
+        loop {
+            let next = tokio::select! {
+                next = rx.recv() => next,
+                () = crew.stop.cancelled() => None,
+            };
+            let Some((event, value)) = next else { break };
+            let at = Instant::now();
+            let Some((trip, expires)) = watch::offer(&value) else {
+                continue;
+            };
+            if event == "offer:revoked" {
+                crew.ledger.let_go(d, trip, at, false);
+            } else if crew.ledger.offer_heard(d, trip, at, at + expires) {
+                let crew = crew.clone();
+                let session = session.clone();
+                crew.tasks
+                    .clone()
+                    .spawn(async move { react(&crew, &session, d, trip, at + expires).await });
+            }
+        }
+    });
+    Ok(client)
+}
+
+/// One driver's answer to one offer.
+async fn react(crew: &Crew, session: &Session, d: usize, trip: Uuid, expires: Instant) {
+    match crew.reaction() {
+        Reaction::Ignore => {
+            let left = expires.saturating_duration_since(Instant::now());
+            if crew.pause(left).await {
+                crew.ledger.let_go(d, trip, expires, false);
+            }
+        }
+        Reaction::Decline { after } => {
+            if crew.pause(after).await {
+                crew.ledger.let_go(d, trip, Instant::now(), true);
+                let _ = call(crew, session, trip, "decline").await;
+            }
+        }
+        Reaction::Accept { after, ride } => {
+            if crew.pause(after).await {
+                ride_trip(crew, session, d, trip, ride).await;
+            }
+        }
+    }
+}
+
+/// Accept, start, wait out the ride, complete. A 409 anywhere means the
+/// trip went (the rider cancelled, the offer ran out): the driver is free.
+async fn ride_trip(crew: &Crew, session: &Session, d: usize, trip: Uuid, ride: Duration) {
+    if call(crew, session, trip, "accept").await.is_err() {
+        crew.ledger.let_go(d, trip, Instant::now(), false);
+        return;
+    }
+    crew.ledger.accepted(d, trip);
+    if call(crew, session, trip, "start").await.is_err() {
+        crew.ledger.ride_over(d, trip, Instant::now());
+        return;
+    }
+    if crew.pause(ride).await {
+        crew.ledger.ride_over(d, trip, Instant::now());
+        let _ = call(crew, session, trip, "complete").await;
+    }
+}
+
+async fn call(crew: &Crew, session: &Session, trip: Uuid, step: &str) -> Result<Value, ()> {
+    let answer = crew
+        .api
+        .post::<Value>(&format!("/trips/{trip}/{step}"), session, json!({}))
+        .await;
+    crew.calls.note(answer).map_err(|_| ())
+}

@@ -1,0 +1,60 @@
+//! The ledger's bookkeeping: doubles, freed -> offer, decline -> next offer.
+
+use super::*;
+
+fn trip(ledger: &Ledger, area: Area) -> Uuid {
+    let id = Uuid::new_v4();
+    ledger.requested(id, area, true, 0, Instant::now());
+    id
+}
+
+#[test]
+fn an_offer_while_holding_another_is_a_double_but_a_repeat_is_not() {
+    let ledger = Ledger::new(1, 1).unwrap();
+    let (a, b) = (trip(&ledger, Area::Hotspot), trip(&ledger, Area::Hotspot));
+    let now = Instant::now();
+    let later = now + Duration::from_secs(3);
+    assert!(ledger.offer_heard(0, a, now, later));
+    assert!(!ledger.offer_heard(0, a, now, later));
+    assert!(ledger.offer_heard(0, b, now, later));
+    let tally = ledger.take_tally().unwrap();
+    assert_eq!(tally.doubles, 1);
+    assert_eq!(tally.offers, 2);
+}
+
+#[test]
+fn an_offer_after_the_previous_expiry_times_freed_to_offer() {
+    let ledger = Ledger::new(1, 0).unwrap();
+    let (a, b, _c) = (
+        trip(&ledger, Area::Hotspot),
+        trip(&ledger, Area::Hotspot),
+        trip(&ledger, Area::Hotspot),
+    );
+    assert_eq!(ledger.waiting(Area::Hotspot), 3);
+    let t0 = Instant::now();
+    ledger.offer_heard(0, a, t0, t0 + Duration::from_secs(3));
+    assert_eq!(ledger.waiting(Area::Hotspot), 2);
+    let next = t0 + Duration::from_millis(3020);
+    assert!(ledger.offer_heard(0, b, next, next + Duration::from_secs(3)));
+    let tally = ledger.take_tally().unwrap();
+    assert_eq!(tally.doubles, 0);
+    assert_eq!(tally.freed_to_offer.len(), 1);
+    assert_eq!(tally.peak_waiting[&Area::Hotspot], 3);
+}
+
+#[test]
+fn a_decline_times_the_trip_s_next_offer_and_a_cancel_ends_it() {
+    let ledger = Ledger::new(0, 2).unwrap();
+    let a = trip(&ledger, Area::Free);
+    let t0 = Instant::now();
+    ledger.offer_heard(0, a, t0, t0 + Duration::from_secs(3));
+    ledger.let_go(0, a, t0, true);
+    assert_eq!(ledger.waiting(Area::Free), 1);
+    ledger.offer_heard(1, a, t0 + Duration::from_millis(10), t0);
+    ledger.cancelling(a, t0);
+    assert_eq!(ledger.waiting(Area::Free), 0);
+    assert!(ledger.open_trips().is_empty());
+    let tally = ledger.take_tally().unwrap();
+    assert_eq!(tally.times[&Area::Free].decline_next.len(), 1);
+    assert_eq!(tally.times[&Area::Free].first_offer.len(), 1);
+}

@@ -1,0 +1,339 @@
+//! The rush bench's table: one row per figure, the target beside it where
+//! the issue sets one. The stack's own figures are the run's deltas of its
+//! /metrics and Postgres counters; histograms are read to their bucket.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{
+    calls::Calls,
+    drivers::Crew,
+    ledger::{Ledger, Tally},
+    plan::Area,
+    server::{self, bucket_delta, bucket_ms, bucket_quantile, Scrape},
+    RushArgs,
+};
+use crate::{
+    bench::latency::{ms, Latencies},
+    simulate::api::{Api, Session},
+};
+
+/// The stack's counters before the run.
+pub(super) struct Before {
+    scrape: Scrape,
+    row_writes: Option<i64>,
+}
+
+impl Before {
+    pub(super) async fn read(args: &RushArgs, pool: Option<&PgPool>) -> anyhow::Result<Self> {
+        let row_writes = match pool {
+            Some(pool) => Some(server::row_writes(pool).await?),
+            None => None,
+        };
+        Ok(Self {
+            scrape: Scrape::read(&args.trip_metrics).await?,
+            row_writes,
+        })
+    }
+}
+
+/// Trips never offered, by what became of them.
+#[derive(Default)]
+pub(super) struct Lost {
+    /// Free zone, still REQUESTED: a free driver stood at the pickup.
+    pub(super) free_zone: usize,
+    /// Hotspot, still REQUESTED past the match deadline.
+    pub(super) hotspot: usize,
+    /// Hotspot, given up by the stack (NO_DRIVER) without an offer.
+    pub(super) no_driver: usize,
+}
+
+/// The run's figures from the stack.
+pub(super) struct Run {
+    stack: Vec<(String, String)>,
+    requested: usize,
+    peak_db: Option<i64>,
+    pub(super) lost: Lost,
+}
+
+impl Run {
+    pub(super) async fn after(
+        args: &RushArgs,
+        pool: Option<&PgPool>,
+        before: Before,
+        requested: usize,
+        peak_db: Option<i64>,
+    ) -> anyhow::Result<Self> {
+        let writes = match (pool, before.row_writes) {
+            (Some(pool), Some(was)) => Some(server::settled_row_writes(pool).await? - was),
+            _ => None,
+        };
+        let after = Scrape::read(&args.trip_metrics).await?;
+        let per_trip = |n: f64| format!("{:.1}", n / requested.max(1) as f64);
+        let mut stack = Vec::new();
+        let hist = |name: &str, filter: &[(&str, &str)], q: f64| {
+            let run = bucket_delta(
+                &before.scrape.buckets(name, filter),
+                &after.buckets(name, filter),
+            );
+            bucket_ms(bucket_quantile(&run, q))
+        };
+        let pass = "dispatch_pass_duration_seconds";
+        stack.push(("matcher pass p50 (bucket)".into(), hist(pass, &[], 0.5)));
+        stack.push(("matcher pass p99 (bucket)".into(), hist(pass, &[], 0.99)));
+        for pool_name in ["trip", "trip_background"] {
+            let wait = hist(
+                "db_pool_wait_duration_seconds",
+                &[("pool", pool_name)],
+                0.99,
+            );
+            stack.push((format!("pool wait p99, pool {pool_name} (bucket)"), wait));
+        }
+        let delta = |name: &str| after.sum(name, &[]) - before.scrape.sum(name, &[]);
+        stack.push((
+            "dispatch_failures_total (run)".into(),
+            format!("{:.0}", delta("dispatch_failures_total")),
+        ));
+        stack.push((
+            "Postgres statements per trip (db_statements_total, whole process)".into(),
+            per_trip(delta("db_statements_total")),
+        ));
+        if let Some(writes) = writes {
+            stack.push((
+                "Postgres row writes per trip (pg_stat_user_tables)".into(),
+                per_trip(writes as f64),
+            ));
+        }
+        Ok(Self {
+            stack,
+            requested,
+            peak_db,
+            lost: Lost::default(),
+        })
+    }
+
+    pub(super) fn print(self, args: &RushArgs, crew: &Crew, keepalive_failures: usize) {
+        let Some(tally) = crew.ledger.take_tally() else {
+            eprintln!("[rush] the ledger was poisoned: no table");
+            return;
+        };
+        let mut t = Table::default();
+        self.demand(&mut t, args, &tally);
+        latencies(&mut t, &tally);
+        for (measure, value) in self.stack {
+            t.row(measure, value, "");
+        }
+        answers(&mut t, &crew.calls, keepalive_failures);
+        t.row(
+            "double offers/assignments (a driver offered a trip while holding another)",
+            tally.doubles.to_string(),
+            "0",
+        );
+        t.row(
+            "free-zone trips never offered, still REQUESTED at the end (starved or lost)",
+            self.lost.free_zone.to_string(),
+            "0",
+        );
+        t.row(
+            "lost: hotspot trips never offered, still REQUESTED past the deadline",
+            self.lost.hotspot.to_string(),
+            "0",
+        );
+        t.print();
+    }
+
+    fn demand(&self, t: &mut Table, args: &RushArgs, tally: &Tally) {
+        let n = |area| tally.requested.get(&area).copied().unwrap_or(0);
+        t.row(
+            "trips requested (hotspot / free zone)",
+            format!(
+                "{} of {} ({} / {})",
+                n(Area::Hotspot) + n(Area::Free),
+                self.requested,
+                n(Area::Hotspot),
+                n(Area::Free)
+            ),
+            format!("{}/s for {} s", args.rate, args.secs),
+        );
+        t.row(
+            "offers heard by watched drivers",
+            tally.offers.to_string(),
+            "",
+        );
+        let peak = |area| tally.peak_waiting.get(&area).copied().unwrap_or(0);
+        t.row(
+            "peak trips waiting at once, hotspot (client: no open offer)",
+            peak(Area::Hotspot).to_string(),
+            ">= 1000",
+        );
+        if let Some(db) = self.peak_db {
+            t.row(
+                "peak trips REQUESTED at once (Postgres, sampled each second)",
+                db.to_string(),
+                "",
+            );
+        }
+        t.row(
+            "hotspot trips given up without an offer (NO_DRIVER)",
+            format!(
+                "{} (client saw {} wait past the deadline)",
+                self.lost.no_driver, tally.past_deadline
+            ),
+            "",
+        );
+        t.row(
+            "free-zone requests with no known-free driver (not timed)",
+            tally.unplaced.to_string(),
+            "",
+        );
+    }
+}
+
+fn latencies(t: &mut Table, tally: &Tally) {
+    let q = |l: &Latencies, name: &str, target: &str, t: &mut Table| {
+        t.row(
+            format!("{name} p50 (n = {})", l.len()),
+            ms(l.percentile(0.5)),
+            "",
+        );
+        t.row(format!("{name} p99"), ms(l.percentile(0.99)), target);
+    };
+    if let Some(free) = tally.times.get(&Area::Free) {
+        q(
+            &free.first_offer,
+            "request -> first offer, trip at a free driver",
+            "< 50 ms",
+            t,
+        );
+        q(
+            &free.decline_next,
+            "decline sent -> next offer, free zone",
+            "",
+            t,
+        );
+    }
+    q(
+        &tally.freed_to_offer,
+        "hotspot driver freed -> its next offer, trips waiting",
+        "< 100 ms",
+        t,
+    );
+    if let Some(hot) = tally.times.get(&Area::Hotspot) {
+        q(
+            &hot.first_offer,
+            "request -> first offer, hotspot (queue wait)",
+            "",
+            t,
+        );
+        q(
+            &hot.decline_next,
+            "decline sent -> next offer, hotspot",
+            "",
+            t,
+        );
+    }
+}
+
+fn answers(t: &mut Table, calls: &Calls, keepalive_failures: usize) {
+    let by_status: Vec<String> = calls
+        .server_errors()
+        .iter()
+        .map(|(s, n)| format!("{s}: {n}"))
+        .collect();
+    let shown = if by_status.is_empty() {
+        "0".to_string()
+    } else {
+        by_status.join(", ")
+    };
+    t.row(
+        "5xx answers to the bench's trip calls, by status",
+        shown,
+        "0 (except fast 503s)",
+    );
+    t.row(
+        "503s that carried Retry-After",
+        Calls::get(&calls.retry_after_503).to_string(),
+        "",
+    );
+    t.row(
+        "calls with no answer (transport)",
+        Calls::get(&calls.transport).to_string(),
+        "0",
+    );
+    t.row(
+        "keep-alive pings failed (5xx or no answer)",
+        keepalive_failures.to_string(),
+        "0",
+    );
+    t.row(
+        "trip requests refused",
+        Calls::get(&calls.requests_refused).to_string(),
+        "0",
+    );
+    t.row(
+        "rider cancels answered / retried after 503 / lost",
+        format!(
+            "{} / {} / {}",
+            Calls::get(&calls.cancels_answered),
+            Calls::get(&calls.cancels_retried),
+            Calls::get(&calls.cancels_lost)
+        ),
+        "lost 0",
+    );
+}
+
+/// Looks up every trip never offered: REQUESTED in the free zone, or in
+/// the hotspot past the match deadline (plus 5 s), is lost.
+pub(super) async fn lost(api: &Api, riders: &[Session], ledger: &Ledger, args: &RushArgs) -> Lost {
+    let mut lost = Lost::default();
+    let deadline = Duration::from_secs(args.match_deadline_secs + 5);
+    for (trip, rider, area, age) in ledger.never_offered() {
+        let Some(rider) = riders.get(rider) else {
+            continue;
+        };
+        let Ok(t) = api
+            .get::<hail_shared::api::trips::Trip>(&format!("/trips/{trip}"), rider)
+            .await
+        else {
+            continue;
+        };
+        match (t.status.as_str(), area) {
+            ("REQUESTED", Area::Free) => lost.free_zone += 1,
+            ("REQUESTED", Area::Hotspot) if age >= deadline => lost.hotspot += 1,
+            ("NO_DRIVER", _) => lost.no_driver += 1,
+            _ => {}
+        }
+    }
+    lost
+}
+
+/// Each trip with its rider's token, for cancelling.
+pub(super) fn with_tokens(riders: &[Session], open: Vec<(Uuid, usize)>) -> Vec<(Uuid, String)> {
+    open.into_iter()
+        .filter_map(|(trip, k)| riders.get(k).map(|r| (trip, r.token())))
+        .collect()
+}
+
+#[derive(Default)]
+struct Table(Vec<[String; 3]>);
+
+impl Table {
+    fn row(
+        &mut self,
+        measure: impl Into<String>,
+        value: impl Into<String>,
+        target: impl Into<String>,
+    ) {
+        self.0.push([measure.into(), value.into(), target.into()]);
+    }
+
+    fn print(self) {
+        println!("\n| measure | this run | target |\n|---|---|---|");
+        for [m, v, t] in self.0 {
+            println!("| {m} | {v} | {t} |");
+        }
+        println!("\nStack figures (matcher pass, pool wait) are bucket bounds of the run's histogram deltas (buckets 1, 2.5, 5, 10, 25, 50, 100, 250 ms ...). Decline and freed-driver times run from sending the decline or completion (so they include that call), or from an ignored offer's expires_at.");
+    }
+}

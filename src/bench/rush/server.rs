@@ -1,0 +1,201 @@
+//! What the stack says about itself, read before and after the run: the
+//! trip process's Prometheus text (histograms as bucket counts, so a
+//! quantile is known only to its bucket) and, when the bench may reach the
+//! database, Postgres's own row-write counters and the trips it holds open.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use sqlx::PgPool;
+
+/// One scrape: (name, labels, value) per sample line.
+#[derive(Default)]
+pub(super) struct Scrape(Vec<(String, BTreeMap<String, String>, f64)>);
+
+impl Scrape {
+    pub(super) async fn read(url: &str) -> anyhow::Result<Self> {
+        let text = reqwest::get(url)
+            .await
+            .and_then(|r| r.error_for_status())
+            .with_context(|| format!("read {url} (--trip-metrics)"))?
+            .text()
+            .await?;
+        Ok(Self::parse(&text))
+    }
+
+    pub(super) fn parse(text: &str) -> Self {
+        Self(text.lines().filter_map(sample).collect())
+    }
+
+    /// The sum of `name` over the series whose labels include `filter`.
+    pub(super) fn sum(&self, name: &str, filter: &[(&str, &str)]) -> f64 {
+        self.matching(name, filter).map(|(_, v)| v).sum()
+    }
+
+    /// `name`'s cumulative buckets (upper bound, count), summed over the
+    /// matching series, in increasing bound.
+    pub(super) fn buckets(&self, name: &str, filter: &[(&str, &str)]) -> Vec<(f64, f64)> {
+        let mut by_le: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
+        for (labels, v) in self.matching(&format!("{name}_bucket"), filter) {
+            let le = match labels.get("le").map(String::as_str) {
+                Some("+Inf") => f64::INFINITY,
+                Some(le) => le.parse().unwrap_or(f64::INFINITY),
+                None => continue,
+            };
+            by_le.entry(le.to_bits()).or_insert((le, 0.0)).1 += v;
+        }
+        let mut buckets: Vec<(f64, f64)> = by_le.into_values().collect();
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        buckets
+    }
+
+    fn matching<'a>(
+        &'a self,
+        name: &'a str,
+        filter: &'a [(&str, &str)],
+    ) -> impl Iterator<Item = (&'a BTreeMap<String, String>, f64)> + 'a {
+        self.0
+            .iter()
+            .filter(move |(n, labels, _)| {
+                n == name
+                    && filter
+                        .iter()
+                        .all(|(k, v)| labels.get(*k).is_some_and(|l| l == v))
+            })
+            .map(|(_, labels, v)| (labels, *v))
+    }
+}
+
+/// `name{a="x",b="y"} 12.5` -> (name, labels, value); comments are skipped.
+fn sample(line: &str) -> Option<(String, BTreeMap<String, String>, f64)> {
+    if line.starts_with('#') || line.trim().is_empty() {
+        return None;
+    }
+    let (series, value) = line.rsplit_once(' ')?;
+    let value: f64 = value.trim().parse().ok()?;
+    let (name, labels) = match series.split_once('{') {
+        Some((name, rest)) => (name, rest.trim_end_matches('}')),
+        None => (series, ""),
+    };
+    let labels = labels
+        .split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim_matches('"').to_string()))
+        .collect();
+    Some((name.to_string(), labels, value))
+}
+
+/// The run's buckets: `after` minus `before`, bound by bound.
+pub(super) fn bucket_delta(before: &[(f64, f64)], after: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    after
+        .iter()
+        .map(|&(le, n)| {
+            let was = before
+                .iter()
+                .find(|(b, _)| *b == le)
+                .map_or(0.0, |(_, n)| *n);
+            (le, n - was)
+        })
+        .collect()
+}
+
+/// The upper bound of the bucket holding quantile `q` of cumulative
+/// `buckets` (nearest rank), `None` without samples; infinite when it is
+/// past the last finite bound.
+pub(super) fn bucket_quantile(buckets: &[(f64, f64)], q: f64) -> Option<f64> {
+    let total = buckets.last()?.1;
+    if total <= 0.0 {
+        return None;
+    }
+    let rank = (q * total).ceil().max(1.0);
+    buckets.iter().find(|(_, n)| *n >= rank).map(|(le, _)| *le)
+}
+
+/// "<= 25 ms" for a bucket bound in seconds.
+pub(super) fn bucket_ms(le: Option<f64>) -> String {
+    match le {
+        None => "n/a".into(),
+        Some(le) if le.is_infinite() => "> 10 s (last bucket)".into(),
+        Some(le) => format!("<= {} ms", le * 1000.0),
+    }
+}
+
+/// Rows inserted, updated or deleted in Hail's schemas, per Postgres.
+pub(super) async fn row_writes(pool: &PgPool) -> anyhow::Result<i64> {
+    let n: Option<i64> = sqlx::query_scalar(
+        "SELECT (sum(n_tup_ins + n_tup_upd + n_tup_del))::bigint FROM pg_stat_user_tables
+         WHERE schemaname IN ('trip', 'driver', 'user')",
+    )
+    .fetch_one(pool)
+    .await
+    .context("read pg_stat_user_tables")?;
+    Ok(n.unwrap_or(0))
+}
+
+/// Trips REQUESTED now, per Postgres (waiting, or holding an open offer).
+pub(super) async fn requested_now(pool: &PgPool) -> anyhow::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM trip.trips WHERE status = 'REQUESTED'")
+        .fetch_one(pool)
+        .await
+        .context("count REQUESTED trips")
+}
+
+/// Row counters are flushed by each backend now and then: a second's wait
+/// lets the run's last writes show.
+pub(super) async fn settled_row_writes(pool: &PgPool) -> anyhow::Result<i64> {
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    row_writes(pool).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BEFORE: &str = r#"# TYPE dispatch_pass_duration_seconds histogram
+dispatch_pass_duration_seconds_bucket{service="trip",le="0.001"} 10
+dispatch_pass_duration_seconds_bucket{service="trip",le="0.005"} 20
+dispatch_pass_duration_seconds_bucket{service="trip",le="0.01"} 20
+dispatch_pass_duration_seconds_bucket{service="trip",le="+Inf"} 20
+db_statements_total 1000
+db_pool_wait_duration_seconds_bucket{service="trip",pool="trip",le="0.001"} 5
+db_pool_wait_duration_seconds_bucket{service="trip",pool="trip_background",le="0.001"} 7
+"#;
+
+    const AFTER: &str = r#"dispatch_pass_duration_seconds_bucket{service="trip",le="0.001"} 10
+dispatch_pass_duration_seconds_bucket{service="trip",le="0.005"} 70
+dispatch_pass_duration_seconds_bucket{service="trip",le="0.01"} 119
+dispatch_pass_duration_seconds_bucket{service="trip",le="+Inf"} 120
+db_statements_total 4000
+"#;
+
+    #[test]
+    fn a_quantile_is_the_bound_of_the_bucket_holding_its_rank() {
+        let name = "dispatch_pass_duration_seconds";
+        let (before, after) = (Scrape::parse(BEFORE), Scrape::parse(AFTER));
+        let run = bucket_delta(&before.buckets(name, &[]), &after.buckets(name, &[]));
+        assert_eq!(
+            run,
+            vec![
+                (0.001, 0.0),
+                (0.005, 50.0),
+                (0.01, 99.0),
+                (f64::INFINITY, 100.0)
+            ]
+        );
+        assert_eq!(bucket_quantile(&run, 0.5), Some(0.005));
+        assert_eq!(bucket_quantile(&run, 0.99), Some(0.01));
+        assert_eq!(bucket_quantile(&run, 1.0), Some(f64::INFINITY));
+        assert_eq!(bucket_ms(Some(0.005)), "<= 5 ms");
+        assert_eq!(bucket_quantile(&[(0.001, 0.0)], 0.5), None);
+    }
+
+    #[test]
+    fn counters_and_labels_filter() {
+        let s = Scrape::parse(BEFORE);
+        assert_eq!(s.sum("db_statements_total", &[]), 1000.0);
+        let trip = s.buckets("db_pool_wait_duration_seconds", &[("pool", "trip")]);
+        assert_eq!(trip, vec![(0.001, 5.0)]);
+        let all = s.buckets("db_pool_wait_duration_seconds", &[]);
+        assert_eq!(all, vec![(0.001, 12.0)]);
+    }
+}
