@@ -250,6 +250,12 @@ async fn reschedule_misses(
     let scheduled = misses.into_iter().map(|(trip, miss)| async move {
         let (at, radius_km) = match miss {
             Miss::Yield | Miss::Contended => (now, trip.search_radius_km),
+            // Already at the widest: back off with the wait (a release
+            // nearby still wakes it at once).
+            Miss::Widen if trip.search_radius_km >= state.policy.max_radius_km => (
+                state.policy.next_retry_at_widest(trip.created_at, now),
+                trip.search_radius_km,
+            ),
             Miss::Widen => (
                 state.policy.next_retry(now),
                 state.policy.widen(trip.search_radius_km),

@@ -10,6 +10,10 @@ use uuid::Uuid;
 /// How soon a trip whose search found nobody is searched again.
 pub const RETRY_EMPTY_SEARCH: Duration = Duration::from_millis(500);
 
+/// The longest a trip searching at its widest radius waits between searches,
+/// in retry steps (5 s).
+pub const MAX_RETRY_STEPS: i64 = 10;
+
 /// Candidates asked for per search; claims go down this list in order.
 pub const CANDIDATES_PER_SEARCH: usize = 5;
 
@@ -55,8 +59,30 @@ impl SearchPolicy {
     /// and tried in queue order (premium first, then oldest), not in
     /// whatever order their own timers would fire.
     pub fn next_retry(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        Self::on_grid(now, RETRY_EMPTY_SEARCH.as_millis() as i64 / 2)
+    }
+
+    /// Like [`Self::next_retry`], for a trip requested at `requested_at`
+    /// whose radius is already the widest: it waits a quarter of the time
+    /// it has waited so far (between one and [`MAX_RETRY_STEPS`] steps), so
+    /// a queue of trips nobody can serve does not take every matcher pass.
+    /// A driver freed near one wakes it at once (`crate::freed`), and a
+    /// younger trip still yields a driver it wants.
+    pub fn next_retry_at_widest(
+        &self,
+        requested_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> DateTime<Utc> {
         let step = RETRY_EMPTY_SEARCH.as_millis() as i64;
-        let earliest = now.timestamp_millis() + step / 2;
+        let waited = now.signed_duration_since(requested_at).num_milliseconds();
+        let delay = (waited / 4).clamp(step / 2, step * MAX_RETRY_STEPS - step / 2);
+        Self::on_grid(now, delay)
+    }
+
+    /// The first boundary of the retry grid at least `delay_ms` after `now`.
+    fn on_grid(now: DateTime<Utc>, delay_ms: i64) -> DateTime<Utc> {
+        let step = RETRY_EMPTY_SEARCH.as_millis() as i64;
+        let earliest = now.timestamp_millis() + delay_ms;
         let aligned = (earliest + step - 1).div_euclid(step) * step;
         DateTime::from_timestamp_millis(aligned).unwrap_or(now)
     }
@@ -260,6 +286,26 @@ mod tests {
             let at = p.next_retry(now).timestamp_millis();
             prop_assert_eq!(at % 500, 0);
             prop_assert!((250..750).contains(&(at - ms)), "{}", at - ms);
+        }
+
+        #[test]
+        fn a_trip_at_its_widest_backs_off_with_its_wait_on_the_grid(
+            start in 0i64..10_000_000_000,
+            waited in 0i64..600_000,
+        ) {
+            let p = policy();
+            let requested = DateTime::from_timestamp_millis(start).unwrap();
+            let now = DateTime::from_timestamp_millis(start + waited).unwrap();
+            let at = p.next_retry_at_widest(requested, now).timestamp_millis();
+            let delay = at - (start + waited);
+            prop_assert_eq!(at % 500, 0);
+            // Never sooner than an ordinary retry, never later than the cap.
+            prop_assert!(delay >= 250, "{}", delay);
+            prop_assert!(delay < 5_000 + 500, "{}", delay);
+            // Longer waits never retry sooner (up to the grid).
+            let later = DateTime::from_timestamp_millis(start + waited + 1_000).unwrap();
+            let at_later = p.next_retry_at_widest(requested, later).timestamp_millis();
+            prop_assert!(at_later - (start + waited + 1_000) + 500 >= delay, "{} then {}", delay, at_later);
         }
 
         #[test]

@@ -6,7 +6,7 @@ use hail_shared::api::trips::{Tier, TripStatus};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::domain::dispatch::{FreedDriver, RETRY_EMPTY_SEARCH};
+use crate::domain::dispatch::{FreedDriver, MAX_RETRY_STEPS, RETRY_EMPTY_SEARCH};
 
 use super::TripRow;
 
@@ -132,10 +132,9 @@ pub async fn wake_near(
 }
 
 /// A waiting trip (no offer, not mid-pass) is always due within this: it was
-/// scheduled at most a retry step and a half ahead, or made due at once.
-/// Reading only trips due this soon (index `trips_due`) skips every trip
-/// whose offer is still open.
-const WAITING_DUE_WITHIN_SECS: f64 = RETRY_EMPTY_SEARCH.as_secs_f64() * 2.0;
+/// scheduled at most the longest back-off ahead, or made due at once.
+const WAITING_DUE_WITHIN_SECS: f64 =
+    RETRY_EMPTY_SEARCH.as_secs_f64() * (MAX_RETRY_STEPS as f64 + 1.0);
 
 /// A candidate driver one trip of a batch found, for [`wanted_by_queue_ahead`].
 pub struct CandidatePair {
