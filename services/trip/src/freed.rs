@@ -2,16 +2,16 @@
 //! cancelled or completed trip) pushes one entry onto a Redis list that
 //! every instance shares; the matcher drains it at the start of a pass and,
 //! in one statement, makes due the few oldest waiting trips near each freed
-//! driver that could use it (premium first, then oldest). So a freed driver
-//! is offered to a waiting trip nearby in the next pass, and the rest of
-//! the queue is not touched.
+//! driver that could use it (premium first, then oldest, among the 64
+//! requested trips nearest it). So a freed driver is offered to a waiting
+//! trip nearby in the next pass, and the rest of the queue is not touched.
 //!
 //! Cost: a release is one Redis round trip (LPUSH + LTRIM), whatever the
-//! number of waiting trips; a pass adds one `UPDATE` whose work is an index
-//! probe of each freed driver's neighbourhood (`trips_waiting_pickup`),
-//! however many releases it coalesces (up to [`DRAIN`]). A lost entry (the
-//! list is capped, a drain failed) costs only latency: waiting trips search
-//! again on their own every `RETRY_EMPTY_SEARCH`.
+//! number of waiting trips; a pass adds one `UPDATE` that reads at most 64
+//! index entries per freed driver (`trips_waiting_pickup`, nearest first),
+//! however long the queue and however many releases it coalesces (up to
+//! [`DRAIN`]). A lost entry (the list is capped, a drain failed) costs only
+//! latency: waiting trips search again on their own.
 
 use redis::AsyncCommands;
 use uuid::Uuid;
@@ -56,13 +56,7 @@ pub async fn wake_trips_near_freed(state: &AppState) -> Result<Vec<Uuid>, WakeEr
     if freed.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(repo::wake_near(
-        &state.pool,
-        &freed,
-        state.policy.max_radius_km,
-        WAKE_PER_DRIVER,
-    )
-    .await?)
+    Ok(repo::wake_near(&state.pool, &freed, WAKE_PER_DRIVER).await?)
 }
 
 #[derive(Debug, thiserror::Error)]

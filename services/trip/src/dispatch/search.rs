@@ -90,8 +90,7 @@ pub(super) async fn wishes(
             })
         })
         .collect();
-    let max_radius_km = state.policy.max_radius_km;
-    let wanted = repo::wanted_by_queue_ahead(&state.pool, &pairs, batch, max_radius_km).await?;
+    let wanted = repo::wanted_by_queue_ahead(&state.pool, &pairs, batch).await?;
     let ahead: Vec<Uuid> = wanted.iter().map(|(_, trip)| *trip).collect();
     let wanted: HashSet<usize> = wanted.into_iter().map(|(pair, _)| pair).collect();
     // Pairs are numbered trip by trip, candidate by candidate.

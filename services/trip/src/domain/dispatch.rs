@@ -64,8 +64,9 @@ impl SearchPolicy {
 
     /// Like [`Self::next_retry`], for a trip requested at `requested_at`
     /// whose radius is already the widest: it waits a quarter of the time
-    /// it has waited so far (between one and [`MAX_RETRY_STEPS`] steps), so
-    /// a queue of trips nobody can serve does not take every matcher pass.
+    /// it has waited so far (between one and [`MAX_RETRY_STEPS`] steps, and
+    /// never past its deadline, so giving up stays on time), so a queue of
+    /// trips nobody can serve does not take every matcher pass.
     /// A driver freed near one wakes it at once (`crate::freed`), and a
     /// younger trip still yields a driver it wants.
     pub fn next_retry_at_widest(
@@ -76,7 +77,9 @@ impl SearchPolicy {
         let step = RETRY_EMPTY_SEARCH.as_millis() as i64;
         let waited = now.signed_duration_since(requested_at).num_milliseconds();
         let delay = (waited / 4).clamp(step / 2, step * MAX_RETRY_STEPS - step / 2);
-        Self::on_grid(now, delay)
+        let deadline = requested_at
+            + chrono::Duration::from_std(self.deadline).unwrap_or(chrono::TimeDelta::MAX);
+        Self::on_grid(now, delay).min(deadline.max(now))
     }
 
     /// The first boundary of the retry grid at least `delay_ms` after `now`.
@@ -298,14 +301,23 @@ mod tests {
             let now = DateTime::from_timestamp_millis(start + waited).unwrap();
             let at = p.next_retry_at_widest(requested, now).timestamp_millis();
             let delay = at - (start + waited);
-            prop_assert_eq!(at % 500, 0);
+            let deadline = start + p.deadline.as_millis() as i64;
+            if at < deadline {
+                prop_assert_eq!(at % 500, 0);
+            } else {
+                // Never past the deadline (or now, once it has passed).
+                prop_assert_eq!(at, deadline.max(start + waited));
+                return Ok(());
+            }
             // Never sooner than an ordinary retry, never later than the cap.
             prop_assert!(delay >= 250, "{}", delay);
             prop_assert!(delay < 5_000 + 500, "{}", delay);
             // Longer waits never retry sooner (up to the grid).
             let later = DateTime::from_timestamp_millis(start + waited + 1_000).unwrap();
             let at_later = p.next_retry_at_widest(requested, later).timestamp_millis();
-            prop_assert!(at_later - (start + waited + 1_000) + 500 >= delay, "{} then {}", delay, at_later);
+            if at_later < deadline {
+                prop_assert!(at_later - (start + waited + 1_000) + 500 >= delay, "{} then {}", delay, at_later);
+            }
         }
 
         #[test]

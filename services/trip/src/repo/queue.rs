@@ -74,22 +74,22 @@ pub async fn due_now(conn: impl sqlx::PgExecutor<'_>, id: Uuid) -> Result<(), sq
     Ok(())
 }
 
-/// Kilometres per degree of latitude (and of longitude at the equator), for
-/// the bounding boxes the waiting-trip index is probed with; a box is a
-/// little larger than the circle it stands for, and the exact distance is
-/// checked after.
-const KM_PER_DEGREE: f64 = 111.0;
+/// How many REQUESTED trips nearest a point (index `trips_waiting_pickup`,
+/// nearest first) a probe reads at most. It bounds the cost of waking trips
+/// near a freed driver and of asking whether a trip ahead wants a
+/// candidate, however dense the queue: queue order holds among these
+/// nearest trips, which in a crowd are all within a few hundred metres.
+const NEAREST_PROBED: i64 = 64;
 
 /// Makes due, for each freed driver, the `per_driver` first waiting trips in
-/// queue order (premium first, then oldest) that could use it: REQUESTED,
-/// not due yet, no live offer, never offered this driver, and the driver
-/// inside the trip's current search radius. Each driver reads only its own
-/// neighbourhood (index `trips_waiting_pickup`, a box of `max_radius_km`),
-/// never the whole queue. Returns the trips made due.
+/// queue order (premium first, then oldest) among the requested trips
+/// nearest it that could use it: not due yet, no live offer, never offered
+/// this driver, and the driver inside the trip's current search radius.
+/// Each driver reads at most [`NEAREST_PROBED`] index entries, never the
+/// whole queue. Returns the trips made due.
 pub async fn wake_near(
     pool: &PgPool,
     freed: &[FreedDriver],
-    max_radius_km: f64,
     per_driver: i64,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
     let driver_id: Vec<Uuid> = freed.iter().map(|f| f.driver_id).collect();
@@ -101,21 +101,24 @@ pub async fn wake_near(
              SELECT w.id
              FROM unnest($1::uuid[], $2::float8[], $3::float8[]) AS f(driver_id, lat, lng)
              CROSS JOIN LATERAL (
-               SELECT t.id FROM trips t
-               WHERE t.status = 'REQUESTED'
-                 AND point(t.pickup_lng, t.pickup_lat) <@ box(
-                       point(f.lng - $4 / ($6 * greatest(cos(radians(f.lat)), 0.01)), f.lat - $4 / $6),
-                       point(f.lng + $4 / ($6 * greatest(cos(radians(f.lat)), 0.01)), f.lat + $4 / $6))
-                 AND t.next_attempt_at > now()
+               SELECT n.id FROM (
+                 SELECT t.id, t.tier, t.created_at, t.pickup_lat, t.pickup_lng,
+                        t.search_radius_km, t.next_attempt_at
+                 FROM trips t
+                 WHERE t.status = 'REQUESTED'
+                 ORDER BY point(t.pickup_lng, t.pickup_lat) <-> point(f.lng, f.lat)
+                 LIMIT $4
+               ) n
+               WHERE n.next_attempt_at > now()
                  AND NOT EXISTS (SELECT 1 FROM offers o
-                                 WHERE o.trip_id = t.id
+                                 WHERE o.trip_id = n.id
                                    AND (o.status IN ('CLAIMING', 'OPEN') OR o.driver_id = f.driver_id))
                  AND 2 * 6372.797560856 * asin(sqrt(
-                       power(sin(radians(f.lat - t.pickup_lat) / 2), 2)
-                       + cos(radians(t.pickup_lat)) * cos(radians(f.lat))
-                         * power(sin(radians(f.lng - t.pickup_lng) / 2), 2)
-                     )) <= t.search_radius_km
-               ORDER BY (t.tier = 'premium') DESC, t.created_at
+                       power(sin(radians(f.lat - n.pickup_lat) / 2), 2)
+                       + cos(radians(n.pickup_lat)) * cos(radians(f.lat))
+                         * power(sin(radians(f.lng - n.pickup_lng) / 2), 2)
+                     )) <= n.search_radius_km
+               ORDER BY (n.tier = 'premium') DESC, n.created_at
                LIMIT $5
              ) w
            )
@@ -123,9 +126,8 @@ pub async fn wake_near(
         &driver_id,
         &lat,
         &lng,
-        max_radius_km,
-        per_driver,
-        KM_PER_DEGREE
+        NEAREST_PROBED,
+        per_driver
     )
     .fetch_all(pool)
     .await
@@ -148,15 +150,13 @@ pub struct CandidatePair {
 /// Which of `pairs` (by index) a trip ahead in the queue (premium first,
 /// then oldest) also wants, and the first such trip: one outside `batch`,
 /// waiting (no offer, not mid-pass), that never tried the driver and has it
-/// inside its own search radius. Each pair probes only its neighbourhood
-/// (index `trips_waiting_pickup`, a box of `max_radius_km`) and stops at the
-/// first such trip, so the cost follows the waiting trips near the
-/// candidates, not the length of the whole queue.
+/// inside its own search radius. Each pair reads at most the
+/// [`NEAREST_PROBED`] requested trips nearest the candidate and stops at the
+/// first such trip, so its cost is bounded whatever the length of the queue.
 pub async fn wanted_by_queue_ahead(
     pool: &PgPool,
     pairs: &[CandidatePair],
     batch: &[Uuid],
-    max_radius_km: f64,
 ) -> Result<Vec<(usize, Uuid)>, sqlx::Error> {
     if pairs.is_empty() {
         return Ok(Vec::new());
@@ -174,23 +174,26 @@ pub async fn wanted_by_queue_ahead(
            FROM unnest($1::int4[], $2::bool[], $3::timestamptz[], $4::uuid[], $5::float8[], $6::float8[])
                 AS c(pair, premium, created_at, driver_id, lat, lng)
            CROSS JOIN LATERAL (
-             SELECT w.id FROM trips w
-             WHERE w.status = 'REQUESTED'
-               AND point(w.pickup_lng, w.pickup_lat) <@ box(
-                     point(c.lng - $9 / ($10 * greatest(cos(radians(c.lat)), 0.01)), c.lat - $9 / $10),
-                     point(c.lng + $9 / ($10 * greatest(cos(radians(c.lat)), 0.01)), c.lat + $9 / $10))
-               AND w.id <> ALL($7::uuid[])
-               AND w.next_attempt_at <= now() + make_interval(secs => $8)
-               AND (w.leased_until IS NULL OR w.leased_until <= now())
-               AND ((w.tier = 'premium') > c.premium
-                    OR ((w.tier = 'premium') = c.premium AND w.created_at < c.created_at))
+             SELECT n.id FROM (
+               SELECT w.id, w.tier, w.created_at, w.pickup_lat, w.pickup_lng,
+                      w.search_radius_km, w.next_attempt_at, w.leased_until
+               FROM trips w
+               WHERE w.status = 'REQUESTED'
+               ORDER BY point(w.pickup_lng, w.pickup_lat) <-> point(c.lng, c.lat)
+               LIMIT $9
+             ) n
+             WHERE n.id <> ALL($7::uuid[])
+               AND n.next_attempt_at <= now() + make_interval(secs => $8)
+               AND (n.leased_until IS NULL OR n.leased_until <= now())
+               AND ((n.tier = 'premium') > c.premium
+                    OR ((n.tier = 'premium') = c.premium AND n.created_at < c.created_at))
                AND 2 * 6372.797560856 * asin(sqrt(
-                     power(sin(radians(c.lat - w.pickup_lat) / 2), 2)
-                     + cos(radians(w.pickup_lat)) * cos(radians(c.lat))
-                       * power(sin(radians(c.lng - w.pickup_lng) / 2), 2)
-                   )) <= w.search_radius_km
+                     power(sin(radians(c.lat - n.pickup_lat) / 2), 2)
+                     + cos(radians(n.pickup_lat)) * cos(radians(c.lat))
+                       * power(sin(radians(c.lng - n.pickup_lng) / 2), 2)
+                   )) <= n.search_radius_km
                AND NOT EXISTS (SELECT 1 FROM offers o
-                               WHERE o.trip_id = w.id
+                               WHERE o.trip_id = n.id
                                  AND (o.status IN ('CLAIMING', 'OPEN') OR o.driver_id = c.driver_id))
              LIMIT 1
            ) ahead"#,
@@ -202,8 +205,7 @@ pub async fn wanted_by_queue_ahead(
         &lng,
         batch,
         WAITING_DUE_WITHIN_SECS,
-        max_radius_km,
-        KM_PER_DEGREE
+        NEAREST_PROBED
     )
     .fetch_all(pool)
     .await?;
