@@ -1,8 +1,6 @@
 //! The matcher. The trip row is the job: the matcher leases a batch of due
-//! REQUESTED trips (premium first, then due the longest; `FOR UPDATE SKIP
-//! LOCKED`, so several trip-service instances share the queue) and takes one
-//! pass, in which the batch claims in queue order (premium first, then
-//! oldest):
+//! REQUESTED trips (premium first, then oldest; `FOR UPDATE SKIP LOCKED`, so
+//! several trip-service instances share the queue) and takes one pass:
 //!
 //! 1. settle each trip's live offer: wait if it is open, expire it if its
 //!    time is up, release a claim a dead worker left behind; past the search

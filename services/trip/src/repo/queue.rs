@@ -10,14 +10,10 @@ use crate::domain::dispatch::{FreedDriver, MAX_RETRY_STEPS, RETRY_EMPTY_SEARCH};
 
 use super::TripRow;
 
-/// Takes up to `limit` due REQUESTED trips, premium first, then the ones
-/// due the longest, and leases them for `lease`: other workers skip them
+/// Takes up to `limit` due REQUESTED trips, in queue order (premium first,
+/// then oldest), and leases them for `lease`: other workers skip them
 /// meanwhile, and if this worker dies the lease runs out and they are picked
-/// again. Due the longest, not oldest: a fresh trip is not made to wait
-/// behind a backlog of older trips searching again; where they compete for
-/// the same drivers, queue order still decides (the batch claims premium
-/// first, then oldest, and a younger trip yields a driver an older waiting
-/// trip wants, see [`wanted_by_queue_ahead`]).
+/// again.
 pub async fn pick_due_trips(
     pool: &PgPool,
     lease: std::time::Duration,
@@ -30,7 +26,7 @@ pub async fn pick_due_trips(
              SELECT id FROM trips
              WHERE status = 'REQUESTED' AND next_attempt_at <= now()
                AND (leased_until IS NULL OR leased_until <= now())
-             ORDER BY (tier = 'premium') DESC, next_attempt_at
+             ORDER BY (tier = 'premium') DESC, created_at
              LIMIT $2
              FOR UPDATE SKIP LOCKED
          ))
