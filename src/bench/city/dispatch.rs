@@ -199,14 +199,25 @@ pub(in crate::bench) async fn request_at(
 pub(in crate::bench) async fn cancel_all(api: &Api, trips: &[(Uuid, String)]) {
     stream::iter(trips)
         .for_each_concurrent(32, |(trip, token)| async move {
-            let _ = api
-                .call::<Value>(
-                    reqwest::Method::POST,
-                    &format!("/trips/{trip}/cancel"),
-                    Some(token),
-                    Some(json!({"reason": "bench done"})),
-                )
-                .await;
+            // A fast 503 is retried after its Retry-After, as a client
+            // would, so a run leaves no trip dispatching behind it.
+            for _ in 0..10 {
+                let answer = api
+                    .call::<Value>(
+                        reqwest::Method::POST,
+                        &format!("/trips/{trip}/cancel"),
+                        Some(token),
+                        Some(json!({"reason": "bench done"})),
+                    )
+                    .await;
+                match answer {
+                    Err(err) if err.status == 503 => {
+                        let wait = err.retry_after.unwrap_or(1).clamp(1, 10);
+                        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+                    }
+                    _ => return,
+                }
+            }
         })
         .await;
 }
