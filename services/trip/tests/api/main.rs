@@ -5,6 +5,7 @@
 
 mod abuse;
 mod claims;
+mod contract;
 mod dispatch;
 mod events;
 mod helpers;
