@@ -1,6 +1,13 @@
 //! The matcher. The trip row is the job: the matcher leases a batch of due
-//! REQUESTED trips (premium first, then oldest; `FOR UPDATE SKIP LOCKED`, so
-//! several trip-service instances share the queue) and takes one pass:
+//! REQUESTED trips (`FOR UPDATE SKIP LOCKED`, so several trip-service
+//! instances share the queue) and takes one pass. Trips due for a reason (a
+//! first search, a freed driver nearby, a yield, an answered or expired
+//! offer) are picked before trips searching again on their timer after
+//! finding nobody, each lane premium first, then oldest, and a pass takes
+//! only a few of the latter ([`SLOW_LANE_PER_PASS`]): at rush hour the timer
+//! lane is long, and a new trip next to a free driver must wait neither
+//! behind it nor for a long pass of it. Order between trips that want the same driver is kept by step
+//! 3, whatever lane they came from.
 //!
 //! 1. settle each trip's live offer: wait if it is open, expire it if its
 //!    time is up, release a claim a dead worker left behind; past the search
@@ -48,10 +55,16 @@ use uuid::Uuid;
 use search::{search, wishes, Searched};
 
 use crate::{
-    domain::dispatch::{expected_claims, Miss, Wish, BATCH_SIZE},
+    domain::dispatch::{expected_claims, Miss, Wish, BATCH_SIZE, SLOW_LANE_PER_PASS},
     freed, moves,
     repo::{self, OfferRow, OfferStatus, TripRow},
     state::AppState,
+};
+
+/// A pass's trips: see [`repo::pick_due_trips`].
+const LANES: repo::Lanes = repo::Lanes {
+    due: BATCH_SIZE,
+    slow: SLOW_LANE_PER_PASS,
 };
 
 /// Fallback poll, for offers expiring and trips whose retry time comes.
@@ -84,7 +97,7 @@ pub async fn run_matcher(state: AppState, stop: CancellationToken) {
         }
         let picked = tokio::select! {
             _ = stop.cancelled() => break,
-            picked = repo::pick_due_trips(&state.pool, state.step_lease, BATCH_SIZE) => picked,
+            picked = repo::pick_due_trips(&state.pool, state.step_lease, state.policy.deadline, LANES) => picked,
         };
         match picked {
             Ok(batch) if !batch.is_empty() => {
@@ -168,6 +181,8 @@ enum Claimed {
 async fn dispatch_batch(state: &AppState, trips: Vec<TripRow>) -> ApiResult<Step> {
     let now = Utc::now();
     let batch: Vec<Uuid> = trips.iter().map(|t| t.id).collect();
+    metrics::counter!("dispatch_pass_trips_total").increment(batch.len() as u64);
+    let mut step = StepTimer::start();
     let offers = repo::offers_of(&state.pool, &batch).await?;
 
     let settled = join_all(trips.into_iter().map(|trip| {
@@ -185,19 +200,24 @@ async fn dispatch_batch(state: &AppState, trips: Vec<TripRow>) -> ApiResult<Step
     }))
     .await;
     let searching: Vec<TripRow> = settled.into_iter().flatten().collect();
+    step.done("settle");
     if searching.is_empty() {
         return Ok(Step::Done);
     }
 
     let searched = search(state, searching, &offers).await;
+    step.done("search");
     let (wishes, ahead) = wishes(state, &searched, &batch).await?;
+    step.done("queue_ahead");
     let claimed = claim(state, &searched, &wishes).await?;
+    step.done("claim");
     #[cfg(feature = "failpoints")]
     if state.crash_after_claim && claimed.iter().any(|c| matches!(c, Claimed::Driver { .. })) {
         tracing::error!("failpoint: worker dies after claiming");
         return Ok(Step::Crashed);
     }
     reschedule_misses(state, now, &searched, (&wishes, &ahead), &claimed).await;
+    step.done("reschedule");
     let commits: Vec<Commit> = searched
         .into_iter()
         .zip(claimed)
@@ -214,6 +234,23 @@ async fn dispatch_batch(state: &AppState, trips: Vec<TripRow>) -> ApiResult<Step
         return Ok(Step::Done);
     }
     Ok(Step::Finish(Pass { commits }))
+}
+
+/// Times the steps of a pass (`dispatch_step_duration_seconds{step}`), so an
+/// operator can see which one a slow pass spends its time in.
+struct StepTimer(std::time::Instant);
+
+impl StepTimer {
+    fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    fn done(&mut self, step: &'static str) {
+        let now = std::time::Instant::now();
+        metrics::histogram!("dispatch_step_duration_seconds", "step" => step)
+            .record((now - self.0).as_secs_f64());
+        self.0 = now;
+    }
 }
 
 /// Says when each trip that got nobody searches again. Done before the next
@@ -247,25 +284,36 @@ async fn reschedule_misses(
             tracing::warn!(error = %err, "could not wake the waiting trips; they search again on their own");
         }
     }
-    let scheduled = misses.into_iter().map(|(trip, miss)| async move {
-        let (at, radius_km) = match miss {
-            Miss::Yield | Miss::Contended => (now, trip.search_radius_km),
-            // Already at the widest: back off with the wait (a release
-            // nearby still wakes it at once).
-            Miss::Widen if trip.search_radius_km >= state.policy.max_radius_km => (
-                state.policy.next_retry_at_widest(trip.created_at, now),
-                trip.search_radius_km,
-            ),
-            Miss::Widen => (
-                state.policy.next_retry(now),
-                state.policy.widen(trip.search_radius_km),
-            ),
-        };
-        if let Err(err) = repo::schedule(&state.pool, trip.id, at, radius_km).await {
-            tracing::warn!(trip_id = %trip.id, error = %err, "could not schedule the next search; the lease will");
-        }
-    });
-    join_all(scheduled).await;
+    let next: Vec<repo::NextSearch> = misses
+        .into_iter()
+        .map(|(trip, miss)| {
+            let (at, radius_km) = match miss {
+                Miss::Yield | Miss::Contended => (now, trip.search_radius_km),
+                // Already at the widest: back off with the wait (a release
+                // nearby still wakes it at once).
+                Miss::Widen if trip.search_radius_km >= state.policy.max_radius_km => (
+                    state.policy.next_retry_at_widest(trip.created_at, now),
+                    trip.search_radius_km,
+                ),
+                Miss::Widen => (
+                    state.policy.next_retry(now),
+                    state.policy.widen(trip.search_radius_km),
+                ),
+            };
+            repo::NextSearch {
+                trip_id: trip.id,
+                at,
+                radius_km,
+                idle_retry: miss == Miss::Widen,
+            }
+        })
+        .collect();
+    if next.is_empty() {
+        return;
+    }
+    if let Err(err) = repo::schedule_misses(&state.pool, &next).await {
+        tracing::warn!(error = %err, trips = next.len(), "could not schedule the next searches; the leases will");
+    }
 }
 
 /// A claimed driver whose offer is still to be opened.

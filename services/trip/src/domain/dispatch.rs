@@ -102,6 +102,15 @@ impl SearchPolicy {
 /// fairness; it bounds the work (and the latency) of one pass.
 pub const BATCH_SIZE: usize = 32;
 
+/// How many trips searching again on their timer (the slow lane) one pass
+/// takes at most, on top of the trips due for a reason. A pass of the slow
+/// lane alone stays short, so a new trip or a woken one waits at most that
+/// long for its own pass; when the slow lane is longer than the matcher's
+/// spare time, its searches space out (a freed driver nearby still wakes a
+/// waiting trip at once, and a trip past its deadline leaves the slow lane
+/// to be given up on time).
+pub const SLOW_LANE_PER_PASS: usize = 8;
+
 /// What one trip of a batch will try to claim after its search.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Wish {

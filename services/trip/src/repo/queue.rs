@@ -10,31 +10,47 @@ use crate::domain::dispatch::{FreedDriver, MAX_RETRY_STEPS, RETRY_EMPTY_SEARCH};
 
 use super::TripRow;
 
-/// Takes up to `limit` due REQUESTED trips, in queue order (premium first,
-/// then oldest), and leases them for `lease`: other workers skip them
-/// meanwhile, and if this worker dies the lease runs out and they are picked
-/// again.
+/// Takes the due REQUESTED trips of the next pass and leases them for
+/// `lease`: other workers skip them meanwhile, and if this worker dies the
+/// lease runs out and they are picked again. Two lanes, each in queue order
+/// (premium first, then oldest): up to `lanes.due` trips due for a reason (a
+/// first search, a freed driver, a yield, an answered or expired offer, or
+/// a wait past `deadline`, to be given up), and up to `lanes.slow` trips
+/// searching again on their timer after finding nobody (`idle_retry`). The
+/// batch is returned in queue order, the order its claims take.
 pub async fn pick_due_trips(
     pool: &PgPool,
     lease: std::time::Duration,
-    limit: usize,
+    deadline: std::time::Duration,
+    lanes: Lanes,
 ) -> Result<Vec<TripRow>, sqlx::Error> {
     let mut picked = sqlx::query_as!(
         TripRow,
         r#"UPDATE trips SET leased_until = now() + make_interval(secs => $1)
          WHERE id = ANY(ARRAY(
              SELECT id FROM trips
-             WHERE status = 'REQUESTED' AND next_attempt_at <= now()
-               AND (leased_until IS NULL OR leased_until <= now())
-             ORDER BY (tier = 'premium') DESC, created_at
-             LIMIT $2
-             FOR UPDATE SKIP LOCKED
+              WHERE status = 'REQUESTED' AND next_attempt_at <= now()
+                AND (leased_until IS NULL OR leased_until <= now())
+                AND NOT (idle_retry AND created_at > now() - make_interval(secs => $2))
+              ORDER BY (tier = 'premium') DESC, created_at
+              LIMIT $3
+              FOR UPDATE SKIP LOCKED
+           ) || ARRAY(
+             SELECT id FROM trips
+              WHERE status = 'REQUESTED' AND next_attempt_at <= now()
+                AND (leased_until IS NULL OR leased_until <= now())
+                AND idle_retry AND created_at > now() - make_interval(secs => $2)
+              ORDER BY (tier = 'premium') DESC, created_at
+              LIMIT $4
+              FOR UPDATE SKIP LOCKED
          ))
          RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
                    search_radius_km"#,
         lease.as_secs_f64(),
-        i64::try_from(limit).unwrap_or(i64::MAX)
+        deadline.as_secs_f64(),
+        i64::try_from(lanes.due).unwrap_or(i64::MAX),
+        i64::try_from(lanes.slow).unwrap_or(i64::MAX)
     )
     .fetch_all(pool)
     .await?;
@@ -42,8 +58,15 @@ pub async fn pick_due_trips(
     Ok(picked)
 }
 
-/// When a REQUESTED trip is next looked at, and how far it will search. Ends
-/// the pass's lease.
+/// How many trips of each lane one pass takes at most.
+#[derive(Clone, Copy, Debug)]
+pub struct Lanes {
+    pub due: usize,
+    pub slow: usize,
+}
+
+/// When a REQUESTED trip is next looked at (for a reason: its offer runs
+/// out then), and how far it will search. Ends the pass's lease.
 pub async fn schedule(
     conn: impl sqlx::PgExecutor<'_>,
     id: Uuid,
@@ -51,7 +74,8 @@ pub async fn schedule(
     radius_km: f64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query!(
-        "UPDATE trips SET next_attempt_at = $2, search_radius_km = $3, leased_until = NULL
+        "UPDATE trips SET next_attempt_at = $2, search_radius_km = $3, leased_until = NULL,
+                          idle_retry = false
          WHERE id = $1 AND status = 'REQUESTED'",
         id,
         at,
@@ -62,10 +86,44 @@ pub async fn schedule(
     Ok(done.rows_affected() == 1)
 }
 
+/// When the trips of a pass that got nobody search again. One statement for
+/// the pass, whatever its size; ends their leases.
+pub async fn schedule_misses(pool: &PgPool, misses: &[NextSearch]) -> Result<(), sqlx::Error> {
+    let id: Vec<Uuid> = misses.iter().map(|m| m.trip_id).collect();
+    let at: Vec<DateTime<Utc>> = misses.iter().map(|m| m.at).collect();
+    let radius_km: Vec<f64> = misses.iter().map(|m| m.radius_km).collect();
+    let idle_retry: Vec<bool> = misses.iter().map(|m| m.idle_retry).collect();
+    sqlx::query!(
+        "UPDATE trips t SET next_attempt_at = s.at, search_radius_km = s.radius_km,
+                            idle_retry = s.idle_retry, leased_until = NULL
+         FROM unnest($1::uuid[], $2::timestamptz[], $3::float8[], $4::bool[])
+              AS s(id, at, radius_km, idle_retry)
+         WHERE t.id = s.id AND t.status = 'REQUESTED'",
+        &id,
+        &at,
+        &radius_km,
+        &idle_retry
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A trip's next search after a pass found it nobody.
+pub struct NextSearch {
+    pub trip_id: Uuid,
+    pub at: DateTime<Utc>,
+    pub radius_km: f64,
+    /// It found nobody and searches again on its timer (the slow lane), as
+    /// opposed to searching again now because another trip took or wanted
+    /// its driver.
+    pub idle_retry: bool,
+}
+
 /// A declined trip is due at once: the next driver is searched for now.
 pub async fn due_now(conn: impl sqlx::PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "UPDATE trips SET next_attempt_at = now(), leased_until = NULL
+        "UPDATE trips SET next_attempt_at = now(), leased_until = NULL, idle_retry = false
          WHERE id = $1 AND status = 'REQUESTED'",
         id
     )
@@ -83,7 +141,8 @@ const NEAREST_PROBED: i64 = 64;
 
 /// Makes due, for each freed driver, the `per_driver` first waiting trips in
 /// queue order (premium first, then oldest) among the requested trips
-/// nearest it that could use it: not due yet, no live offer, never offered
+/// nearest it that could use it: not due yet (or due only in the slow
+/// lane, see [`pick_due_trips`]), no live offer, never offered
 /// this driver, and the driver inside the trip's current search radius.
 /// Each driver reads at most [`NEAREST_PROBED`] index entries, never the
 /// whole queue. Returns the trips made due.
@@ -96,20 +155,20 @@ pub async fn wake_near(
     let lat: Vec<f64> = freed.iter().map(|f| f.at.lat).collect();
     let lng: Vec<f64> = freed.iter().map(|f| f.at.lng).collect();
     sqlx::query_scalar!(
-        r#"UPDATE trips SET next_attempt_at = now()
+        r#"UPDATE trips SET next_attempt_at = now(), idle_retry = false
            WHERE id IN (
              SELECT w.id
              FROM unnest($1::uuid[], $2::float8[], $3::float8[]) AS f(driver_id, lat, lng)
              CROSS JOIN LATERAL (
                SELECT n.id FROM (
                  SELECT t.id, t.tier, t.created_at, t.pickup_lat, t.pickup_lng,
-                        t.search_radius_km, t.next_attempt_at
+                        t.search_radius_km, t.next_attempt_at, t.idle_retry
                  FROM trips t
                  WHERE t.status = 'REQUESTED'
                  ORDER BY point(t.pickup_lng, t.pickup_lat) <-> point(f.lng, f.lat)
                  LIMIT $4
                ) n
-               WHERE n.next_attempt_at > now()
+               WHERE (n.next_attempt_at > now() OR n.idle_retry)
                  AND NOT EXISTS (SELECT 1 FROM offers o
                                  WHERE o.trip_id = n.id
                                    AND (o.status IN ('CLAIMING', 'OPEN') OR o.driver_id = f.driver_id))
@@ -150,43 +209,47 @@ pub struct CandidatePair {
 /// Which of `pairs` (by index) a trip ahead in the queue (premium first,
 /// then oldest) also wants, and the first such trip: one outside `batch`,
 /// waiting (no offer, not mid-pass), that never tried the driver and has it
-/// inside its own search radius. Each pair reads at most the
-/// [`NEAREST_PROBED`] requested trips nearest the candidate and stops at the
-/// first such trip, so its cost is bounded whatever the length of the queue.
+/// inside its own search radius.
+///
+/// One probe per distinct driver, however many trips of the batch found it
+/// (in a crowd they all find the same few): it reads at most the
+/// [`NEAREST_PROBED`] requested trips nearest the driver and keeps the first
+/// in queue order that could take it; a pair is wanted when that trip is
+/// ahead of the pair's own. Its cost is bounded whatever the length of the
+/// queue.
 pub async fn wanted_by_queue_ahead(
     pool: &PgPool,
     pairs: &[CandidatePair],
     batch: &[Uuid],
 ) -> Result<Vec<(usize, Uuid)>, sqlx::Error> {
-    if pairs.is_empty() {
+    let mut drivers: Vec<&CandidatePair> = Vec::new();
+    for pair in pairs {
+        if !drivers.iter().any(|d| d.driver_id == pair.driver_id) {
+            drivers.push(pair);
+        }
+    }
+    if drivers.is_empty() {
         return Ok(Vec::new());
     }
-    let index: Vec<i32> = (0..pairs.len())
-        .map(|i| i32::try_from(i).unwrap_or(i32::MAX))
-        .collect();
-    let premium: Vec<bool> = pairs.iter().map(|p| p.premium).collect();
-    let created_at: Vec<DateTime<Utc>> = pairs.iter().map(|p| p.created_at).collect();
-    let driver_id: Vec<Uuid> = pairs.iter().map(|p| p.driver_id).collect();
-    let lat: Vec<f64> = pairs.iter().map(|p| p.lat).collect();
-    let lng: Vec<f64> = pairs.iter().map(|p| p.lng).collect();
-    let wanted = sqlx::query!(
-        r#"SELECT c.pair AS "pair!", ahead.id AS "trip_id!"
-           FROM unnest($1::int4[], $2::bool[], $3::timestamptz[], $4::uuid[], $5::float8[], $6::float8[])
-                AS c(pair, premium, created_at, driver_id, lat, lng)
+    let driver_id: Vec<Uuid> = drivers.iter().map(|p| p.driver_id).collect();
+    let lat: Vec<f64> = drivers.iter().map(|p| p.lat).collect();
+    let lng: Vec<f64> = drivers.iter().map(|p| p.lng).collect();
+    let first_waiting = sqlx::query!(
+        r#"SELECT c.driver_id AS "driver_id!", ahead.id AS "trip_id!",
+                  ahead.premium AS "premium!", ahead.created_at AS "created_at!"
+           FROM unnest($1::uuid[], $2::float8[], $3::float8[]) AS c(driver_id, lat, lng)
            CROSS JOIN LATERAL (
-             SELECT n.id FROM (
+             SELECT n.id, n.tier = 'premium' AS premium, n.created_at FROM (
                SELECT w.id, w.tier, w.created_at, w.pickup_lat, w.pickup_lng,
                       w.search_radius_km, w.next_attempt_at, w.leased_until
                FROM trips w
                WHERE w.status = 'REQUESTED'
                ORDER BY point(w.pickup_lng, w.pickup_lat) <-> point(c.lng, c.lat)
-               LIMIT $9
+               LIMIT $6
              ) n
-             WHERE n.id <> ALL($7::uuid[])
-               AND n.next_attempt_at <= now() + make_interval(secs => $8)
+             WHERE n.id <> ALL($4::uuid[])
+               AND n.next_attempt_at <= now() + make_interval(secs => $5)
                AND (n.leased_until IS NULL OR n.leased_until <= now())
-               AND ((n.tier = 'premium') > c.premium
-                    OR ((n.tier = 'premium') = c.premium AND n.created_at < c.created_at))
                AND 2 * 6372.797560856 * asin(sqrt(
                      power(sin(radians(c.lat - n.pickup_lat) / 2), 2)
                      + cos(radians(n.pickup_lat)) * cos(radians(c.lat))
@@ -195,11 +258,9 @@ pub async fn wanted_by_queue_ahead(
                AND NOT EXISTS (SELECT 1 FROM offers o
                                WHERE o.trip_id = n.id
                                  AND (o.status IN ('CLAIMING', 'OPEN') OR o.driver_id = c.driver_id))
+             ORDER BY (n.tier = 'premium') DESC, n.created_at
              LIMIT 1
            ) ahead"#,
-        &index,
-        &premium,
-        &created_at,
         &driver_id,
         &lat,
         &lng,
@@ -209,9 +270,18 @@ pub async fn wanted_by_queue_ahead(
     )
     .fetch_all(pool)
     .await?;
-    Ok(wanted
-        .into_iter()
-        .filter_map(|row| Some((usize::try_from(row.pair).ok()?, row.trip_id)))
+    Ok(pairs
+        .iter()
+        .enumerate()
+        .filter_map(|(k, pair)| {
+            let first = first_waiting
+                .iter()
+                .find(|w| w.driver_id == pair.driver_id)?;
+            // Queue order: premium first, then oldest.
+            let ahead = (first.premium, std::cmp::Reverse(first.created_at))
+                > (pair.premium, std::cmp::Reverse(pair.created_at));
+            ahead.then_some((k, first.trip_id))
+        })
         .collect())
 }
 
@@ -219,8 +289,9 @@ pub async fn wanted_by_queue_ahead(
 /// them).
 pub async fn make_due(pool: &PgPool, ids: &[Uuid]) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "UPDATE trips SET next_attempt_at = now()
-         WHERE id = ANY($1) AND status = 'REQUESTED' AND next_attempt_at > now()",
+        "UPDATE trips SET next_attempt_at = now(), idle_retry = false
+         WHERE id = ANY($1) AND status = 'REQUESTED'
+           AND (next_attempt_at > now() OR idle_retry)",
         ids
     )
     .execute(pool)

@@ -132,6 +132,50 @@ async fn a_release_wakes_only_the_waiting_trips_near_the_driver() {
     }
 }
 
+#[tokio::test]
+async fn a_new_trip_at_a_free_driver_does_not_wait_behind_trips_searching_again() {
+    let app = spawn_app().await;
+    let db = pool(&app).await;
+    let here = LatLng::new(1.35, 103.94);
+    let driver = app.driver_online_at(here).await;
+    let rider = app.register_rider().await;
+
+    // 2,000 older trips in the far west of the city, all due now, each
+    // waiting for its timer after a search that found nobody (the slow
+    // lane). Oldest first, the new trip would be picked after all of them.
+    let behind: Vec<Uuid> = (0..2_000).map(|_| Uuid::new_v4()).collect();
+    sqlx::query(
+        "INSERT INTO trip.trips (id, rider_id, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+                                 search_radius_km, next_attempt_at, idle_retry, created_at)
+         SELECT id, gen_random_uuid(), 1.30 + (k % 40) * 0.002, 103.64 + (k / 40) * 0.001,
+                1.30, 103.64, 3, now(), true, now() - interval '10 seconds' - make_interval(secs => k / 1000.0)
+         FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, k)",
+    )
+    .bind(&behind)
+    .execute(&db)
+    .await
+    .unwrap();
+
+    let fresh = app.request_trip(&rider, here, DROPOFF).await;
+    let offer = app.wait_for_offer(&driver, SOON).await.expect("an offer");
+    assert_eq!(offer.trip_id, fresh.id);
+
+    // A trip the matcher has searched for has a wider radius. Within the
+    // first pass or two of the new trip, only a few dozen of the 2,000 can
+    // have been searched; behind them all, every one would have been.
+    let searched: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM trip.trips WHERE id = ANY($1) AND search_radius_km > 3",
+    )
+    .bind(&behind)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert!(
+        searched < 1_000,
+        "the new trip was offered only after {searched} trips searching again"
+    );
+}
+
 fn token_of(app: &TestApp, rider_id: Uuid) -> String {
     let now = chrono::Utc::now().timestamp();
     app.sign(&Claims {
