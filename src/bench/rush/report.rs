@@ -83,6 +83,28 @@ impl Run {
         let pass = "dispatch_pass_duration_seconds";
         stack.push(("matcher pass p50 (bucket)".into(), hist(pass, &[], 0.5)));
         stack.push(("matcher pass p99 (bucket)".into(), hist(pass, &[], 0.99)));
+        for step in ["settle", "search", "queue_ahead", "claim", "reschedule"] {
+            let name = "dispatch_step_duration_seconds";
+            let filter = [("step", step)];
+            stack.push((
+                format!("pass step {step} p50 / p99 (bucket)"),
+                format!(
+                    "{} / {}",
+                    hist(name, &filter, 0.5),
+                    hist(name, &filter, 0.99)
+                ),
+            ));
+        }
+        let passes = after.sum("dispatch_pass_duration_seconds_count", &[])
+            - before
+                .scrape
+                .sum("dispatch_pass_duration_seconds_count", &[]);
+        let picked = after.sum("dispatch_pass_trips_total", &[])
+            - before.scrape.sum("dispatch_pass_trips_total", &[]);
+        stack.push((
+            "matcher passes / trips picked per pass (mean)".into(),
+            format!("{passes:.0} / {:.1}", picked / passes.max(1.0)),
+        ));
         for pool_name in ["trip", "trip_background"] {
             let wait = hist(
                 "db_pool_wait_duration_seconds",
