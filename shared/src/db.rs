@@ -75,6 +75,23 @@ pub async fn migrate(
         .map_err(|source| DbError::Migrate { schema, source })
 }
 
+/// Says in the log, once at start, when the server does not vacuum on its
+/// own. Hail's queue tables (trips, offers, outbox) turn over thousands of
+/// rows a minute at rush hour; without autovacuum their dead rows and index
+/// entries pile up for good and every dispatch query slows down run after
+/// run. A check that cannot run is not worth a start-up failure.
+pub async fn warn_if_autovacuum_off(pool: &PgPool) {
+    let setting: Result<String, _> = sqlx::query_scalar("SELECT current_setting('autovacuum')")
+        .fetch_one(pool)
+        .await;
+    if matches!(setting.as_deref(), Ok("off")) {
+        tracing::warn!(
+            "Postgres has autovacuum off: the dispatch tables will bloat and slow down under load; \
+             turn it on (ALTER SYSTEM SET autovacuum = on; SELECT pg_reload_conf();)"
+        );
+    }
+}
+
 /// Creates the database named in `database_url` if it does not exist yet.
 pub async fn ensure_database(database_url: &str) -> Result<(), DbError> {
     let options = PgConnectOptions::from_str(database_url).map_err(DbError::BadUrl)?;

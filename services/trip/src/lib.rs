@@ -45,6 +45,7 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
     )
     .await?;
     db::migrate(&pool, SCHEMA, &MIGRATOR).await?;
+    db::warn_if_autovacuum_off(&pool).await;
     let background_pool = db::connect(
         url,
         SCHEMA,

@@ -113,6 +113,14 @@ pub async fn rush(args: RushArgs) -> anyhow::Result<()> {
         Some(url) => Some(sqlx::PgPool::connect(url).await?),
         None => None,
     };
+    if let Some(pool) = &pool {
+        let autovacuum: String = sqlx::query_scalar("SELECT current_setting('autovacuum')")
+            .fetch_one(pool)
+            .await?;
+        if autovacuum == "off" {
+            eprintln!("[rush] WARNING: this Postgres has autovacuum off, so dead rows pile up and every run is slower than the last; turn it on (ALTER SYSTEM SET autovacuum = on; SELECT pg_reload_conf();) for figures that mean something");
+        }
+    }
     let started = Instant::now();
     let riders_needed = (args.rate * args.secs as f64).round() as usize;
     eprintln!("[setup] {} drivers and {riders_needed} riders: sign in (each sign-in hashes a password on the server)", args.drivers);
