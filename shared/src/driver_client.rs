@@ -10,8 +10,8 @@ use std::{sync::Arc, time::Duration};
 use crate::{
     api::{
         drivers::{
-            CandidatesRequest, ClaimWish, ClaimsRequest, ClaimsResponse, CreateDriverProfile,
-            NearbyDriver, Released, ShowOffer, TripRef,
+            CandidateSearch, CandidatesRequest, CandidatesResponse, ClaimWish, ClaimsRequest,
+            ClaimsResponse, CreateDriverProfile, NearbyDriver, Released, ShowOffer, TripRef,
         },
         geo::LatLng,
         trips::Offer,
@@ -62,24 +62,26 @@ impl DriverClient {
         .map(|_| ())
     }
 
-    /// Matchable drivers near `at`, nearest first, minus `exclude`.
+    /// Each search's matchable drivers, nearest first, minus its
+    /// `exclude`, in the order asked: one call for a whole matcher pass.
     pub async fn candidates(
         &self,
-        at: LatLng,
-        radius_km: f64,
-        limit: usize,
-        exclude: &[Uuid],
-    ) -> Result<Vec<NearbyDriver>, ApiError> {
-        let body = CandidatesRequest {
-            lat: at.lat,
-            lng: at.lng,
-            radius_km,
-            limit,
-            exclude: exclude.to_vec(),
-        };
-        self.send(Method::POST, "/internal/drivers/candidates", Some(&body))
-            .await
-            .map(Option::unwrap_or_default)
+        searches: Vec<CandidateSearch>,
+    ) -> Result<Vec<Vec<NearbyDriver>>, ApiError> {
+        let asked = searches.len();
+        let answer: Option<CandidatesResponse> = self
+            .send(
+                Method::POST,
+                "/internal/drivers/candidates",
+                Some(&CandidatesRequest { searches }),
+            )
+            .await?;
+        match answer {
+            Some(answer) if answer.found.len() == asked => Ok(answer.found),
+            _ => Err(ApiError::internal(
+                "driver service answered a candidates call with the wrong number of results",
+            )),
+        }
     }
 
     /// Claims for a batch of trips in queue order (see `ClaimsRequest`):

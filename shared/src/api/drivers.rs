@@ -138,9 +138,24 @@ pub struct NearbyDriver {
     pub distance_km: f64,
 }
 
-/// `POST /internal/drivers/candidates`: matchable drivers near a pickup.
+/// `POST /internal/drivers/candidates`: the searches of one matcher pass,
+/// in one call (one HTTP request and one Redis pipeline for the whole pass,
+/// not one per trip).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CandidatesRequest {
+    pub searches: Vec<CandidateSearch>,
+}
+
+/// What `POST /internal/drivers/candidates` answers: each search's
+/// matchable drivers, nearest first, in the request's order.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct CandidatesResponse {
+    pub found: Vec<Vec<NearbyDriver>>,
+}
+
+/// One trip's search: matchable drivers near its pickup.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CandidateSearch {
     pub lat: f64,
     pub lng: f64,
     pub radius_km: f64,

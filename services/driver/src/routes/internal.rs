@@ -3,11 +3,12 @@
 //! releases for the trip service.
 
 use axum::{extract::State, http::StatusCode, Json};
+use futures::future::join_all;
 use hail_shared::{
     api::{
         drivers::{
-            CandidatesRequest, ClaimsRequest, ClaimsResponse, CreateDriverProfile, DriverStatus,
-            NearbyDriver, Released, ShowOffer, TripRef,
+            CandidatesRequest, CandidatesResponse, ClaimsRequest, ClaimsResponse,
+            CreateDriverProfile, DriverStatus, Released, ShowOffer, TripRef,
         },
         geo::LatLng,
     },
@@ -29,24 +30,42 @@ pub async fn create_profile(
     Ok(StatusCode::CREATED)
 }
 
-/// `POST /internal/drivers/candidates`
+/// The most searches one candidates call may carry.
+const MAX_SEARCHES: usize = 100;
+
+/// `POST /internal/drivers/candidates`: every search of a matcher pass, side
+/// by side on the one multiplexed Redis connection (so they share round
+/// trips), answered in the order asked.
 pub async fn candidates(
     State(state): State<AppState>,
     Json(body): Json<CandidatesRequest>,
-) -> ApiResult<Json<Vec<NearbyDriver>>> {
-    let mut redis = state.redis.clone();
-    let found = state
-        .index
-        .candidates(
-            &mut redis,
-            LatLng::new(body.lat, body.lng),
-            body.radius_km,
-            body.limit.clamp(1, 100),
-            state.candidate_overfetch,
-            &body.exclude,
-        )
-        .await?;
-    Ok(Json(found))
+) -> ApiResult<Json<CandidatesResponse>> {
+    if body.searches.len() > MAX_SEARCHES {
+        return Err(ApiError::invalid_field(
+            "searches",
+            format!("at most {MAX_SEARCHES} searches per call"),
+        ));
+    }
+    let found = join_all(body.searches.iter().map(|search| {
+        let mut redis = state.redis.clone();
+        let index = &state.index;
+        async move {
+            index
+                .candidates(
+                    &mut redis,
+                    LatLng::new(search.lat, search.lng),
+                    search.radius_km,
+                    search.limit.clamp(1, 100),
+                    state.candidate_overfetch,
+                    &search.exclude,
+                )
+                .await
+        }
+    }))
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(CandidatesResponse { found }))
 }
 
 /// The most trips one claims call may carry, and drivers per trip.

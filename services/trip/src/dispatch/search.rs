@@ -4,9 +4,11 @@
 
 use std::collections::HashSet;
 
-use futures::future::join_all;
 use hail_shared::{
-    api::{drivers::NearbyDriver, trips::Tier},
+    api::{
+        drivers::{CandidateSearch, NearbyDriver},
+        trips::Tier,
+    },
     ApiResult,
 };
 use uuid::Uuid;
@@ -29,46 +31,45 @@ impl Searched {
     }
 }
 
-/// Every trip's search at once, minus the drivers it already tried (a
-/// CLAIMING row is not an offer: it was settled above). A trip whose search
-/// failed is left to its lease.
+/// Every trip's search in one call, minus the drivers it already tried (a
+/// CLAIMING row is not an offer: it was settled above). If the call fails,
+/// the trips are left to their leases.
 pub(super) async fn search(
     state: &AppState,
     trips: Vec<TripRow>,
     offers: &[OfferRow],
 ) -> Vec<Searched> {
-    let found = join_all(trips.iter().map(|trip| {
-        let mut tried: Vec<Uuid> = offers
-            .iter()
-            .filter(|o| o.trip_id == trip.id && o.status != OfferStatus::Claiming)
-            .map(|o| o.driver_id)
-            .collect();
-        tried.sort_unstable();
-        tried.dedup();
-        async move {
-            state
-                .drivers
-                .candidates(
-                    trip.pickup(),
-                    trip.search_radius_km,
-                    CANDIDATES_PER_SEARCH,
-                    &tried,
-                )
-                .await
-        }
-    }))
-    .await;
-    trips
-        .into_iter()
-        .zip(found)
-        .filter_map(|(trip, found)| match found {
-            Ok(candidates) => Some(Searched { trip, candidates }),
-            Err(err) => {
-                tracing::warn!(trip_id = %trip.id, error = %err, "candidate search failed; the trip will be retried");
-                None
+    let searches = trips
+        .iter()
+        .map(|trip| {
+            let mut tried: Vec<Uuid> = offers
+                .iter()
+                .filter(|o| o.trip_id == trip.id && o.status != OfferStatus::Claiming)
+                .map(|o| o.driver_id)
+                .collect();
+            tried.sort_unstable();
+            tried.dedup();
+            let at = trip.pickup();
+            CandidateSearch {
+                lat: at.lat,
+                lng: at.lng,
+                radius_km: trip.search_radius_km,
+                limit: CANDIDATES_PER_SEARCH,
+                exclude: tried,
             }
         })
-        .collect()
+        .collect();
+    match state.drivers.candidates(searches).await {
+        Ok(found) => trips
+            .into_iter()
+            .zip(found)
+            .map(|(trip, candidates)| Searched { trip, candidates })
+            .collect(),
+        Err(err) => {
+            tracing::warn!(trips = trips.len(), error = %err, "candidate search failed; the trips will be retried");
+            Vec::new()
+        }
+    }
 }
 
 /// Each trip's wish: its candidates up to the first one a waiting trip
