@@ -21,8 +21,10 @@
 //!    walks the trips in queue order and gives each the first of its drivers
 //!    still free, so a premium trip is never beaten to a driver by a standard
 //!    one in the same pass;
-//! 5. a trip that got nobody searches again now (it yielded, or an earlier
-//!    trip took its driver) or soon with a wider radius;
+//! 5. a trip that got nobody searches again now (an earlier trip took its
+//!    driver and there may be more), or on its timer in the slow lane (it
+//!    yielded to trips ahead, or nobody free is in reach: with a wider
+//!    radius);
 //! 6. open the offers (or assign, in auto mode) side by side ([`commit`]).
 //!    This last part overlaps the next pass: it is per trip, and order only
 //!    matters up to the claims and the rescheduling.
@@ -55,7 +57,9 @@ use uuid::Uuid;
 use search::{search, wishes, Searched};
 
 use crate::{
-    domain::dispatch::{expected_claims, Miss, Wish, BATCH_SIZE, SLOW_LANE_PER_PASS},
+    domain::dispatch::{
+        expected_claims, Miss, Wish, BATCH_SIZE, CANDIDATES_PER_SEARCH, SLOW_LANE_PER_PASS,
+    },
     freed, moves,
     repo::{self, OfferRow, OfferStatus, TripRow},
     state::AppState,
@@ -275,7 +279,10 @@ async fn reschedule_misses(
         .zip(wishes)
         .zip(claimed)
         .filter(|(_, claimed)| matches!(claimed, Claimed::Nobody))
-        .map(|((s, wish), _)| (&s.trip, Miss::of(wish, &s.driver_ids(), &taken)))
+        .map(|((s, wish), _)| {
+            let miss = Miss::of(wish, &s.driver_ids(), CANDIDATES_PER_SEARCH, &taken);
+            (&s.trip, miss)
+        })
         .collect();
     if misses.iter().any(|(_, miss)| *miss == Miss::Yield) {
         // The waiting trips that want its drivers become due, and the next
@@ -287,8 +294,21 @@ async fn reschedule_misses(
     let next: Vec<repo::NextSearch> = misses
         .into_iter()
         .map(|(trip, miss)| {
+            let kind = match miss {
+                Miss::Yield => "yield",
+                Miss::Contended => "contended",
+                Miss::Widen => "widen",
+            };
+            metrics::counter!("dispatch_misses_total", "kind" => kind).increment(1);
             let (at, radius_km) = match miss {
-                Miss::Yield | Miss::Contended => (now, trip.search_radius_km),
+                Miss::Contended => (now, trip.search_radius_km),
+                // Behind the trips it yielded to: it backs off with its
+                // wait like a trip at its widest (a release nearby wakes it
+                // once it is the oldest there).
+                Miss::Yield => (
+                    state.policy.next_retry_at_widest(trip.created_at, now),
+                    trip.search_radius_km,
+                ),
                 // Already at the widest: back off with the wait (a release
                 // nearby still wakes it at once).
                 Miss::Widen if trip.search_radius_km >= state.policy.max_radius_km => (
@@ -304,7 +324,7 @@ async fn reschedule_misses(
                 trip_id: trip.id,
                 at,
                 radius_km,
-                idle_retry: miss == Miss::Widen,
+                idle_retry: miss != Miss::Contended,
             }
         })
         .collect();

@@ -83,7 +83,14 @@ impl Run {
         let pass = "dispatch_pass_duration_seconds";
         stack.push(("matcher pass p50 (bucket)".into(), hist(pass, &[], 0.5)));
         stack.push(("matcher pass p99 (bucket)".into(), hist(pass, &[], 0.99)));
-        for step in ["settle", "search", "queue_ahead", "claim", "reschedule"] {
+        for step in [
+            "settle",
+            "search",
+            "queue_ahead",
+            "take_in",
+            "claim",
+            "reschedule",
+        ] {
             let name = "dispatch_step_duration_seconds";
             let filter = [("step", step)];
             stack.push((
@@ -101,6 +108,21 @@ impl Run {
                 .sum("dispatch_pass_duration_seconds_count", &[]);
         let picked = after.sum("dispatch_pass_trips_total", &[])
             - before.scrape.sum("dispatch_pass_trips_total", &[]);
+        let misses = |kind: &str| {
+            after.sum("dispatch_misses_total", &[("kind", kind)])
+                - before
+                    .scrape
+                    .sum("dispatch_misses_total", &[("kind", kind)])
+        };
+        stack.push((
+            "trips a pass found no driver for: yielded / contended / widened or backed off".into(),
+            format!(
+                "{:.0} / {:.0} / {:.0}",
+                misses("yield"),
+                misses("contended"),
+                misses("widen")
+            ),
+        ));
         stack.push((
             "matcher passes / trips picked per pass (mean)".into(),
             format!("{passes:.0} / {:.1}", picked / passes.max(1.0)),

@@ -100,7 +100,7 @@ impl SearchPolicy {
 /// How many due trips one matcher pass takes. Within a pass, claims are
 /// decided in queue order by one Redis script, so a bigger batch costs no
 /// fairness; it bounds the work (and the latency) of one pass.
-pub const BATCH_SIZE: usize = 32;
+pub const BATCH_SIZE: usize = 64;
 
 /// How many trips searching again on their timer (the slow lane) one pass
 /// takes at most, on top of the trips due for a reason. A pass of the slow
@@ -155,23 +155,27 @@ pub fn expected_claims(wishes: &[Wish]) -> Vec<Option<Uuid>> {
 /// Why a trip of a batch got no driver, and so when it searches again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Miss {
-    /// A waiting trip ahead wants its driver: wake those trips and search
-    /// again now, after them.
+    /// A waiting trip ahead wants its driver: wake those trips; this one is
+    /// behind them and searches again on its timer (the slow lane), not at
+    /// once: at rush hour a young trip would otherwise yield again every
+    /// pass while the crowd ahead of it is served.
     Yield,
-    /// A trip earlier in the batch took a driver it could have had: search
-    /// again now, at the same radius, for the next nearest.
+    /// Trips earlier in the batch took drivers it could have had, and its
+    /// search may have left more out (it found as many as it asked for):
+    /// search again now, at the same radius, for the next nearest.
     Contended,
-    /// Nobody free in reach: widen the radius and search again soon.
+    /// Nobody free in reach (everything it found, if anything, went to trips
+    /// ahead of it): widen the radius and search again soon.
     Widen,
 }
 
 impl Miss {
-    /// `candidates`: everything its search found; `taken`: the drivers
-    /// other trips of the batch got.
-    pub fn of(wish: &Wish, candidates: &[Uuid], taken: &HashSet<Uuid>) -> Self {
+    /// `candidates`: everything its search found, of the `asked` it asked
+    /// for; `taken`: the drivers other trips of the batch got.
+    pub fn of(wish: &Wish, candidates: &[Uuid], asked: usize, taken: &HashSet<Uuid>) -> Self {
         if wish.yields {
             Self::Yield
-        } else if candidates.iter().any(|d| taken.contains(d)) {
+        } else if candidates.len() >= asked && candidates.iter().any(|d| taken.contains(d)) {
             Self::Contended
         } else {
             Self::Widen
@@ -280,12 +284,15 @@ mod tests {
         let d = ids(3);
         let taken: HashSet<Uuid> = [d[1]].into();
         let cut = Wish::new(&d, |i| i == 2);
-        assert_eq!(Miss::of(&cut, &d, &HashSet::new()), Miss::Yield);
+        assert_eq!(Miss::of(&cut, &d, 3, &HashSet::new()), Miss::Yield);
         let whole = Wish::new(&d, |_| false);
-        assert_eq!(Miss::of(&whole, &d, &taken), Miss::Contended);
-        assert_eq!(Miss::of(&whole, &d, &HashSet::new()), Miss::Widen);
+        // It found all it asked for: there may be more beyond them.
+        assert_eq!(Miss::of(&whole, &d, 3, &taken), Miss::Contended);
+        // It found fewer: everything in reach went to trips ahead of it.
+        assert_eq!(Miss::of(&whole, &d, 5, &taken), Miss::Widen);
+        assert_eq!(Miss::of(&whole, &d, 3, &HashSet::new()), Miss::Widen);
         assert_eq!(
-            Miss::of(&Wish::new(&[], |_| false), &[], &taken),
+            Miss::of(&Wish::new(&[], |_| false), &[], 3, &taken),
             Miss::Widen
         );
     }

@@ -114,9 +114,9 @@ pub struct NextSearch {
     pub trip_id: Uuid,
     pub at: DateTime<Utc>,
     pub radius_km: f64,
-    /// It found nobody and searches again on its timer (the slow lane), as
-    /// opposed to searching again now because another trip took or wanted
-    /// its driver.
+    /// It searches again on its timer (the slow lane: it found nobody, or
+    /// yielded to trips ahead), as opposed to at once because trips earlier
+    /// in its pass took the drivers it found.
     pub idle_retry: bool,
 }
 
