@@ -104,6 +104,62 @@ async fn rider_and_driver_sockets_see_a_whole_trip_in_order() {
 }
 
 #[tokio::test]
+async fn the_rider_hears_the_drivers_position_while_the_trip_is_ongoing() {
+    let app = spawn_app().await;
+    let driver = app.driver_online_at(PICKUP.north(0.3)).await;
+    let rider = app.register_rider().await;
+    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    app.wait_for_offer(&driver, SOON).await.expect("offer");
+    for action in ["accept", "start"] {
+        assert_eq!(
+            app.trip_action(&driver, trip.id, action).await.status(),
+            StatusCode::OK
+        );
+    }
+    // The rider's socket joins the ONGOING trip's room on connect.
+    let mut rider_socket = app.socket(&rider.token).await;
+    let update = rider_socket
+        .next("trip:update", SOON)
+        .await
+        .expect("the resync");
+    assert_eq!(update["status"], "ONGOING");
+
+    let driver_socket = app.socket(&driver.token).await;
+    let at = DROPOFF.north(1.0);
+    let answer = driver_socket
+        .call("driver:location", json!({"lat": at.lat, "lng": at.lng}))
+        .await;
+    assert_eq!(answer, json!({"ok": true}));
+    let position = rider_socket
+        .next("driver:location", SOON)
+        .await
+        .expect("the position reaches the rider while ONGOING");
+    assert_eq!(position["trip_id"], json!(trip.id));
+    assert_eq!(position["driver_id"], json!(driver.id));
+    assert!((position["lat"].as_f64().unwrap() - at.lat).abs() < 1e-9);
+    assert!((position["lng"].as_f64().unwrap() - at.lng).abs() < 1e-9);
+}
+
+#[tokio::test]
+async fn an_unanswered_offer_is_revoked_on_the_drivers_socket_as_expired() {
+    let app = hail_testkit::spawn_app_with(|c| {
+        c.dispatch.offer_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let driver = app.driver_online_at(PICKUP.north(0.3)).await;
+    let rider = app.register_rider().await;
+    let mut driver_socket = app.socket(&driver.token).await;
+    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    let offer = driver_socket.next("offer", SOON).await.expect("the offer");
+    assert_eq!(offer["trip_id"], json!(trip.id));
+    let revoked = driver_socket
+        .next("offer:revoked", SOON)
+        .await
+        .expect("the offer is revoked once it expires");
+    assert_eq!(revoked, json!({"trip_id": trip.id, "reason": "expired"}));
+}
+
+#[tokio::test]
 async fn a_rider_cannot_watch_someone_elses_trip() {
     let app = spawn_app().await;
     let driver = app.driver_online_at(PICKUP.north(0.3)).await;
