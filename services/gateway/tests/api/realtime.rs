@@ -89,10 +89,7 @@ async fn rider_and_driver_sockets_see_a_whole_trip_in_order() {
         );
     }
     let mut seen = Vec::new();
-    while let Some(update) = rider_socket
-        .next("trip:update", Duration::from_secs(2))
-        .await
-    {
+    while let Some(update) = rider_socket.next("trip:update", SOON).await {
         seen.push(update["status"].as_str().unwrap().to_string());
         if seen.last().map(String::as_str) == Some("COMPLETED") {
             break;
