@@ -73,7 +73,7 @@ async fn internal_routes_refuse_any_caller_but_their_own() {
 }
 
 #[tokio::test]
-async fn public_routes_refuse_anything_but_the_gateways_token() {
+async fn public_routes_answer_only_the_gateways_token_and_refuse_riders() {
     let app = spawn_app().await;
     let driver = app.register_driver().await;
     for peer in [
@@ -97,4 +97,17 @@ async fn public_routes_refuse_anything_but_the_gateways_token() {
     let response = call(&app, Method::GET, "/api/v1/drivers/me", &driver, None).await;
     let profile: Value = response.json().await.unwrap();
     assert_eq!(profile["status"], "OFFLINE", "none of them took effect");
+
+    // Through the gateway's token, a rider is forbidden the driver's own routes.
+    let rider = app.register_rider().await;
+    for (method, path) in [
+        (Method::GET, "/api/v1/drivers/me"),
+        (Method::POST, "/api/v1/drivers/me/online"),
+        (Method::POST, "/api/v1/drivers/me/offline"),
+    ] {
+        let response = call(&app, method.clone(), path, &rider, None).await;
+        assert_error(response, StatusCode::FORBIDDEN, "forbidden").await;
+    }
+    let response = locate(&app, &rider, json!({"lat": PICKUP.lat, "lng": PICKUP.lng})).await;
+    assert_error(response, StatusCode::FORBIDDEN, "forbidden").await;
 }

@@ -33,7 +33,7 @@ async fn a_ping_is_204_online_and_409_driver_offline_otherwise() {
 }
 
 #[tokio::test]
-async fn out_of_range_and_non_numeric_positions_are_422_naming_the_field() {
+async fn out_of_range_and_non_numeric_positions_and_nearby_queries_are_refused() {
     let app = spawn_app().await;
     let driver = online_at(&app, PICKUP).await;
     let (lat, lng) = (PICKUP.lat, PICKUP.lng);
@@ -97,13 +97,10 @@ async fn out_of_range_and_non_numeric_positions_are_422_naming_the_field() {
     let response = call(&app, Method::GET, "/api/v1/drivers/me", &driver, None).await;
     let profile: Value = response.json().await.unwrap();
     assert!((profile["location"]["lat"].as_f64().unwrap() - lat).abs() < 1e-6);
-}
 
-#[tokio::test]
-async fn nearby_queries_out_of_range_or_not_finite_are_refused() {
-    let app = spawn_app().await;
+    // The same rules hold for nearby's query (422), and a query value that
+    // is not a number at all is a 400.
     let rider = app.register_rider().await;
-    let (lat, lng) = (PICKUP.lat, PICKUP.lng);
     for query in [
         format!("lat=NaN&lng={lng}"),
         format!("lat={lat}&lng=inf"),

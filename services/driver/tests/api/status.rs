@@ -56,19 +56,3 @@ async fn a_busy_driver_can_neither_go_online_nor_offline() {
         StatusCode::OK
     );
 }
-
-#[tokio::test]
-async fn a_rider_is_forbidden_the_driver_routes() {
-    let app = spawn_app().await;
-    let rider = app.register_rider().await;
-    for (method, path) in [
-        (Method::GET, "/api/v1/drivers/me"),
-        (Method::POST, "/api/v1/drivers/me/online"),
-        (Method::POST, "/api/v1/drivers/me/offline"),
-    ] {
-        let response = call(&app, method.clone(), path, &rider, None).await;
-        assert_error(response, StatusCode::FORBIDDEN, "forbidden").await;
-    }
-    let response = locate(&app, &rider, json!({"lat": PICKUP.lat, "lng": PICKUP.lng})).await;
-    assert_error(response, StatusCode::FORBIDDEN, "forbidden").await;
-}

@@ -93,7 +93,7 @@ async fn invalid_registrations_are_422_naming_each_field() {
 }
 
 #[tokio::test]
-async fn bad_credentials_are_401_unauthorized() {
+async fn bad_credentials_and_callers_other_than_the_gateway_are_401() {
     let app = spawn_app().await;
     let body = registration(json!({}));
     assert_eq!(register(&app, &body).await.status(), StatusCode::CREATED);
@@ -114,12 +114,9 @@ async fn bad_credentials_are_401_unauthorized() {
         "validation_failed",
     )
     .await;
-}
 
-#[tokio::test]
-async fn the_routes_answer_only_the_gateways_token() {
-    let app = spawn_app().await;
-    let body = registration(json!({}));
+    // The routes answer only the gateway's proxy token.
+    let other = registration(json!({}));
     for peer in [None, Some(Peer::Realtime), Some(Peer::Trip)] {
         let response = app
             .direct(
@@ -128,13 +125,13 @@ async fn the_routes_answer_only_the_gateways_token() {
                 "/api/v1/auth/register",
                 peer,
                 None,
-                Some(&body),
+                Some(&other),
             )
             .await;
         assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
     }
     // None of those created the account.
-    assert_eq!(register(&app, &body).await.status(), StatusCode::CREATED);
+    assert_eq!(register(&app, &other).await.status(), StatusCode::CREATED);
     // `me` needs the caller the gateway vouches for.
     let response = call(&app, Method::GET, "/api/v1/auth/me", None, None).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
