@@ -356,9 +356,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_busy_connection_is_not_cut_while_it_keeps_asking() {
-        let (addr, _stop) = server(Duration::from_millis(500)).await;
+        // Requests 100 ms apart for 1.5 s against a 1 s idle timeout: the
+        // connection outlives the timeout, and each gap is a tenth of it, so
+        // a slow machine cannot make a gap look idle.
+        let (addr, _stop) = server(Duration::from_secs(1)).await;
         let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        for _ in 0..4 {
+        for _ in 0..15 {
             stream
                 .write_all(b"GET /peer HTTP/1.1\r\nhost: hail\r\n\r\n")
                 .await
@@ -366,7 +369,7 @@ mod tests {
             let mut buf = [0u8; 512];
             let n = stream.read(&mut buf).await.unwrap();
             assert!(n > 0 && buf.starts_with(b"HTTP/1.1 200"));
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }

@@ -33,6 +33,9 @@ pub struct AppState {
     pub sockets: SocketRegistry,
     /// Every socket's watcher (presence, token expiry); shutdown waits for them.
     pub socket_tasks: TaskTracker,
+    /// How often a driver's open socket refreshes its presence
+    /// (`HAIL_PRESENCE_REFRESH_MS`).
+    pub presence_refresh: Duration,
 }
 
 pub struct Upstreams {
@@ -103,6 +106,7 @@ impl AppState {
                 config.rate_limits.sockets_per_user,
             ),
             socket_tasks: TaskTracker::new(),
+            presence_refresh: config.presence_refresh,
         })
     }
 }

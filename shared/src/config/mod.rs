@@ -154,6 +154,9 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// Browser origins allowed to call the REST API cross-origin (CORS).
     pub cors_origins: Vec<String>,
+    /// How often the gateway refreshes the presence of a driver whose socket
+    /// is open (`HAIL_PRESENCE_REFRESH_MS`); well under the presence TTL.
+    pub presence_refresh: Duration,
 }
 
 impl Config {
@@ -335,6 +338,11 @@ impl Config {
             rooms,
             rate_limits,
             cors_origins,
+            presence_refresh: Duration::from_millis(at_least_one(
+                &var,
+                "HAIL_PRESENCE_REFRESH_MS",
+                10_000u64,
+            )?),
         })
     }
 }

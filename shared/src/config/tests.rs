@@ -41,6 +41,7 @@ fn dev_uses_the_builtin_secrets_and_local_defaults() {
     assert_eq!(c.service_host, IpAddr::from([127, 0, 0, 1]));
     assert_eq!(c.dispatch.mode, MatchMode::Offer);
     assert_eq!(c.dispatch.offer_timeout, Duration::from_secs(15));
+    assert_eq!(c.presence_refresh, Duration::from_secs(10));
 }
 
 #[test]
@@ -122,6 +123,13 @@ fn bad_values_name_the_variable() {
     assert!(err.to_string().contains("HAIL_TRIP_PORT"), "{err}");
     let err = config(&[("HAIL_ENV", "dev"), ("HAIL_OFFER_TIMEOUT_SECS", "-1")]).unwrap_err();
     assert!(err.to_string().contains("HAIL_OFFER_TIMEOUT_SECS"), "{err}");
+    let err = config(&[("HAIL_ENV", "dev"), ("HAIL_PRESENCE_REFRESH_MS", "0")]).unwrap_err();
+    assert!(
+        err.to_string().contains("HAIL_PRESENCE_REFRESH_MS"),
+        "{err}"
+    );
+    let c = config(&[("HAIL_ENV", "dev"), ("HAIL_PRESENCE_REFRESH_MS", "200")]).unwrap();
+    assert_eq!(c.presence_refresh, Duration::from_millis(200));
     let err = config(&[("HAIL_ENV", "staging")]).unwrap_err();
     assert!(err.to_string().contains("HAIL_ENV"), "{err}");
 }

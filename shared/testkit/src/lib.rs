@@ -283,6 +283,10 @@ impl TestApp {
             ("HAIL_DISPATCH_LEASE_SECS", secs(d.step_lease)),
             ("HAIL_REQUEST_TIMEOUT_SECS", secs(c.request_timeout)),
             (
+                "HAIL_PRESENCE_REFRESH_MS",
+                c.presence_refresh.as_millis().to_string(),
+            ),
+            (
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
             ),

@@ -140,6 +140,21 @@ impl TestSocket {
             .expect("ack")
     }
 
+    /// One round trip to the gateway and back on this socket (an event it
+    /// answers with an error ack). Every event the server sent this socket
+    /// before it answered is in the queue afterwards, so "nothing arrived"
+    /// can be checked once a sentinel (the same broadcast seen by another
+    /// socket, or a later event) shows the server has settled, with no sleep.
+    pub async fn round_trip(&self) {
+        let answer = self
+            .call(
+                "trip:subscribe",
+                serde_json::json!({"trip_id": uuid::Uuid::nil()}),
+            )
+            .await;
+        assert_eq!(answer["ok"], false, "{answer}");
+    }
+
     pub async fn disconnect(self) {
         let _ = self.client.disconnect().await;
     }

@@ -47,9 +47,6 @@ pub struct Identity {
 /// The largest client event payload read (API.md, "Abuse limits").
 pub const MAX_EVENT_BYTES: usize = 16 * 1024;
 
-/// How often a driver's open socket refreshes its presence.
-const PRESENCE_REFRESH: Duration = Duration::from_secs(10);
-
 pub fn room_user(id: Uuid) -> String {
     format!("user:{id}")
 }
@@ -182,7 +179,7 @@ async fn watch_socket<A: Adapter>(
     let left = who.expires_at - chrono::Utc::now().timestamp();
     let expiry = tokio::time::sleep(Duration::from_secs(left.max(0).unsigned_abs()));
     tokio::pin!(expiry);
-    let mut presence = tokio::time::interval(PRESENCE_REFRESH);
+    let mut presence = tokio::time::interval(state.presence_refresh);
     loop {
         tokio::select! {
             _ = closed.cancelled() => return,

@@ -89,10 +89,7 @@ async fn rider_and_driver_sockets_see_a_whole_trip_in_order() {
         );
     }
     let mut seen = Vec::new();
-    while let Some(update) = rider_socket
-        .next("trip:update", Duration::from_secs(2))
-        .await
-    {
+    while let Some(update) = rider_socket.next("trip:update", SOON).await {
         seen.push(update["status"].as_str().unwrap().to_string());
         if seen.last().map(String::as_str) == Some("COMPLETED") {
             break;
@@ -101,6 +98,62 @@ async fn rider_and_driver_sockets_see_a_whole_trip_in_order() {
     assert_eq!(seen, ["REQUESTED", "ASSIGNED", "ONGOING", "COMPLETED"]);
     rider_socket.disconnect().await;
     driver_socket.disconnect().await;
+}
+
+#[tokio::test]
+async fn the_rider_hears_the_drivers_position_while_the_trip_is_ongoing() {
+    let app = spawn_app().await;
+    let driver = app.driver_online_at(PICKUP.north(0.3)).await;
+    let rider = app.register_rider().await;
+    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    app.wait_for_offer(&driver, SOON).await.expect("offer");
+    for action in ["accept", "start"] {
+        assert_eq!(
+            app.trip_action(&driver, trip.id, action).await.status(),
+            StatusCode::OK
+        );
+    }
+    // The rider's socket joins the ONGOING trip's room on connect.
+    let mut rider_socket = app.socket(&rider.token).await;
+    let update = rider_socket
+        .next("trip:update", SOON)
+        .await
+        .expect("the resync");
+    assert_eq!(update["status"], "ONGOING");
+
+    let driver_socket = app.socket(&driver.token).await;
+    let at = DROPOFF.north(1.0);
+    let answer = driver_socket
+        .call("driver:location", json!({"lat": at.lat, "lng": at.lng}))
+        .await;
+    assert_eq!(answer, json!({"ok": true}));
+    let position = rider_socket
+        .next("driver:location", SOON)
+        .await
+        .expect("the position reaches the rider while ONGOING");
+    assert_eq!(position["trip_id"], json!(trip.id));
+    assert_eq!(position["driver_id"], json!(driver.id));
+    assert!((position["lat"].as_f64().unwrap() - at.lat).abs() < 1e-9);
+    assert!((position["lng"].as_f64().unwrap() - at.lng).abs() < 1e-9);
+}
+
+#[tokio::test]
+async fn an_unanswered_offer_is_revoked_on_the_drivers_socket_as_expired() {
+    let app = hail_testkit::spawn_app_with(|c| {
+        c.dispatch.offer_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let driver = app.driver_online_at(PICKUP.north(0.3)).await;
+    let rider = app.register_rider().await;
+    let mut driver_socket = app.socket(&driver.token).await;
+    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    let offer = driver_socket.next("offer", SOON).await.expect("the offer");
+    assert_eq!(offer["trip_id"], json!(trip.id));
+    let revoked = driver_socket
+        .next("offer:revoked", SOON)
+        .await
+        .expect("the offer is revoked once it expires");
+    assert_eq!(revoked, json!({"trip_id": trip.id, "reason": "expired"}));
 }
 
 #[tokio::test]
@@ -116,11 +169,18 @@ async fn a_rider_cannot_watch_someone_elses_trip() {
         .await;
     assert_eq!(answer["ok"], false);
     assert_eq!(answer["error"]["code"], "not_found");
+    // The owner's socket (in the trip's room from its connect) is the
+    // sentinel: once it has the position, the room's broadcasts are done.
+    let mut owner_socket = app.socket(&owner.token).await;
 
     app.wait_for_offer(&driver, SOON).await.expect("offer");
     app.trip_action(&driver, trip.id, "accept").await;
     app.ping(&driver, PICKUP).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    owner_socket
+        .next("driver:location", SOON)
+        .await
+        .expect("the owner hears the position");
+    snoop_socket.round_trip().await;
     let heard = snoop_socket.drain();
     assert!(
         heard
@@ -130,7 +190,6 @@ async fn a_rider_cannot_watch_someone_elses_trip() {
     );
 
     // Its owner may subscribe, and gets the trip back.
-    let owner_socket = app.socket(&owner.token).await;
     let answer = owner_socket
         .call("trip:subscribe", json!({"trip_id": trip.id}))
         .await;
@@ -197,12 +256,39 @@ async fn two_gateways_behave_as_one() {
         .await
         .expect("position on gateway B");
     assert_eq!(position["driver_id"], json!(driver.id));
-    // Each event arrives once, not once per gateway.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let extra = rider_socket.drain();
+    // Each event arrives once, not once per gateway. Two more positions are
+    // the sentinel: a second copy of the first, sent by the other gateway,
+    // would come before the rider has heard them both.
+    let sent = [PICKUP, PICKUP.north(0.1), PICKUP.north(0.2)];
+    for at in &sent[1..] {
+        let answer = driver_socket
+            .call("driver:location", json!({"lat": at.lat, "lng": at.lng}))
+            .await;
+        assert_eq!(answer["ok"], true);
+    }
+    let mut heard = vec![position["lat"].as_f64().unwrap()];
+    let times_heard = |heard: &[f64], at: LatLng| {
+        heard
+            .iter()
+            .filter(|lat| (**lat - at.lat).abs() < 1e-9)
+            .count()
+    };
+    while sent[1..].iter().any(|at| times_heard(&heard, *at) == 0) {
+        let position = rider_socket
+            .next("driver:location", SOON)
+            .await
+            .unwrap_or_else(|| panic!("not every position came: heard {heard:?}"));
+        heard.push(position["lat"].as_f64().unwrap());
+    }
+    rider_socket.round_trip().await;
+    for (event, value) in rider_socket.drain() {
+        if event == "driver:location" {
+            heard.push(value["lat"].as_f64().unwrap());
+        }
+    }
     assert!(
-        extra.iter().all(|(e, _)| e != "driver:location"),
-        "duplicate: {extra:?}"
+        sent.iter().all(|at| times_heard(&heard, *at) == 1),
+        "each position once: heard {heard:?}, sent {sent:?}"
     );
 }
 
@@ -278,44 +364,85 @@ async fn a_driver_declines_by_socket_and_hears_revocations() {
     assert_eq!(revoked, json!({"trip_id": trip.id, "reason": "cancelled"}));
 }
 
+/// What is left of a key's life, in milliseconds (-2: gone, -1: no expiry).
+async fn pttl(redis: &mut redis::aio::MultiplexedConnection, key: &str) -> i64 {
+    redis::cmd("PTTL")
+        .arg(key)
+        .query_async(redis)
+        .await
+        .unwrap()
+}
+
+async fn expire_in_secs(redis: &mut redis::aio::MultiplexedConnection, key: &str, secs: u64) {
+    let set: i64 = redis::cmd("EXPIRE")
+        .arg(key)
+        .arg(secs)
+        .query_async(redis)
+        .await
+        .unwrap();
+    assert_eq!(set, 1, "{key} exists");
+}
+
 #[tokio::test]
 async fn a_connected_driver_socket_keeps_presence_fresh_until_it_closes() {
-    let app = spawn_app().await;
+    // A short refresh interval, so "never refreshed again" can be watched
+    // over several intervals in well under a second.
+    const REFRESH: Duration = Duration::from_millis(200);
+    let app = hail_testkit::spawn_app_with(|c| c.presence_refresh = REFRESH).await;
     let driver = app.driver_online_at(PICKUP).await;
-    let presence = format!("{}driver:presence:{}", app.config.redis_prefix, driver.id);
+    let keys = hail_shared::keys::Keys::new(app.config.redis_prefix.clone());
+    let presence = keys.driver_presence(driver.id);
+    let sockets = keys.user_sockets(driver.id);
     let mut redis = app.redis().await;
-    let ttl = |mut redis: redis::aio::MultiplexedConnection, key: String| async move {
-        redis::cmd("TTL")
-            .arg(key)
-            .query_async::<i64>(&mut redis)
-            .await
-            .unwrap()
-    };
-    // About to expire, then the driver's socket connects.
-    let _: i64 = redis::cmd("EXPIRE")
-        .arg(&presence)
-        .arg(3)
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    let socket = app.socket(&driver.token).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        ttl(redis.clone(), presence.clone()).await > 20,
-        "the socket refreshed presence"
-    );
 
+    // While the socket is open, presence lowered to 3 s comes back up,
+    // twice: the loop refreshes, not only the connect.
+    let socket = app.socket(&driver.token).await;
+    for round in 0..2 {
+        expire_in_secs(&mut redis, &presence, 3).await;
+        let deadline = tokio::time::Instant::now() + SOON;
+        while pttl(&mut redis, &presence).await <= 3_000 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "round {round}: the open socket never refreshed presence"
+            );
+            tokio::time::sleep(REFRESH / 4).await;
+        }
+    }
+
+    // The gateway has handled the close once it forgets the socket (its
+    // disconnect handler stops the refresh loop first).
     socket.disconnect().await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let _: i64 = redis::cmd("EXPIRE")
-        .arg(&presence)
-        .arg(3)
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        ttl(redis.clone(), presence.clone()).await <= 3,
-        "nobody refreshes it any more"
-    );
+    let deadline = tokio::time::Instant::now() + SOON;
+    loop {
+        let open: i64 = redis::cmd("ZCARD")
+            .arg(&sockets)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        if open == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the gateway never saw the socket close"
+        );
+        tokio::time::sleep(REFRESH / 4).await;
+    }
+    // A refresh already on its way when the socket closed may still land:
+    // give it a second (a loopback call; generous on a busy machine), then
+    // lower the TTL and watch it for three more intervals.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    expire_in_secs(&mut redis, &presence, 3).await;
+    let mut last = pttl(&mut redis, &presence).await;
+    let watch_until = tokio::time::Instant::now() + REFRESH * 3;
+    while tokio::time::Instant::now() < watch_until {
+        tokio::time::sleep(REFRESH / 4).await;
+        let now = pttl(&mut redis, &presence).await;
+        assert!(
+            (0..=last).contains(&now),
+            "presence was refreshed after the socket closed: {last} ms, then {now} ms"
+        );
+        last = now;
+    }
 }

@@ -100,6 +100,39 @@ async fn nearby(app: &TestApp, rider: &Account) -> Vec<uuid::Uuid> {
 }
 
 #[tokio::test]
+async fn a_driver_calling_nearby_gets_the_contracts_shape_nearest_first() {
+    let app = spawn_app().await;
+    let far = app.driver_online_at(PICKUP.north(1.5)).await;
+    let near = app.driver_online_at(PICKUP.north(0.5)).await;
+    let response = app
+        .get(
+            &format!(
+                "/api/v1/drivers/nearby?lat={}&lng={}&radius_km=3&limit=10",
+                PICKUP.lat, PICKUP.lng
+            ),
+            Some(&far.token),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let found: Value = response.json().await.unwrap();
+    let found = found.as_array().expect("an array");
+    assert_eq!(found.len(), 2, "{found:?}");
+    for (entry, (driver, km)) in found.iter().zip([(&near, 0.5), (&far, 1.5)]) {
+        let mut keys: Vec<&str> = entry
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["distance_km", "driver_id", "lat", "lng"], "{entry}");
+        assert_eq!(entry["driver_id"], json!(driver.id));
+        let distance = entry["distance_km"].as_f64().unwrap();
+        assert!((distance - km).abs() < 0.01, "{entry}");
+    }
+}
+
+#[tokio::test]
 async fn nearby_lists_only_online_present_unclaimed_drivers_nearest_first() {
     let app = spawn_app().await;
     let near = app.driver_online_at(PICKUP.north(0.5)).await;

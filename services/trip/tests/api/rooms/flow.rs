@@ -80,6 +80,74 @@ async fn select_then_accept_takes_a_seat_and_records_the_ride() {
 }
 
 #[tokio::test]
+async fn an_accept_whose_ride_cannot_be_committed_gives_the_seat_back_and_the_rider_is_first_again()
+{
+    let app = spawn_app().await;
+    let driver = app.register_driver().await;
+    let (a, b) = (app.register_rider().await, app.register_rider().await);
+    join_driver(&app, &driver, 1).await;
+    join_rider(&app, &a).await;
+    join_rider(&app, &b).await;
+    ok_state(select(&app, &driver, &a).await).await;
+
+    // Postgres refuses the ride at COMMIT (a deferred constraint trigger),
+    // after the room script already gave a the seat.
+    let pool = sqlx::PgPool::connect(&app.config.database_url)
+        .await
+        .unwrap();
+    for ddl in [
+        "CREATE FUNCTION trip.refuse_ride() RETURNS trigger LANGUAGE plpgsql AS
+         $$ BEGIN RAISE EXCEPTION 'test: rides cannot be stored'; END $$",
+        "CREATE CONSTRAINT TRIGGER refuse_ride AFTER INSERT ON trip.rides
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION trip.refuse_ride()",
+    ] {
+        sqlx::query(ddl).execute(&pool).await.unwrap();
+    }
+    let response = respond(&app, &a, true).await;
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert!(status.is_server_error(), "{status}: {body}");
+
+    // The room is as if the driver had cancelled: the seat is back, nothing
+    // is pending, a is first in the queue again, and no ride holds a seat.
+    let room = state(&app, &driver).await;
+    assert_eq!(room.drivers.len(), 1);
+    assert_eq!(room.drivers[0].seats_left, 1, "{room:?}");
+    assert!(room.pending.is_empty(), "{room:?}");
+    assert_eq!(room.riders_waiting, vec![a.id, b.id]);
+    assert!(
+        room.rides
+            .iter()
+            .all(|ride| ride.status != hail_shared::api::rooms::RideStatus::Confirmed),
+        "{room:?}"
+    );
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM trip.rides")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+
+    // Once Postgres takes rides again, the same rider can be matched and seated.
+    sqlx::query("DROP TRIGGER refuse_ride ON trip.rides")
+        .execute(&pool)
+        .await
+        .unwrap();
+    ok_state(select(&app, &driver, &a).await).await;
+    let room = ok_state(respond(&app, &a, true).await).await;
+    assert_eq!(room.drivers[0].seats_left, 0);
+    assert_eq!(room.riders_waiting, vec![b.id]);
+    let ride = room
+        .rides
+        .iter()
+        .find(|ride| ride.status == hail_shared::api::rooms::RideStatus::Confirmed)
+        .expect("a confirmed ride");
+    assert_eq!(
+        ride_status_in_postgres(&app, ride.id).await.as_deref(),
+        Some("CONFIRMED")
+    );
+}
+
+#[tokio::test]
 async fn a_declined_match_sends_the_rider_back_to_the_front() {
     let app = spawn_app().await;
     let driver = app.register_driver().await;

@@ -1,0 +1,113 @@
+//! Internal routes answer only the sibling each exists for; public routes
+//! only the gateway's proxy.
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn internal_routes_refuse_any_caller_but_their_own() {
+    let app = spawn_app().await;
+    let driver = online_at(&app, PICKUP).await;
+    let id = driver.id;
+    let claims = json!({"trip_id": uuid::Uuid::new_v4(), "wishes": []});
+    let routes: [(String, Option<Value>, Peer); 5] = [
+        (
+            "/internal/drivers".into(),
+            Some(json!({"driver_id": id})),
+            Peer::User,
+        ),
+        (
+            "/internal/drivers/candidates".into(),
+            Some(json!({})),
+            Peer::Trip,
+        ),
+        ("/internal/drivers/claims".into(), Some(claims), Peer::Trip),
+        (
+            format!("/internal/drivers/{id}/release"),
+            Some(json!({})),
+            Peer::Trip,
+        ),
+        (
+            format!("/internal/drivers/{id}/presence"),
+            None,
+            Peer::Realtime,
+        ),
+    ];
+    for (path, body, owner) in &routes {
+        // No token, the gateway proxy's token (what a client could reach
+        // through it), and every sibling's token but the owner's: 401.
+        let strangers = [
+            None,
+            Some(Peer::Gateway),
+            Some(Peer::OpenApi),
+            Some(Peer::User),
+            Some(Peer::Driver),
+            Some(Peer::Trip),
+            Some(Peer::Realtime),
+        ];
+        for peer in strangers.into_iter().filter(|p| *p != Some(*owner)) {
+            let response = app
+                .direct(
+                    Service::Driver,
+                    Method::POST,
+                    path,
+                    peer,
+                    None,
+                    body.as_ref(),
+                )
+                .await;
+            assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        }
+    }
+    // The owner gets past the gate (presence for a driver that exists).
+    let response = app
+        .direct(
+            Service::Driver,
+            Method::POST,
+            &format!("/internal/drivers/{id}/presence"),
+            Some(Peer::Realtime),
+            None,
+            None,
+        )
+        .await;
+    assert!(response.status().is_success(), "{}", response.status());
+}
+
+#[tokio::test]
+async fn public_routes_answer_only_the_gateways_token_and_refuse_riders() {
+    let app = spawn_app().await;
+    let driver = app.register_driver().await;
+    for peer in [
+        None,
+        Some(Peer::Realtime),
+        Some(Peer::Trip),
+        Some(Peer::User),
+    ] {
+        let response = app
+            .direct(
+                Service::Driver,
+                Method::POST,
+                "/api/v1/drivers/me/online",
+                peer,
+                Some(&driver),
+                None,
+            )
+            .await;
+        assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+    let response = call(&app, Method::GET, "/api/v1/drivers/me", &driver, None).await;
+    let profile: Value = response.json().await.unwrap();
+    assert_eq!(profile["status"], "OFFLINE", "none of them took effect");
+
+    // Through the gateway's token, a rider is forbidden the driver's own routes.
+    let rider = app.register_rider().await;
+    for (method, path) in [
+        (Method::GET, "/api/v1/drivers/me"),
+        (Method::POST, "/api/v1/drivers/me/online"),
+        (Method::POST, "/api/v1/drivers/me/offline"),
+    ] {
+        let response = call(&app, method.clone(), path, &rider, None).await;
+        assert_error(response, StatusCode::FORBIDDEN, "forbidden").await;
+    }
+    let response = locate(&app, &rider, json!({"lat": PICKUP.lat, "lng": PICKUP.lng})).await;
+    assert_error(response, StatusCode::FORBIDDEN, "forbidden").await;
+}
