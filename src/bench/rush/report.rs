@@ -83,14 +83,7 @@ impl Run {
         let pass = "dispatch_pass_duration_seconds";
         stack.push(("matcher pass p50 (bucket)".into(), hist(pass, &[], 0.5)));
         stack.push(("matcher pass p99 (bucket)".into(), hist(pass, &[], 0.99)));
-        for step in [
-            "settle",
-            "search",
-            "queue_ahead",
-            "take_in",
-            "claim",
-            "reschedule",
-        ] {
+        for step in ["settle", "search", "queue_ahead", "claim", "reschedule"] {
             let name = "dispatch_step_duration_seconds";
             let filter = [("step", step)];
             stack.push((
