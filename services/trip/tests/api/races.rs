@@ -118,6 +118,38 @@ async fn storm(toggle: bool) {
             more => panic!("driver {} on {} trips", driver.id, more.len()),
         }
     }
+
+    // Every rider cancels: every claim the storm made is given back (a pass
+    // still in flight may hold one for a moment, never for good).
+    for (rider, trip_id) in &requested {
+        let response = app.trip_action(rider, *trip_id, "cancel").await;
+        if response.status() != StatusCode::OK {
+            // Only a trip that already ended may refuse.
+            let trip = app.trip(rider, *trip_id).await;
+            assert_eq!(
+                trip.status,
+                TripStatus::NoDriver,
+                "cancel refused: {trip:?}"
+            );
+        }
+    }
+    let keys = Keys::new(app.config.redis_prefix.clone());
+    let mut redis = app.redis().await;
+    let deadline = tokio::time::Instant::now() + SOON;
+    for driver in &drivers {
+        while redis
+            .exists::<_, bool>(keys.driver_lock(driver.id))
+            .await
+            .unwrap()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "driver {} is still claimed after every trip was cancelled",
+                driver.id
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
