@@ -111,3 +111,61 @@ async fn public_routes_answer_only_the_gateways_token_and_refuse_riders() {
     let response = locate(&app, &rider, json!({"lat": PICKUP.lat, "lng": PICKUP.lng})).await;
     assert_error(response, StatusCode::FORBIDDEN, "forbidden").await;
 }
+
+#[tokio::test]
+async fn one_candidates_call_answers_every_search_in_order_and_refuses_too_many() {
+    let app = spawn_app().await;
+    let near = online_at(&app, PICKUP).await;
+    let far = online_at(&app, PICKUP.north(2.0)).await;
+    let search = |at: LatLng, exclude: Vec<uuid::Uuid>| json!({"lat": at.lat, "lng": at.lng, "radius_km": 3.0, "limit": 5, "exclude": exclude});
+    let body = json!({"searches": [
+        search(PICKUP, vec![]),
+        search(PICKUP, vec![near.id]),
+        search(PICKUP.north(2.0), vec![]),
+    ]});
+    let response = app
+        .direct(
+            Service::Driver,
+            Method::POST,
+            "/internal/drivers/candidates",
+            Some(Peer::Trip),
+            None,
+            Some(&body),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.unwrap();
+    let ids = |k: usize| -> Vec<String> {
+        answer["found"][k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["driver_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(0), vec![near.id.to_string(), far.id.to_string()]);
+    assert_eq!(
+        ids(1),
+        vec![far.id.to_string()],
+        "the excluded driver is left out"
+    );
+    assert_eq!(ids(2), vec![far.id.to_string(), near.id.to_string()]);
+
+    let too_many = json!({"searches": vec![search(PICKUP, vec![]); 101]});
+    let response = app
+        .direct(
+            Service::Driver,
+            Method::POST,
+            "/internal/drivers/candidates",
+            Some(Peer::Trip),
+            None,
+            Some(&too_many),
+        )
+        .await;
+    assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+}
