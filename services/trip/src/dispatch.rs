@@ -1,21 +1,22 @@
 //! The matcher. The trip row is the job: the matcher leases a batch of due
 //! REQUESTED trips (`FOR UPDATE SKIP LOCKED`, so several trip-service
-//! instances share the queue) and takes one pass. Trips due for a reason (a
-//! first search, a freed driver nearby, a yield, an answered or expired
-//! offer) are picked before trips searching again on their timer after
-//! finding nobody, each lane premium first, then oldest, and a pass takes
-//! only a few of the latter ([`SLOW_LANE_PER_PASS`]): at rush hour the timer
-//! lane is long, and a new trip next to a free driver must wait neither
-//! behind it nor for a long pass of it. Order between trips that want the same driver is kept by step
-//! 3, whatever lane they came from.
+//! instances share the queue) and takes one pass. Three lanes, each premium
+//! first, then oldest: trips never searched yet ([`FRESH_LANE_PER_PASS`]),
+//! then trips due again for a reason (a freed driver nearby, a yield, an
+//! answered or expired offer; [`BATCH_SIZE`]), then a few trips searching
+//! again on their timer after finding nobody ([`SLOW_LANE_PER_PASS`]). At
+//! rush hour the last two are long in the busy part of the city, and a new
+//! trip next to a free driver elsewhere must wait neither behind them nor
+//! for a long pass of them. Order between trips that want the same driver
+//! is kept by step 3 and the claims, whatever lane they came from.
 //!
 //! 1. settle each trip's live offer: wait if it is open, expire it if its
 //!    time is up, release a claim a dead worker left behind; past the search
 //!    deadline, give up (NO_DRIVER);
 //! 2. search for every remaining trip at once (candidates from the driver
 //!    service, minus every driver already tried);
-//! 3. cut each trip's list before the first driver a waiting trip ahead in
-//!    the queue also wants (one query for the whole batch; 2 and 3 are
+//! 3. cut each trip's list before the first driver a starved trip ahead in
+//!    the queue (one whose last search got it nobody) also wants (one query for the whole batch; 2 and 3 are
 //!    [`search`]);
 //! 4. claim for the whole batch in one call: the driver service's script
 //!    walks the trips in queue order and gives each the first of its drivers
@@ -30,10 +31,16 @@
 //!    matters up to the claims and the rescheduling.
 //!
 //! A pass never waits for a driver's answer (offers are settled by later
-//! passes). One matcher per instance takes passes one at a time, so claims
-//! happen in queue order; a batch is what lets it keep up, because the I/O of
-//! a pass is shared by every trip in it. Instances scale the queue out;
-//! across instances the order is best-effort.
+//! passes). A matcher takes passes one at a time, so claims happen in queue
+//! order; a batch is what lets it keep up, because the I/O of a pass is
+//! shared by every trip in it. Each instance runs two matchers ([`FRESH`]
+//! for first searches, [`QUEUE`] for the rest), and instances scale the
+//! queue out. Between matchers the claims race like two instances': the
+//! claim script keeps a driver to one trip, and a younger trip still yields
+//! to a starved older one (step 3), but an older trip that has not searched
+//! since its last offer ended can lose a driver to a younger one searching
+//! at the same moment in the other matcher (it is then starved, and the
+//! next driver freed near it is its).
 //!
 //! A matcher that dies mid-pass loses nothing: the leases run out and the
 //! trips are picked again; a CLAIMING offer row says which claim to give back.
@@ -58,17 +65,44 @@ use search::{search, wishes, Searched};
 
 use crate::{
     domain::dispatch::{
-        expected_claims, Miss, Wish, BATCH_SIZE, CANDIDATES_PER_SEARCH, SLOW_LANE_PER_PASS,
+        expected_claims, Miss, Wish, BATCH_SIZE, CANDIDATES_PER_SEARCH, FRESH_LANE_PER_PASS,
+        SLOW_LANE_PER_PASS,
     },
     freed, moves,
     repo::{self, OfferRow, OfferStatus, TripRow},
     state::AppState,
 };
 
-/// A pass's trips: see [`repo::pick_due_trips`].
-const LANES: repo::Lanes = repo::Lanes {
-    due: BATCH_SIZE,
-    slow: SLOW_LANE_PER_PASS,
+/// One matcher loop and the lanes its passes take ([`repo::pick_due_trips`]).
+/// Each instance runs two, side by side, as two instances would: passes of
+/// the queue can be long at rush hour (many trips, most of them in the busy
+/// part of the city), and a new trip's first search must not wait for one.
+#[derive(Clone, Copy, Debug)]
+pub struct Matcher {
+    /// The `matcher` label of its metrics.
+    pub name: &'static str,
+    lanes: repo::Lanes,
+}
+
+/// First searches only: small, quick passes.
+pub const FRESH: Matcher = Matcher {
+    name: "fresh",
+    lanes: repo::Lanes {
+        fresh: FRESH_LANE_PER_PASS,
+        due: 0,
+        slow: 0,
+    },
+};
+
+/// Every trip that has searched before: due again for a reason, then a
+/// few of the slow lane.
+pub const QUEUE: Matcher = Matcher {
+    name: "queue",
+    lanes: repo::Lanes {
+        fresh: 0,
+        due: BATCH_SIZE,
+        slow: SLOW_LANE_PER_PASS,
+    },
 };
 
 /// Fallback poll, for offers expiring and trips whose retry time comes.
@@ -85,7 +119,7 @@ enum Step {
     Crashed,
 }
 
-pub async fn run_matcher(state: AppState, stop: CancellationToken) {
+pub async fn run_matcher(state: AppState, matcher: Matcher, stop: CancellationToken) {
     // The previous pass's offers being opened: the next pass's claims need
     // not wait for them (claims are what must happen in order), but only
     // one pass at a time may be finishing, so the work stays bounded.
@@ -96,31 +130,37 @@ pub async fn run_matcher(state: AppState, stop: CancellationToken) {
         wake.as_mut().enable();
         // Drivers freed since the last pass: the waiting trips near them are
         // due now, so this pick already has them, in queue order.
+        let mut step = StepTimer::start(matcher);
         if let Err(err) = freed::wake_trips_near_freed(&state).await {
             tracing::warn!(error = %err, "could not wake the trips near freed drivers; they retry on their own");
         }
+        step.done("wake");
         let picked = tokio::select! {
             _ = stop.cancelled() => break,
-            picked = repo::pick_due_trips(&state.pool, state.step_lease, state.policy.deadline, LANES) => picked,
+            picked = repo::pick_due_trips(&state.pool, state.step_lease, state.policy.deadline, matcher.lanes) => picked,
         };
+        step.done("pick");
         match picked {
             Ok(batch) if !batch.is_empty() => {
                 let started = std::time::Instant::now();
-                let step = dispatch_batch(&state, batch).await;
-                metrics::histogram!("dispatch_pass_duration_seconds")
+                let step = dispatch_batch(&state, matcher, batch).await;
+                metrics::histogram!("dispatch_pass_duration_seconds", "matcher" => matcher.name)
                     .record(started.elapsed().as_secs_f64());
                 match step {
                     Ok(Step::Finish(pass)) => {
                         if let Some(previous) = finishing.take() {
+                            let waited = std::time::Instant::now();
                             let _ = previous.await;
+                            metrics::histogram!("dispatch_step_duration_seconds", "step" => "finish_wait", "matcher" => matcher.name)
+                                .record(waited.elapsed().as_secs_f64());
                         }
-                        finishing = Some(tokio::spawn(pass.finish(state.clone())));
+                        finishing = Some(tokio::spawn(pass.finish(state.clone(), matcher)));
                     }
                     Ok(Step::Done) => {}
                     #[cfg(feature = "failpoints")]
                     Ok(Step::Crashed) => return,
                     Err(err) => {
-                        metrics::counter!("dispatch_failures_total", "step" => "pass").increment(1);
+                        metrics::counter!("dispatch_failures_total", "step" => "pass", "matcher" => matcher.name).increment(1);
                         tracing::warn!(error = %err, "dispatch pass failed; its trips will be retried");
                     }
                 }
@@ -128,7 +168,7 @@ pub async fn run_matcher(state: AppState, stop: CancellationToken) {
             }
             Ok(_) => {}
             Err(err) => {
-                metrics::counter!("dispatch_failures_total", "step" => "pick").increment(1);
+                metrics::counter!("dispatch_failures_total", "step" => "pick", "matcher" => matcher.name).increment(1);
                 tracing::warn!(error = %err, "could not pick trips; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
@@ -182,11 +222,16 @@ enum Claimed {
     Elsewhere,
 }
 
-async fn dispatch_batch(state: &AppState, trips: Vec<TripRow>) -> ApiResult<Step> {
+async fn dispatch_batch(
+    state: &AppState,
+    matcher: Matcher,
+    trips: Vec<TripRow>,
+) -> ApiResult<Step> {
     let now = Utc::now();
     let batch: Vec<Uuid> = trips.iter().map(|t| t.id).collect();
-    metrics::counter!("dispatch_pass_trips_total").increment(batch.len() as u64);
-    let mut step = StepTimer::start();
+    metrics::counter!("dispatch_pass_trips_total", "matcher" => matcher.name)
+        .increment(batch.len() as u64);
+    let mut step = StepTimer::start(matcher);
     let offers = repo::offers_of(&state.pool, &batch).await?;
 
     let settled = join_all(trips.into_iter().map(|trip| {
@@ -242,16 +287,16 @@ async fn dispatch_batch(state: &AppState, trips: Vec<TripRow>) -> ApiResult<Step
 
 /// Times the steps of a pass (`dispatch_step_duration_seconds{step}`), so an
 /// operator can see which one a slow pass spends its time in.
-struct StepTimer(std::time::Instant);
+struct StepTimer(std::time::Instant, Matcher);
 
 impl StepTimer {
-    fn start() -> Self {
-        Self(std::time::Instant::now())
+    fn start(matcher: Matcher) -> Self {
+        Self(std::time::Instant::now(), matcher)
     }
 
     fn done(&mut self, step: &'static str) {
         let now = std::time::Instant::now();
-        metrics::histogram!("dispatch_step_duration_seconds", "step" => step)
+        metrics::histogram!("dispatch_step_duration_seconds", "step" => step, "matcher" => self.1.name)
             .record((now - self.0).as_secs_f64());
         self.0 = now;
     }
@@ -350,7 +395,8 @@ struct Pass {
 
 impl Pass {
     /// Opens the offers (or assigns), side by side.
-    async fn finish(self, state: AppState) {
+    async fn finish(self, state: AppState, matcher: Matcher) {
+        let started = std::time::Instant::now();
         let state = &state;
         join_all(self.commits.iter().map(|c| async move {
             if let Err(err) = commit(state, &c.trip, c.offer_id, &c.driver).await {
@@ -358,6 +404,8 @@ impl Pass {
             }
         }))
         .await;
+        metrics::histogram!("dispatch_step_duration_seconds", "step" => "commit", "matcher" => matcher.name)
+            .record(started.elapsed().as_secs_f64());
     }
 }
 

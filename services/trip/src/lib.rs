@@ -57,12 +57,14 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
     let state = AppState::new(pool.clone(), redis, config)?;
     let router = routes::router(state.clone(), config);
     let background = state.with_pool(background_pool.clone());
-    let (matcher_state, listener_state) = (background.clone(), background.clone());
+    let (fresh_state, queue_state, listener_state) =
+        (background.clone(), background.clone(), background.clone());
     let (rooms, repair_state) = (state.rooms.clone(), background.clone());
     Ok(
         Application::bind(config.service_host, config.ports.trip, router)
             .await?
-            .with_background(move |stop| dispatch::run_matcher(matcher_state, stop))
+            .with_background(move |stop| dispatch::run_matcher(fresh_state, dispatch::FRESH, stop))
+            .with_background(move |stop| dispatch::run_matcher(queue_state, dispatch::QUEUE, stop))
             .with_background(move |stop| dispatch::run_listener(listener_state, stop))
             .with_background(move |stop| rooms.run_sweeper(stop))
             .with_background(move |stop| driver_trip::run_driver_trip_repair(repair_state, stop))

@@ -83,7 +83,28 @@ impl Run {
         let pass = "dispatch_pass_duration_seconds";
         stack.push(("matcher pass p50 (bucket)".into(), hist(pass, &[], 0.5)));
         stack.push(("matcher pass p99 (bucket)".into(), hist(pass, &[], 0.99)));
-        for step in ["settle", "search", "queue_ahead", "claim", "reschedule"] {
+        for matcher in ["fresh", "queue"] {
+            let filter = [("matcher", matcher)];
+            stack.push((
+                format!("{matcher} matcher pass p50 / p99 (bucket)"),
+                format!(
+                    "{} / {}",
+                    hist(pass, &filter, 0.5),
+                    hist(pass, &filter, 0.99)
+                ),
+            ));
+        }
+        for step in [
+            "wake",
+            "pick",
+            "settle",
+            "search",
+            "queue_ahead",
+            "claim",
+            "reschedule",
+            "commit",
+            "finish_wait",
+        ] {
             let name = "dispatch_step_duration_seconds";
             let filter = [("step", step)];
             stack.push((

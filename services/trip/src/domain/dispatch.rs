@@ -111,6 +111,13 @@ pub const BATCH_SIZE: usize = 64;
 /// to be given up on time).
 pub const SLOW_LANE_PER_PASS: usize = 8;
 
+/// How many trips never searched yet (the fresh lane) one pass of the
+/// fresh matcher takes at most: a new request's first offer waits for at
+/// most that matcher's pass under way and its own, whatever backlog of
+/// older trips is due elsewhere in the city. Every lane of one pass stays
+/// under the 100 searches the driver service answers per call.
+pub const FRESH_LANE_PER_PASS: usize = 24;
+
 /// What one trip of a batch will try to claim after its search.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Wish {

@@ -12,12 +12,14 @@ use super::TripRow;
 
 /// Takes the due REQUESTED trips of the next pass and leases them for
 /// `lease`: other workers skip them meanwhile, and if this worker dies the
-/// lease runs out and they are picked again. Two lanes, each in queue order
-/// (premium first, then oldest): up to `lanes.due` trips due for a reason (a
-/// first search, a freed driver, a yield, an answered or expired offer, or
-/// a wait past `deadline`, to be given up), and up to `lanes.slow` trips
-/// searching again on their timer after finding nobody (`idle_retry`). The
-/// batch is returned in queue order, the order its claims take.
+/// lease runs out and they are picked again. Three lanes, each in queue
+/// order (premium first, then oldest): up to `lanes.fresh` trips never
+/// searched yet (index `trips_fresh`: only they are read), up to `lanes.due`
+/// trips due again for a reason (a freed driver, a yield, an answered or
+/// expired offer, or a wait past `deadline`, to be given up), and up to
+/// `lanes.slow` trips searching again on their timer after finding nobody
+/// (`idle_retry`). The batch is returned in queue order, the order its
+/// claims take.
 pub async fn pick_due_trips(
     pool: &PgPool,
     lease: std::time::Duration,
@@ -29,7 +31,14 @@ pub async fn pick_due_trips(
         r#"UPDATE trips SET leased_until = now() + make_interval(secs => $1)
          WHERE id = ANY(ARRAY(
              SELECT id FROM trips
-              WHERE status = 'REQUESTED' AND next_attempt_at <= now()
+              WHERE status = 'REQUESTED' AND NOT searched AND next_attempt_at <= now()
+                AND (leased_until IS NULL OR leased_until <= now())
+              ORDER BY (tier = 'premium') DESC, created_at
+              LIMIT $5
+              FOR UPDATE SKIP LOCKED
+           ) || ARRAY(
+             SELECT id FROM trips
+              WHERE status = 'REQUESTED' AND searched AND next_attempt_at <= now()
                 AND (leased_until IS NULL OR leased_until <= now())
                 AND NOT (idle_retry AND created_at > now() - make_interval(secs => $2))
               ORDER BY (tier = 'premium') DESC, created_at
@@ -39,7 +48,7 @@ pub async fn pick_due_trips(
              SELECT id FROM trips
               WHERE status = 'REQUESTED' AND next_attempt_at <= now()
                 AND (leased_until IS NULL OR leased_until <= now())
-                AND idle_retry AND created_at > now() - make_interval(secs => $2)
+                AND searched AND idle_retry AND created_at > now() - make_interval(secs => $2)
               ORDER BY (tier = 'premium') DESC, created_at
               LIMIT $4
               FOR UPDATE SKIP LOCKED
@@ -50,7 +59,8 @@ pub async fn pick_due_trips(
         lease.as_secs_f64(),
         deadline.as_secs_f64(),
         i64::try_from(lanes.due).unwrap_or(i64::MAX),
-        i64::try_from(lanes.slow).unwrap_or(i64::MAX)
+        i64::try_from(lanes.slow).unwrap_or(i64::MAX),
+        i64::try_from(lanes.fresh).unwrap_or(i64::MAX)
     )
     .fetch_all(pool)
     .await?;
@@ -61,12 +71,14 @@ pub async fn pick_due_trips(
 /// How many trips of each lane one pass takes at most.
 #[derive(Clone, Copy, Debug)]
 pub struct Lanes {
+    pub fresh: usize,
     pub due: usize,
     pub slow: usize,
 }
 
 /// When a REQUESTED trip is next looked at (for a reason: its offer runs
-/// out then), and how far it will search. Ends the pass's lease.
+/// out then), and how far it will search. Ends the pass's lease. It got a
+/// driver (an offer), so it is not starved.
 pub async fn schedule(
     conn: impl sqlx::PgExecutor<'_>,
     id: Uuid,
@@ -75,7 +87,7 @@ pub async fn schedule(
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query!(
         "UPDATE trips SET next_attempt_at = $2, search_radius_km = $3, leased_until = NULL,
-                          idle_retry = false
+                          idle_retry = false, searched = true, starved = false
          WHERE id = $1 AND status = 'REQUESTED'",
         id,
         at,
@@ -87,7 +99,9 @@ pub async fn schedule(
 }
 
 /// When the trips of a pass that got nobody search again. One statement for
-/// the pass, whatever its size; ends their leases.
+/// the pass, whatever its size; ends their leases. They are starved until
+/// they get an offer: younger trips yield to them the drivers they can use
+/// (see [`wanted_by_queue_ahead`]).
 pub async fn schedule_misses(pool: &PgPool, misses: &[NextSearch]) -> Result<(), sqlx::Error> {
     let id: Vec<Uuid> = misses.iter().map(|m| m.trip_id).collect();
     let at: Vec<DateTime<Utc>> = misses.iter().map(|m| m.at).collect();
@@ -95,7 +109,8 @@ pub async fn schedule_misses(pool: &PgPool, misses: &[NextSearch]) -> Result<(),
     let idle_retry: Vec<bool> = misses.iter().map(|m| m.idle_retry).collect();
     sqlx::query!(
         "UPDATE trips t SET next_attempt_at = s.at, search_radius_km = s.radius_km,
-                            idle_retry = s.idle_retry, leased_until = NULL
+                            idle_retry = s.idle_retry, leased_until = NULL,
+                            searched = true, starved = true
          FROM unnest($1::uuid[], $2::timestamptz[], $3::float8[], $4::bool[])
               AS s(id, at, radius_km, idle_retry)
          WHERE t.id = s.id AND t.status = 'REQUESTED'",
@@ -208,8 +223,12 @@ pub struct CandidatePair {
 
 /// Which of `pairs` (by index) a trip ahead in the queue (premium first,
 /// then oldest) also wants, and the first such trip: one outside `batch`,
-/// waiting (no offer, not mid-pass), that never tried the driver and has it
-/// inside its own search radius.
+/// starved (its last search got it no driver), waiting (no offer, not
+/// mid-pass), that never tried the driver and has it inside its own search
+/// radius. A trip that has not searched since it was requested or since its
+/// last offer ended is not yet known to need this driver: it searches in
+/// the next pass (fresh and answered-offer trips are picked first) and
+/// claims in queue order there, so nobody waits for it meanwhile.
 ///
 /// One probe per distinct driver, however many trips of the batch found it
 /// (in a crowd they all find the same few): it reads at most the
@@ -241,13 +260,14 @@ pub async fn wanted_by_queue_ahead(
            CROSS JOIN LATERAL (
              SELECT n.id, n.tier = 'premium' AS premium, n.created_at FROM (
                SELECT w.id, w.tier, w.created_at, w.pickup_lat, w.pickup_lng,
-                      w.search_radius_km, w.next_attempt_at, w.leased_until
+                      w.search_radius_km, w.next_attempt_at, w.leased_until, w.starved
                FROM trips w
                WHERE w.status = 'REQUESTED'
                ORDER BY point(w.pickup_lng, w.pickup_lat) <-> point(c.lng, c.lat)
                LIMIT $6
              ) n
              WHERE n.id <> ALL($4::uuid[])
+               AND n.starved
                AND n.next_attempt_at <= now() + make_interval(secs => $5)
                AND (n.leased_until IS NULL OR n.leased_until <= now())
                AND 2 * 6372.797560856 * asin(sqrt(

@@ -1,5 +1,6 @@
-//! Rush hour: a freed driver wakes only the waiting trips near it, and a
-//! storm of cancels does not stop dispatch or event delivery.
+//! Rush hour: a freed driver wakes only the waiting trips near it, a new
+//! trip at a free driver waits behind no backlog elsewhere, and a storm of
+//! cancels does not stop dispatch or event delivery.
 
 use std::time::Duration;
 
@@ -11,8 +12,9 @@ use uuid::Uuid;
 use crate::helpers::*;
 
 /// A waiting trip written straight into Postgres: REQUESTED, older than
-/// anything the test requests (but well inside the match deadline), and
-/// not due for an hour, so only a wake makes the matcher look at it.
+/// anything the test requests (but well inside the match deadline), its
+/// last search found nobody (starved, in the slow lane), and not due for an
+/// hour, so only a wake makes the matcher look at it.
 struct Waiting {
     id: Uuid,
     rider_id: Uuid,
@@ -45,9 +47,10 @@ async fn insert_waiting(pool: &PgPool, n: usize) -> Vec<Waiting> {
     let ages_ms: Vec<i32> = (0..n).map(|i| 20_000 - i as i32).collect();
     sqlx::query(
         "INSERT INTO trip.trips (id, rider_id, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
-                                 search_radius_km, next_attempt_at, created_at)
+                                 search_radius_km, next_attempt_at, created_at,
+                                 searched, starved, idle_retry)
          SELECT id, rider_id, lat, lng, lat, lng, 3, now() + interval '1 hour',
-                now() - make_interval(secs => age_ms / 1000.0)
+                now() - make_interval(secs => age_ms / 1000.0), true, true, true
          FROM unnest($1::uuid[], $2::uuid[], $3::float8[], $4::float8[], $5::int4[])
               AS t(id, rider_id, lat, lng, age_ms)",
     )
@@ -144,35 +147,114 @@ async fn a_new_trip_at_a_free_driver_does_not_wait_behind_trips_searching_again(
     // waiting for its timer after a search that found nobody (the slow
     // lane). Oldest first, the new trip would be picked after all of them.
     let behind: Vec<Uuid> = (0..2_000).map(|_| Uuid::new_v4()).collect();
-    sqlx::query(
-        "INSERT INTO trip.trips (id, rider_id, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
-                                 search_radius_km, next_attempt_at, idle_retry, created_at)
-         SELECT id, gen_random_uuid(), 1.30 + (k % 40) * 0.002, 103.64 + (k / 40) * 0.001,
-                1.30, 103.64, 3, now(), true, now() - interval '10 seconds' - make_interval(secs => k / 1000.0)
-         FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, k)",
-    )
-    .bind(&behind)
-    .execute(&db)
-    .await
-    .unwrap();
+    insert_due_far_west(&db, &behind, true).await;
 
     let fresh = app.request_trip(&rider, here, DROPOFF).await;
     let offer = app.wait_for_offer(&driver, SOON).await.expect("an offer");
     assert_eq!(offer.trip_id, fresh.id);
 
-    // A trip the matcher has searched for has a wider radius. Within the
-    // first pass or two of the new trip, only a few dozen of the 2,000 can
-    // have been searched; behind them all, every one would have been.
-    let searched: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM trip.trips WHERE id = ANY($1) AND search_radius_km > 3",
-    )
-    .bind(&behind)
-    .fetch_one(&db)
-    .await
-    .unwrap();
+    // Within the first pass or two of the new trip, only a few dozen of the
+    // 2,000 can have been searched; behind them all, every one would have
+    // been.
+    let searched = searched_count(&db, &behind).await;
     assert!(
         searched < 1_000,
         "the new trip was offered only after {searched} trips searching again"
+    );
+}
+
+/// Trips `ids`, older than anything the test requests, in the far west of
+/// the city where no driver is, all due now after a search: either waiting
+/// for their timer after finding nobody (`idle`: the slow lane) or due again
+/// for a reason (an offer that ran out, a freed driver nearby).
+async fn insert_due_far_west(db: &PgPool, ids: &[Uuid], idle: bool) {
+    sqlx::query(
+        "INSERT INTO trip.trips (id, rider_id, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+                                 search_radius_km, next_attempt_at, idle_retry, searched, starved,
+                                 created_at)
+         SELECT id, gen_random_uuid(), 1.30 + (k % 40) * 0.002, 103.64 + (k / 40) * 0.001,
+                1.30, 103.64, 3, now(), $2, true, $2,
+                now() - interval '10 seconds' - make_interval(secs => k / 1000.0)
+         FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, k)",
+    )
+    .bind(ids)
+    .bind(idle)
+    .execute(db)
+    .await
+    .unwrap();
+}
+
+/// How many of `ids` the matcher has searched for (an empty search widens
+/// the radius past the first 3 km).
+async fn searched_count(db: &PgPool, ids: &[Uuid]) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM trip.trips WHERE id = ANY($1) AND search_radius_km > 3",
+    )
+    .bind(ids)
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_new_trip_at_a_free_driver_does_not_wait_behind_trips_due_again() {
+    let app = spawn_app().await;
+    let db = pool(&app).await;
+    let here = LatLng::new(1.35, 103.94);
+    let driver = app.driver_online_at(here).await;
+    let rider = app.register_rider().await;
+
+    // 2,000 older trips in the far west, all due now for a reason (their
+    // offers ran out, say): oldest first, the new trip would be picked
+    // after every one of them, 64 a pass.
+    let behind: Vec<Uuid> = (0..2_000).map(|_| Uuid::new_v4()).collect();
+    insert_due_far_west(&db, &behind, false).await;
+
+    let fresh = app.request_trip(&rider, here, DROPOFF).await;
+    let offer = app.wait_for_offer(&driver, SOON).await.expect("an offer");
+    assert_eq!(offer.trip_id, fresh.id);
+    // Its first search came in the first pass or two, not after the queue.
+    let searched = searched_count(&db, &behind).await;
+    assert!(
+        searched < 1_000,
+        "the new trip was offered only after {searched} trips due again"
+    );
+}
+
+#[tokio::test]
+async fn a_new_trip_does_not_wait_for_an_older_one_that_has_not_missed_a_search() {
+    let app = spawn_app().await;
+    let db = pool(&app).await;
+    let here = LatLng::new(1.35, 103.94);
+    // An older trip 300 m away whose last search got it an offer, which has
+    // just run out; the matcher takes it up again in two seconds (it stands
+    // behind a backlog). It has not been shown to lack a driver yet.
+    let older = Uuid::new_v4();
+    let older_at = here.north(0.3);
+    sqlx::query(
+        "INSERT INTO trip.trips (id, rider_id, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+                                 search_radius_km, next_attempt_at, searched, starved, created_at)
+         VALUES ($1, gen_random_uuid(), $2, $3, $2, $3, 3, now() + interval '2 seconds',
+                 true, false, now() - interval '10 seconds')",
+    )
+    .bind(older)
+    .bind(older_at.lat)
+    .bind(older_at.lng)
+    .execute(&db)
+    .await
+    .unwrap();
+
+    // A new request stands at a free driver, who is inside the older
+    // trip's radius too. It does not hold its driver back for the older
+    // trip (which will search in its own pass and claim there in queue
+    // order): its offer comes now, not after the older trip's search.
+    let driver = app.driver_online_at(here).await;
+    let rider = app.register_rider().await;
+    let fresh = app.request_trip(&rider, here, DROPOFF).await;
+    let offer = app.wait_for_offer(&driver, SOON).await.expect("an offer");
+    assert_eq!(
+        offer.trip_id, fresh.id,
+        "the new trip yielded its driver to {older}"
     );
 }
 
