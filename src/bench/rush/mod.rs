@@ -10,10 +10,12 @@
 //! One file per concern: `plan` (map and dice), `ledger` (what the bench
 //! knows, and the timings), `drivers` (sockets and reactions), `riders`
 //! (requests and cancels), `calls` (answers counted), `server` (the
-//! stack's /metrics and Postgres counters), `report` (the table).
+//! stack's /metrics and Postgres counters), `gauge` (the raw round trips
+//! of the same run, the ceiling), `report` (the table).
 
 mod calls;
 mod drivers;
+mod gauge;
 mod ledger;
 mod plan;
 mod report;
@@ -54,6 +56,9 @@ pub struct RushArgs {
     /// (optional).
     #[arg(long)]
     pub database_url: Option<String>,
+    /// The stack's Redis, for the run's raw round trips (the ceiling).
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis: String,
     /// Online drivers in the city.
     #[arg(long, default_value_t = 10_000)]
     pub drivers: usize,
@@ -165,6 +170,13 @@ pub async fn rush(args: RushArgs) -> anyhow::Result<()> {
         args.secs,
         args.rate * args.hotspot_share
     );
+    let gauge_stop = CancellationToken::new();
+    let gauge = gauge::Gauge::start(
+        &args.redis,
+        args.database_url.as_deref(),
+        gauge_stop.clone(),
+    )
+    .await?;
     let peak_db = Arc::new(AtomicI64::new(0));
     let progress = tokio::spawn(progress(
         crew.clone(),
@@ -183,8 +195,10 @@ pub async fn rush(args: RushArgs) -> anyhow::Result<()> {
     );
     tokio::time::sleep(Duration::from_secs(args.offer_timeout_secs + 2)).await;
     progress.abort();
+    gauge_stop.cancel();
     let peak_db = pool.is_some().then(|| peak_db.load(Ordering::Relaxed));
     let mut run = Run::after(&args, pool.as_ref(), before, requested, peak_db).await?;
+    run.add_ceiling(gauge.rows());
     run.lost = report::lost(&api, &riders, &crew.ledger, &args).await;
 
     let open = crew.ledger.open_trips();

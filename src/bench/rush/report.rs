@@ -172,6 +172,11 @@ impl Run {
         })
     }
 
+    /// Rows of the run's raw round trips, shown first among the stack's.
+    pub(super) fn add_ceiling(&mut self, rows: Vec<(String, String)>) {
+        self.stack.splice(0..0, rows);
+    }
+
     pub(super) fn print(self, args: &RushArgs, crew: &Crew, keepalive_failures: usize) {
         let Some(tally) = crew.ledger.take_tally() else {
             eprintln!("[rush] the ledger was poisoned: no table");
