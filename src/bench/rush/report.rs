@@ -80,18 +80,16 @@ impl Run {
             );
             bucket_ms(bucket_quantile(&run, q))
         };
+        let p50_p99 = |name: &str, filter: &[(&str, &str)]| {
+            format!("{} / {}", hist(name, filter, 0.5), hist(name, filter, 0.99))
+        };
         let pass = "dispatch_pass_duration_seconds";
         stack.push(("matcher pass p50 (bucket)".into(), hist(pass, &[], 0.5)));
         stack.push(("matcher pass p99 (bucket)".into(), hist(pass, &[], 0.99)));
         for matcher in ["fresh", "queue"] {
-            let filter = [("matcher", matcher)];
             stack.push((
                 format!("{matcher} matcher pass p50 / p99 (bucket)"),
-                format!(
-                    "{} / {}",
-                    hist(pass, &filter, 0.5),
-                    hist(pass, &filter, 0.99)
-                ),
+                p50_p99(pass, &[("matcher", matcher)]),
             ));
         }
         for step in [
@@ -105,15 +103,9 @@ impl Run {
             "commit",
             "finish_wait",
         ] {
-            let name = "dispatch_step_duration_seconds";
-            let filter = [("step", step)];
             stack.push((
                 format!("pass step {step} p50 / p99 (bucket)"),
-                format!(
-                    "{} / {}",
-                    hist(name, &filter, 0.5),
-                    hist(name, &filter, 0.99)
-                ),
+                p50_p99("dispatch_step_duration_seconds", &[("step", step)]),
             ));
         }
         let passes = after.sum("dispatch_pass_duration_seconds_count", &[])
