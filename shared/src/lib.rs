@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cities;
 pub mod config;
 pub mod db;
 pub mod driver_client;

@@ -36,6 +36,8 @@ pub struct AppState {
     /// How often a driver's open socket refreshes its presence
     /// (`HAIL_PRESENCE_REFRESH_MS`).
     pub presence_refresh: Duration,
+    /// The cities served (`GET /api/v1/cities`).
+    pub cities: Arc<hail_shared::cities::Cities>,
 }
 
 pub struct Upstreams {
@@ -107,6 +109,7 @@ impl AppState {
             ),
             socket_tasks: TaskTracker::new(),
             presence_refresh: config.presence_refresh,
+            cities: config.cities.clone(),
         })
     }
 }

@@ -40,6 +40,12 @@ pub async fn create_trip(
     request: &TripRequest,
     idempotency_key: Option<&str>,
 ) -> ApiResult<Created> {
+    let city = state.cities.at(request.pickup).ok_or_else(|| {
+        ApiError::OutsideServiceArea(format!(
+            "the pickup ({}, {}) lies in no city Hail serves; GET /api/v1/cities lists them",
+            request.pickup.lat, request.pickup.lng
+        ))
+    })?;
     let trip_id = Uuid::new_v4();
     let mut tx = state.pool.begin().await?;
     if let Some(key) = idempotency_key {
@@ -71,6 +77,7 @@ pub async fn create_trip(
         pickup: request.pickup,
         dropoff: request.dropoff,
         search_radius_km: state.policy.first_radius_km,
+        city: city.id.clone(),
     };
     let row = repo::insert_trip(&mut tx, &new).await?.ok_or_else(|| {
         ApiError::conflict(

@@ -34,6 +34,8 @@ pub struct AppState {
     pub outbox_wake: Arc<Notify>,
     /// The carpool rooms (their keys, scripts and ride rows).
     pub rooms: Rooms,
+    /// The cities served: a trip's pickup must lie in one.
+    pub cities: Arc<hail_shared::cities::Cities>,
 }
 
 impl AppState {
@@ -44,6 +46,7 @@ impl AppState {
     ) -> Result<Self, StartError> {
         let keys = Keys::new(config.redis_prefix.clone());
         Ok(Self {
+            cities: config.cities.clone(),
             rooms: Rooms::new(
                 redis.clone(),
                 pool.clone(),

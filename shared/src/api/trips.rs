@@ -123,6 +123,8 @@ pub struct Trip {
     pub completed_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub cancel_reason: Option<String>,
+    /// The id of the city the pickup lies in (`GET /api/v1/cities`).
+    pub city: String,
 }
 
 /// `POST /api/v1/trips/{id}/cancel`

@@ -150,6 +150,8 @@ pub struct Config {
     /// Deadline for one request, at the gateway and on every internal call.
     pub request_timeout: Duration,
     pub dispatch: DispatchConfig,
+    /// The cities Hail serves (`HAIL_CITIES_FILE`, or the built-in `sg`).
+    pub cities: std::sync::Arc<crate::cities::Cities>,
     pub rooms: RoomConfig,
     pub rate_limits: RateLimits,
     /// Browser origins allowed to call the REST API cross-origin (CORS).
@@ -244,6 +246,19 @@ impl Config {
             ));
         }
 
+        let cities = match var("HAIL_CITIES_FILE") {
+            None => crate::cities::Cities::builtin(),
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|err| {
+                    ConfigError(format!(
+                        "HAIL_CITIES_FILE={path:?} cannot be read ({err}): point it at a TOML file like cities.example.toml, or unset it to serve the built-in `sg`"
+                    ))
+                })?;
+                crate::cities::Cities::from_toml(&text, &format!("HAIL_CITIES_FILE={path}"))
+                    .map_err(|err| ConfigError(err.to_string()))?
+            }
+        };
+
         let rooms = RoomConfig {
             timezone: match var("HAIL_TIMEZONE") {
                 None => chrono_tz::UTC,
@@ -335,6 +350,7 @@ impl Config {
                 10.0,
             )?),
             dispatch,
+            cities: std::sync::Arc::new(cities),
             rooms,
             rate_limits,
             cors_origins,

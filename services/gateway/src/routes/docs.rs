@@ -1,12 +1,16 @@
 //! The gateway's own documented routes: `GET /api/v1/openapi.json` (the
-//! contract, assembled by `crate::openapi`) and `GET /api/docs`.
+//! contract, assembled by `crate::openapi`), `GET /api/docs`, and
+//! `GET /api/v1/cities` (from this instance's configuration: every service
+//! reads the same `HAIL_CITIES_FILE`).
 
+use axum::Json;
 use axum::{
     extract::State,
     http::header,
     response::{Html, IntoResponse, Response},
 };
 use hail_shared::{
+    cities::CitySummary,
     error::{ErrorBody, ErrorDetail},
     openapi::BearerScheme,
     ApiError,
@@ -21,6 +25,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(GatewayApi::openapi())
         .routes(routes!(openapi_json))
         .routes(routes!(docs_page))
+        .routes(routes!(cities))
 }
 
 /// The gateway's part: the document's title, the shared error shape, the
@@ -41,7 +46,10 @@ pub fn gateway_part() -> utoipa::openapi::OpenApi {
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerScheme),
-    tags((name = "health", description = "Health, readiness, metrics and this contract")),
+    tags(
+        (name = "health", description = "Health, readiness, metrics and this contract"),
+        (name = "cities", description = "The service areas"),
+    ),
 )]
 struct GatewayApi;
 
@@ -77,4 +85,11 @@ pub async fn docs_page() -> Html<&'static str> {
     // Self-contained (no CDN, no frontend build): it fetches the document
     // and renders it.
     Html(include_str!("../openapi/docs.html"))
+}
+
+/// The cities Hail serves; a pickup outside all of them is refused.
+#[utoipa::path(get, path = "/api/v1/cities", tag = "cities", operation_id = "list_cities",
+    responses((status = 200, description = "Every city, in lookup order", body = Vec<CitySummary>)))]
+pub async fn cities(State(state): State<AppState>) -> Json<Vec<CitySummary>> {
+    Json(state.cities.summaries())
 }

@@ -29,6 +29,7 @@ pub struct TripRow {
     pub cancelled_at: Option<DateTime<Utc>>,
     pub cancel_reason: Option<String>,
     pub search_radius_km: f64,
+    pub city: String,
 }
 
 impl TripRow {
@@ -52,6 +53,7 @@ impl TripRow {
             completed_at: self.completed_at,
             cancelled_at: self.cancelled_at,
             cancel_reason: self.cancel_reason.clone(),
+            city: self.city.clone(),
         }
     }
 }
@@ -63,6 +65,8 @@ pub struct NewTrip {
     pub pickup: LatLng,
     pub dropoff: LatLng,
     pub search_radius_km: f64,
+    /// The city the pickup lies in.
+    pub city: String,
 }
 
 /// Inserts a REQUESTED trip; `None` when the rider already has an active one
@@ -73,11 +77,11 @@ pub async fn insert_trip(
 ) -> Result<Option<TripRow>, sqlx::Error> {
     let inserted = sqlx::query_as!(
         TripRow,
-        r#"INSERT INTO trips (id, rider_id, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng, search_radius_km)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        r#"INSERT INTO trips (id, rider_id, tier, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng, search_radius_km, city)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km"#,
+                   search_radius_km, city"#,
         new.id,
         new.rider_id,
         new.tier.as_str(),
@@ -86,6 +90,7 @@ pub async fn insert_trip(
         new.dropoff.lat,
         new.dropoff.lng,
         new.search_radius_km,
+        new.city,
     )
     .fetch_one(conn)
     .await;
@@ -110,7 +115,7 @@ pub async fn find_trip(
         TripRow,
         r#"SELECT id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                 created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                search_radius_km
+                search_radius_km, city
          FROM trips WHERE id = $1"#,
         id
     )
@@ -128,7 +133,7 @@ pub async fn list_trips(
         TripRow,
         r#"SELECT id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                 created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                search_radius_km
+                search_radius_km, city
          FROM trips WHERE rider_id = $1 OR driver_id = $1
          ORDER BY created_at DESC LIMIT $2"#,
         user_id,
@@ -150,7 +155,7 @@ pub async fn assign(
          WHERE id = $1 AND status = ANY($3)
          RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km"#,
+                   search_radius_km, city"#,
         id,
         driver_id,
         &Move::Assign.legal_from()
@@ -171,7 +176,7 @@ pub async fn start(
          WHERE id = $1 AND driver_id = $2 AND status = ANY($3)
          RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km"#,
+                   search_radius_km, city"#,
         id,
         driver_id,
         &Move::Start.legal_from()
@@ -192,7 +197,7 @@ pub async fn complete(
          WHERE id = $1 AND driver_id = $2 AND status = ANY($3)
          RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km"#,
+                   search_radius_km, city"#,
         id,
         driver_id,
         &Move::Complete.legal_from()
@@ -215,7 +220,7 @@ pub async fn rider_cancel(
          WHERE id = $1 AND rider_id = $2 AND status = ANY($4)
          RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km"#,
+                   search_radius_km, city"#,
         id,
         rider_id,
         reason,
@@ -268,7 +273,7 @@ pub async fn driver_cancel(
          WHERE id = $1 AND driver_id = $2 AND status = ANY($4)
          RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km"#,
+                   search_radius_km, city"#,
         id,
         driver_id,
         reason,
@@ -286,7 +291,7 @@ pub async fn give_up(conn: &mut PgConnection, id: Uuid) -> Result<Option<TripRow
          WHERE id = $1 AND status = ANY($2)
          RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km"#,
+                   search_radius_km, city"#,
         id,
         &Move::SearchExpired.legal_from()
     )

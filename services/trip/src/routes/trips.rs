@@ -33,6 +33,7 @@ use crate::{
         (status = 202, description = "The trip, REQUESTED", body = Trip),
         (status = 200, description = "A replay of the same Idempotency-Key and body", body = Trip),
         (status = 409, description = "`active_trip_exists`: the rider already has a REQUESTED, ASSIGNED or ONGOING trip", body = ErrorBody),
+        (status = 422, description = "`validation_failed` (`details` lists `{field: [messages]}`), or `outside_service_area`: the pickup lies in no city Hail serves (`GET /api/v1/cities`)", body = ErrorBody),
     ))]
 pub async fn create(
     State(state): State<AppState>,

@@ -1,0 +1,87 @@
+//! Cities: a trip belongs to the city its pickup lies in; a pickup in no
+//! city is refused and stores nothing; `GET /api/v1/cities` lists them.
+
+use std::sync::Arc;
+
+use hail_shared::cities::Cities;
+
+use crate::helpers::*;
+
+const EXAMPLE: &str = include_str!("../../../../cities.example.toml");
+
+#[tokio::test]
+async fn a_pickup_in_no_city_is_refused_and_stores_nothing() {
+    let app = spawn_app().await;
+    let rider = app.register_rider().await;
+    // Kuala Lumpur: a valid point, in no city of the built-in configuration.
+    let outside = json!({"pickup": {"lat": 3.139, "lng": 101.6869}, "dropoff": PICKUP});
+    let response = app
+        .post("/api/v1/trips", Some(&rider.token), &outside)
+        .await;
+    assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "outside_service_area",
+    )
+    .await;
+    let list: Vec<Trip> = app
+        .get("/api/v1/trips", Some(&rider.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(list.is_empty(), "{list:?}");
+
+    // Nothing was held either: the same rider's trip in Singapore goes
+    // ahead, and carries its city.
+    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    assert_eq!(trip.city, "sg");
+    assert_eq!(app.trip(&rider, trip.id).await.city, "sg");
+}
+
+#[tokio::test]
+async fn with_a_cities_file_a_trip_takes_the_city_of_its_pickup() {
+    let app = spawn_app_with(|c| {
+        c.cities = Arc::new(Cities::from_toml(EXAMPLE, "cities.example.toml").unwrap());
+    })
+    .await;
+    let rider = app.register_rider().await;
+    let monas = LatLng::new(-6.1754, 106.8272);
+    let trip = app
+        .request_trip(&rider, monas, LatLng::new(-6.2, 106.85))
+        .await;
+    assert_eq!(trip.city, "jakarta");
+
+    // Anyone may list the cities, in lookup order.
+    let response = app.get("/api/v1/cities", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cities: Vec<Value> = response.json().await.unwrap();
+    let ids: Vec<&str> = cities.iter().filter_map(|c| c["id"].as_str()).collect();
+    assert_eq!(ids, ["sg", "jakarta", "hcmc"]);
+    assert_eq!(
+        cities[1],
+        json!({
+            "id": "jakarta",
+            "name": "Jakarta",
+            "bbox": [-6.45, 106.65, -6.05, 107.05],
+            "timezone": "Asia/Jakarta",
+            "currency": "IDR",
+        })
+    );
+}
+
+#[tokio::test]
+async fn without_a_cities_file_singapore_is_the_one_city() {
+    let app = spawn_app().await;
+    let cities: Vec<Value> = app.get("/api/v1/cities", None).await.json().await.unwrap();
+    assert_eq!(
+        cities,
+        vec![json!({
+            "id": "sg",
+            "name": "Singapore",
+            "bbox": [1.2172, 103.6849, 1.487, 103.9547],
+            "timezone": "Asia/Singapore",
+            "currency": "SGD",
+        })]
+    );
+}

@@ -1,0 +1,206 @@
+use proptest::prelude::*;
+
+use super::*;
+
+const EXAMPLE: &str = include_str!("../../../cities.example.toml");
+
+fn cities(text: &str) -> Cities {
+    Cities::from_toml(text, "test.toml").unwrap()
+}
+
+fn error(text: &str) -> String {
+    Cities::from_toml(text, "test.toml").unwrap_err().0
+}
+
+fn one_city(extra: &str) -> String {
+    format!("[[city]]\nid = \"x\"\nname = \"X\"\nbbox = [1.0, 2.0, 3.0, 4.0]\n{extra}")
+}
+
+#[test]
+fn without_a_file_hail_serves_singapore_alone() {
+    let c = Cities::builtin();
+    assert_eq!(c.all().len(), 1);
+    let sg = c
+        .at(LatLng {
+            lat: 1.3048,
+            lng: 103.8318,
+        })
+        .unwrap();
+    assert_eq!(sg.id, "sg");
+    assert_eq!(sg.timezone, chrono_tz::Asia::Singapore);
+    assert_eq!(sg.tariff, Tariff::DEFAULT);
+    assert_eq!(c.default_city().id, "sg");
+    assert!(c.at(LatLng { lat: 0.0, lng: 0.0 }).is_none());
+    // Just outside the box's west edge.
+    assert!(c
+        .at(LatLng {
+            lat: 1.3,
+            lng: 103.6848
+        })
+        .is_none());
+}
+
+#[test]
+fn the_example_file_has_three_real_cities_each_finding_its_own_points() {
+    let c = cities(EXAMPLE);
+    let ids: Vec<&str> = c.all().iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["sg", "jakarta", "hcmc"]);
+    // Monas, Jakarta; Ben Thanh market, Ho Chi Minh City; Orchard Road.
+    let at = |lat, lng| c.at(LatLng { lat, lng }).map(|c| c.id.as_str());
+    assert_eq!(at(-6.1754, 106.8272), Some("jakarta"));
+    assert_eq!(at(10.7725, 106.6980), Some("hcmc"));
+    assert_eq!(at(1.3048, 103.8318), Some("sg"));
+    assert_eq!(
+        at(13.7563, 100.5018),
+        None,
+        "Bangkok is no city of the file"
+    );
+    let jakarta = c.get("jakarta").unwrap();
+    assert_eq!(jakarta.timezone, chrono_tz::Asia::Jakarta);
+    assert_eq!(jakarta.currency, "IDR");
+    assert_eq!(jakarta.tariff.base, 1_000_000);
+    assert_eq!(jakarta.tariff.premium_multiplier, 160);
+    assert_eq!(
+        jakarta.summary(),
+        CitySummary {
+            id: "jakarta".into(),
+            name: "Jakarta".into(),
+            bbox: [-6.45, 106.65, -6.05, 107.05],
+            timezone: "Asia/Jakarta".into(),
+            currency: "IDR".into(),
+        }
+    );
+}
+
+#[test]
+fn keys_left_out_take_singapore_s_defaults() {
+    let c = cities(&one_city(""));
+    let x = c.get("x").unwrap();
+    assert_eq!(x.timezone, chrono_tz::Asia::Singapore);
+    assert_eq!(x.currency, "SGD");
+    assert_eq!(x.route_factor, 1.3);
+    assert_eq!(x.avg_speed_kmh, 30.0);
+    assert!(!x.pickup_pin);
+    assert_eq!(x.tariff, Tariff::DEFAULT);
+}
+
+#[test]
+fn overlapping_cities_give_a_point_to_the_first() {
+    let text = "[[city]]\nid = \"a\"\nname = \"A\"\nbbox = [0.0, 0.0, 2.0, 2.0]\n\
+                [[city]]\nid = \"b\"\nname = \"B\"\nbbox = [1.0, 1.0, 3.0, 3.0]\n";
+    let c = cities(text);
+    assert_eq!(c.at(LatLng { lat: 1.5, lng: 1.5 }).unwrap().id, "a");
+    assert_eq!(c.at(LatLng { lat: 2.5, lng: 2.5 }).unwrap().id, "b");
+}
+
+#[test]
+fn every_mistake_is_refused_with_the_city_and_the_key_to_fix() {
+    let cases: &[(String, &str)] = &[
+        (String::new(), "no city"),
+        ("[[city]]\nid = \"x\"\n".into(), "not a cities file"),
+        (one_city("").replace("\"x\"", "\"Not A Slug\""), "`id`"),
+        (
+            one_city("").replace("name = \"X\"", "name = \"  \""),
+            "`name`",
+        ),
+        (
+            one_city("").replace("[1.0, 2.0, 3.0, 4.0]", "[3.0, 2.0, 1.0, 4.0]"),
+            "`bbox`",
+        ),
+        (
+            one_city("").replace("[1.0, 2.0, 3.0, 4.0]", "[1.0, 2.0, 89.0, 4.0]"),
+            "`bbox`",
+        ),
+        (one_city("timezone = \"Mars/Olympus\""), "`timezone`"),
+        (one_city("currency = \"dollars\""), "`currency`"),
+        (one_city("route_factor = 0.5"), "`route_factor`"),
+        (one_city("avg_speed_kmh = -3"), "`avg_speed_kmh`"),
+        (
+            one_city("offer_timeout_secs = 5"),
+            "HAIL_OFFER_TIMEOUT_SECS",
+        ),
+        (one_city("colour = \"red\""), "`colour` is not a city key"),
+        (one_city("[city.tariff]\nbase = 1.005"), "`tariff.base`"),
+        (one_city("[city.tariff]\nper_km = -1"), "`tariff.per_km`"),
+        (
+            one_city("[city.tariff]\npremium_multiplier = 0.5"),
+            "premium_multiplier",
+        ),
+        (one_city("[city.tariff]\nsurge = 2"), "not a cities file"),
+        (format!("{}\n{}", one_city(""), one_city("")), "unique"),
+    ];
+    for (text, expected) in cases {
+        let err = error(text);
+        assert!(err.starts_with("test.toml"), "{err}");
+        assert!(
+            err.contains(expected),
+            "{text:?} gave {err:?}, wanted {expected:?}"
+        );
+    }
+}
+
+#[test]
+fn amounts_keep_their_cents_exactly() {
+    assert_eq!(hundredths(0.7), Some(70));
+    assert_eq!(hundredths(3.0), Some(300));
+    assert_eq!(hundredths(0.29), Some(29));
+    assert_eq!(hundredths(1.005), None);
+    assert_eq!(hundredths(f64::NAN), None);
+    assert_eq!(hundredths(-0.01), None);
+}
+
+fn bbox() -> impl Strategy<Value = BBox> {
+    (-80.0f64..80.0, -170.0f64..170.0, 0.01f64..5.0, 0.01f64..5.0).prop_map(
+        |(lat, lng, dlat, dlng)| BBox {
+            min_lat: lat,
+            min_lng: lng,
+            max_lat: lat + dlat,
+            max_lng: lng + dlng,
+        },
+    )
+}
+
+proptest! {
+    /// Whatever the cities and the point: a city found holds the point and
+    /// no earlier city does; no city found means none holds it.
+    #[test]
+    fn a_point_belongs_to_the_first_city_that_holds_it(
+        boxes in prop::collection::vec(bbox(), 1..6),
+        lat in -85.0f64..85.0,
+        lng in -179.0f64..179.0,
+        near in prop::option::of(0usize..6),
+    ) {
+        let mut c = Cities::builtin();
+        c.0 = boxes.iter().enumerate().map(|(k, b)| City {
+            id: format!("c{k}"),
+            bbox: *b,
+            ..Cities::builtin().default_city().clone()
+        }).collect();
+        // Half the time, a point inside one of the boxes.
+        let p = match near {
+            Some(k) if k < boxes.len() => LatLng {
+                lat: (boxes[k].min_lat + boxes[k].max_lat) / 2.0,
+                lng: (boxes[k].min_lng + boxes[k].max_lng) / 2.0,
+            },
+            _ => LatLng { lat, lng },
+        };
+        let holds = |b: &BBox| b.min_lat <= p.lat && p.lat <= b.max_lat
+            && b.min_lng <= p.lng && p.lng <= b.max_lng;
+        match c.at(p) {
+            Some(city) => {
+                let k: usize = city.id[1..].parse().unwrap();
+                prop_assert!(holds(&boxes[k]));
+                prop_assert!(!boxes[..k].iter().any(holds));
+            }
+            None => prop_assert!(!boxes.iter().any(holds)),
+        }
+    }
+
+    /// Any whole number of cents written with two decimals reads back exactly.
+    #[test]
+    fn any_amount_with_two_decimals_reads_back_to_the_cent(cents in 0i64..100_000_000) {
+        let text = format!("{}.{:02}", cents / 100, cents % 100);
+        let v: f64 = text.parse().unwrap();
+        prop_assert_eq!(hundredths(v), Some(cents));
+    }
+}
