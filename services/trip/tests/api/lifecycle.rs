@@ -44,7 +44,13 @@ async fn trip_in(app: &TestApp, status: TripStatus, spot: f64) -> (Trip, Account
 
 #[tokio::test]
 async fn every_illegal_move_from_every_state_is_409_and_changes_nothing() {
-    let app = spawn_app().await;
+    // One city wide enough for trips 200 km apart.
+    let app = spawn_app_with(|c| {
+        let wide = "[[city]]\nid = \"wide\"\nname = \"Wide\"\nbbox = [-10.0, 95.0, 10.0, 115.0]";
+        c.cities =
+            std::sync::Arc::new(hail_shared::cities::Cities::from_toml(wide, "test").unwrap());
+    })
+    .await;
     // Who makes each move, and whether the state machine allows it from a state.
     let legal = |status: TripStatus, action: &str, by_rider: bool| -> bool {
         use TripStatus::*;
