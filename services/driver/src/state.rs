@@ -21,6 +21,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     pub trip_url: Arc<str>,
     pub trip_token: Arc<str>,
+    /// The cities served: `GET /drivers/me` names the one a driver is in.
+    pub cities: Arc<hail_shared::cities::Cities>,
 }
 
 impl AppState {
@@ -35,6 +37,7 @@ impl AppState {
             .build()
             .map_err(|e| StartError::Http(e.to_string()))?;
         Ok(Self {
+            cities: config.cities.clone(),
             pool,
             redis,
             index: Index::new(Keys::new(config.redis_prefix.clone())),

@@ -61,6 +61,9 @@ pub struct DriverProfile {
     /// The open offer (the `offer` socket event's payload), or null.
     pub current_offer: Option<crate::api::trips::Offer>,
     pub location: Option<DriverLocation>,
+    /// The id of the city the last ping lies in; null before the first
+    /// ping, or when it lies in no city Hail serves.
+    pub city: Option<String>,
 }
 
 /// `POST /internal/drivers`: the user service creating a new driver's profile.

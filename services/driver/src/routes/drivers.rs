@@ -28,12 +28,17 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json
     let mut redis = state.redis.clone();
     let location = state.index.position(&mut redis, driver_id).await?;
     let current_offer = state.index.current_offer(&mut redis, driver_id).await?;
+    let city = location
+        .as_ref()
+        .and_then(|at| state.cities.at(LatLng::new(at.lat, at.lng)))
+        .map(|city| city.id.clone());
     Ok(Json(DriverProfile {
         id: row.id,
         status: row.status()?,
         current_trip_id: row.current_trip_id,
         current_offer,
         location,
+        city,
     }))
 }
 

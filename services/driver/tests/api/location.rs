@@ -160,3 +160,26 @@ async fn nearby_lists_online_unclaimed_drivers_nearest_first_for_any_role() {
         .unwrap();
     assert_eq!(nearby(&app, &rider, PICKUP).await, [far.id]);
 }
+
+async fn city(app: &TestApp, driver: &Account) -> Value {
+    let response = call(app, Method::GET, "/api/v1/drivers/me", driver, None).await;
+    let profile: Value = response.json().await.unwrap();
+    profile["city"].clone()
+}
+
+#[tokio::test]
+async fn the_profile_names_the_city_of_the_last_ping() {
+    let app = spawn_app().await;
+    let driver = app.register_driver().await;
+    // No ping yet: no city.
+    assert_eq!(city(&app, &driver).await, Value::Null);
+    set_status(&app, &driver, "online").await;
+    let ping = |lat: f64, lng: f64| json!({"lat": lat, "lng": lng});
+    let response = locate(&app, &driver, ping(PICKUP.lat, PICKUP.lng)).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(city(&app, &driver).await, json!("sg"));
+    // Kuala Lumpur lies in no city: the ping is kept, the city is gone.
+    let response = locate(&app, &driver, ping(3.139, 101.6869)).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(city(&app, &driver).await, Value::Null);
+}
