@@ -246,12 +246,7 @@ async fn postgres_restarted_mid_run() {
         .wait_for_status(&rider, trip.id, TripStatus::Assigned, RECOVERY)
         .await;
     assert_eq!(assigned.driver_id, Some(driver.id));
-    let trips: Vec<Trip> = app
-        .get("/api/v1/trips", Some(&rider.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let trips = app.trips(&rider).await;
     assert_eq!(trips.len(), 1, "the refused request left no trip behind");
     assert_eq!(app.driver_profile(&driver).await.status.as_str(), "BUSY");
 }

@@ -16,6 +16,14 @@ use crate::api::geo::{LatLng, MAX_GEO_LAT};
 /// The built-in city when no file is set: the 30 km box around Singapore.
 pub const DEFAULT_CITY: &str = "sg";
 
+/// The built-in city's area (the simulator's default box too).
+pub const SINGAPORE_BBOX: BBox = BBox {
+    min_lat: 1.2172,
+    min_lng: 103.6849,
+    max_lat: 1.487,
+    max_lng: 103.9547,
+};
+
 /// Dispatch settings the file may one day set per city (API.md). Until the
 /// services read them per city, a file that sets one is refused at start
 /// rather than silently ignored.
@@ -99,12 +107,7 @@ impl Cities {
         Self(vec![City {
             id: DEFAULT_CITY.into(),
             name: "Singapore".into(),
-            bbox: BBox {
-                min_lat: 1.2172,
-                min_lng: 103.6849,
-                max_lat: 1.487,
-                max_lng: 103.9547,
-            },
+            bbox: SINGAPORE_BBOX,
             timezone: chrono_tz::Asia::Singapore,
             currency: "SGD".into(),
             route_factor: 1.3,

@@ -19,12 +19,16 @@ pub struct BBox {
 }
 
 impl BBox {
-    /// About 30 km x 30 km around Singapore's centre (1.3521, 103.8198).
-    pub const SINGAPORE: BBox = BBox {
-        min_lat: 1.2172,
-        min_lng: 103.6849,
-        max_lat: 1.4870,
-        max_lng: 103.9547,
+    /// About 30 km x 30 km around Singapore's centre (1.3521, 103.8198):
+    /// the built-in city's area.
+    pub const SINGAPORE: BBox = {
+        let sg = hail_shared::cities::SINGAPORE_BBOX;
+        BBox {
+            min_lat: sg.min_lat,
+            min_lng: sg.min_lng,
+            max_lat: sg.max_lat,
+            max_lng: sg.max_lng,
+        }
     };
 
     pub fn random_point(&self, rng: &mut impl Rng) -> LatLng {

@@ -166,6 +166,13 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// `GET /api/v1/trips`: the caller's trips, newest first.
+    pub async fn trips(&self, account: &Account) -> Vec<Trip> {
+        let response = self.get("/api/v1/trips", Some(&account.token)).await;
+        assert_eq!(response.status(), StatusCode::OK, "list trips");
+        response.json().await.unwrap()
+    }
+
     /// `POST /api/v1/trips/{id}/{action}` with no body.
     pub async fn trip_action(&self, account: &Account, trip_id: Uuid, action: &str) -> Response {
         self.client

@@ -24,12 +24,7 @@ async fn a_pickup_in_no_city_is_refused_and_stores_nothing() {
         "outside_service_area",
     )
     .await;
-    let list: Vec<Trip> = app
-        .get("/api/v1/trips", Some(&rider.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list = app.trips(&rider).await;
     assert!(list.is_empty(), "{list:?}");
 
     // Nothing was held either: the same rider's trip in Singapore goes

@@ -29,12 +29,7 @@ async fn a_riders_history_is_newest_first_and_limited() {
     }
     let newest_first: Vec<_> = made.iter().rev().copied().collect();
 
-    let all: Vec<Trip> = app
-        .get("/api/v1/trips", Some(&rider.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let all = app.trips(&rider).await;
     assert_eq!(all.iter().map(|t| t.id).collect::<Vec<_>>(), newest_first);
 
     let two: Vec<Trip> = app
@@ -50,12 +45,7 @@ async fn a_riders_history_is_newest_first_and_limited() {
 
     // Another rider's history holds none of them.
     let stranger = app.register_rider().await;
-    let theirs: Vec<Trip> = app
-        .get("/api/v1/trips", Some(&stranger.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let theirs = app.trips(&stranger).await;
     assert!(theirs.is_empty());
 
     for bad in ["0", "101", "-1"] {

@@ -57,12 +57,7 @@ async fn ten_at_once_make_one_trip() {
         .filter(|(s, _)| *s == StatusCode::ACCEPTED)
         .count();
     assert_eq!(created, 1, "{answers:?}");
-    let list: Vec<Trip> = app
-        .get("/api/v1/trips", Some(&rider.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list = app.trips(&rider).await;
     assert_eq!(list.len(), 1);
 }
 
@@ -108,11 +103,6 @@ async fn bad_keys_are_422() {
         )
         .await;
     }
-    let list: Vec<Trip> = app
-        .get("/api/v1/trips", Some(&rider.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list = app.trips(&rider).await;
     assert!(list.is_empty());
 }

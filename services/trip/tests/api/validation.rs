@@ -72,12 +72,7 @@ async fn bad_trip_requests_are_refused_and_store_nothing() {
         };
         assert_error(response, status, code).await;
     }
-    let list: Vec<Trip> = app
-        .get("/api/v1/trips", Some(&rider.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list = app.trips(&rider).await;
     assert!(list.is_empty(), "{list:?}");
 }
 
