@@ -161,6 +161,36 @@ impl Cities {
         &self.0
     }
 
+    /// Splits a carpool room key `[<city>.]<origin>:<day>:<HH:MM>` into its
+    /// city and the rest. No city, or the default city named: `None`, so
+    /// `sg.Westie:mon:08:00` and `Westie:mon:08:00` are one room (when `sg`
+    /// is the default) and answer with the short key. An unknown city is an
+    /// error that says where the list is.
+    pub fn room_city<'k>(&self, key: &'k str) -> Result<(Option<&City>, &'k str), String> {
+        let origin = key.split(':').next().unwrap_or_default();
+        let Some((id, _)) = origin.split_once('.') else {
+            return Ok((None, key));
+        };
+        let rest = &key[id.len() + 1..];
+        match self.get(id) {
+            Some(city) if city.id == self.default_city().id => Ok((None, rest)),
+            Some(city) => Ok((Some(city), rest)),
+            None => Err(format!(
+                "no city {id:?}: a room key may start with a city id from GET /api/v1/cities"
+            )),
+        }
+    }
+
+    /// The one spelling of a room key (see `room_city`), or the key as
+    /// given when it names no known city.
+    pub fn canonical_room_key(&self, key: &str) -> String {
+        match self.room_city(key) {
+            Ok((Some(city), rest)) => format!("{}.{rest}", city.id),
+            Ok((None, rest)) => rest.to_string(),
+            Err(_) => key.to_string(),
+        }
+    }
+
     pub fn summaries(&self) -> Vec<CitySummary> {
         self.0.iter().map(City::summary).collect()
     }

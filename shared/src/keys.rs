@@ -24,9 +24,10 @@ impl Keys {
         format!("{}{}", self.prefix, name)
     }
 
-    /// GEO set of matchable (ONLINE, present, unclaimed) drivers. Owner: driver.
-    pub fn driver_locations(&self) -> String {
-        self.key("drivers:locations")
+    /// GEO set of one city's matchable (ONLINE, present, unclaimed) drivers,
+    /// so a search never walks another city's fleet. Owner: driver.
+    pub fn driver_locations(&self, city: &str) -> String {
+        self.key(format_args!("drivers:locations:{city}"))
     }
 
     /// Presence key with a TTL, refreshed by every ping. Owner: driver.
@@ -111,7 +112,7 @@ mod tests {
         let keys = Keys::new("test:42:");
         let id = Uuid::nil();
         for name in [
-            keys.driver_locations(),
+            keys.driver_locations("sg"),
             keys.driver_presence(id),
             keys.driver_lock(id),
             keys.driver_trip(id),

@@ -1,12 +1,13 @@
 -- Records one location ping in one round trip.
 -- KEYS[1] status cache   driver:status:<id>  ("<STATUS>:<version>")
--- KEYS[2] GEO set        drivers:locations
--- KEYS[3] presence       driver:presence:<id>
--- KEYS[4] last position  driver:pos:<id>     (hash: lat, lng, heading, at)
--- KEYS[5] claim lock     driver:lock:<id>
+-- KEYS[2] presence       driver:presence:<id>
+-- KEYS[3] last position  driver:pos:<id>     (hash: lat, lng, heading, at, city)
+-- KEYS[4] claim lock     driver:lock:<id>
+-- KEYS[5..] every city's GEO set, in the order of the city ids in ARGV[10..]
 -- ARGV[1] driver id   ARGV[2] lng   ARGV[3] lat   ARGV[4] presence TTL (s)
 -- ARGV[5] channel     ARGV[6] event payload (JSON)
 -- ARGV[7] heading ('' when unknown)   ARGV[8] time (RFC 3339)
+-- ARGV[9] the city this ping lies in ('' for none)   ARGV[10..] every city id
 -- Returns the status: ONLINE or BUSY (recorded), OFFLINE (refused),
 -- UNKNOWN (no cached status: load it from Postgres and call again).
 local cached = redis.call('GET', KEYS[1])
@@ -17,12 +18,31 @@ local status = string.match(cached, '^(%u+)')
 if status == 'OFFLINE' then
   return 'OFFLINE'
 end
-redis.call('SET', KEYS[3], '1', 'EX', ARGV[4])
-redis.call('HSET', KEYS[4], 'lat', ARGV[3], 'lng', ARGV[2], 'heading', ARGV[7], 'at', ARGV[8])
+local function city_key(city)
+  for i = 10, #ARGV do
+    if ARGV[i] == city then
+      return KEYS[i - 5]
+    end
+  end
+  return nil
+end
+local city = ARGV[9]
+local before = redis.call('HGET', KEYS[3], 'city')
+redis.call('SET', KEYS[2], '1', 'EX', ARGV[4])
+redis.call('HSET', KEYS[3], 'lat', ARGV[3], 'lng', ARGV[2], 'heading', ARGV[7], 'at', ARGV[8], 'city', city)
+-- A driver is matchable only in the city its last ping lies in: leaving a
+-- city (for another, or for none) takes it out of the old city's index.
+if before and before ~= city then
+  local old = city_key(before)
+  if old then
+    redis.call('ZREM', old, ARGV[1])
+  end
+end
 -- Only matchable drivers are indexed: a BUSY or claimed driver's pings are
 -- published (its rider watches them) but never make it a candidate.
-if status == 'ONLINE' and redis.call('EXISTS', KEYS[5]) == 0 then
-  redis.call('GEOADD', KEYS[2], ARGV[2], ARGV[3], ARGV[1])
+local index = city_key(city)
+if index and status == 'ONLINE' and redis.call('EXISTS', KEYS[4]) == 0 then
+  redis.call('GEOADD', index, ARGV[2], ARGV[3], ARGV[1])
 end
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return status

@@ -1,11 +1,13 @@
 -- Mirrors a status change from Postgres into Redis, and fixes the index.
--- KEYS[1] status cache   KEYS[2] GEO set   KEYS[3] presence
--- KEYS[4] last position  KEYS[5] claim lock
+-- KEYS[1] status cache   KEYS[2] presence   KEYS[3] last position
+-- KEYS[4] claim lock     KEYS[5..] every city's GEO set, in the order of
+--   the city ids in ARGV[4..]
 -- ARGV[1] driver id   ARGV[2] status   ARGV[3] version (from Postgres)
+-- ARGV[4..] every city id
 -- Versions make concurrent changes converge: an older change arriving late
 -- is ignored, so the cache always ends at the newest status in Postgres.
--- ONLINE puts a present, unclaimed driver back in the GEO set at its last
--- position at once; any other status takes it out. Returns 1 if applied.
+-- ONLINE puts a present, unclaimed driver back in its city's GEO set at its
+-- last position at once; any other status takes it out. Returns 1 if applied.
 local cached = redis.call('GET', KEYS[1])
 if cached then
   local version = tonumber(string.match(cached, ':(%d+)$'))
@@ -14,17 +16,29 @@ if cached then
   end
 end
 redis.call('SET', KEYS[1], ARGV[2] .. ':' .. ARGV[3])
+local pos = redis.call('HMGET', KEYS[3], 'lng', 'lat', 'city')
+local index = nil
+for i = 4, #ARGV do
+  if ARGV[i] == pos[3] then
+    index = KEYS[i + 1]
+  end
+end
+if not index then
+  -- Never pinged, or last seen in no city: in no index.
+  if ARGV[2] == 'OFFLINE' then
+    redis.call('DEL', KEYS[2])
+  end
+  return 1
+end
 if ARGV[2] == 'ONLINE' then
-  if redis.call('EXISTS', KEYS[3]) == 1 and redis.call('EXISTS', KEYS[5]) == 0 then
-    local pos = redis.call('HMGET', KEYS[4], 'lng', 'lat')
-    if pos[1] and pos[2] then
-      redis.call('GEOADD', KEYS[2], pos[1], pos[2], ARGV[1])
-    end
+  if redis.call('EXISTS', KEYS[2]) == 1 and redis.call('EXISTS', KEYS[4]) == 0
+      and pos[1] and pos[2] then
+    redis.call('GEOADD', index, pos[1], pos[2], ARGV[1])
   end
 else
-  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', index, ARGV[1])
   if ARGV[2] == 'OFFLINE' then
-    redis.call('DEL', KEYS[3])
+    redis.call('DEL', KEYS[2])
   end
 end
 return 1

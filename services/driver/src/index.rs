@@ -3,10 +3,16 @@
 //!
 //! Guarantees (DESIGN.md, "the matching core"):
 //! - a ping is one round trip (`scripts/ping.lua`) and never touches Postgres;
-//! - only ONLINE, present, unclaimed drivers are in the GEO set, and
+//! - each city has its own GEO set, and a driver is in at most one: the
+//!   city its last ping lies in (none when it lies in no city);
+//! - only ONLINE, present, unclaimed drivers are in a GEO set, and
 //!   candidate searches still filter, because a member can go stale between
 //!   the sweeper's passes;
+//! - a search walks rings around its point (`rings`), so it costs what is
+//!   near the point, not what the city holds;
 //! - exactly one trip holds a claim, and only that trip can release it.
+
+use std::{collections::HashMap, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use hail_shared::{
@@ -15,11 +21,14 @@ use hail_shared::{
         geo::LatLng,
         trips::Offer,
     },
+    cities::Cities,
     events::LocationEvent,
     keys::Keys,
 };
 use redis::{aio::ConnectionManager, AsyncCommands, Script};
 use uuid::Uuid;
+
+use crate::rings::{RingAnswer, RingSearch};
 
 /// How long a driver stays present after its last ping.
 pub const PRESENCE_TTL_SECS: u64 = 30;
@@ -28,6 +37,10 @@ pub const PRESENCE_TTL_SECS: u64 = 30;
 #[derive(Clone)]
 pub struct Index {
     keys: Keys,
+    cities: Arc<Cities>,
+    /// Every city's GEO set, in the cities' order (scripts that may move a
+    /// driver between cities are handed them all).
+    city_indexes: Arc<[String]>,
     ping: Script,
     set_status: Script,
     claim_first: Script,
@@ -46,9 +59,16 @@ pub enum PingOutcome {
 }
 
 impl Index {
-    pub fn new(keys: Keys) -> Self {
+    pub fn new(keys: Keys, cities: Arc<Cities>) -> Self {
+        let city_indexes = cities
+            .all()
+            .iter()
+            .map(|c| keys.driver_locations(&c.id))
+            .collect();
         Self {
             keys,
+            cities,
+            city_indexes,
             ping: Script::new(include_str!("../scripts/ping.lua")),
             set_status: Script::new(include_str!("../scripts/set_status.lua")),
             claim_first: Script::new(include_str!("../scripts/claim_first.lua")),
@@ -75,10 +95,10 @@ impl Index {
         };
         let event = serde_json::to_string(&event).unwrap_or_default();
         let k = &self.keys;
-        let status: String = self
-            .ping
+        let city = self.cities.at(LatLng::new(update.lat, update.lng));
+        let mut invocation = self.ping.prepare_invoke();
+        invocation
             .key(k.driver_status(driver_id))
-            .key(k.driver_locations())
             .key(k.driver_presence(driver_id))
             .key(k.driver_position(driver_id))
             .key(k.driver_lock(driver_id))
@@ -90,8 +110,9 @@ impl Index {
             .arg(event)
             .arg(update.heading.map(|h| h.to_string()).unwrap_or_default())
             .arg(now.to_rfc3339())
-            .invoke_async(redis)
-            .await?;
+            .arg(city.map_or("", |c| c.id.as_str()));
+        self.every_city(&mut invocation);
+        let status: String = invocation.invoke_async(redis).await?;
         Ok(match status.as_str() {
             "OFFLINE" => PingOutcome::Offline,
             "UNKNOWN" => PingOutcome::StatusUnknown,
@@ -108,22 +129,30 @@ impl Index {
         version: i64,
     ) -> redis::RedisResult<()> {
         let k = &self.keys;
-        self.set_status
+        let mut invocation = self.set_status.prepare_invoke();
+        invocation
             .key(k.driver_status(driver_id))
-            .key(k.driver_locations())
             .key(k.driver_presence(driver_id))
             .key(k.driver_position(driver_id))
             .key(k.driver_lock(driver_id))
             .arg(driver_id.to_string())
             .arg(status.as_str())
-            .arg(version)
-            .invoke_async::<i64>(redis)
-            .await
-            .map(|_| ())
+            .arg(version);
+        self.every_city(&mut invocation);
+        invocation.invoke_async::<i64>(redis).await.map(|_| ())
+    }
+
+    /// Hands a script every city's id (as ARGV) and GEO set (as KEYS), in
+    /// the same order, for a script that may move a driver between them.
+    fn every_city(&self, invocation: &mut redis::ScriptInvocation<'_>) {
+        for (city, index) in self.cities.all().iter().zip(self.city_indexes.iter()) {
+            invocation.arg(city.id.as_str()).key(index);
+        }
     }
 
     /// Claims for a batch of trips in order: each takes the first of its
-    /// drivers that is present, ONLINE and not held (`scripts/claim_first.lua`).
+    /// drivers that is present, ONLINE, in the trip's city and not held
+    /// (`scripts/claim_first.lua`).
     /// One entry per wish: the driver it holds, if any.
     pub async fn claim_first(
         &self,
@@ -133,19 +162,19 @@ impl Index {
     ) -> redis::RedisResult<Vec<Option<Uuid>>> {
         let k = &self.keys;
         let mut invocation = self.claim_first.prepare_invoke();
-        invocation
-            .key(k.driver_locations())
-            .arg(ttl_secs.max(1))
-            .arg(wishes.len());
+        invocation.arg(ttl_secs.max(1)).arg(wishes.len());
         for wish in wishes {
             invocation
+                .key(k.driver_locations(&wish.city))
                 .arg(wish.trip_id.to_string())
+                .arg(wish.city.as_str())
                 .arg(wish.drivers.len());
             for driver_id in &wish.drivers {
                 invocation
                     .key(k.driver_lock(*driver_id))
                     .key(k.driver_presence(*driver_id))
                     .key(k.driver_status(*driver_id))
+                    .key(k.driver_position(*driver_id))
                     .arg(driver_id.to_string());
             }
         }
@@ -207,11 +236,13 @@ impl Index {
             .map(|_| ())
     }
 
-    /// Matchable drivers within `radius_km`, nearest first, at most `limit`.
+    /// Matchable drivers within `radius_km` of `at`, in `at`'s city, nearest
+    /// first, at most `limit` (none when `at` lies in no city).
     ///
-    /// Asks Redis for `limit * overfetch` members, then filters: a COUNT of
-    /// exactly `limit` before filtering would let stale or claimed members
-    /// crowd out live drivers further away.
+    /// Walks rings (`rings::RingSearch`): each ring asks Redis for more
+    /// members than wanted, then filters. A COUNT of exactly `limit` before
+    /// filtering would let stale or claimed members crowd out live drivers
+    /// further away; a ring cut by its COUNT is asked again with a larger one.
     pub async fn candidates(
         &self,
         redis: &mut ConnectionManager,
@@ -221,63 +252,99 @@ impl Index {
         overfetch: usize,
         exclude: &[Uuid],
     ) -> redis::RedisResult<Vec<NearbyDriver>> {
-        let k = &self.keys;
-        let found: Vec<(String, f64, (f64, f64))> = redis::cmd("GEOSEARCH")
-            .arg(k.driver_locations())
-            .arg("FROMLONLAT")
-            .arg(at.lng)
-            .arg(at.lat)
-            .arg("BYRADIUS")
-            .arg(radius_km)
-            .arg("km")
-            .arg("ASC")
-            .arg("COUNT")
-            .arg(limit.saturating_mul(overfetch).max(limit))
-            .arg("WITHDIST")
-            .arg("WITHCOORD")
-            .query_async(redis)
-            .await?;
-        let found: Vec<(Uuid, f64, (f64, f64))> = found
-            .into_iter()
-            .filter_map(|(member, dist, coord)| {
-                let id = Uuid::parse_str(&member).ok()?;
-                (!exclude.contains(&id)).then_some((id, dist, coord))
-            })
-            .collect();
-        if found.is_empty() {
+        let Some(city) = self.cities.at(at) else {
+            return Ok(Vec::new());
+        };
+        let key = self.keys.driver_locations(&city.id);
+        let mut plan = RingSearch::new(radius_km, limit, overfetch);
+        // Liveness of every member checked so far: an inner ring's members
+        // are not asked about again when the ring widens.
+        let mut live: HashMap<Uuid, bool> = HashMap::new();
+        loop {
+            let (ring_km, count) = plan.query();
+            let found: Vec<(String, f64, (f64, f64))> = redis::cmd("GEOSEARCH")
+                .arg(&key)
+                .arg("FROMLONLAT")
+                .arg(at.lng)
+                .arg(at.lat)
+                .arg("BYRADIUS")
+                .arg(ring_km)
+                .arg("km")
+                .arg("ASC")
+                .arg("COUNT")
+                .arg(count)
+                .arg("WITHDIST")
+                .arg("WITHCOORD")
+                .query_async(redis)
+                .await?;
+            let returned = found.len();
+            let found: Vec<NearbyDriver> = found
+                .into_iter()
+                .filter_map(|(member, dist, (lng, lat))| {
+                    let driver_id = Uuid::parse_str(&member).ok()?;
+                    (!exclude.contains(&driver_id)).then_some(NearbyDriver {
+                        driver_id,
+                        lat,
+                        lng,
+                        distance_km: dist,
+                    })
+                })
+                .collect();
+            let mut answer = RingAnswer { returned, live: 0 };
+            if plan.needs_check(returned) {
+                let unchecked: Vec<Uuid> = found
+                    .iter()
+                    .map(|d| d.driver_id)
+                    .filter(|id| !live.contains_key(id))
+                    .collect();
+                live.extend(self.liveness(redis, &unchecked).await?);
+                answer.live = found
+                    .iter()
+                    .filter(|d| live.get(&d.driver_id).copied().unwrap_or(false))
+                    .count();
+            }
+            if !plan.advance(answer) {
+                return Ok(found
+                    .into_iter()
+                    .filter(|d| live.get(&d.driver_id).copied().unwrap_or(false))
+                    .take(limit)
+                    .collect());
+            }
+        }
+    }
+
+    /// Whether each driver is matchable: present, ONLINE and unclaimed (one
+    /// round trip for all of them).
+    async fn liveness(
+        &self,
+        redis: &mut ConnectionManager,
+        drivers: &[Uuid],
+    ) -> redis::RedisResult<Vec<(Uuid, bool)>> {
+        if drivers.is_empty() {
             return Ok(Vec::new());
         }
-
-        // One round trip for every member's presence, status and claim.
+        let k = &self.keys;
         let mut pipe = redis::pipe();
-        for (id, _, _) in &found {
+        for id in drivers {
             pipe.exists(k.driver_presence(*id))
                 .get(k.driver_status(*id))
                 .exists(k.driver_lock(*id));
         }
         let flags: Vec<redis::Value> = pipe.query_async(redis).await?;
-        let mut out = Vec::with_capacity(limit);
-        for ((id, dist, (lng, lat)), chunk) in found.into_iter().zip(flags.chunks(3)) {
-            let [present, status, locked] = chunk else {
-                continue;
-            };
-            let present: bool = redis::from_redis_value_ref(present).unwrap_or(false);
-            let status: Option<String> = redis::from_redis_value_ref(status).unwrap_or(None);
-            let locked: bool = redis::from_redis_value_ref(locked).unwrap_or(true);
-            let online = status.is_some_and(|s| s.starts_with("ONLINE:"));
-            if present && online && !locked {
-                out.push(NearbyDriver {
-                    driver_id: id,
-                    lat,
-                    lng,
-                    distance_km: dist,
-                });
-                if out.len() == limit {
-                    break;
-                }
-            }
-        }
-        Ok(out)
+        Ok(drivers
+            .iter()
+            .zip(flags.chunks(3))
+            .map(|(id, chunk)| {
+                let [present, status, locked] = chunk else {
+                    return (*id, false);
+                };
+                let present: bool = redis::from_redis_value_ref(present).unwrap_or(false);
+                let status: Option<String> = redis::from_redis_value_ref(status).unwrap_or(None);
+                let locked: bool = redis::from_redis_value_ref(locked).unwrap_or(true);
+                let online = status.is_some_and(|s| s.starts_with("ONLINE:"));
+                (*id, present && online && !locked)
+            })
+            .collect())
     }
 
     /// Extends a live presence (an open socket between pings); an expired
@@ -327,14 +394,26 @@ impl Index {
         Ok(raw.and_then(|s| serde_json::from_str(&s).ok()))
     }
 
-    /// One sweep: removes GEO members whose presence expired. Returns how many.
+    /// One sweep of every city: removes GEO members whose presence expired.
+    /// Returns how many.
     pub async fn sweep(&self, redis: &mut ConnectionManager) -> redis::RedisResult<usize> {
-        let key = self.keys.driver_locations();
+        let mut removed = 0;
+        for key in self.city_indexes.iter() {
+            removed += self.sweep_one(redis, key).await?;
+        }
+        Ok(removed)
+    }
+
+    async fn sweep_one(
+        &self,
+        redis: &mut ConnectionManager,
+        key: &str,
+    ) -> redis::RedisResult<usize> {
         let mut cursor: u64 = 0;
         let mut removed = 0;
         loop {
             let (next, batch): (u64, Vec<String>) = redis::cmd("ZSCAN")
-                .arg(&key)
+                .arg(key)
                 .arg(cursor)
                 .arg("COUNT")
                 .arg(500)
@@ -355,7 +434,7 @@ impl Index {
                     .collect();
                 if !gone.is_empty() {
                     removed += gone.len();
-                    redis.zrem::<_, _, ()>(&key, gone).await?;
+                    redis.zrem::<_, _, ()>(key, gone).await?;
                 }
             }
             cursor = next;

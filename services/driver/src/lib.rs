@@ -8,6 +8,7 @@ mod claims;
 /// under a prefix of its own; the stack's keys stay this service's alone.
 pub mod index;
 mod repo;
+mod rings;
 mod routes;
 mod state;
 mod status;

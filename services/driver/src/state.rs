@@ -40,7 +40,10 @@ impl AppState {
             cities: config.cities.clone(),
             pool,
             redis,
-            index: Index::new(Keys::new(config.redis_prefix.clone())),
+            index: Index::new(
+                Keys::new(config.redis_prefix.clone()),
+                config.cities.clone(),
+            ),
             candidate_overfetch: config.dispatch.candidate_overfetch,
             http,
             trip_url: config.upstreams.trip.trim_end_matches('/').into(),

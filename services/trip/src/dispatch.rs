@@ -495,6 +495,7 @@ async fn claim(
         .iter()
         .map(|(k, intent)| ClaimWish {
             trip_id: intent.trip_id,
+            city: searched[*k].trip.city.clone(),
             drivers: wishes[*k].drivers.clone(),
         })
         .collect();

@@ -16,7 +16,9 @@
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use hail_shared::{api::rooms::RoomState, config::RoomConfig, keys::Keys, ApiError, ApiResult};
+use hail_shared::{
+    api::rooms::RoomState, cities::Cities, config::RoomConfig, keys::Keys, ApiError, ApiResult,
+};
 use redis::{aio::ConnectionManager, AsyncCommands, Script};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -68,12 +70,14 @@ pub struct Rooms {
     pool: PgPool,
     keys: Keys,
     config: RoomConfig,
+    cities: Arc<Cities>,
     scripts: Arc<Scripts>,
 }
 
 /// One room at one departure: what every script call needs.
 pub struct Room {
-    key: RoomKey,
+    /// The key's one spelling: `<city>.` first unless it is the default city.
+    key: String,
     departs_at: DateTime<Utc>,
     redis_key: String,
     drop_at: DateTime<Utc>,
@@ -81,7 +85,7 @@ pub struct Room {
 
 impl Room {
     pub fn key(&self) -> String {
-        self.key.to_string()
+        self.key.clone()
     }
 }
 
@@ -92,23 +96,38 @@ pub struct Changed {
 }
 
 impl Rooms {
-    pub fn new(redis: ConnectionManager, pool: PgPool, keys: Keys, config: RoomConfig) -> Self {
+    pub fn new(
+        redis: ConnectionManager,
+        pool: PgPool,
+        keys: Keys,
+        config: RoomConfig,
+        cities: Arc<Cities>,
+    ) -> Self {
         Self {
             redis,
             pool,
             keys,
             config,
+            cities,
             scripts: Arc::new(Scripts::load()),
         }
     }
 
-    /// The room a key names now; 422 with the reason for a bad key.
+    /// The room a key names now, its slot read in its city's time zone;
+    /// 422 with the reason for a bad key or an unknown city.
     pub fn open(&self, key: &str) -> ApiResult<Room> {
-        let key = RoomKey::parse(key).map_err(|why| ApiError::invalid_field("key", why))?;
+        let invalid = |why: &str| ApiError::invalid_field("key", why);
+        let (city, rest) = self.cities.room_city(key).map_err(|why| invalid(&why))?;
+        let slot = RoomKey::parse(rest).map_err(invalid)?;
+        let key = match city {
+            Some(city) => format!("{}.{slot}", city.id),
+            None => slot.to_string(),
+        };
+        let timezone = city.unwrap_or(self.cities.default_city()).timezone;
         let config = &self.config;
-        let departs_at = key.departure(Utc::now(), config.timezone, config.grace);
-        let local_date = departs_at.with_timezone(&config.timezone).date_naive();
-        let redis_key = self.keys.room(&key.to_string(), local_date);
+        let departs_at = slot.departure(Utc::now(), timezone, config.grace);
+        let local_date = departs_at.with_timezone(&timezone).date_naive();
+        let redis_key = self.keys.room(&key, local_date);
         let drop_at = departs_at + chrono::Duration::from_std(config.grace).unwrap_or_default();
         Ok(Room {
             key,

@@ -52,6 +52,7 @@ impl AppState {
                 pool.clone(),
                 keys.clone(),
                 config.rooms.clone(),
+                config.cities.clone(),
             ),
             pool,
             redis,

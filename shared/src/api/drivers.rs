@@ -182,6 +182,8 @@ pub struct ClaimsRequest {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ClaimWish {
     pub trip_id: Uuid,
+    /// The trip's city: a driver whose last ping lies elsewhere is not taken.
+    pub city: String,
     pub drivers: Vec<Uuid>,
 }
 

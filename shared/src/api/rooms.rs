@@ -11,7 +11,7 @@ use validator::Validate;
 pub struct RoomState {
     pub key: String,
     /// The departure this room is for: the next occurrence of the key's
-    /// slot in `HAIL_TIMEZONE` (not in API.md's list; added for clients).
+    /// slot in its city's time zone (not in API.md's list; added for clients).
     pub departs_at: DateTime<Utc>,
     pub drivers: Vec<RoomDriver>,
     /// Riders waiting for a seat, first come first served.

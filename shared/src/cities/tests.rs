@@ -73,6 +73,37 @@ fn the_example_file_has_three_real_cities_each_finding_its_own_points() {
 }
 
 #[test]
+fn a_room_key_may_name_its_city_and_the_default_city_has_one_spelling() {
+    let c = cities(EXAMPLE);
+    let city = |key| {
+        c.room_city(key)
+            .map(|(city, rest)| (city.map(|c| c.id.as_str()), rest))
+    };
+    assert_eq!(city("Westie:mon:08:00"), Ok((None, "Westie:mon:08:00")));
+    assert_eq!(city("sg.Westie:mon:08:00"), Ok((None, "Westie:mon:08:00")));
+    assert_eq!(
+        city("jakarta.Monas:fri:17:30"),
+        Ok((Some("jakarta"), "Monas:fri:17:30"))
+    );
+    let unknown = city("paris.Louvre:mon:08:00").unwrap_err();
+    assert!(
+        unknown.contains("\"paris\"") && unknown.contains("/api/v1/cities"),
+        "{unknown}"
+    );
+    // A dot after the origin is no city (the key's own check refuses it).
+    assert_eq!(city("Westie:mon:08.00"), Ok((None, "Westie:mon:08.00")));
+    assert_eq!(
+        c.canonical_room_key("sg.Westie:mon:08:00"),
+        "Westie:mon:08:00"
+    );
+    assert_eq!(
+        c.canonical_room_key("hcmc.BenThanh:sat:09:15"),
+        "hcmc.BenThanh:sat:09:15"
+    );
+    assert_eq!(c.canonical_room_key("x.y:mon:08:00"), "x.y:mon:08:00");
+}
+
+#[test]
 fn keys_left_out_take_singapore_s_defaults() {
     let c = cities(&one_city(""));
     let x = c.get("x").unwrap();

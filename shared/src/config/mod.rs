@@ -108,8 +108,6 @@ pub struct RateLimits {
 
 #[derive(Clone, Debug)]
 pub struct RoomConfig {
-    /// Room keys name a weekday and a time in this zone (`HAIL_TIMEZONE`).
-    pub timezone: chrono_tz::Tz,
     /// How long a selected rider has to answer (`HAIL_ROOM_CONFIRM_SECS`).
     pub confirm: Duration,
     /// How long a room outlives its departure (`HAIL_ROOM_GRACE_MINS`).
@@ -259,15 +257,12 @@ impl Config {
             }
         };
 
+        if let Some(name) = var("HAIL_TIMEZONE") {
+            return Err(ConfigError(format!(
+                "HAIL_TIMEZONE={name:?} is no longer read: a room's slot is in its city's time zone; set `timezone` per city in HAIL_CITIES_FILE (the built-in `sg` is Asia/Singapore), and unset HAIL_TIMEZONE"
+            )));
+        }
         let rooms = RoomConfig {
-            timezone: match var("HAIL_TIMEZONE") {
-                None => chrono_tz::UTC,
-                Some(name) => name.parse().map_err(|_| {
-                    ConfigError(format!(
-                        "HAIL_TIMEZONE={name:?} is not a time zone: use an IANA name like `Asia/Singapore` or `UTC`"
-                    ))
-                })?,
-            },
             confirm: Duration::from_secs_f64(positive(&var, "HAIL_ROOM_CONFIRM_SECS", 30.0)?),
             grace: Duration::from_secs(parse(&var, "HAIL_ROOM_GRACE_MINS", 30u64)? * 60),
         };

@@ -133,3 +133,13 @@ fn bad_values_name_the_variable() {
     let err = config(&[("HAIL_ENV", "staging")]).unwrap_err();
     assert!(err.to_string().contains("HAIL_ENV"), "{err}");
 }
+
+#[test]
+fn hail_timezone_is_refused_with_where_time_zones_live_now() {
+    let err = config(&[("HAIL_ENV", "dev"), ("HAIL_TIMEZONE", "UTC")]).unwrap_err();
+    let err = err.to_string();
+    assert!(
+        err.contains("HAIL_TIMEZONE") && err.contains("HAIL_CITIES_FILE"),
+        "{err}"
+    );
+}

@@ -367,6 +367,13 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The GEO index of a city's matchable drivers (the first city's when
+    /// `city` is `None`), for tests that inspect or seed it.
+    pub fn city_index(&self, city: Option<&str>) -> String {
+        let city = city.unwrap_or(&self.config.cities.default_city().id);
+        hail_shared::keys::Keys::new(self.config.redis_prefix.clone()).driver_locations(city)
+    }
+
     /// A Redis connection for tests that inspect or seed keys.
     pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
         redis::Client::open(self.config.redis_url.as_str())

@@ -8,7 +8,10 @@
 //! the stack's, and `clean` deletes them.
 
 use std::{
-    sync::atomic::{AtomicUsize, Ordering},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
     time::{Duration, Instant},
 };
 
@@ -17,6 +20,7 @@ use futures::{stream, StreamExt, TryStreamExt};
 use hail_driver::index::Index;
 use hail_shared::{
     api::drivers::{ClaimWish, DriverStatus, LocationUpdate},
+    cities::{Cities, DEFAULT_CITY},
     keys::Keys,
     redis_conn,
 };
@@ -63,7 +67,7 @@ impl Ceiling {
             .collect();
         let ceiling = Self {
             redis,
-            index: Index::new(keys.clone()),
+            index: Index::new(keys.clone(), Arc::new(Cities::builtin())),
             keys,
             drivers,
         };
@@ -166,6 +170,7 @@ impl Ceiling {
             }
             let wish = ClaimWish {
                 trip_id: trip,
+                city: DEFAULT_CITY.into(),
                 drivers: found.iter().map(|d| d.driver_id).collect(),
             };
             let won = self

@@ -3,6 +3,7 @@
 //! free ports, a fresh Postgres database and Redis prefix per test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cities;
 mod helpers;
 mod internal;
 mod location;

@@ -136,7 +136,12 @@ pub(super) async fn room_join<A: Adapter>(
             form_urlencoded::byte_serialize(data.key.as_bytes()).collect::<String>()
         );
         let room = expect_ok(service(&state, who, Method::GET, &path, None).await)?;
-        socket.join(format!("room:{}", data.key));
+        // `sg.Westie:...` and `Westie:...` are one room: its events go to
+        // the key's one spelling.
+        socket.join(format!(
+            "room:{}",
+            state.cities.canonical_room_key(&data.key)
+        ));
         Ok(json!({"ok": true, "state": room}))
     };
     reply(ack, answer.await);
@@ -150,7 +155,10 @@ pub(super) async fn room_leave<A: Adapter>(
     ack: AckSender<A>,
 ) {
     let answer = admit(&state, who, data, "{key}").map(|data: RoomRef| {
-        socket.leave(format!("room:{}", data.key));
+        socket.leave(format!(
+            "room:{}",
+            state.cities.canonical_room_key(&data.key)
+        ));
         json!({"ok": true})
     });
     reply(ack, answer);

@@ -58,7 +58,7 @@ async fn traversal_to_internal_routes_is_refused_and_changes_nothing() {
     let attacker = app.register_driver().await;
     let trip = uuid::Uuid::new_v4();
     let claims =
-        json!({"ttl_secs": 300, "claims": [{"trip_id": trip, "drivers": [victim.id]}]}).to_string();
+        json!({"ttl_secs": 300, "claims": [{"trip_id": trip, "city": "sg", "drivers": [victim.id]}]}).to_string();
     let up = [
         "../../..",
         "%2e%2e/%2e%2e/%2e%2e",
@@ -134,7 +134,7 @@ async fn each_internal_route_answers_only_its_own_caller() {
     let app = spawn_app().await;
     let victim = app.driver_online_at(ORCHARD).await;
     let trip = uuid::Uuid::new_v4();
-    let claims = json!({"ttl_secs": 300, "claims": [{"trip_id": trip, "drivers": [victim.id]}]});
+    let claims = json!({"ttl_secs": 300, "claims": [{"trip_id": trip, "city": "sg", "drivers": [victim.id]}]});
     let post = |path: String, peer: Peer, body: Value| {
         let app = &app;
         async move {

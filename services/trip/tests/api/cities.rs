@@ -80,3 +80,37 @@ async fn without_a_cities_file_singapore_is_the_one_city() {
         })]
     );
 }
+
+#[tokio::test]
+async fn a_trip_is_offered_only_to_drivers_in_its_city() {
+    // Two cities side by side, the border at longitude 103.5.
+    let app = spawn_app_with(|c| {
+        let file = r#"
+            [[city]]
+            id = "west"
+            name = "West"
+            bbox = [1.0, 103.0, 1.5, 103.5]
+            [[city]]
+            id = "east"
+            name = "East"
+            bbox = [1.0, 103.5, 1.5, 104.0]
+        "#;
+        c.cities = Arc::new(Cities::from_toml(file, "test").unwrap());
+    })
+    .await;
+    // The pickup is 100 m into the east; a west driver 200 m from it, an
+    // east driver 2 km from it. Nearest first would take the west one.
+    let pickup = LatLng::new(1.3, 103.501);
+    let west = app.driver_online_at(LatLng::new(1.3, 103.499)).await;
+    let east = app.driver_online_at(LatLng::new(1.3, 103.519)).await;
+    let rider = app.register_rider().await;
+    let trip = app
+        .request_trip(&rider, pickup, LatLng::new(1.31, 103.52))
+        .await;
+    assert_eq!(trip.city, "east");
+    let offer = app.wait_for_offer(&east, SOON).await;
+    assert_eq!(offer.map(|o| o.trip_id), Some(trip.id));
+    let profile = app.driver_profile(&west).await;
+    assert!(profile.current_offer.is_none(), "{profile:?}");
+    assert_eq!(profile.status, DriverStatus::Online);
+}

@@ -34,7 +34,7 @@ async fn a_claim_naming_no_trip_is_released_once_its_ttl_runs_out() {
         .client
         .post(app.service_url(Service::Driver, "/internal/drivers/claims"))
         .header("x-internal-token", app.peer_token(Peer::Trip))
-        .json(&json!({"ttl_secs": 1, "claims": [{"trip_id": made_up, "drivers": [driver.id]}]}))
+        .json(&json!({"ttl_secs": 1, "claims": [{"trip_id": made_up, "city": "sg", "drivers": [driver.id]}]}))
         .send()
         .await
         .unwrap();

@@ -132,7 +132,7 @@ async fn the_sweeper_drops_members_whose_presence_expired() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
     loop {
         let members: Vec<String> = redis::cmd("ZRANGE")
-            .arg(format!("{prefix}drivers:locations"))
+            .arg(app.city_index(None))
             .arg(0)
             .arg(-1)
             .query_async(&mut redis)

@@ -8,7 +8,7 @@ async fn ghosts_in_the_index_never_hide_a_live_driver() {
     // 60 members right at the pickup with no presence key: drivers whose app
     // died without going offline.
     let mut redis = app.redis().await;
-    let key = format!("{}drivers:locations", app.config.redis_prefix);
+    let key = app.city_index(None);
     for _ in 0..60 {
         let ghost = uuid::Uuid::new_v4().to_string();
         let _: i64 = redis::cmd("GEOADD")
@@ -191,7 +191,7 @@ async fn pings_refused_offline_and_busy_pings_are_not_indexed() {
     .await;
     assert_eq!(app.ping(&driver, PICKUP).await, StatusCode::CONFLICT);
     let mut redis = app.redis().await;
-    let key = format!("{}drivers:locations", app.config.redis_prefix);
+    let key = app.city_index(None);
     let members: Vec<String> = redis::cmd("ZRANGE")
         .arg(&key)
         .arg(0)

@@ -203,7 +203,7 @@ async fn claims(app: &TestApp, wishes: &[(Uuid, Vec<Uuid>)]) -> Vec<Option<Uuid>
         "ttl_secs": 30,
         "claims": wishes
             .iter()
-            .map(|(trip, drivers)| json!({"trip_id": trip, "drivers": drivers}))
+            .map(|(trip, drivers)| json!({"trip_id": trip, "city": "sg", "drivers": drivers}))
             .collect::<Vec<_>>(),
     });
     let response = hail_testkit::reqwest::Client::new()
@@ -247,7 +247,7 @@ async fn one_claims_call_gives_each_driver_to_the_first_trip_that_wants_it() {
         async move {
             let mut redis = app.redis().await;
             let score: Option<f64> = redis::cmd("ZSCORE")
-                .arg(format!("{}drivers:locations", app.config.redis_prefix))
+                .arg(app.city_index(None))
                 .arg(driver.to_string())
                 .query_async(&mut redis)
                 .await

@@ -93,10 +93,10 @@ async fn sockets_in_the_room_see_every_change() {
     let joined = driver_socket.call("room:join", json!({"key": KEY})).await;
     assert_eq!(joined["ok"], true);
     assert_eq!(joined["state"]["key"], KEY);
-    assert_eq!(
-        rider_socket.call("room:join", json!({"key": KEY})).await["ok"],
-        true
-    );
+    // The rider names the default city: the same room, the same events.
+    let sg_key = format!("sg.{KEY}");
+    let joined = rider_socket.call("room:join", json!({"key": sg_key})).await;
+    assert_eq!(joined["state"]["key"], KEY);
     let bad = rider_socket.call("room:join", json!({"key": "nope"})).await;
     assert_eq!(bad["ok"], false);
 
@@ -123,7 +123,9 @@ async fn sockets_in_the_room_see_every_change() {
 
     // After leaving, a socket hears no more.
     assert_eq!(
-        rider_socket.call("room:leave", json!({"key": KEY})).await["ok"],
+        rider_socket
+            .call("room:leave", json!({"key": sg_key}))
+            .await["ok"],
         true
     );
     rider_socket.drain();
@@ -138,6 +140,50 @@ async fn sockets_in_the_room_see_every_change() {
         heard.iter().all(|(event, _)| event != "room:state"),
         "a socket that left the room still hears it: {heard:?}"
     );
+}
+
+#[tokio::test]
+async fn a_room_may_name_its_city_and_its_slot_is_in_that_city_s_time_zone() {
+    let example = include_str!("../../../../../cities.example.toml");
+    let app = spawn_app_with(|c| {
+        c.cities = std::sync::Arc::new(
+            hail_shared::cities::Cities::from_toml(example, "cities.example.toml").unwrap(),
+        );
+    })
+    .await;
+    let rider = app.register_rider().await;
+    let look = |key: &'static str| {
+        let app = &app;
+        let token = rider.token.clone();
+        async move { ok_state(app.get(&room_path(key, ""), Some(&token)).await).await }
+    };
+    // Monday 08:00 in Singapore is 00:00 UTC; in Jakarta, 01:00 UTC.
+    let sg = join_rider(&app, &rider).await;
+    assert_eq!(sg.departs_at.format("%a %H:%M").to_string(), "Mon 00:00");
+    let jakarta = look("jakarta.Westie:mon:08:00").await;
+    assert_eq!(jakarta.key, "jakarta.Westie:mon:08:00");
+    assert_eq!(
+        jakarta.departs_at.format("%a %H:%M").to_string(),
+        "Mon 01:00"
+    );
+    // Another city's room of the same name is another room.
+    assert!(jakarta.riders_waiting.is_empty(), "{jakarta:?}");
+    // The default city named or not: one room, one spelling.
+    let named = look("sg.Westie:mon:08:00").await;
+    assert_eq!(named.key, KEY);
+    assert_eq!(named.riders_waiting, vec![rider.id]);
+    // A city nobody serves is refused, with where to look.
+    let response = app
+        .get(&room_path("paris.Westie:mon:08:00", ""), Some(&rider.token))
+        .await;
+    let body = assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    let details = body.error.details.unwrap_or_default().to_string();
+    assert!(details.contains("/api/v1/cities"), "{details}");
 }
 
 async fn next_matching(

@@ -27,11 +27,12 @@ async fn riders_queue_first_come_first_served_without_duplicates() {
     let left =
         ok_state(room_call(&app, reqwest::Method::DELETE, &b, "/riders/me", None).await).await;
     assert_eq!(left.riders_waiting, vec![a.id, c.id]);
-    // Anyone may look; the room names its departure, a Monday 08:00 UTC.
+    // Anyone may look; the room names its departure, a Monday 08:00 in
+    // Singapore (the built-in city), 00:00 UTC.
     let driver = app.register_driver().await;
     let seen = state(&app, &driver).await;
     assert_eq!(seen.riders_waiting, vec![a.id, c.id]);
-    assert_eq!(seen.departs_at.format("%a %H:%M").to_string(), "Mon 08:00");
+    assert_eq!(seen.departs_at.format("%a %H:%M").to_string(), "Mon 00:00");
     assert!(seen.departs_at + chrono::Duration::minutes(30) > chrono::Utc::now());
 }
 
