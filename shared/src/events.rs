@@ -44,7 +44,10 @@ pub enum DriverEvent {
     OfferRevoked(OfferRevoked),
 }
 
-/// On `driver:location`, published by every accepted ping.
+/// An accepted ping, as the driver service hands it to its ping script. The
+/// script publishes it on `driver:location` only while the driver is on a
+/// trip, with that trip's `trip_id` added: gateways read a [`TripLocation`]
+/// and look nothing up.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LocationEvent {
     pub driver_id: Uuid,
@@ -55,7 +58,8 @@ pub struct LocationEvent {
     pub ts: DateTime<Utc>,
 }
 
-/// The socket's `driver:location`, to `trip:<id>` while the driver is on it.
+/// The socket's `driver:location`, to `trip:<id>` while the driver is on it
+/// (and the message on the Redis channel of the same name).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TripLocation {
     pub driver_id: Uuid,
@@ -64,20 +68,6 @@ pub struct TripLocation {
     pub lng: f64,
     pub heading: Option<f64>,
     pub ts: DateTime<Utc>,
-}
-
-impl LocationEvent {
-    /// This position as the riders of `trip_id` see it.
-    pub fn for_trip(&self, trip_id: Uuid) -> TripLocation {
-        TripLocation {
-            driver_id: self.driver_id,
-            trip_id,
-            lat: self.lat,
-            lng: self.lng,
-            heading: self.heading,
-            ts: self.ts,
-        }
-    }
 }
 
 /// The outbox's logical channel names; the relay adds the Redis prefix.

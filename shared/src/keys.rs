@@ -75,9 +75,11 @@ impl Keys {
         self.key("dispatch:freed")
     }
 
-    /// The driver's active trip, for the realtime bridge. Owner: trip.
-    pub fn driver_trip(&self, driver_id: Uuid) -> String {
-        self.key(format_args!("driver:trip:{driver_id}"))
+    /// The trip a driver is on, from its assignment until its part ends:
+    /// its pings are published to that trip's rider, and only then. Owner:
+    /// driver.
+    pub fn driver_ride(&self, driver_id: Uuid) -> String {
+        self.key(format_args!("driver:ride:{driver_id}"))
     }
 
     /// A user's open sockets across gateways (sorted set, score: connect
@@ -115,7 +117,7 @@ mod tests {
             keys.driver_locations("sg"),
             keys.driver_presence(id),
             keys.driver_lock(id),
-            keys.driver_trip(id),
+            keys.driver_ride(id),
             keys.driver_status(id),
             keys.driver_position(id),
             keys.driver_offer(id),

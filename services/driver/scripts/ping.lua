@@ -3,9 +3,10 @@
 -- KEYS[2] presence       driver:presence:<id>
 -- KEYS[3] last position  driver:pos:<id>     (hash: lat, lng, heading, at, city)
 -- KEYS[4] claim lock     driver:lock:<id>
--- KEYS[5..] every city's GEO set, in the order of the city ids in ARGV[10..]
+-- KEYS[5] ride           driver:ride:<id>    (the trip whose rider watches)
+-- KEYS[6..] every city's GEO set, in the order of the city ids in ARGV[10..]
 -- ARGV[1] driver id   ARGV[2] lng   ARGV[3] lat   ARGV[4] presence TTL (s)
--- ARGV[5] channel     ARGV[6] event payload (JSON)
+-- ARGV[5] channel     ARGV[6] event payload (a JSON object, without trip_id)
 -- ARGV[7] heading ('' when unknown)   ARGV[8] time (RFC 3339)
 -- ARGV[9] the city this ping lies in ('' for none)   ARGV[10..] every city id
 -- Returns the status: ONLINE or BUSY (recorded), OFFLINE (refused),
@@ -21,7 +22,7 @@ end
 local function city_key(city)
   for i = 10, #ARGV do
     if ARGV[i] == city then
-      return KEYS[i - 5]
+      return KEYS[i - 4]
     end
   end
   return nil
@@ -38,11 +39,19 @@ if before and before ~= city then
     redis.call('ZREM', old, ARGV[1])
   end
 end
--- Only matchable drivers are indexed: a BUSY or claimed driver's pings are
--- published (its rider watches them) but never make it a candidate.
+-- Only matchable drivers are indexed: a BUSY or claimed driver's pings
+-- never make it a candidate.
 local index = city_key(city)
 if index and status == 'ONLINE' and redis.call('EXISTS', KEYS[4]) == 0 then
   redis.call('GEOADD', index, ARGV[2], ARGV[3], ARGV[1])
 end
-redis.call('PUBLISH', ARGV[5], ARGV[6])
+-- Published only while a rider watches (a BUSY driver on a ride), with the
+-- trip named, so no gateway looks anything up per ping and a free driver's
+-- ping reaches no gateway at all.
+if status == 'BUSY' then
+  local ride = redis.call('GET', KEYS[5])
+  if ride then
+    redis.call('PUBLISH', ARGV[5], '{"trip_id":"' .. ride .. '",' .. string.sub(ARGV[6], 2))
+  end
+end
 return status

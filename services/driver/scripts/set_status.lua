@@ -1,13 +1,14 @@
 -- Mirrors a status change from Postgres into Redis, and fixes the index.
 -- KEYS[1] status cache   KEYS[2] presence   KEYS[3] last position
--- KEYS[4] claim lock     KEYS[5..] every city's GEO set, in the order of
---   the city ids in ARGV[4..]
+-- KEYS[4] claim lock     KEYS[5] ride
+-- KEYS[6..] every city's GEO set, in the order of the city ids in ARGV[4..]
 -- ARGV[1] driver id   ARGV[2] status   ARGV[3] version (from Postgres)
 -- ARGV[4..] every city id
 -- Versions make concurrent changes converge: an older change arriving late
 -- is ignored, so the cache always ends at the newest status in Postgres.
 -- ONLINE puts a present, unclaimed driver back in its city's GEO set at its
--- last position at once; any other status takes it out. Returns 1 if applied.
+-- last position at once; any other status takes it out. A driver that is not
+-- BUSY is on no ride: its pings are nobody's to watch. Returns 1 if applied.
 local cached = redis.call('GET', KEYS[1])
 if cached then
   local version = tonumber(string.match(cached, ':(%d+)$'))
@@ -16,11 +17,14 @@ if cached then
   end
 end
 redis.call('SET', KEYS[1], ARGV[2] .. ':' .. ARGV[3])
+if ARGV[2] ~= 'BUSY' then
+  redis.call('DEL', KEYS[5])
+end
 local pos = redis.call('HMGET', KEYS[3], 'lng', 'lat', 'city')
 local index = nil
 for i = 4, #ARGV do
   if ARGV[i] == pos[3] then
-    index = KEYS[i + 1]
+    index = KEYS[i + 2]
   end
 end
 if not index then

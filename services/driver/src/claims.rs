@@ -40,6 +40,20 @@ pub async fn release(state: &AppState, driver_id: Uuid, trip_id: Uuid) -> ApiRes
     }
 }
 
+/// The trip confirmed its hold (accepted, or auto-assigned): the claim no
+/// longer runs out, the offer leaves the driver's view and its pings go to
+/// the trip's rider. Nothing when the driver is no longer on that trip.
+pub async fn start_ride(state: &AppState, driver_id: Uuid, trip_id: Uuid) -> ApiResult<()> {
+    if repo::confirm_hold(&state.pool, driver_id, trip_id).await? {
+        let mut redis = state.redis.clone();
+        state
+            .index
+            .start_ride(&mut redis, driver_id, trip_id)
+            .await?;
+    }
+    Ok(())
+}
+
 /// How often overdue claims are looked for, and how many at once.
 const RECONCILE_EVERY: Duration = Duration::from_secs(2);
 const RECONCILE_BATCH: i64 = 200;
@@ -77,9 +91,7 @@ async fn reconcile(state: &AppState) -> ApiResult<usize> {
     for (hold, answer) in holds.iter().zip(answers) {
         let (driver, trip) = (hold.driver_id, hold.trip_id);
         match answer {
-            HoldState::Assigned => {
-                repo::confirm_hold(&state.pool, driver, trip).await?;
-            }
+            HoldState::Assigned => start_ride(state, driver, trip).await?,
             HoldState::Offered => {
                 repo::recheck_claim_in(&state.pool, driver, trip, RECHECK_OFFERED_SECS).await?;
             }

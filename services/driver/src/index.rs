@@ -102,6 +102,7 @@ impl Index {
             .key(k.driver_presence(driver_id))
             .key(k.driver_position(driver_id))
             .key(k.driver_lock(driver_id))
+            .key(k.driver_ride(driver_id))
             .arg(driver_id.to_string())
             .arg(update.lng)
             .arg(update.lat)
@@ -135,6 +136,7 @@ impl Index {
             .key(k.driver_presence(driver_id))
             .key(k.driver_position(driver_id))
             .key(k.driver_lock(driver_id))
+            .key(k.driver_ride(driver_id))
             .arg(driver_id.to_string())
             .arg(status.as_str())
             .arg(version);
@@ -215,25 +217,33 @@ impl Index {
         self.release
             .key(k.driver_lock(driver_id))
             .key(k.driver_offer(driver_id))
+            .key(k.driver_ride(driver_id))
             .arg(trip_id.to_string())
             .invoke_async::<i64>(redis)
             .await
             .map(|_| ())
     }
 
-    /// Removes `trip_id`'s offer from the driver's view, keeping the claim.
-    pub async fn end_offer(
+    /// The driver is on `trip_id` now: its offer leaves its view, and its
+    /// pings go to the trip's rider (`scripts/end_offer.lua`). `false` when
+    /// the driver is not BUSY or another trip holds it.
+    pub async fn start_ride(
         &self,
         redis: &mut ConnectionManager,
         driver_id: Uuid,
         trip_id: Uuid,
-    ) -> redis::RedisResult<()> {
-        self.end_offer
-            .key(self.keys.driver_offer(driver_id))
+    ) -> redis::RedisResult<bool> {
+        let k = &self.keys;
+        let started: i64 = self
+            .end_offer
+            .key(k.driver_offer(driver_id))
+            .key(k.driver_lock(driver_id))
+            .key(k.driver_status(driver_id))
+            .key(k.driver_ride(driver_id))
             .arg(trip_id.to_string())
-            .invoke_async::<i64>(redis)
-            .await
-            .map(|_| ())
+            .invoke_async(redis)
+            .await?;
+        Ok(started == 1)
     }
 
     /// Matchable drivers within `radius_km` of `at`, in `at`'s city, nearest

@@ -7,6 +7,7 @@ mod claims;
 /// Public for `hail bench`, whose raw-Redis ceiling runs the same scripts
 /// under a prefix of its own; the stack's keys stay this service's alone.
 pub mod index;
+mod pings;
 mod repo;
 mod rings;
 mod routes;

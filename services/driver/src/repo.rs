@@ -11,6 +11,8 @@ pub struct DriverRow {
     pub status: String,
     pub current_trip_id: Option<Uuid>,
     pub version: i64,
+    /// BUSY with the trip's hold confirmed: the driver is on that trip.
+    pub on_trip: bool,
 }
 
 impl DriverRow {
@@ -35,7 +37,9 @@ pub async fn create(pool: &PgPool, driver_id: Uuid) -> Result<(), sqlx::Error> {
 pub async fn find(pool: &PgPool, driver_id: Uuid) -> Result<Option<DriverRow>, sqlx::Error> {
     sqlx::query_as!(
         DriverRow,
-        "SELECT id, status, current_trip_id, version FROM drivers WHERE id = $1",
+        r#"SELECT id, status, current_trip_id, version,
+                  (status = 'BUSY' AND claim_expires_at IS NULL) AS "on_trip!"
+           FROM drivers WHERE id = $1"#,
         driver_id
     )
     .fetch_optional(pool)

@@ -20,12 +20,20 @@ pub async fn mirror(
     Ok(())
 }
 
-/// Loads the status from Postgres into Redis (after a Redis restart).
-/// `false` when the driver has no profile.
+/// Loads the status from Postgres into Redis (after a Redis restart), and
+/// the ride of a driver on a trip, so its rider sees the car again from its
+/// next ping. `false` when the driver has no profile.
 pub async fn reload(state: &AppState, driver_id: Uuid) -> ApiResult<bool> {
     let Some(row) = repo::find(&state.pool, driver_id).await? else {
         return Ok(false);
     };
     mirror(state, driver_id, row.status()?, row.version).await?;
+    if let (true, Some(trip_id)) = (row.on_trip, row.current_trip_id) {
+        let mut redis = state.redis.clone();
+        state
+            .index
+            .start_ride(&mut redis, driver_id, trip_id)
+            .await?;
+    }
     Ok(true)
 }

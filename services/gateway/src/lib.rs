@@ -33,7 +33,16 @@ const MAX_SOCKET_MESSAGE: usize = 64 * 1024;
 /// gateways behave as one) and binds `HAIL_GATEWAY_PORT` on `HAIL_GATEWAY_HOST`.
 pub async fn build(config: &Config) -> Result<Application, StartError> {
     let redis = redis_conn::connect(&config.redis_url).await?;
-    let state = AppState::new(config, redis.clone())?;
+    let (pings, ping_queue) = realtime::pings::channel();
+    let state = AppState::new(config, redis.clone(), pings)?;
+    let ping_upstream = realtime::pings::Upstream {
+        http: state.http.clone(),
+        url: format!(
+            "{}/internal/drivers/locations",
+            config.upstreams.driver.trim_end_matches('/')
+        ),
+        token: state.presence_token.clone(),
+    };
     let keys = Keys::new(config.redis_prefix.clone());
 
     let redis_error = |source| StartError::Redis {
@@ -78,8 +87,9 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
         Application::bind(config.gateway_host, config.ports.gateway, router)
             .await?
             .with_background(move |stop| {
-                realtime::bridge::run(bridge_io, bridge_state, redis_url, keys, redis, stop)
+                realtime::bridge::run(bridge_io, bridge_state, redis_url, keys, stop)
             })
+            .with_background(move |stop| realtime::pings::run(ping_queue, ping_upstream, stop))
             .with_background(move |stop| async move {
                 let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
                 loop {

@@ -38,6 +38,8 @@ pub struct AppState {
     pub presence_refresh: Duration,
     /// The cities served (`GET /api/v1/cities`).
     pub cities: Arc<hail_shared::cities::Cities>,
+    /// Where socket pings are queued for their batch.
+    pub pings: crate::realtime::pings::Pings,
 }
 
 pub struct Upstreams {
@@ -76,7 +78,11 @@ impl Upstreams {
 }
 
 impl AppState {
-    pub fn new(config: &Config, redis: ConnectionManager) -> Result<Self, StartError> {
+    pub fn new(
+        config: &Config,
+        redis: ConnectionManager,
+        pings: crate::realtime::pings::Pings,
+    ) -> Result<Self, StartError> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(config.request_timeout)
@@ -110,6 +116,7 @@ impl AppState {
             socket_tasks: TaskTracker::new(),
             presence_refresh: config.presence_refresh,
             cities: config.cities.clone(),
+            pings,
         })
     }
 }

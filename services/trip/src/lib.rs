@@ -4,7 +4,6 @@
 
 mod dispatch;
 mod domain;
-mod driver_trip;
 mod freed;
 mod moves;
 mod outbox;
@@ -59,7 +58,7 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
     let background = state.with_pool(background_pool.clone());
     let (fresh_state, queue_state, listener_state) =
         (background.clone(), background.clone(), background.clone());
-    let (rooms, repair_state) = (state.rooms.clone(), background.clone());
+    let rooms = state.rooms.clone();
     Ok(
         Application::bind(config.service_host, config.ports.trip, router)
             .await?
@@ -67,7 +66,6 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
             .with_background(move |stop| dispatch::run_matcher(queue_state, dispatch::QUEUE, stop))
             .with_background(move |stop| dispatch::run_listener(listener_state, stop))
             .with_background(move |stop| rooms.run_sweeper(stop))
-            .with_background(move |stop| driver_trip::run_driver_trip_repair(repair_state, stop))
             .with_background(move |stop| outbox::run_relay(background, stop))
             .with_background(move |stop| db::watch_pool(pool, "trip", stop))
             .with_background(move |stop| db::watch_pool(background_pool, "trip_background", stop)),

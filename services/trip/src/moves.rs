@@ -1,8 +1,8 @@
 //! Every change to a trip, each as one Postgres transaction that makes the
 //! move (a conditional UPDATE), writes its audit row and queues its events
 //! (the outbox), followed by the effects outside Postgres: freeing or
-//! holding a driver in the driver service, and `driver:trip:<id>` for the
-//! realtime bridge (`crate::driver_trip`). Handlers and dispatch workers
+//! holding a driver in the driver service (which also decides whose rider
+//! sees the driver's pings). Handlers and dispatch workers
 //! both call these; dispatch's own commit (claim to offer or assignment) is
 //! `crate::dispatch::commit`.
 
@@ -21,7 +21,6 @@ use crate::{
         abuse::{cancel_wait, CANCEL_WINDOW},
         dispatch::FreedDriver,
     },
-    driver_trip::{clear_driver_trip, on_assigned},
     freed,
     repo::{self, NewTrip, OfferRow, OfferStatus, TripRow},
     state::AppState,
@@ -334,10 +333,20 @@ pub async fn give_up(state: &AppState, trip: &TripRow) -> ApiResult<()> {
     Ok(())
 }
 
-/// The driver's part in a trip ended (completed or cancelled).
+/// The driver's part in a trip ended (completed or cancelled): it is
+/// released, which also ends its ride (its pings reach nobody any more).
 async fn on_driver_done(state: &AppState, driver_id: Uuid, trip_id: Uuid) {
-    clear_driver_trip(state, driver_id, trip_id).await;
     free_driver(state, driver_id, trip_id).await;
+}
+
+/// After an assignment: the driver service confirms the hold, takes the
+/// offer out of the driver's view and starts the driver's ride, whose pings
+/// now go to the rider. A failure is logged: the driver's next reload of its
+/// status (a Redis restart) or the claim reconciler repairs it.
+pub(crate) async fn on_assigned(state: &AppState, trip: &Trip, driver_id: Uuid) {
+    if let Err(err) = state.drivers.end_offer(driver_id, trip.id).await {
+        tracing::warn!(%driver_id, trip_id = %trip.id, error = %err, "could not start the driver's ride");
+    }
 }
 
 /// Gives the driver back to the pool and notes where it was freed, so the

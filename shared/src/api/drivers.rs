@@ -95,6 +95,28 @@ pub struct LocationUpdate {
     pub speed_kmh: Option<f64>,
 }
 
+/// `POST /internal/drivers/locations` (the gateway's realtime side): the
+/// pings that arrived over drivers' sockets, collected into one call so a
+/// socket ping costs no HTTP request of its own.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PingBatch {
+    pub pings: Vec<SocketPing>,
+}
+
+/// One socket ping of an authenticated driver.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct SocketPing {
+    pub driver_id: Uuid,
+    pub update: LocationUpdate,
+}
+
+/// One answer per ping, in order: `None` when recorded, else the error the
+/// REST call would have answered.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct PingBatchResponse {
+    pub outcomes: Vec<Option<crate::error::ErrorDetail>>,
+}
+
 /// `GET /api/v1/drivers/nearby` query.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, validator::Validate, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

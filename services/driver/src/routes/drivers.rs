@@ -14,7 +14,7 @@ use hail_shared::{
 };
 use uuid::Uuid;
 
-use crate::{index::PingOutcome, repo, state::AppState, status};
+use crate::{pings, repo, state::AppState, status};
 
 /// The calling driver: status, current trip, open offer, last position.
 #[utoipa::path(get, path = "/api/v1/drivers/me", tag = "drivers", operation_id = "driver_me",
@@ -105,24 +105,8 @@ pub async fn location(
 ) -> ApiResult<StatusCode> {
     // One Redis round trip, no Postgres.
     let driver_id = caller.driver()?;
-    let mut redis = state.redis.clone();
-    let mut outcome = state.index.ping(&mut redis, driver_id, &update).await?;
-    if let PingOutcome::StatusUnknown = outcome {
-        if !status::reload(&state, driver_id).await? {
-            return Err(no_profile());
-        }
-        outcome = state.index.ping(&mut redis, driver_id, &update).await?;
-    }
-    match outcome {
-        PingOutcome::Recorded => Ok(StatusCode::NO_CONTENT),
-        PingOutcome::Offline => Err(ApiError::conflict(
-            "driver_offline",
-            "you are offline: go online before sharing your location",
-        )),
-        PingOutcome::StatusUnknown => Err(ApiError::Unavailable(
-            "your status could not be loaded; try again".into(),
-        )),
-    }
+    pings::record(&state, driver_id, &update).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// ONLINE, present and unclaimed drivers near a point, nearest first (any role).

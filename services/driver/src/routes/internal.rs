@@ -8,7 +8,8 @@ use hail_shared::{
     api::{
         drivers::{
             CandidatesRequest, CandidatesResponse, ClaimsRequest, ClaimsResponse,
-            CreateDriverProfile, DriverStatus, Released, ShowOffer, TripRef,
+            CreateDriverProfile, DriverStatus, PingBatch, PingBatchResponse, Released, ShowOffer,
+            TripRef,
         },
         geo::LatLng,
     },
@@ -18,7 +19,7 @@ use hail_shared::{
 
 use uuid::Uuid;
 
-use crate::{claims, repo, state::AppState, status};
+use crate::{claims, pings, repo, state::AppState, status};
 
 /// `POST /internal/drivers`: the user service registering a driver. Idempotent,
 /// so a retried registration never fails here.
@@ -189,20 +190,32 @@ pub async fn show_offer(
 }
 
 /// `POST /internal/drivers/{id}/offer/end`: the driver is on the trip now
-/// (accepted, or auto-assigned): the offer leaves its view, and the claim
-/// no longer runs out.
+/// (accepted, or auto-assigned): the claim no longer runs out, the offer
+/// leaves its view, and its pings go to the trip's rider. A driver no
+/// longer on that trip (the trip ended meanwhile) is left as it is.
 pub async fn end_offer(
     State(state): State<AppState>,
     PathId(driver_id): PathId,
     Json(body): Json<TripRef>,
 ) -> ApiResult<StatusCode> {
-    let mut redis = state.redis.clone();
-    state
-        .index
-        .end_offer(&mut redis, driver_id, body.trip_id)
-        .await?;
-    repo::confirm_hold(&state.pool, driver_id, body.trip_id).await?;
+    claims::start_ride(&state, driver_id, body.trip_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /internal/drivers/locations`: the pings that arrived over drivers'
+/// sockets, batched by a gateway (`crate::pings`).
+pub async fn locations(
+    State(state): State<AppState>,
+    Json(body): Json<PingBatch>,
+) -> ApiResult<Json<PingBatchResponse>> {
+    if body.pings.len() > pings::MAX_BATCH {
+        return Err(ApiError::invalid_field(
+            "pings",
+            format!("at most {} pings per call", pings::MAX_BATCH),
+        ));
+    }
+    let outcomes = pings::record_batch(&state, &body.pings).await;
+    Ok(Json(PingBatchResponse { outcomes }))
 }
 
 /// `POST /internal/drivers/{id}/presence`: the gateway keeps a connected

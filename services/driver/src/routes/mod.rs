@@ -49,10 +49,12 @@ pub fn router(state: AppState, config: &Config) -> Router {
             "/internal/drivers/{id}/offer/end",
             post(internal::end_offer),
         );
-    let from_realtime = Router::new().route(
-        "/internal/drivers/{id}/presence",
-        post(internal::refresh_presence),
-    );
+    let from_realtime = Router::new()
+        .route(
+            "/internal/drivers/{id}/presence",
+            post(internal::refresh_presence),
+        )
+        .route("/internal/drivers/locations", post(internal::locations));
     // Each group answers only the caller it exists for (`hail_shared::internal`).
     let routes = gate::only(public, secret, &[Peer::Gateway])
         .merge(gate::only(from_user, secret, &[Peer::User]))

@@ -139,11 +139,6 @@ async fn a_claim_for_a_trip_in_another_city_takes_nobody() {
     assert_eq!(members(&app, "west").await, NONE);
 }
 
-/// `at` moved `km` north.
-fn north(at: LatLng, km: f64) -> LatLng {
-    LatLng::new(at.lat + km / 111.195, at.lng)
-}
-
 #[tokio::test]
 async fn no_ghost_claimed_or_offline_member_hides_a_live_driver_at_any_ring() {
     // A COUNT of 3 x 2 = 6 per ring, so each ring's dead members below are

@@ -83,3 +83,8 @@ pub async fn online_at(app: &TestApp, at: LatLng) -> Account {
     assert_eq!(ping.status(), StatusCode::NO_CONTENT);
     driver
 }
+
+/// `at` moved `km` north.
+pub fn north(at: LatLng, km: f64) -> LatLng {
+    LatLng::new(at.lat + km / 111.195, at.lng)
+}

@@ -9,7 +9,7 @@ async fn internal_routes_refuse_any_caller_but_their_own() {
     let driver = online_at(&app, PICKUP).await;
     let id = driver.id;
     let claims = json!({"trip_id": uuid::Uuid::new_v4(), "wishes": []});
-    let routes: [(String, Option<Value>, Peer); 5] = [
+    let routes: [(String, Option<Value>, Peer); 6] = [
         (
             "/internal/drivers".into(),
             Some(json!({"driver_id": id})),
@@ -29,6 +29,11 @@ async fn internal_routes_refuse_any_caller_but_their_own() {
         (
             format!("/internal/drivers/{id}/presence"),
             None,
+            Peer::Realtime,
+        ),
+        (
+            "/internal/drivers/locations".into(),
+            Some(json!({"pings": [{"driver_id": id, "update": {"lat": 1.3, "lng": 103.8}}]})),
             Peer::Realtime,
         ),
     ];
@@ -168,4 +173,73 @@ async fn one_candidates_call_answers_every_search_in_order_and_refuses_too_many(
         "validation_failed",
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_batch_of_socket_pings_answers_each_in_order_as_rest_would() {
+    let app = spawn_app().await;
+    let online = online_at(&app, PICKUP).await;
+    let offline = app.register_driver().await;
+    let stranger = uuid::Uuid::new_v4();
+    let at = north(PICKUP, 0.5);
+    let ping =
+        |id: uuid::Uuid, lat: f64| json!({"driver_id": id, "update": {"lat": lat, "lng": at.lng}});
+    let batch = json!({"pings": [
+        ping(online.id, at.lat),
+        ping(offline.id, at.lat),
+        ping(online.id, 95.0),
+        ping(stranger, at.lat),
+    ]});
+    let response = app
+        .direct(
+            Service::Driver,
+            Method::POST,
+            "/internal/drivers/locations",
+            Some(Peer::Realtime),
+            None,
+            Some(&batch),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.unwrap();
+    let codes: Vec<Value> = answer["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["code"].clone())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            Value::Null,
+            json!("driver_offline"),
+            json!("validation_failed"),
+            json!("not_found")
+        ]
+    );
+    // The one recorded ping moved the driver.
+    let lat = |profile: hail_shared::api::drivers::DriverProfile| {
+        profile.location.map(|l| l.lat).unwrap_or_default()
+    };
+    assert!((lat(app.driver_profile(&online).await) - at.lat).abs() < 1e-9);
+
+    // More than a batch may carry: refused whole, nothing recorded.
+    let too_many: Vec<Value> = (0..401).map(|_| ping(online.id, PICKUP.lat)).collect();
+    let response = app
+        .direct(
+            Service::Driver,
+            Method::POST,
+            "/internal/drivers/locations",
+            Some(Peer::Realtime),
+            None,
+            Some(&json!({"pings": too_many})),
+        )
+        .await;
+    assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert!((lat(app.driver_profile(&online).await) - at.lat).abs() < 1e-9);
 }

@@ -3,29 +3,26 @@
 //!
 //! Every gateway receives every event, so each emits only to its own
 //! sockets (`local()`): a client hears each event once, through whichever
-//! gateway it is connected to. Which trip a position belongs to comes from
-//! Redis `driver:trip:<id>` (written by the trip service), never from one
-//! gateway's memory.
+//! gateway it is connected to. A position arrives naming its trip (the
+//! driver service publishes only the pings of drivers on a trip, with the
+//! trip's id), so a gateway looks nothing up per position.
 //!
-//! Positions are many (one per ping) and each needs that Redis lookup, so
-//! they are handed to a worker of their own that looks several up at once:
-//! a flood of pings never holds up an offer or a trip update behind it.
-//! Its queue is bounded; when it is full a position is dropped (the next
-//! ping follows within seconds) and counted in
-//! `realtime_locations_dropped_total`.
+//! Positions are many (one per ping of every driver on a trip), so they are
+//! handed to a worker of their own: a flood of pings never holds up an offer
+//! or a trip update behind it. Its queue is bounded; when it is full a
+//! position is dropped (the next ping follows within seconds) and counted
+//! in `realtime_locations_dropped_total`.
 
 use std::time::Duration;
 
 use futures::{channel::mpsc, StreamExt};
 use hail_shared::{
     api::trips::TripStatus,
-    events::{DriverEvent, DriverMessage, LocationEvent, RoomMessage, TripEvent},
+    events::{DriverEvent, DriverMessage, RoomMessage, TripEvent, TripLocation},
     keys::Keys,
 };
-use redis::{aio::ConnectionManager, AsyncCommands};
 use socketioxide::{adapter::Adapter, SocketIo};
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use super::{resync, room_driver, room_trip, room_user, Identity};
 use crate::state::AppState;
@@ -35,7 +32,6 @@ pub async fn run<A: Adapter>(
     state: AppState,
     redis_url: String,
     keys: Keys,
-    redis: ConnectionManager,
     stop: CancellationToken,
 ) {
     let channels = [
@@ -47,7 +43,7 @@ pub async fn run<A: Adapter>(
     let (mut locations, queued) = mpsc::channel::<String>(LOCATION_QUEUE);
     // Its own task, so positions never wait behind offers and trip updates;
     // owned here: it ends once this loop, its only sender, is done.
-    let relay = tokio::spawn(relay_locations(io.clone(), keys.clone(), redis, queued));
+    let relay = tokio::spawn(relay_locations(io.clone(), queued));
     let mut feed_was_lost = false;
     loop {
         let subscribed = async {
@@ -114,7 +110,7 @@ pub async fn run<A: Adapter>(
 
 /// `trip:update` to the trip's room and its rider. The rider's and the
 /// assigned driver's sockets are put in the trip's room; anyone else in it
-/// (a driver who cancelled) is taken out.
+/// (a driver who cancelled) is taken out, and everyone once the trip ended.
 async fn on_trip_event<A: Adapter>(io: &SocketIo<A>, payload: &str) {
     let Ok(TripEvent { trip }) = serde_json::from_str::<TripEvent>(payload) else {
         tracing::warn!("unreadable trip event");
@@ -136,52 +132,33 @@ async fn on_trip_event<A: Adapter>(io: &SocketIo<A>, payload: &str) {
     }
     let _ = io
         .local()
-        .to([room, room_user(trip.rider_id)])
+        .to([room.clone(), room_user(trip.rider_id)])
         .emit("trip:update", &trip)
         .await;
+    if !trip.status.is_active() {
+        let _ = io.local().within(room.clone()).leave(room).await;
+    }
 }
 
-/// Positions waiting for their trip lookup, at most.
+/// Positions waiting to be emitted, at most.
 const LOCATION_QUEUE: usize = 8192;
-/// Trip lookups in flight at once.
-const LOCATION_LOOKUPS: usize = 64;
 
-/// Emits queued positions, several lookups at a time, until the bridge ends.
-async fn relay_locations<A: Adapter>(
-    io: SocketIo<A>,
-    keys: Keys,
-    redis: ConnectionManager,
-    queued: mpsc::Receiver<String>,
-) {
-    queued
-        .for_each_concurrent(LOCATION_LOOKUPS, |payload| {
-            let (io, keys, mut redis) = (&io, &keys, redis.clone());
-            async move { on_location(io, keys, &mut redis, &payload).await }
-        })
-        .await;
+/// Emits queued positions until the bridge ends.
+async fn relay_locations<A: Adapter>(io: SocketIo<A>, mut queued: mpsc::Receiver<String>) {
+    while let Some(payload) = queued.next().await {
+        on_location(&io, &payload).await;
+    }
 }
 
-/// `driver:location` to the room of the driver's assigned or ongoing trip.
-async fn on_location<A: Adapter>(
-    io: &SocketIo<A>,
-    keys: &Keys,
-    redis: &mut ConnectionManager,
-    payload: &str,
-) {
-    let Ok(event) = serde_json::from_str::<LocationEvent>(payload) else {
-        return;
-    };
-    let trip: Option<String> = redis
-        .get(keys.driver_trip(event.driver_id))
-        .await
-        .unwrap_or(None);
-    let Some(trip_id) = trip.and_then(|t| t.parse::<Uuid>().ok()) else {
+/// `driver:location` to the room of the trip the position names.
+async fn on_location<A: Adapter>(io: &SocketIo<A>, payload: &str) {
+    let Ok(position) = serde_json::from_str::<TripLocation>(payload) else {
         return;
     };
     let _ = io
         .local()
-        .to(room_trip(trip_id))
-        .emit("driver:location", &event.for_trip(trip_id))
+        .to(room_trip(position.trip_id))
+        .emit("driver:location", &position)
         .await;
 }
 

@@ -7,6 +7,8 @@
 //! - Client events ([`events`]) go to the owner service through the same
 //!   internal call as REST, so their rules (and errors) are exactly REST's;
 //!   each answers through its ack with `{ok: true, ...}` or `{ok: false, error}`.
+//!   Pings are the exception in transport only: checked here as REST checks
+//!   them, then batched into one call for many sockets ([`pings`]).
 //! - Abuse limits (API.md): client events share one budget per user across
 //!   their sockets (`HAIL_RATE_LIMIT_SOCKET_EVENTS_*`, 10/s, bursts of 20);
 //!   a payload over 16 KiB is refused unread; a user holds at most
@@ -17,6 +19,7 @@
 
 pub mod bridge;
 mod events;
+pub mod pings;
 
 use std::time::Duration;
 

@@ -8,5 +8,6 @@ mod health;
 mod helpers;
 mod limits;
 mod openapi;
+mod pings;
 mod realtime;
 mod security;

@@ -18,8 +18,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{
-    driver_trip::on_assigned,
-    moves::{free_driver, record_change, to_json},
+    moves::{free_driver, on_assigned, record_change, to_json},
     repo::{self, OfferStatus, TripRow},
     state::AppState,
 };

@@ -299,17 +299,6 @@ pub async fn give_up(conn: &mut PgConnection, id: Uuid) -> Result<Option<TripRow
     .await
 }
 
-/// Every trip with a driver on it: (trip id, driver id).
-pub async fn active_assignments(pool: &PgPool) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
-    let rows = sqlx::query!(
-        r#"SELECT id, driver_id AS "driver_id!" FROM trips
-           WHERE status IN ('ASSIGNED', 'ONGOING') AND driver_id IS NOT NULL"#
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.id, r.driver_id)).collect())
-}
-
 /// Per hold, whether its trip still holds its driver: on the trip
 /// (ASSIGNED, ARRIVED, ONGOING), still deciding (a live offer or claim for
 /// that driver), or not at all (an unknown trip included). In order.

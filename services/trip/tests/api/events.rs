@@ -1,5 +1,6 @@
 //! What reaches Redis for the realtime bridge: trip events through the
-//! outbox, offers, positions, and the driver-to-trip mapping.
+//! outbox, offers, and positions (only those of a driver on a trip, naming
+//! the trip).
 
 use std::time::Duration;
 
@@ -33,12 +34,34 @@ async fn next(app: &TestApp, pubsub: &mut redis::aio::PubSub) -> (String, Value)
     (channel, serde_json::from_str(&payload).unwrap())
 }
 
+/// Asserts that nothing was published on `driver:location` since the last
+/// message read: publishes a marker there and expects it to come next (a
+/// subscriber gets one connection's messages in the order Redis ran them).
+async fn nothing_published_before(app: &TestApp, pubsub: &mut redis::aio::PubSub) {
+    let mut redis = app.redis().await;
+    let channel = format!("{}driver:location", app.config.redis_prefix);
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg(&channel)
+        .arg(r#"{"marker":true}"#)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let (_, message) = next(app, pubsub).await;
+    assert_eq!(message, json!({"marker": true}), "a position was published");
+}
+
 #[tokio::test]
 async fn a_trip_publishes_every_step_offers_and_positions() {
     let app = spawn_app().await;
     let driver = app.driver_online_at(PICKUP.north(0.2)).await;
     let rider = app.register_rider().await;
     let mut pubsub = subscribe(&app, &["trip:events", "driver:offers", "driver:location"]).await;
+    // A free driver's ping is nobody's business: nothing is published.
+    assert_eq!(
+        app.ping(&driver, PICKUP.north(0.2)).await,
+        StatusCode::NO_CONTENT
+    );
+    nothing_published_before(&app, &mut pubsub).await;
 
     let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
     let (channel, event) = next(&app, &mut pubsub).await;
@@ -54,24 +77,19 @@ async fn a_trip_publishes_every_step_offers_and_positions() {
     assert!(event["data"]["expires_at"].is_string());
 
     app.wait_for_offer(&driver, SOON).await.expect("offer");
+    // Offered, not yet on the trip: still nobody watches.
+    assert_eq!(
+        app.ping(&driver, PICKUP.north(0.2)).await,
+        StatusCode::NO_CONTENT
+    );
+    nothing_published_before(&app, &mut pubsub).await;
     app.trip_action(&driver, trip.id, "accept").await;
     let (_, event) = next(&app, &mut pubsub).await;
     assert_eq!(event["trip"]["status"], "ASSIGNED");
     assert_eq!(event["trip"]["driver_id"], json!(driver.id));
 
-    // The bridge can tell which trip this driver's positions belong to.
-    let mut redis = app.redis().await;
-    let mapped: Option<String> = redis::cmd("GET")
-        .arg(format!(
-            "{}driver:trip:{}",
-            app.config.redis_prefix, driver.id
-        ))
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    assert_eq!(mapped, Some(trip.id.to_string()));
-
-    // A BUSY driver's pings are published (the rider watches them).
+    // On the trip, its pings are published naming the trip: the gateway
+    // emits them as they are.
     assert_eq!(
         app.ping(&driver, PICKUP.north(0.1)).await,
         StatusCode::NO_CONTENT
@@ -79,6 +97,7 @@ async fn a_trip_publishes_every_step_offers_and_positions() {
     let (channel, event) = next(&app, &mut pubsub).await;
     assert_eq!(channel, "driver:location");
     assert_eq!(event["driver_id"], json!(driver.id));
+    assert_eq!(event["trip_id"], json!(trip.id));
     assert!((event["lat"].as_f64().unwrap() - PICKUP.north(0.1).lat).abs() < 1e-9);
 
     for action in ["start", "complete"] {
@@ -88,15 +107,9 @@ async fn a_trip_publishes_every_step_offers_and_positions() {
     let (_, completed) = next(&app, &mut pubsub).await;
     assert_eq!(started["trip"]["status"], "ONGOING");
     assert_eq!(completed["trip"]["status"], "COMPLETED");
-    let mapped: Option<String> = redis::cmd("GET")
-        .arg(format!(
-            "{}driver:trip:{}",
-            app.config.redis_prefix, driver.id
-        ))
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    assert_eq!(mapped, None);
+    // The trip is over: its rider hears the driver no more.
+    assert_eq!(app.ping(&driver, PICKUP).await, StatusCode::NO_CONTENT);
+    nothing_published_before(&app, &mut pubsub).await;
 }
 
 #[tokio::test]
