@@ -56,6 +56,10 @@ enum Bench {
     Redispatch(bench::CityArgs),
     /// Ingest, dispatch and redispatch on one city, in one table.
     All(bench::CityArgs),
+    /// A dense city (issue 16): filler drivers added straight into the
+    /// stack's index and Postgres (10 k, 100 k, 1 M), the candidate search
+    /// timed at each step, then the whole city bench and socket ingest.
+    Dense(bench::DenseArgs),
     /// Rush hour (issue 21): offers ignored, declined and accepted, riders
     /// cancelling, a hotspot where trips wait (offer mode, 3 s offer timeout).
     Rush(bench::RushArgs),
@@ -100,6 +104,7 @@ async fn run_bench(what: Bench) -> ExitCode {
         Bench::Redispatch(args) => bench::city(bench::Scenario::Redispatch, args).await,
         Bench::All(args) => bench::city(bench::Scenario::All, args).await,
         Bench::Rush(args) => bench::rush(args).await,
+        Bench::Dense(args) => bench::dense(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

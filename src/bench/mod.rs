@@ -6,6 +6,9 @@
 //!   (10,000 by default), location ingest, request-to-offer (or, against a
 //!   stack in auto mode, request-to-ASSIGNED), decline-to-next-offer, with
 //!   correctness counters and the raw Redis ceiling of the same work;
+//! - `dense`: the same city bench after filler drivers made the city dense
+//!   (10 k, 100 k, 1 M), with the candidate search and Redis memory timed at
+//!   each step and socket ingest (issue 16);
 //! - `rush`: rush hour (issue 21): 100 requests/s with drivers who ignore,
 //!   decline and accept, riders who cancel, and a hotspot where trips wait.
 
@@ -14,6 +17,6 @@ mod latency;
 mod realtime;
 mod rush;
 
-pub use city::{city, CityArgs, Scenario};
+pub use city::{city, dense, CityArgs, DenseArgs, Scenario};
 pub use realtime::{realtime, RealtimeArgs};
 pub use rush::{rush, RushArgs};

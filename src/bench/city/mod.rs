@@ -28,11 +28,13 @@
 //! `report` (the table).
 
 mod ceiling;
+mod dense;
 pub(super) mod dispatch;
 pub(super) mod fleet;
 mod ingest;
 mod redispatch;
 mod report;
+mod socket_ingest;
 pub(super) mod watch;
 
 use std::{
@@ -43,6 +45,7 @@ use std::{
 
 use uuid::Uuid;
 
+pub use self::dense::DenseArgs;
 use self::{
     ceiling::Ceiling,
     fleet::{Fleet, KeepAlive},
@@ -163,7 +166,17 @@ impl TripPhase<'_> {
 }
 
 pub async fn city(scenario: Scenario, args: CityArgs) -> anyhow::Result<()> {
-    let plan = Plan::new(scenario, &args);
+    run(scenario, &args, None).await
+}
+
+/// `hail bench dense`: the whole city bench, after filler drivers have made
+/// the city dense step by step (`dense`).
+pub async fn dense(args: DenseArgs) -> anyhow::Result<()> {
+    run(Scenario::All, &args.city, Some(&args)).await
+}
+
+async fn run(scenario: Scenario, args: &CityArgs, dense: Option<&DenseArgs>) -> anyhow::Result<()> {
+    let plan = Plan::new(scenario, args);
     let api = Api::new(&args.gateway)?;
     api.ready().await?;
     let redis = ceiling::connect(&args.redis).await?;
@@ -177,21 +190,47 @@ pub async fn city(scenario: Scenario, args: CityArgs) -> anyhow::Result<()> {
     let mut report = Report::default();
 
     eprintln!("[setup] {} drivers: sign in, go online, first ping (each sign-in hashes a password on the server)", args.drivers);
-    let fleet = Arc::new(fleet::setup(&api, &args, plan.pairs.clone()).await?);
+    let fleet = Arc::new(fleet::setup(&api, args, plan.pairs.clone()).await?);
     report.row(
         "online drivers in the city",
         fleet.drivers.len().to_string(),
     );
+    let fillers = match dense {
+        Some(dense) => {
+            let mut fillers = dense::Fillers::new(dense, redis.clone(), &fleet).await?;
+            let mut steps = dense.fill.clone();
+            steps.sort_unstable();
+            for n in steps {
+                dense::step(&mut fillers, n, dense.searches, &mut report).await?;
+            }
+            Some(fillers)
+        }
+        None => None,
+    };
     let ceiling = Ceiling::new(redis, args.drivers).await?;
     if plan.ingest {
-        ingest::run(&api, &fleet, &ceiling, &args, &mut report).await?;
+        ingest::run(&api, &fleet, &ceiling, args, &mut report).await?;
+    }
+    if let Some(dense) = dense {
+        socket_ingest::run(
+            &api,
+            &fleet,
+            &ceiling,
+            dense.ingest_sockets,
+            args.ingest_secs,
+            &mut report,
+        )
+        .await?;
     }
     let keepalive = KeepAlive::start(api.clone(), fleet.clone(), args.keepalive);
     if plan.riders > 0 {
-        trip_phases(&api, &fleet, &ceiling, &plan, &args, &mut report).await?;
+        trip_phases(&api, &fleet, &ceiling, &plan, args, &mut report).await?;
     }
     keepalive.stop().await;
     ceiling.clean().await;
+    if let Some(fillers) = fillers {
+        fillers.remove().await;
+    }
     eprintln!("[done] {:.0} s", started.elapsed().as_secs_f64());
     report.print();
     Ok(())
