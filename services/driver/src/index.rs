@@ -28,7 +28,7 @@ use hail_shared::{
 use redis::{aio::ConnectionManager, AsyncCommands, Script};
 use uuid::Uuid;
 
-use crate::rings::{RingAnswer, RingSearch};
+use crate::rings::{Prefix, RingAnswer, RingSearch};
 
 /// How long a driver stays present after its last ping.
 pub const PRESENCE_TTL_SECS: u64 = 30;
@@ -301,23 +301,28 @@ impl Index {
                 })
                 .collect();
             let mut answer = RingAnswer { returned, live: 0 };
+            // Checked nearest first, a growing prefix at a time (`Prefix`).
+            let mut prefix = Prefix::new(limit);
             if plan.needs_check(returned) {
-                let unchecked: Vec<Uuid> = found
-                    .iter()
-                    .map(|d| d.driver_id)
-                    .filter(|id| !live.contains_key(id))
-                    .collect();
-                live.extend(self.liveness(redis, &unchecked).await?);
-                answer.live = found
-                    .iter()
-                    .filter(|d| live.get(&d.driver_id).copied().unwrap_or(false))
-                    .count();
+                while let Some(more) = prefix.next(found.len(), answer.live) {
+                    let unchecked: Vec<Uuid> = found[more.clone()]
+                        .iter()
+                        .map(|d| d.driver_id)
+                        .filter(|id| !live.contains_key(id))
+                        .collect();
+                    live.extend(self.liveness(redis, &unchecked).await?);
+                    answer.live += found[more]
+                        .iter()
+                        .filter(|d| live.get(&d.driver_id).copied().unwrap_or(false))
+                        .count();
+                }
             }
             if !plan.advance(answer) {
-                return Ok(found
-                    .into_iter()
+                return Ok(found[..prefix.checked()]
+                    .iter()
                     .filter(|d| live.get(&d.driver_id).copied().unwrap_or(false))
                     .take(limit)
+                    .cloned()
                     .collect());
             }
         }
