@@ -24,19 +24,11 @@ pub const SINGAPORE_BBOX: BBox = BBox {
     max_lng: 103.9547,
 };
 
-/// Dispatch settings the file may one day set per city (API.md). Until the
-/// services read them per city, a file that sets one is refused at start
+/// Dispatch settings API.md lists that no city may set (yet): batched
+/// matching is not built (issue 18), and the over-fetch is the driver
+/// service's, one for every city. A file that sets one is refused at start
 /// rather than silently ignored.
-const PER_CITY_DISPATCH_KEYS: &[&str] = &[
-    "match_mode",
-    "match_strategy",
-    "batch_window_ms",
-    "offer_timeout_secs",
-    "search_radius_km",
-    "max_search_radius_km",
-    "match_deadline_secs",
-    "candidate_overfetch",
-];
+const UNSUPPORTED_PER_CITY: &[&str] = &["batch_window_ms", "candidate_overfetch"];
 
 /// Every city, in the file's order (the order a point is looked up in).
 #[derive(Clone, Debug)]
@@ -54,6 +46,20 @@ pub struct City {
     pub avg_speed_kmh: f64,
     pub pickup_pin: bool,
     pub tariff: Tariff,
+    /// Dispatch settings this city sets; unset ones take the global value.
+    pub dispatch: CityDispatch,
+}
+
+/// A city's own dispatch settings (`match_mode`, `offer_timeout_secs`, ...
+/// in the file); `None` takes the global `HAIL_*` value
+/// (`crate::config::DispatchConfig::for_city`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CityDispatch {
+    pub match_mode: Option<crate::config::MatchMode>,
+    pub offer_timeout_secs: Option<f64>,
+    pub search_radius_km: Option<f64>,
+    pub max_search_radius_km: Option<f64>,
+    pub match_deadline_secs: Option<f64>,
 }
 
 /// `[min_lat, min_lng, max_lat, max_lng]`, bounds included.
@@ -114,6 +120,7 @@ impl Cities {
             avg_speed_kmh: 30.0,
             pickup_pin: false,
             tariff: Tariff::DEFAULT,
+            dispatch: CityDispatch::default(),
         }])
     }
 
@@ -238,7 +245,13 @@ struct RawCity {
     avg_speed_kmh: Option<f64>,
     pickup_pin: Option<bool>,
     tariff: Option<RawTariff>,
-    /// Everything else: per-city dispatch settings, or mistakes.
+    match_mode: Option<String>,
+    match_strategy: Option<String>,
+    offer_timeout_secs: Option<f64>,
+    search_radius_km: Option<f64>,
+    max_search_radius_km: Option<f64>,
+    match_deadline_secs: Option<f64>,
+    /// Everything else: settings no city may set, or mistakes.
     #[serde(flatten)]
     other: BTreeMap<String, toml::Value>,
 }
@@ -256,13 +269,13 @@ struct RawTariff {
 impl RawCity {
     fn check(self) -> Result<City, String> {
         if let Some(key) = self.other.keys().next() {
-            return Err(if PER_CITY_DISPATCH_KEYS.contains(&key.as_str()) {
+            return Err(if UNSUPPORTED_PER_CITY.contains(&key.as_str()) {
                 format!(
-                    "`{key}` per city is not supported yet: set HAIL_{} for every city instead",
+                    "`{key}` per city is not supported: set HAIL_{} for every city instead",
                     key.to_uppercase()
                 )
             } else {
-                format!("`{key}` is not a city key (known: id, name, bbox, timezone, currency, route_factor, avg_speed_kmh, pickup_pin, tariff)")
+                format!("`{key}` is not a city key (known: id, name, bbox, timezone, currency, route_factor, avg_speed_kmh, pickup_pin, tariff, match_mode, match_strategy, offer_timeout_secs, search_radius_km, max_search_radius_km, match_deadline_secs)")
             });
         }
         let slug = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
@@ -310,6 +323,40 @@ impl RawCity {
             None => Tariff::DEFAULT,
             Some(raw) => raw.check()?,
         };
+        let match_mode = match self.match_mode.as_deref() {
+            None => None,
+            Some("offer") => Some(crate::config::MatchMode::Offer),
+            Some("auto") => Some(crate::config::MatchMode::Auto),
+            Some(other) => {
+                return Err(format!(
+                    "`match_mode` {other:?} is not known: use \"offer\" or \"auto\""
+                ))
+            }
+        };
+        match self.match_strategy.as_deref() {
+            None | Some("greedy") => {}
+            Some("batched") => {
+                return Err("`match_strategy = \"batched\"` is not built yet (issue 18): leave it out or set \"greedy\"".into())
+            }
+            Some(other) => {
+                return Err(format!(
+                    "`match_strategy` {other:?} is not known: use \"greedy\""
+                ))
+            }
+        }
+        let positive = |key: &str, value: Option<f64>| match value {
+            Some(v) if !(v.is_finite() && v > 0.0) => {
+                Err(format!("`{key}` must be a positive number"))
+            }
+            _ => Ok(value),
+        };
+        let dispatch = CityDispatch {
+            match_mode,
+            offer_timeout_secs: positive("offer_timeout_secs", self.offer_timeout_secs)?,
+            search_radius_km: positive("search_radius_km", self.search_radius_km)?,
+            max_search_radius_km: positive("max_search_radius_km", self.max_search_radius_km)?,
+            match_deadline_secs: positive("match_deadline_secs", self.match_deadline_secs)?,
+        };
         Ok(City {
             id: self.id,
             name: name.to_string(),
@@ -325,6 +372,7 @@ impl RawCity {
             avg_speed_kmh,
             pickup_pin: self.pickup_pin.unwrap_or(false),
             tariff,
+            dispatch,
         })
     }
 }

@@ -30,6 +30,12 @@ impl Keys {
         self.key(format_args!("drivers:locations:{city}"))
     }
 
+    /// One city's drivers by the time of their last ping (ms), so the
+    /// sweeper reads only those silent past their presence. Owner: driver.
+    pub fn drivers_seen(&self, city: &str) -> String {
+        self.key(format_args!("drivers:seen:{city}"))
+    }
+
     /// Presence key with a TTL, refreshed by every ping. Owner: driver.
     pub fn driver_presence(&self, driver_id: Uuid) -> String {
         self.key(format_args!("driver:presence:{driver_id}"))
@@ -115,6 +121,7 @@ mod tests {
         let id = Uuid::nil();
         for name in [
             keys.driver_locations("sg"),
+            keys.drivers_seen("sg"),
             keys.driver_presence(id),
             keys.driver_lock(id),
             keys.driver_ride(id),

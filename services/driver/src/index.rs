@@ -38,13 +38,14 @@ pub const PRESENCE_TTL_SECS: u64 = 30;
 pub struct Index {
     keys: Keys,
     cities: Arc<Cities>,
-    /// Every city's GEO set, in the cities' order (scripts that may move a
-    /// driver between cities are handed them all).
-    city_indexes: Arc<[String]>,
+    /// Every city's GEO set and last-seen set, in the cities' order
+    /// (scripts that may move a driver between cities are handed them all).
+    city_keys: Arc<[(String, String)]>,
     ping: Script,
     set_status: Script,
     claim_first: Script,
     show_offer: Script,
+    refresh_presence: Script,
     release: Script,
     end_offer: Script,
 }
@@ -60,19 +61,20 @@ pub enum PingOutcome {
 
 impl Index {
     pub fn new(keys: Keys, cities: Arc<Cities>) -> Self {
-        let city_indexes = cities
+        let city_keys = cities
             .all()
             .iter()
-            .map(|c| keys.driver_locations(&c.id))
+            .map(|c| (keys.driver_locations(&c.id), keys.drivers_seen(&c.id)))
             .collect();
         Self {
             keys,
             cities,
-            city_indexes,
+            city_keys,
             ping: Script::new(include_str!("../scripts/ping.lua")),
             set_status: Script::new(include_str!("../scripts/set_status.lua")),
             claim_first: Script::new(include_str!("../scripts/claim_first.lua")),
             show_offer: Script::new(include_str!("../scripts/show_offer.lua")),
+            refresh_presence: Script::new(include_str!("../scripts/refresh_presence.lua")),
             release: Script::new(include_str!("../scripts/release.lua")),
             end_offer: Script::new(include_str!("../scripts/end_offer.lua")),
         }
@@ -111,6 +113,7 @@ impl Index {
             .arg(event)
             .arg(update.heading.map(|h| h.to_string()).unwrap_or_default())
             .arg(now.to_rfc3339())
+            .arg(now.timestamp_millis())
             .arg(city.map_or("", |c| c.id.as_str()));
         self.every_city(&mut invocation);
         let status: String = invocation.invoke_async(redis).await?;
@@ -144,11 +147,12 @@ impl Index {
         invocation.invoke_async::<i64>(redis).await.map(|_| ())
     }
 
-    /// Hands a script every city's id (as ARGV) and GEO set (as KEYS), in
-    /// the same order, for a script that may move a driver between them.
+    /// Hands a script every city's id (as ARGV) and its GEO and last-seen
+    /// sets (as KEYS), in the same order, for a script that may move a
+    /// driver between cities.
     fn every_city(&self, invocation: &mut redis::ScriptInvocation<'_>) {
-        for (city, index) in self.cities.all().iter().zip(self.city_indexes.iter()) {
-            invocation.arg(city.id.as_str()).key(index);
+        for (city, (index, seen)) in self.cities.all().iter().zip(self.city_keys.iter()) {
+            invocation.arg(city.id.as_str()).key(index).key(seen);
         }
     }
 
@@ -362,19 +366,26 @@ impl Index {
             .collect())
     }
 
-    /// Extends a live presence (an open socket between pings); an expired
-    /// one stays expired until the next ping.
+    /// Extends a live presence (an open socket between pings) and marks the
+    /// driver seen; an expired one stays expired until the next ping
+    /// (`scripts/refresh_presence.lua`).
     pub async fn refresh_presence(
         &self,
         redis: &mut ConnectionManager,
         driver_id: Uuid,
     ) -> redis::RedisResult<bool> {
-        redis
-            .expire(
-                self.keys.driver_presence(driver_id),
-                PRESENCE_TTL_SECS as i64,
-            )
-            .await
+        let mut invocation = self.refresh_presence.prepare_invoke();
+        invocation
+            .key(self.keys.driver_presence(driver_id))
+            .key(self.keys.driver_position(driver_id))
+            .arg(driver_id.to_string())
+            .arg(PRESENCE_TTL_SECS)
+            .arg(Utc::now().timestamp_millis());
+        for (city, (_, seen)) in self.cities.all().iter().zip(self.city_keys.iter()) {
+            invocation.arg(city.id.as_str()).key(seen);
+        }
+        let live: i64 = invocation.invoke_async(redis).await?;
+        Ok(live == 1)
     }
 
     /// The last reported position, if any.
@@ -409,12 +420,14 @@ impl Index {
         Ok(raw.and_then(|s| serde_json::from_str(&s).ok()))
     }
 
-    /// One sweep of every city: removes GEO members whose presence expired.
-    /// Returns how many.
+    /// One sweep of every city: removes the drivers whose presence expired
+    /// from its GEO and last-seen sets. Returns how many. It reads only the
+    /// drivers silent for longer than a presence lasts (the last-seen set's
+    /// oldest), so a pass costs what went quiet, not the fleet.
     pub async fn sweep(&self, redis: &mut ConnectionManager) -> redis::RedisResult<usize> {
         let mut removed = 0;
-        for key in self.city_indexes.iter() {
-            removed += self.sweep_one(redis, key).await?;
+        for (index, seen) in self.city_keys.iter() {
+            removed += self.sweep_one(redis, index, seen).await?;
         }
         Ok(removed)
     }
@@ -422,38 +435,43 @@ impl Index {
     async fn sweep_one(
         &self,
         redis: &mut ConnectionManager,
-        key: &str,
+        index: &str,
+        seen: &str,
     ) -> redis::RedisResult<usize> {
-        let mut cursor: u64 = 0;
+        const BATCH: usize = 500;
         let mut removed = 0;
         loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("ZSCAN")
-                .arg(key)
-                .arg(cursor)
-                .arg("COUNT")
-                .arg(500)
+            let now = Utc::now().timestamp_millis();
+            let silent_since = now - PRESENCE_TTL_SECS as i64 * 1000;
+            let silent: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+                .arg(seen)
+                .arg("-inf")
+                .arg(silent_since)
+                .arg("LIMIT")
+                .arg(0)
+                .arg(BATCH)
                 .query_async(redis)
                 .await?;
-            // ZSCAN returns member, score pairs.
-            let members: Vec<String> = batch.into_iter().step_by(2).collect();
-            if !members.is_empty() {
-                let mut pipe = redis::pipe();
-                for member in &members {
-                    pipe.exists(self.presence_key_for(member));
-                }
-                let present: Vec<bool> = pipe.query_async(redis).await?;
-                let gone: Vec<&String> = members
-                    .iter()
-                    .zip(present)
-                    .filter_map(|(m, p)| (!p).then_some(m))
-                    .collect();
-                if !gone.is_empty() {
-                    removed += gone.len();
-                    redis.zrem::<_, _, ()>(key, gone).await?;
+            if silent.is_empty() {
+                return Ok(removed);
+            }
+            let mut pipe = redis::pipe();
+            for member in &silent {
+                pipe.exists(self.presence_key_for(member));
+            }
+            let present: Vec<bool> = pipe.query_async(redis).await?;
+            let mut fix = redis::pipe();
+            for (member, present) in silent.iter().zip(&present) {
+                if *present {
+                    // Kept present some other way: looked at again later.
+                    fix.zadd(seen, member, now).ignore();
+                } else {
+                    fix.zrem(index, member).ignore().zrem(seen, member).ignore();
+                    removed += 1;
                 }
             }
-            cursor = next;
-            if cursor == 0 {
+            fix.query_async::<()>(redis).await?;
+            if silent.len() < BATCH {
                 return Ok(removed);
             }
         }

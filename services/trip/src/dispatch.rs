@@ -137,7 +137,7 @@ pub async fn run_matcher(state: AppState, matcher: Matcher, stop: CancellationTo
         step.done("wake");
         let picked = tokio::select! {
             _ = stop.cancelled() => break,
-            picked = repo::pick_due_trips(&state.pool, state.step_lease, state.policy.deadline, matcher.lanes) => picked,
+            picked = repo::pick_due_trips(&state.pool, state.step_lease, state.policies.longest_deadline(), matcher.lanes) => picked,
         };
         step.done("pick");
         match picked {
@@ -345,25 +345,23 @@ async fn reschedule_misses(
                 Miss::Widen => "widen",
             };
             metrics::counter!("dispatch_misses_total", "kind" => kind).increment(1);
+            let policy = &state.policies.of(&trip.city).search;
             let (at, radius_km) = match miss {
                 Miss::Contended => (now, trip.search_radius_km),
                 // Behind the trips it yielded to: it backs off with its
                 // wait like a trip at its widest (a release nearby wakes it
                 // once it is the oldest there).
                 Miss::Yield => (
-                    state.policy.next_retry_at_widest(trip.created_at, now),
+                    policy.next_retry_at_widest(trip.created_at, now),
                     trip.search_radius_km,
                 ),
                 // Already at the widest: back off with the wait (a release
                 // nearby still wakes it at once).
-                Miss::Widen if trip.search_radius_km >= state.policy.max_radius_km => (
-                    state.policy.next_retry_at_widest(trip.created_at, now),
+                Miss::Widen if trip.search_radius_km >= policy.max_radius_km => (
+                    policy.next_retry_at_widest(trip.created_at, now),
                     trip.search_radius_km,
                 ),
-                Miss::Widen => (
-                    state.policy.next_retry(now),
-                    state.policy.widen(trip.search_radius_km),
-                ),
+                Miss::Widen => (policy.next_retry(now), policy.widen(trip.search_radius_km)),
             };
             repo::NextSearch {
                 trip_id: trip.id,
@@ -436,7 +434,12 @@ async fn settle(
             }
         }
     }
-    if state.policy.deadline_passed(trip.created_at, now) {
+    if state
+        .policies
+        .of(&trip.city)
+        .search
+        .deadline_passed(trip.created_at, now)
+    {
         moves::give_up(state, trip).await?;
         return Ok(false);
     }
@@ -503,7 +506,7 @@ async fn claim(
     // whatever the claims may have taken.
     let got = state
         .drivers
-        .claim_first(calls, state.policy.claim_ttl())
+        .claim_first(calls, state.policies.longest_claim_ttl())
         .await?;
     let mut unclaimed = Vec::new();
     for ((k, mut intent), got) in asked.into_iter().zip(got) {

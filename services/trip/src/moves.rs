@@ -75,7 +75,7 @@ pub async fn create_trip(
         tier: request.tier,
         pickup: request.pickup,
         dropoff: request.dropoff,
-        search_radius_km: state.policy.first_radius_km,
+        search_radius_km: state.policies.of(&city.id).search.first_radius_km,
         city: city.id.clone(),
     };
     let row = repo::insert_trip(&mut tx, &new).await?.ok_or_else(|| {

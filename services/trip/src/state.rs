@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use hail_shared::driver_client::DriverClient;
 use hail_shared::{
-    config::{Config, MatchMode},
+    config::Config,
     internal::{self, Peer},
     keys::Keys,
     startup::StartError,
@@ -11,7 +11,7 @@ use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
-use crate::{domain::dispatch::SearchPolicy, rooms::Rooms};
+use crate::{domain::dispatch::CityPolicies, rooms::Rooms};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,8 +19,8 @@ pub struct AppState {
     pub redis: ConnectionManager,
     pub keys: Keys,
     pub drivers: DriverClient,
-    pub policy: SearchPolicy,
-    pub mode: MatchMode,
+    /// Each city's search and match mode (`policies.of(&trip.city)`).
+    pub policies: Arc<CityPolicies>,
     pub step_lease: std::time::Duration,
     /// The test hook of `DispatchConfig::crash_after_claim`.
     #[cfg(feature = "failpoints")]
@@ -62,8 +62,7 @@ impl AppState {
                 &internal::peer_token(&config.internal_token, Peer::Trip),
                 config.request_timeout,
             )?,
-            policy: SearchPolicy::from_config(&config.dispatch),
-            mode: config.dispatch.mode,
+            policies: Arc::new(CityPolicies::new(&config.dispatch, &config.cities)),
             step_lease: config.dispatch.step_lease,
             #[cfg(feature = "failpoints")]
             crash_after_claim: config.dispatch.crash_after_claim,

@@ -60,6 +60,9 @@ fn the_example_file_has_three_real_cities_each_finding_its_own_points() {
     assert_eq!(jakarta.currency, "IDR");
     assert_eq!(jakarta.tariff.base, 1_000_000);
     assert_eq!(jakarta.tariff.premium_multiplier, 160);
+    assert_eq!(jakarta.dispatch.offer_timeout_secs, Some(20.0));
+    assert_eq!(jakarta.dispatch.search_radius_km, Some(2.0));
+    assert_eq!(c.get("sg").unwrap().dispatch, CityDispatch::default());
     assert_eq!(
         jakarta.summary(),
         CitySummary {
@@ -116,6 +119,29 @@ fn keys_left_out_take_singapore_s_defaults() {
 }
 
 #[test]
+fn a_city_may_set_its_own_dispatch_settings() {
+    let c = cities(&one_city(
+        "match_mode = \"auto\"\nmatch_strategy = \"greedy\"\noffer_timeout_secs = 8\n\
+         search_radius_km = 1.5\nmax_search_radius_km = 4\nmatch_deadline_secs = 30",
+    ));
+    assert_eq!(
+        c.all()[0].dispatch,
+        CityDispatch {
+            match_mode: Some(crate::config::MatchMode::Auto),
+            offer_timeout_secs: Some(8.0),
+            search_radius_km: Some(1.5),
+            max_search_radius_km: Some(4.0),
+            match_deadline_secs: Some(30.0),
+        }
+    );
+    // Unset: the global value, from the config.
+    assert_eq!(
+        cities(&one_city("")).all()[0].dispatch,
+        CityDispatch::default()
+    );
+}
+
+#[test]
 fn overlapping_cities_give_a_point_to_the_first() {
     let text = "[[city]]\nid = \"a\"\nname = \"A\"\nbbox = [0.0, 0.0, 2.0, 2.0]\n\
                 [[city]]\nid = \"b\"\nname = \"B\"\nbbox = [1.0, 1.0, 3.0, 3.0]\n";
@@ -147,8 +173,22 @@ fn every_mistake_is_refused_with_the_city_and_the_key_to_fix() {
         (one_city("route_factor = 0.5"), "`route_factor`"),
         (one_city("avg_speed_kmh = -3"), "`avg_speed_kmh`"),
         (
-            one_city("offer_timeout_secs = 5"),
-            "HAIL_OFFER_TIMEOUT_SECS",
+            one_city("candidate_overfetch = 5"),
+            "HAIL_CANDIDATE_OVERFETCH",
+        ),
+        (one_city("batch_window_ms = 500"), "HAIL_BATCH_WINDOW_MS"),
+        (one_city("match_strategy = \"batched\""), "issue 18"),
+        (one_city("match_strategy = \"best\""), "`match_strategy`"),
+        (one_city("match_mode = \"manual\""), "`match_mode`"),
+        (one_city("offer_timeout_secs = 0"), "`offer_timeout_secs`"),
+        (one_city("search_radius_km = -1"), "`search_radius_km`"),
+        (
+            one_city("max_search_radius_km = nan"),
+            "`max_search_radius_km`",
+        ),
+        (
+            one_city("match_deadline_secs = -5"),
+            "`match_deadline_secs`",
         ),
         (one_city("colour = \"red\""), "`colour` is not a city key"),
         (one_city("[city.tariff]\nbase = 1.005"), "`tariff.base`"),

@@ -74,6 +74,24 @@ pub struct DispatchConfig {
     pub crash_after_claim: bool,
 }
 
+impl DispatchConfig {
+    /// These settings with what `city` sets for itself (API.md: any dispatch
+    /// setting may be set per city; unset ones take the global value).
+    pub fn for_city(&self, city: &crate::cities::CityDispatch) -> Self {
+        let secs = |v: Option<f64>, global: Duration| v.map_or(global, Duration::from_secs_f64);
+        Self {
+            mode: city.match_mode.unwrap_or(self.mode),
+            offer_timeout: secs(city.offer_timeout_secs, self.offer_timeout),
+            search_radius_km: city.search_radius_km.unwrap_or(self.search_radius_km),
+            max_search_radius_km: city
+                .max_search_radius_km
+                .unwrap_or(self.max_search_radius_km),
+            match_deadline: secs(city.match_deadline_secs, self.match_deadline),
+            ..self.clone()
+        }
+    }
+}
+
 /// A token bucket: `per_minute` sustained, up to `burst` at once.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RateLimit {
@@ -257,6 +275,15 @@ impl Config {
             }
         };
 
+        for city in cities.all() {
+            let own = dispatch.for_city(&city.dispatch);
+            if own.max_search_radius_km < own.search_radius_km {
+                return Err(ConfigError(format!(
+                    "city {:?}: its max_search_radius_km ({}) is below its search_radius_km ({}); each city's (or the HAIL_ default it takes) must be at least the first",
+                    city.id, own.max_search_radius_km, own.search_radius_km
+                )));
+            }
+        }
         if let Some(name) = var("HAIL_TIMEZONE") {
             return Err(ConfigError(format!(
                 "HAIL_TIMEZONE={name:?} is no longer read: a room's slot is in its city's time zone; set `timezone` per city in HAIL_CITIES_FILE (the built-in `sg` is Asia/Singapore), and unset HAIL_TIMEZONE"

@@ -143,3 +143,45 @@ fn hail_timezone_is_refused_with_where_time_zones_live_now() {
         "{err}"
     );
 }
+
+#[test]
+fn a_city_s_dispatch_settings_override_the_global_ones_and_are_checked_together() {
+    let dir = std::env::temp_dir().join(format!("hail-cities-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("cities.toml");
+    std::fs::write(
+        &file,
+        "[[city]]\nid = \"a\"\nname = \"A\"\nbbox = [0.0, 0.0, 1.0, 1.0]\n\
+         match_mode = \"auto\"\noffer_timeout_secs = 4\n\
+         [[city]]\nid = \"b\"\nname = \"B\"\nbbox = [2.0, 2.0, 3.0, 3.0]\n\
+         search_radius_km = 2\n",
+    )
+    .unwrap();
+    let path = file.to_string_lossy().to_string();
+    let c = config(&[("HAIL_ENV", "dev"), ("HAIL_CITIES_FILE", &path)]).unwrap();
+    let [a, b] = [0, 1].map(|i| c.dispatch.for_city(&c.cities.all()[i].dispatch));
+    assert_eq!(
+        (a.mode, a.offer_timeout),
+        (MatchMode::Auto, Duration::from_secs(4))
+    );
+    assert_eq!((a.search_radius_km, a.max_search_radius_km), (3.0, 10.0));
+    assert_eq!(
+        (b.mode, b.offer_timeout),
+        (MatchMode::Offer, Duration::from_secs(15))
+    );
+    assert_eq!(b.search_radius_km, 2.0);
+    // City b's first radius above the global maximum: refused, naming it.
+    let err = config(&[
+        ("HAIL_ENV", "dev"),
+        ("HAIL_CITIES_FILE", &path),
+        ("HAIL_MAX_SEARCH_RADIUS_KM", "1.5"),
+        ("HAIL_SEARCH_RADIUS_KM", "1"),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("\"b\"") && err.contains("max_search_radius_km"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

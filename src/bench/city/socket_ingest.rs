@@ -1,6 +1,6 @@
 //! The socket-ingest phase (`hail bench dense`): `--ingest-sockets` of the
-//! city's drivers each ping over their own Socket.IO connection, several
-//! pings in flight per socket, for `--ingest-secs`; a ping counts when its
+//! city's drivers each ping over their own Socket.IO connection, one ping
+//! in flight per socket, for `--ingest-secs`; a ping counts when its
 //! ack says ok. Beside it, the driver service's ping script straight against
 //! Redis with the same number in flight.
 
@@ -20,8 +20,10 @@ use tokio::sync::{mpsc, Semaphore};
 use super::{ceiling::Ceiling, fleet::Fleet, report::Report};
 use crate::simulate::api::{connect_socket, Api};
 
-/// Pings awaiting their ack on one socket, at most.
-const IN_FLIGHT_PER_SOCKET: usize = 8;
+/// Pings awaiting their ack on one socket, at most: one, because
+/// rust_socketio 0.6's async client panics when several acks are pending on
+/// one socket (it removes an ack callback by a stale index).
+const IN_FLIGHT_PER_SOCKET: usize = 1;
 
 #[derive(Default)]
 struct Counts {
@@ -39,7 +41,7 @@ pub(super) async fn run(
 ) -> anyhow::Result<()> {
     let sockets = sockets.clamp(1, fleet.drivers.len().max(1));
     eprintln!(
-        "[socket ingest] {sockets} driver sockets, {IN_FLIGHT_PER_SOCKET} pings in flight each, {secs} s"
+        "[socket ingest] {sockets} driver sockets, {IN_FLIGHT_PER_SOCKET} ping in flight each, {secs} s"
     );
     let mut clients = Vec::with_capacity(sockets);
     for (session, _) in fleet.drivers.iter().take(sockets) {

@@ -33,7 +33,7 @@ pub enum Commitment {
 
 impl Commitment {
     pub fn for_mode(state: &AppState, trip: &TripRow, candidate: &NearbyDriver) -> ApiResult<Self> {
-        Ok(match state.mode {
+        Ok(match state.policies.of(&trip.city).mode {
             MatchMode::Offer => Self::Offer(offer_for(state, trip, candidate)?),
             MatchMode::Auto => Self::Assign,
         })
@@ -75,7 +75,12 @@ pub async fn commit_claim(
         (None, Commitment::Offer(offer)) => {
             let shown = state
                 .drivers
-                .show_offer(driver_id, trip.id, offer, state.policy.offer_timeout)
+                .show_offer(
+                    driver_id,
+                    trip.id,
+                    offer,
+                    state.policies.of(&trip.city).search.offer_timeout,
+                )
                 .await;
             if let Err(err) = shown {
                 tracing::warn!(%driver_id, trip_id = %trip.id, error = %err, "could not show the offer over REST");
@@ -143,8 +148,8 @@ async fn auto_assign(
 /// The offer for a claimed driver: what the `offer` event carries and what
 /// the driver service shows REST-only drivers as `current_offer`.
 fn offer_for(state: &AppState, trip: &TripRow, candidate: &NearbyDriver) -> ApiResult<Offer> {
-    let timeout =
-        ChronoDuration::from_std(state.policy.offer_timeout).map_err(ApiError::internal)?;
+    let timeout = ChronoDuration::from_std(state.policies.of(&trip.city).search.offer_timeout)
+        .map_err(ApiError::internal)?;
     let trip_view = trip.to_trip();
     Ok(Offer {
         trip_id: trip.id,

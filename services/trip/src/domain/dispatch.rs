@@ -1,10 +1,17 @@
 //! Dispatch rules, pure: how far to search, when to give up, how long a claim
 //! lives. The workers in `crate::dispatch` do the I/O and ask these.
 
-use std::{collections::HashSet, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
 
 use chrono::{DateTime, Utc};
-use hail_shared::{api::geo::LatLng, config::DispatchConfig};
+use hail_shared::{
+    api::geo::LatLng,
+    cities::Cities,
+    config::{DispatchConfig, MatchMode},
+};
 use uuid::Uuid;
 
 /// How soon a trip whose search found nobody is searched again.
@@ -94,6 +101,66 @@ impl SearchPolicy {
     /// an expired offer is being settled, and never longer than that.
     pub fn claim_ttl(&self) -> Duration {
         self.offer_timeout + Duration::from_secs(5)
+    }
+}
+
+/// How one city's trips are dispatched: its search and its match mode,
+/// each its own or the global setting it takes.
+#[derive(Clone, Debug)]
+pub struct CityPolicy {
+    pub search: SearchPolicy,
+    pub mode: MatchMode,
+}
+
+/// Every city's policy. A trip whose city is no longer served (a cities
+/// file changed under waiting trips) takes the global settings.
+#[derive(Clone, Debug)]
+pub struct CityPolicies {
+    by_city: HashMap<String, CityPolicy>,
+    global: CityPolicy,
+}
+
+impl CityPolicies {
+    pub fn new(global: &DispatchConfig, cities: &Cities) -> Self {
+        let policy = |config: &DispatchConfig| CityPolicy {
+            search: SearchPolicy::from_config(config),
+            mode: config.mode,
+        };
+        Self {
+            by_city: cities
+                .all()
+                .iter()
+                .map(|c| (c.id.clone(), policy(&global.for_city(&c.dispatch))))
+                .collect(),
+            global: policy(global),
+        }
+    }
+
+    pub fn of(&self, city: &str) -> &CityPolicy {
+        self.by_city.get(city).unwrap_or(&self.global)
+    }
+
+    fn all(&self) -> impl Iterator<Item = &CityPolicy> {
+        self.by_city.values().chain(std::iter::once(&self.global))
+    }
+
+    /// The longest match deadline of any city: what the queue's SQL uses to
+    /// tell young trips from old ones (each trip's own deadline is checked
+    /// with its city's policy).
+    pub fn longest_deadline(&self) -> Duration {
+        self.all()
+            .map(|p| p.search.deadline)
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// The longest claim any city's offer needs: one matcher call claims
+    /// for trips of several cities, and a claim may outlive its offer.
+    pub fn longest_claim_ttl(&self) -> Duration {
+        self.all()
+            .map(|p| p.search.claim_ttl())
+            .max()
+            .unwrap_or_default()
     }
 }
 

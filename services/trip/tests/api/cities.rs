@@ -81,23 +81,22 @@ async fn without_a_cities_file_singapore_is_the_one_city() {
     );
 }
 
+/// Two cities side by side, the border at longitude 103.5; `west` and
+/// `east` add their own settings.
+async fn west_and_east(west: &str, east: &str) -> TestApp {
+    let file = format!(
+        "[[city]]\nid = \"west\"\nname = \"West\"\nbbox = [1.0, 103.0, 1.5, 103.5]\n{west}\n\
+         [[city]]\nid = \"east\"\nname = \"East\"\nbbox = [1.0, 103.5, 1.5, 104.0]\n{east}\n"
+    );
+    spawn_app_with(|c| {
+        c.cities = Arc::new(Cities::from_toml(&file, "test").unwrap());
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_trip_is_offered_only_to_drivers_in_its_city() {
-    // Two cities side by side, the border at longitude 103.5.
-    let app = spawn_app_with(|c| {
-        let file = r#"
-            [[city]]
-            id = "west"
-            name = "West"
-            bbox = [1.0, 103.0, 1.5, 103.5]
-            [[city]]
-            id = "east"
-            name = "East"
-            bbox = [1.0, 103.5, 1.5, 104.0]
-        "#;
-        c.cities = Arc::new(Cities::from_toml(file, "test").unwrap());
-    })
-    .await;
+    let app = west_and_east("", "").await;
     // The pickup is 100 m into the east; a west driver 200 m from it, an
     // east driver 2 km from it. Nearest first would take the west one.
     let pickup = LatLng::new(1.3, 103.501);
@@ -113,4 +112,38 @@ async fn a_trip_is_offered_only_to_drivers_in_its_city() {
     let profile = app.driver_profile(&west).await;
     assert!(profile.current_offer.is_none(), "{profile:?}");
     assert_eq!(profile.status, DriverStatus::Online);
+}
+
+#[tokio::test]
+async fn each_city_dispatches_with_its_own_settings() {
+    // The west assigns at once; the east offers, with 40 s to answer (the
+    // global default is 15 s).
+    let app = west_and_east("match_mode = \"auto\"", "offer_timeout_secs = 40").await;
+    let rider_west = app.register_rider().await;
+    let rider_east = app.register_rider().await;
+    let west_spot = LatLng::new(1.3, 103.4);
+    let east_spot = LatLng::new(1.3, 103.6);
+    let west = app.driver_online_at(west_spot).await;
+    let east = app.driver_online_at(east_spot).await;
+
+    let trip = app
+        .request_trip(&rider_west, west_spot, LatLng::new(1.31, 103.41))
+        .await;
+    let assigned = app
+        .wait_for_status(&rider_west, trip.id, TripStatus::Assigned, SOON)
+        .await;
+    assert_eq!(assigned.driver_id, Some(west.id));
+
+    let requested_at = chrono::Utc::now();
+    let trip = app
+        .request_trip(&rider_east, east_spot, LatLng::new(1.31, 103.61))
+        .await;
+    let offer = app.wait_for_offer(&east, SOON).await.expect("an offer");
+    assert_eq!(offer.trip_id, trip.id);
+    let window = (offer.expires_at - requested_at).num_seconds();
+    assert!((35..=45).contains(&window), "the offer runs {window} s");
+    assert_eq!(
+        app.trip(&rider_east, trip.id).await.status,
+        TripStatus::Requested
+    );
 }

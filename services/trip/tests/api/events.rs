@@ -134,11 +134,28 @@ async fn an_expired_offer_is_revoked_on_the_drivers_channel() {
 async fn the_sweeper_drops_members_whose_presence_expired() {
     let app = spawn_app().await;
     let driver = app.driver_online_at(PICKUP).await;
+    // Silent as long, but present (an open socket keeps presence): kept.
+    let kept = app.driver_online_at(PICKUP.north(0.5)).await;
     let mut redis = app.redis().await;
     let prefix = &app.config.redis_prefix;
-    // The driver's app dies: its presence key runs out.
+    let _: i64 = redis::cmd("ZADD")
+        .arg(format!("{prefix}drivers:seen:sg"))
+        .arg(0)
+        .arg(kept.id.to_string())
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    // The driver's app died over 30 s ago: its presence key ran out, and
+    // its last ping is older than a presence lasts.
     let _: i64 = redis::cmd("DEL")
         .arg(format!("{prefix}driver:presence:{}", driver.id))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let _: i64 = redis::cmd("ZADD")
+        .arg(format!("{prefix}drivers:seen:sg"))
+        .arg(0)
+        .arg(driver.id.to_string())
         .query_async(&mut redis)
         .await
         .unwrap();
@@ -151,12 +168,12 @@ async fn the_sweeper_drops_members_whose_presence_expired() {
             .query_async(&mut redis)
             .await
             .unwrap();
-        if members.is_empty() {
+        if members == [kept.id.to_string()] {
             break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "still indexed: {members:?}"
+            "indexed: {members:?}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -175,5 +192,6 @@ async fn the_sweeper_drops_members_whose_presence_expired() {
         .json()
         .await
         .unwrap();
-    assert_eq!(nearby.len(), 1);
+    let ids: Vec<_> = nearby.iter().map(|d| d.driver_id).collect();
+    assert_eq!(ids, [driver.id, kept.id]);
 }
