@@ -251,7 +251,7 @@ impl Config {
                 "HAIL_MATCH_DEADLINE_SECS",
                 60.0,
             )?),
-            candidate_overfetch: parse(&var, "HAIL_CANDIDATE_OVERFETCH", 50usize)?.max(1),
+            candidate_overfetch: parse(&var, "HAIL_CANDIDATE_OVERFETCH", 4usize)?.max(1),
             step_lease: Duration::from_secs_f64(positive(&var, "HAIL_DISPATCH_LEASE_SECS", 10.0)?),
             #[cfg(feature = "failpoints")]
             crash_after_claim: false,

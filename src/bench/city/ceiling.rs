@@ -34,10 +34,11 @@ use crate::{
 };
 
 /// The dispatch step searches as the matcher's first pass does: 3 km, the
-/// five nearest matchable drivers from a GEOSEARCH of COUNT 5 x 10 = 50.
+/// five nearest matchable drivers, rings from 250 m with a first COUNT of
+/// 5 x 4 = 20 (`HAIL_CANDIDATE_OVERFETCH`'s default).
 const SEARCH_RADIUS_KM: f64 = 3.0;
 const NEAREST: usize = 5;
-const OVERFETCH: usize = 10;
+const OVERFETCH: usize = 4;
 const CLAIM_TTL_SECS: u64 = 30;
 /// Scripts and pings in flight while seeding or keeping the drivers alive.
 const SEED_CONCURRENCY: usize = 64;

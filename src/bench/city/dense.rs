@@ -66,10 +66,10 @@ pub struct DenseArgs {
 }
 
 /// The matcher's search: 3 km, the five nearest (`CANDIDATES_PER_SEARCH`),
-/// 50 members read per wanted driver (`HAIL_CANDIDATE_OVERFETCH`).
+/// a first COUNT of 4 members per wanted driver (`HAIL_CANDIDATE_OVERFETCH`).
 const RADIUS_KM: f64 = 3.0;
 const NEAREST: usize = 5;
-const OVERFETCH: usize = 50;
+const OVERFETCH: usize = 4;
 /// One-shot 3 km GEOSEARCHes timed per step (the comparison row).
 const SINGLE_SEARCHES: usize = 500;
 /// Fillers written at once, and per Postgres statement.
@@ -284,7 +284,7 @@ pub(super) async fn step(
             .arg("km")
             .arg("ASC")
             .arg("COUNT")
-            .arg(NEAREST * OVERFETCH)
+            .arg(NEAREST * 50)
             .arg("WITHDIST")
             .query_async(&mut redis)
             .await?;
