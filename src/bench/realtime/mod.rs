@@ -58,6 +58,11 @@ pub struct RealtimeArgs {
 type Waiters = Arc<Mutex<HashMap<usize, oneshot::Sender<Instant>>>>;
 
 pub async fn realtime(args: RealtimeArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.riders <= 13_000,
+        "--riders {} is more pairs than fit 220 m apart in Singapore (13,000)",
+        args.riders
+    );
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(64)

@@ -46,17 +46,19 @@ pub(super) async fn setup_pairs(
 }
 
 /// Registers pair `i`'s rider and driver, puts the driver online at its
-/// own spot (pairs stand 0.3 degrees apart) and gets the rider's trip
-/// ASSIGNED to it.
+/// own spot (pairs stand 220 m apart on a grid inside Singapore, the
+/// built-in city; the trip is requested at the driver's exact spot, so no
+/// other driver is nearer) and gets the rider's trip ASSIGNED to it.
 async fn setup_pair(
     http: &reqwest::Client,
     api: &str,
     run: &str,
     i: usize,
 ) -> anyhow::Result<(String, Pair)> {
+    let area = hail_shared::cities::SINGAPORE_BBOX;
     let spot = (
-        -40.0 + (i / 60) as f64 * 0.3,
-        -170.0 + (i % 60) as f64 * 0.3,
+        area.min_lat + 0.01 + (i / 100) as f64 * 0.002,
+        area.min_lng + 0.01 + (i % 100) as f64 * 0.002,
     );
     let rider = register(
         http,
