@@ -8,7 +8,7 @@ use hail::stack::Service;
 use hail_shared::{
     api::{
         auth::AuthResponse,
-        drivers::DriverProfile,
+        drivers::{DriverProfile, NearbyDriver},
         geo::LatLng,
         trips::{Offer, Trip, TripStatus},
         Role,
@@ -141,6 +141,20 @@ impl TestApp {
         let status = response.status();
         let text = response.text().await.unwrap();
         assert_eq!(status, StatusCode::OK, "drivers/me: {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// `GET /drivers/nearby` around `at` as `who` (`extra`: more of the
+    /// query, e.g. `&radius_km=1&limit=100`); checks the 200.
+    pub async fn nearby(&self, who: &Account, at: LatLng, extra: &str) -> Vec<NearbyDriver> {
+        let path = format!(
+            "/api/v1/drivers/nearby?lat={}&lng={}{extra}",
+            at.lat, at.lng
+        );
+        let response = self.get(&path, Some(&who.token)).await;
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{path}: {text}");
         serde_json::from_str(&text).unwrap()
     }
 

@@ -116,16 +116,7 @@ async fn a_claim_for_a_trip_in_another_city_takes_nobody() {
     let claims = |body: Value| {
         let app = &app;
         async move {
-            let response = app
-                .direct(
-                    Service::Driver,
-                    Method::POST,
-                    "/internal/drivers/claims",
-                    Some(Peer::Trip),
-                    None,
-                    Some(&body),
-                )
-                .await;
+            let response = internal(app, "/internal/drivers/claims", Peer::Trip, &body).await;
             assert_eq!(response.status(), StatusCode::OK);
             let answer: Value = response.json().await.unwrap();
             answer["claimed"][0].clone()
@@ -151,7 +142,7 @@ async fn no_ghost_claimed_or_offline_member_hides_a_live_driver_at_any_ring() {
     for ring_km in [0.2, 0.45, 0.9, 1.9] {
         // Ghosts: indexed, but their app died (no presence key).
         for i in 0..8 {
-            let at = north(PICKUP, ring_km + 0.001 * f64::from(i));
+            let at = PICKUP.north(ring_km + 0.001 * f64::from(i));
             let _: i64 = redis::cmd("GEOADD")
                 .arg(&index)
                 .arg(at.lng)
@@ -163,7 +154,7 @@ async fn no_ghost_claimed_or_offline_member_hides_a_live_driver_at_any_ring() {
         }
         // Claimed by a trip (their lock held), still indexed for a moment.
         for _ in 0..4 {
-            let driver = online_at(&app, north(PICKUP, ring_km + 0.02)).await;
+            let driver = online_at(&app, PICKUP.north(ring_km + 0.02)).await;
             let _: () = redis::cmd("SET")
                 .arg(keys.driver_lock(driver.id))
                 .arg(Uuid::new_v4().to_string())
@@ -173,7 +164,7 @@ async fn no_ghost_claimed_or_offline_member_hides_a_live_driver_at_any_ring() {
         }
         // Offline in Postgres and the status mirror, still indexed.
         for _ in 0..4 {
-            let at = north(PICKUP, ring_km + 0.03);
+            let at = PICKUP.north(ring_km + 0.03);
             let driver = online_at(&app, at).await;
             set_status(&app, &driver, "offline").await;
             let _: i64 = redis::cmd("GEOADD")
@@ -186,7 +177,7 @@ async fn no_ghost_claimed_or_offline_member_hides_a_live_driver_at_any_ring() {
                 .unwrap();
         }
     }
-    let live = online_at(&app, north(PICKUP, 2.5)).await;
+    let live = online_at(&app, PICKUP.north(2.5)).await;
     let path = |limit: usize| {
         format!(
             "/api/v1/drivers/nearby?lat={}&lng={}&radius_km=3&limit={limit}",
@@ -203,8 +194,8 @@ async fn no_ghost_claimed_or_offline_member_hides_a_live_driver_at_any_ring() {
     }
     // Two more live drivers, nearer than the first: nearest first, and a
     // limit of 2 stops before the farthest.
-    let nearer = online_at(&app, north(PICKUP, 0.1)).await;
-    let middle = online_at(&app, north(PICKUP, 1.0)).await;
+    let nearer = online_at(&app, PICKUP.north(0.1)).await;
+    let middle = online_at(&app, PICKUP.north(1.0)).await;
     let response = call(&app, Method::GET, &path(2), &rider, None).await;
     let found: Vec<NearbyDriver> = response.json().await.unwrap();
     let ids: Vec<Uuid> = found.iter().map(|d| d.driver_id).collect();
@@ -214,16 +205,7 @@ async fn no_ghost_claimed_or_offline_member_hides_a_live_driver_at_any_ring() {
         "lat": PICKUP.lat, "lng": PICKUP.lng, "radius_km": 3.0, "limit": 5,
         "exclude": [nearer.id],
     }]});
-    let response = app
-        .direct(
-            Service::Driver,
-            Method::POST,
-            "/internal/drivers/candidates",
-            Some(Peer::Trip),
-            None,
-            Some(&search),
-        )
-        .await;
+    let response = internal(&app, "/internal/drivers/candidates", Peer::Trip, &search).await;
     assert_eq!(response.status(), StatusCode::OK);
     let answer: Value = response.json().await.unwrap();
     let ids: Vec<&str> = answer["found"][0]

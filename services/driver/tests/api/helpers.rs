@@ -84,7 +84,15 @@ pub async fn online_at(app: &TestApp, at: LatLng) -> Account {
     driver
 }
 
-/// `at` moved `km` north.
-pub fn north(at: LatLng, km: f64) -> LatLng {
-    LatLng::new(at.lat + km / 111.195, at.lng)
+/// An internal route of the driver service, called as `peer` calls it.
+pub async fn internal(app: &TestApp, path: &str, peer: Peer, body: &Value) -> Response {
+    app.direct(
+        Service::Driver,
+        Method::POST,
+        path,
+        Some(peer),
+        None,
+        Some(body),
+    )
+    .await
 }

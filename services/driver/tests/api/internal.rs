@@ -128,16 +128,7 @@ async fn one_candidates_call_answers_every_search_in_order_and_refuses_too_many(
         search(PICKUP, vec![near.id]),
         search(PICKUP.north(2.0), vec![]),
     ]});
-    let response = app
-        .direct(
-            Service::Driver,
-            Method::POST,
-            "/internal/drivers/candidates",
-            Some(Peer::Trip),
-            None,
-            Some(&body),
-        )
-        .await;
+    let response = internal(&app, "/internal/drivers/candidates", Peer::Trip, &body).await;
     assert_eq!(response.status(), StatusCode::OK);
     let answer: Value = response.json().await.unwrap();
     let ids = |k: usize| -> Vec<String> {
@@ -157,16 +148,7 @@ async fn one_candidates_call_answers_every_search_in_order_and_refuses_too_many(
     assert_eq!(ids(2), vec![far.id.to_string(), near.id.to_string()]);
 
     let too_many = json!({"searches": vec![search(PICKUP, vec![]); 101]});
-    let response = app
-        .direct(
-            Service::Driver,
-            Method::POST,
-            "/internal/drivers/candidates",
-            Some(Peer::Trip),
-            None,
-            Some(&too_many),
-        )
-        .await;
+    let response = internal(&app, "/internal/drivers/candidates", Peer::Trip, &too_many).await;
     assert_error(
         response,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -181,7 +163,7 @@ async fn a_batch_of_socket_pings_answers_each_in_order_as_rest_would() {
     let online = online_at(&app, PICKUP).await;
     let offline = app.register_driver().await;
     let stranger = uuid::Uuid::new_v4();
-    let at = north(PICKUP, 0.5);
+    let at = PICKUP.north(0.5);
     let ping =
         |id: uuid::Uuid, lat: f64| json!({"driver_id": id, "update": {"lat": lat, "lng": at.lng}});
     let batch = json!({"pings": [
@@ -190,16 +172,7 @@ async fn a_batch_of_socket_pings_answers_each_in_order_as_rest_would() {
         ping(online.id, 95.0),
         ping(stranger, at.lat),
     ]});
-    let response = app
-        .direct(
-            Service::Driver,
-            Method::POST,
-            "/internal/drivers/locations",
-            Some(Peer::Realtime),
-            None,
-            Some(&batch),
-        )
-        .await;
+    let response = internal(&app, "/internal/drivers/locations", Peer::Realtime, &batch).await;
     assert_eq!(response.status(), StatusCode::OK);
     let answer: Value = response.json().await.unwrap();
     let codes: Vec<Value> = answer["outcomes"]
@@ -225,16 +198,13 @@ async fn a_batch_of_socket_pings_answers_each_in_order_as_rest_would() {
 
     // More than a batch may carry: refused whole, nothing recorded.
     let too_many: Vec<Value> = (0..401).map(|_| ping(online.id, PICKUP.lat)).collect();
-    let response = app
-        .direct(
-            Service::Driver,
-            Method::POST,
-            "/internal/drivers/locations",
-            Some(Peer::Realtime),
-            None,
-            Some(&json!({"pings": too_many})),
-        )
-        .await;
+    let response = internal(
+        &app,
+        "/internal/drivers/locations",
+        Peer::Realtime,
+        &json!({"pings": too_many}),
+    )
+    .await;
     assert_error(
         response,
         StatusCode::UNPROCESSABLE_ENTITY,

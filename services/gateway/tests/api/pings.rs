@@ -3,7 +3,7 @@
 //! `nearby` as soon as each ack says ok.
 
 use futures::future::join_all;
-use hail_shared::api::{drivers::NearbyDriver, geo::LatLng};
+use hail_shared::api::geo::LatLng;
 
 use crate::helpers::*;
 
@@ -32,34 +32,14 @@ async fn pings_from_many_sockets_at_once_are_each_recorded() {
     for answer in &answers {
         assert_eq!(answer, &json!({"ok": true}));
     }
-    let response = app
-        .get(
-            &format!(
-                "/api/v1/drivers/nearby?lat={}&lng={}&radius_km=1&limit=100",
-                PICKUP.lat, PICKUP.lng
-            ),
-            Some(&rider.token),
-        )
-        .await;
-    let found: Vec<NearbyDriver> = response.json().await.unwrap();
+    let found = app.nearby(&rider, PICKUP, "&radius_km=1&limit=100").await;
     let mut found: Vec<_> = found.iter().map(|d| d.driver_id).collect();
     let mut want: Vec<_> = drivers.iter().map(|d| d.id).collect();
     found.sort();
     want.sort();
     assert_eq!(found, want);
     // Nearest first: the first driver pinged right at the point.
-    let nearest: Vec<NearbyDriver> = app
-        .get(
-            &format!(
-                "/api/v1/drivers/nearby?lat={}&lng={}&limit=1",
-                PICKUP.lat, PICKUP.lng
-            ),
-            Some(&rider.token),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let nearest = app.nearby(&rider, PICKUP, "&limit=1").await;
     assert_eq!(nearest[0].driver_id, drivers[0].id);
 }
 

@@ -180,18 +180,7 @@ async fn the_sweeper_drops_members_whose_presence_expired() {
     // Its next ping brings it back.
     assert_eq!(app.ping(&driver, PICKUP).await, StatusCode::NO_CONTENT);
     let rider = app.register_rider().await;
-    let nearby: Vec<NearbyDriver> = app
-        .get(
-            &format!(
-                "/api/v1/drivers/nearby?lat={}&lng={}",
-                PICKUP.lat, PICKUP.lng
-            ),
-            Some(&rider.token),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let nearby = app.nearby(&rider, PICKUP, "").await;
     let ids: Vec<_> = nearby.iter().map(|d| d.driver_id).collect();
     assert_eq!(ids, [driver.id, kept.id]);
 }

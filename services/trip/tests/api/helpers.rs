@@ -2,7 +2,7 @@ use std::time::Duration;
 
 pub use hail::stack::Service;
 pub use hail_shared::api::{
-    drivers::{DriverStatus, NearbyDriver},
+    drivers::DriverStatus,
     geo::LatLng,
     trips::{DispatchEvent, Trip, TripStatus},
 };

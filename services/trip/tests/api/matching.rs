@@ -23,17 +23,7 @@ async fn ghosts_in_the_index_never_hide_a_live_driver() {
     let live = app.driver_online_at(PICKUP.north(2.0)).await;
     let rider = app.register_rider().await;
 
-    let response = app
-        .get(
-            &format!(
-                "/api/v1/drivers/nearby?lat={}&lng={}&radius_km=5&limit=5",
-                PICKUP.lat, PICKUP.lng
-            ),
-            Some(&rider.token),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let nearby: Vec<NearbyDriver> = response.json().await.unwrap();
+    let nearby = app.nearby(&rider, PICKUP, "&radius_km=5&limit=5").await;
     assert_eq!(nearby.len(), 1, "{nearby:?}");
     assert_eq!(nearby[0].driver_id, live.id);
 
@@ -51,18 +41,7 @@ async fn a_driver_one_km_north_is_found_one_km_away_at_its_own_coordinates() {
     let at = PICKUP.north(1.0);
     let driver = app.driver_online_at(at).await;
     let rider = app.register_rider().await;
-    let nearby: Vec<NearbyDriver> = app
-        .get(
-            &format!(
-                "/api/v1/drivers/nearby?lat={}&lng={}",
-                PICKUP.lat, PICKUP.lng
-            ),
-            Some(&rider.token),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let nearby = app.nearby(&rider, PICKUP, "").await;
     assert_eq!(nearby.len(), 1);
     let found = &nearby[0];
     assert_eq!(found.driver_id, driver.id);
@@ -86,16 +65,7 @@ async fn a_driver_one_km_north_is_found_one_km_away_at_its_own_coordinates() {
 }
 
 async fn nearby(app: &TestApp, rider: &Account) -> Vec<uuid::Uuid> {
-    let path = format!(
-        "/api/v1/drivers/nearby?lat={}&lng={}",
-        PICKUP.lat, PICKUP.lng
-    );
-    let found: Vec<NearbyDriver> = app
-        .get(&path, Some(&rider.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let found = app.nearby(rider, PICKUP, "").await;
     found.into_iter().map(|d| d.driver_id).collect()
 }
 
