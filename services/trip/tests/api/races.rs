@@ -194,6 +194,21 @@ async fn two_drivers_answering_one_offer_at_once_cannot_both_win() {
     let profile = app.driver_profile(&driver).await;
     assert_eq!(profile.status, DriverStatus::Online);
     assert_eq!(profile.current_trip_id, None);
+    // And on no ride: however the accept and the cancel interleaved, the
+    // driver's pings reach nobody, even once it is BUSY again with the
+    // next trip's offer (a ride left over would send them to the first
+    // trip's rider).
+    let mut pubsub = subscribe(&app, &["driver:location"]).await;
+    assert_eq!(app.ping(&driver, PICKUP).await, StatusCode::NO_CONTENT);
+    nothing_published_before(&app, &mut pubsub).await;
+    let next_rider = app.register_rider().await;
+    app.request_trip(&next_rider, PICKUP, DROPOFF).await;
+    app.wait_for_offer(&driver, SOON)
+        .await
+        .expect("the next offer");
+    assert_eq!(app.driver_profile(&driver).await.status, DriverStatus::Busy);
+    assert_eq!(app.ping(&driver, PICKUP).await, StatusCode::NO_CONTENT);
+    nothing_published_before(&app, &mut pubsub).await;
 }
 
 /// One `POST /internal/drivers/claims` straight to the driver service, as
