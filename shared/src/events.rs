@@ -44,20 +44,6 @@ pub enum DriverEvent {
     OfferRevoked(OfferRevoked),
 }
 
-/// An accepted ping, as the driver service hands it to its ping script. The
-/// script publishes it on `driver:location` only while the driver is on a
-/// trip, with that trip's `trip_id` added: gateways read a [`TripLocation`]
-/// and look nothing up.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LocationEvent {
-    pub driver_id: Uuid,
-    pub lat: f64,
-    pub lng: f64,
-    pub heading: Option<f64>,
-    pub speed_kmh: Option<f64>,
-    pub ts: DateTime<Utc>,
-}
-
 /// The socket's `driver:location`, to `trip:<id>` while the driver is on it
 /// (and the message on the Redis channel of the same name).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

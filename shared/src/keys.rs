@@ -1,6 +1,20 @@
 //! Every Redis key and channel name Hail uses, with the optional prefix
 //! (`HAIL_REDIS_PREFIX`) so cities and tests can share one Redis.
 //! Only the owner service writes its keys (see DESIGN.md).
+//!
+//! The key map for a Redis Cluster: the part in braces is the hash tag, and
+//! keys with one tag live in one slot, so a script may touch them together.
+//! - `driver:{<id>}:*`: one driver's status mirror, presence, last position,
+//!   claim lock, open offer and ride. Every per-driver step (a ping, a
+//!   claim, a release, a status change) is one script in this slot.
+//! - `drivers:{<city>}:*`: one city's GEO index and last-seen set, written
+//!   together by one script (`index_sync.lua`), searched together.
+//! - Everything else is one key per script.
+//!
+//! No script spans a driver and its city: a driver step returns what the
+//! city's index should say about the driver, stamped with a per-driver
+//! sequence, and a second step applies it only if it is newer than what the
+//! index last heard (see `services/driver/src/index.rs`).
 
 use uuid::Uuid;
 
@@ -27,39 +41,39 @@ impl Keys {
     /// GEO set of one city's matchable (ONLINE, present, unclaimed) drivers,
     /// so a search never walks another city's fleet. Owner: driver.
     pub fn driver_locations(&self, city: &str) -> String {
-        self.key(format_args!("drivers:locations:{city}"))
+        self.key(format_args!("drivers:{{{city}}}:locations"))
     }
 
     /// One city's drivers by the time of their last ping (ms), so the
     /// sweeper reads only those silent past their presence. Owner: driver.
     pub fn drivers_seen(&self, city: &str) -> String {
-        self.key(format_args!("drivers:seen:{city}"))
+        self.key(format_args!("drivers:{{{city}}}:seen"))
     }
 
     /// Presence key with a TTL, refreshed by every ping. Owner: driver.
     pub fn driver_presence(&self, driver_id: Uuid) -> String {
-        self.key(format_args!("driver:presence:{driver_id}"))
+        self.key(format_args!("driver:{{{driver_id}}}:presence"))
     }
 
     /// Claim lock holding the claiming trip's id. Owner: driver.
     pub fn driver_lock(&self, driver_id: Uuid) -> String {
-        self.key(format_args!("driver:lock:{driver_id}"))
+        self.key(format_args!("driver:{{{driver_id}}}:lock"))
     }
 
     /// Cached `"<STATUS>:<version>"` mirror of Postgres, so a ping needs no
     /// Postgres round trip. Owner: driver.
     pub fn driver_status(&self, driver_id: Uuid) -> String {
-        self.key(format_args!("driver:status:{driver_id}"))
+        self.key(format_args!("driver:{{{driver_id}}}:status"))
     }
 
     /// Last reported position (hash: lat, lng, heading, at). Owner: driver.
     pub fn driver_position(&self, driver_id: Uuid) -> String {
-        self.key(format_args!("driver:pos:{driver_id}"))
+        self.key(format_args!("driver:{{{driver_id}}}:pos"))
     }
 
     /// The open offer shown to the driver while a claim holds. Owner: driver.
     pub fn driver_offer(&self, driver_id: Uuid) -> String {
-        self.key(format_args!("driver:offer:{driver_id}"))
+        self.key(format_args!("driver:{{{driver_id}}}:offer"))
     }
 
     /// A carpool room's whole state (JSON), one key per departure: `slot` is
@@ -85,7 +99,7 @@ impl Keys {
     /// its pings are published to that trip's rider, and only then. Owner:
     /// driver.
     pub fn driver_ride(&self, driver_id: Uuid) -> String {
-        self.key(format_args!("driver:ride:{driver_id}"))
+        self.key(format_args!("driver:{{{driver_id}}}:ride"))
     }
 
     /// A user's open sockets across gateways (sorted set, score: connect
@@ -137,7 +151,37 @@ mod tests {
         }
         assert_eq!(
             Keys::default().driver_presence(id),
-            format!("driver:presence:{id}")
+            format!("driver:{{{id}}}:presence")
         );
+    }
+
+    #[test]
+    fn a_drivers_keys_share_a_slot_and_so_do_a_citys() {
+        use redis::cluster_routing::Slot;
+        let keys = Keys::new("test:7:");
+        for id in [Uuid::nil(), Uuid::new_v4(), Uuid::new_v4()] {
+            let slot = Slot::for_key(keys.driver_status(id));
+            for key in [
+                keys.driver_presence(id),
+                keys.driver_position(id),
+                keys.driver_lock(id),
+                keys.driver_offer(id),
+                keys.driver_ride(id),
+            ] {
+                assert_eq!(Slot::for_key(&key), slot, "{key}");
+            }
+        }
+        for city in ["sg", "hcmc", "jakarta"] {
+            assert_eq!(
+                Slot::for_key(keys.driver_locations(city)),
+                Slot::for_key(keys.drivers_seen(city)),
+                "{city}"
+            );
+        }
+        // Different drivers spread over the cluster instead of one slot.
+        let slots: std::collections::HashSet<Slot> = (0..64)
+            .map(|_| Slot::for_key(keys.driver_status(Uuid::new_v4())))
+            .collect();
+        assert!(slots.len() > 32, "{} slots for 64 drivers", slots.len());
     }
 }

@@ -57,7 +57,7 @@ impl Shell {
         service: &'static str,
         config: &crate::config::Config,
         pool: sqlx::PgPool,
-        redis: Option<redis::aio::ConnectionManager>,
+        redis: Option<crate::redis_conn::RedisConn>,
     ) -> Self {
         Self {
             service,
@@ -70,7 +70,7 @@ impl Shell {
 
 fn dependencies_ready(
     pool: sqlx::PgPool,
-    redis: Option<redis::aio::ConnectionManager>,
+    redis: Option<crate::redis_conn::RedisConn>,
 ) -> ReadyCheck {
     Arc::new(move || {
         let pool = pool.clone();

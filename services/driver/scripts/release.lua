@@ -1,14 +1,18 @@
 -- Compare-and-delete: drops the claim only while it still holds this trip,
 -- so an old owner never deletes a lock that expired and was retaken; the
 -- driver's ride ends too if it is this trip (whether or not the lock ran out).
--- KEYS[1] claim lock   KEYS[2] offer   KEYS[3] ride
+-- KEYS[1] claim lock   KEYS[2] offer   KEYS[3] ride   KEYS[4] status cache
+-- KEYS[5] presence     KEYS[6] last position
 -- ARGV[1] trip id
--- Returns 1 if the claim was this trip's and is gone, 0 otherwise.
+-- Returns {'0'} if the claim was not this trip's, else {'1', stamp...}
+-- (see stamp.lua): a driver still ONLINE is back in its city's index at
+-- once (a BUSY one comes back when its status is set ONLINE).
 if redis.call('GET', KEYS[3]) == ARGV[1] then
   redis.call('DEL', KEYS[3])
 end
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1], KEYS[2])
-  return 1
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return {'0'}
 end
-return 0
+redis.call('DEL', KEYS[1], KEYS[2])
+local s = stamp(KEYS[4], KEYS[5], KEYS[6], KEYS[1])
+return {'1', s[1], s[2], s[3], s[4], s[5]}

@@ -3,6 +3,7 @@
 //! Only this service writes those keys; the user and trip services reach it
 //! through `hail_shared::driver_client::DriverClient`, never through this crate.
 
+mod claim_order;
 mod claims;
 /// Public for `hail bench`, whose raw-Redis ceiling runs the same scripts
 /// under a prefix of its own; the stack's keys stay this service's alone.
@@ -35,7 +36,7 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
     )
     .await?;
     db::migrate(&pool, SCHEMA, &MIGRATOR).await?;
-    let redis = redis_conn::connect(&config.redis_url).await?;
+    let redis = redis_conn::connect(&config.redis_url, config.redis_cluster).await?;
     let state = AppState::new(pool, redis, config)?;
     let router = routes::router(state.clone(), config);
     let reconciler = state.clone();

@@ -1,12 +1,12 @@
 use std::{sync::Arc, time::Duration};
 
+use hail_shared::redis_conn::RedisConn;
 use hail_shared::{
     config::Config,
     internal::{peer_token, Peer},
     keys::Keys,
     startup::StartError,
 };
-use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 
 use crate::index::Index;
@@ -14,7 +14,7 @@ use crate::index::Index;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
-    pub redis: ConnectionManager,
+    pub redis: RedisConn,
     pub index: Index,
     pub candidate_overfetch: usize,
     /// For asking the trip service about overdue claims (`claims`).
@@ -26,11 +26,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(
-        pool: PgPool,
-        redis: ConnectionManager,
-        config: &Config,
-    ) -> Result<Self, StartError> {
+    pub fn new(pool: PgPool, redis: RedisConn, config: &Config) -> Result<Self, StartError> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(config.request_timeout)

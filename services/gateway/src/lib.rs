@@ -32,7 +32,7 @@ const MAX_SOCKET_MESSAGE: usize = 64 * 1024;
 /// Connects to Redis, sets up Socket.IO with the Redis adapter (so several
 /// gateways behave as one) and binds `HAIL_GATEWAY_PORT` on `HAIL_GATEWAY_HOST`.
 pub async fn build(config: &Config) -> Result<Application, StartError> {
-    let redis = redis_conn::connect(&config.redis_url).await?;
+    let redis = redis_conn::connect(&config.redis_url, config.redis_cluster).await?;
     let (pings, ping_queue) = realtime::pings::channel();
     let state = AppState::new(config, redis.clone(), pings)?;
     let ping_upstream = realtime::pings::Upstream {

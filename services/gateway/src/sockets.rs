@@ -2,7 +2,8 @@
 //! holds behind a load balancer): at most `HAIL_SOCKETS_PER_USER`, and a
 //! new socket past the cap closes the user's oldest.
 
-use redis::{aio::ConnectionManager, AsyncCommands, Script};
+use hail_shared::redis_conn::RedisConn;
+use redis::{AsyncCommands, Script};
 use uuid::Uuid;
 
 use hail_shared::keys::Keys;
@@ -31,7 +32,7 @@ impl SocketRegistry {
     /// the user's sockets that must be disconnected to keep the cap.
     pub async fn register(
         &self,
-        redis: &mut ConnectionManager,
+        redis: &mut RedisConn,
         user_id: Uuid,
         socket_id: &str,
     ) -> redis::RedisResult<Vec<String>> {
@@ -47,7 +48,7 @@ impl SocketRegistry {
 
     pub async fn forget(
         &self,
-        redis: &mut ConnectionManager,
+        redis: &mut RedisConn,
         user_id: Uuid,
         socket_id: &str,
     ) -> redis::RedisResult<()> {

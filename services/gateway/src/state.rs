@@ -1,5 +1,6 @@
 use std::{sync::Arc, time::Duration};
 
+use hail_shared::redis_conn::RedisConn;
 use hail_shared::{
     auth::TokenKeys,
     config::Config,
@@ -8,7 +9,6 @@ use hail_shared::{
     startup::StartError,
     ApiError,
 };
-use redis::aio::ConnectionManager;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
@@ -28,7 +28,7 @@ pub struct AppState {
     pub presence_token: Arc<str>,
     /// The OpenAPI document, once assembled from the services' parts.
     pub contract: Arc<Contract>,
-    pub redis: ConnectionManager,
+    pub redis: RedisConn,
     pub limits: Arc<Limiters>,
     pub sockets: SocketRegistry,
     /// Every socket's watcher (presence, token expiry); shutdown waits for them.
@@ -80,7 +80,7 @@ impl Upstreams {
 impl AppState {
     pub fn new(
         config: &Config,
-        redis: ConnectionManager,
+        redis: RedisConn,
         pings: crate::realtime::pings::Pings,
     ) -> Result<Self, StartError> {
         let http = reqwest::Client::builder()

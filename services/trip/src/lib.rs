@@ -52,7 +52,7 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
         BACKGROUND_ACQUIRE_TIMEOUT,
     )
     .await?;
-    let redis = redis_conn::connect(&config.redis_url).await?;
+    let redis = redis_conn::connect(&config.redis_url, config.redis_cluster).await?;
     let state = AppState::new(pool.clone(), redis, config)?;
     let router = routes::router(state.clone(), config);
     let background = state.with_pool(background_pool.clone());

@@ -16,10 +16,11 @@
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use hail_shared::redis_conn::RedisConn;
 use hail_shared::{
     api::rooms::RoomState, cities::Cities, config::RoomConfig, keys::Keys, ApiError, ApiResult,
 };
-use redis::{aio::ConnectionManager, AsyncCommands, Script};
+use redis::{AsyncCommands, Script};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -66,7 +67,7 @@ impl Scripts {
 /// The carpool rooms: their Redis keys and scripts, and the ride rows.
 #[derive(Clone)]
 pub struct Rooms {
-    redis: ConnectionManager,
+    redis: RedisConn,
     pool: PgPool,
     keys: Keys,
     config: RoomConfig,
@@ -97,7 +98,7 @@ pub struct Changed {
 
 impl Rooms {
     pub fn new(
-        redis: ConnectionManager,
+        redis: RedisConn,
         pool: PgPool,
         keys: Keys,
         config: RoomConfig,

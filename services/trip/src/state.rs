@@ -1,13 +1,13 @@
 use std::sync::Arc;
 
 use hail_shared::driver_client::DriverClient;
+use hail_shared::redis_conn::RedisConn;
 use hail_shared::{
     config::Config,
     internal::{self, Peer},
     keys::Keys,
     startup::StartError,
 };
-use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
@@ -16,7 +16,7 @@ use crate::{domain::dispatch::CityPolicies, rooms::Rooms};
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
-    pub redis: ConnectionManager,
+    pub redis: RedisConn,
     pub keys: Keys,
     pub drivers: DriverClient,
     /// Each city's search and match mode (`policies.of(&trip.city)`).
@@ -39,11 +39,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(
-        pool: PgPool,
-        redis: ConnectionManager,
-        config: &Config,
-    ) -> Result<Self, StartError> {
+    pub fn new(pool: PgPool, redis: RedisConn, config: &Config) -> Result<Self, StartError> {
         let keys = Keys::new(config.redis_prefix.clone());
         Ok(Self {
             cities: config.cities.clone(),

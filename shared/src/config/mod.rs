@@ -148,7 +148,11 @@ pub struct Config {
     /// Requests the gateway has in flight to one service at most; past it,
     /// 503 at once (`HAIL_GATEWAY_MAX_IN_FLIGHT`).
     pub gateway_max_in_flight: usize,
+    /// One Redis URL, or with `redis_cluster` a comma-separated list of
+    /// cluster nodes (`REDIS_URL`).
     pub redis_url: String,
+    /// Talk to a Redis Cluster (`HAIL_REDIS_CLUSTER=true`).
+    pub redis_cluster: bool,
     /// Prepended to every Redis key and channel, so cities and tests can share a Redis.
     pub redis_prefix: String,
     pub jwt_secret: String,
@@ -356,6 +360,7 @@ impl Config {
             )?),
             gateway_max_in_flight: at_least_one(&var, "HAIL_GATEWAY_MAX_IN_FLIGHT", 512usize)?,
             redis_url: var("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
+            redis_cluster: parse(&var, "HAIL_REDIS_CLUSTER", false)?,
             redis_prefix: var("HAIL_REDIS_PREFIX").unwrap_or_default(),
             jwt_secret,
             jwt_ttl: Duration::from_secs(parse(&var, "HAIL_JWT_TTL_SECS", 86_400u64)?.max(60)),

@@ -18,6 +18,7 @@ use std::{
 use anyhow::Context;
 use futures::{stream, StreamExt, TryStreamExt};
 use hail_driver::index::Index;
+use hail_shared::redis_conn::RedisConn;
 use hail_shared::{
     api::drivers::{ClaimWish, DriverStatus, LocationUpdate},
     cities::{Cities, DEFAULT_CITY},
@@ -25,7 +26,7 @@ use hail_shared::{
     redis_conn,
 };
 use rand::{rngs::StdRng, SeedableRng};
-use redis::{aio::ConnectionManager, AsyncCommands};
+use redis::AsyncCommands;
 use uuid::Uuid;
 
 use crate::{
@@ -44,14 +45,14 @@ const CLAIM_TTL_SECS: u64 = 30;
 const SEED_CONCURRENCY: usize = 64;
 
 /// One multiplexed connection to the stack's Redis, as a service holds.
-pub(super) async fn connect(url: &str) -> anyhow::Result<ConnectionManager> {
-    redis_conn::connect(url)
+pub(super) async fn connect(url: &str) -> anyhow::Result<RedisConn> {
+    redis_conn::connect(url, false)
         .await
         .with_context(|| format!("Redis does not answer at {url} (pass --redis or REDIS_URL)"))
 }
 
 pub(super) struct Ceiling {
-    redis: ConnectionManager,
+    redis: RedisConn,
     keys: Keys,
     index: Index,
     drivers: Vec<(Uuid, LatLng)>,
@@ -60,7 +61,7 @@ pub(super) struct Ceiling {
 impl Ceiling {
     /// `drivers` ONLINE drivers at random spots in the box, put there as the
     /// service does: the status mirrored, then a first ping.
-    pub(super) async fn new(redis: ConnectionManager, drivers: usize) -> anyhow::Result<Self> {
+    pub(super) async fn new(redis: RedisConn, drivers: usize) -> anyhow::Result<Self> {
         let keys = Keys::new(format!("bench-ceiling:{}:", Uuid::new_v4().simple()));
         let mut rng = StdRng::seed_from_u64(7);
         let drivers = (0..drivers.max(1))
@@ -96,12 +97,7 @@ impl Ceiling {
         Ok(())
     }
 
-    async fn ping(
-        &self,
-        redis: &mut ConnectionManager,
-        id: Uuid,
-        at: LatLng,
-    ) -> redis::RedisResult<()> {
+    async fn ping(&self, redis: &mut RedisConn, id: Uuid, at: LatLng) -> redis::RedisResult<()> {
         let update = LocationUpdate {
             lat: at.lat,
             lng: at.lng,

@@ -22,13 +22,13 @@ use std::{
 use anyhow::Context;
 use futures::{stream, StreamExt, TryStreamExt};
 use hail_driver::index::Index;
+use hail_shared::redis_conn::RedisConn;
 use hail_shared::{
     api::drivers::{DriverStatus, LocationUpdate},
     cities::{Cities, DEFAULT_CITY},
     keys::Keys,
 };
 use rand::{rngs::StdRng, SeedableRng};
-use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -82,7 +82,7 @@ const KEEP_CLEAR_DEG: f64 = 0.0003;
 
 /// The fillers written so far, and how to remove them.
 pub(super) struct Fillers {
-    redis: ConnectionManager,
+    redis: RedisConn,
     pool: PgPool,
     keys: Keys,
     index: Index,
@@ -101,7 +101,7 @@ fn cell(at: LatLng) -> (i64, i64) {
 impl Fillers {
     pub(super) async fn new(
         args: &DenseArgs,
-        redis: ConnectionManager,
+        redis: RedisConn,
         fleet: &Fleet,
     ) -> anyhow::Result<Self> {
         let pool = PgPool::connect(&args.database_url).await.with_context(|| {
@@ -231,7 +231,7 @@ impl Fillers {
 }
 
 /// Redis's `used_memory`, in bytes.
-pub(super) async fn used_memory(redis: &mut ConnectionManager) -> anyhow::Result<u64> {
+pub(super) async fn used_memory(redis: &mut RedisConn) -> anyhow::Result<u64> {
     let info: String = redis::cmd("INFO").arg("memory").query_async(redis).await?;
     info.lines()
         .find_map(|l| l.strip_prefix("used_memory:"))

@@ -12,7 +12,7 @@ use std::{
 };
 
 use hail_shared::redis_conn;
-use redis::aio::ConnectionManager;
+use hail_shared::redis_conn::RedisConn;
 use sqlx::{Connection, PgConnection};
 use tokio_util::sync::CancellationToken;
 
@@ -38,7 +38,7 @@ impl Gauge {
             redis: Mutex::new(Latencies::new()?),
             commit: Mutex::new(Latencies::new()?),
         });
-        let redis = redis_conn::connect(redis_url).await.map_err(|err| {
+        let redis = redis_conn::connect(redis_url, false).await.map_err(|err| {
             anyhow::anyhow!(
                 "Redis does not answer at {redis_url} (pass --redis or REDIS_URL): {err}"
             )
@@ -76,7 +76,7 @@ impl Gauge {
     }
 }
 
-async fn time_redis(gauge: Arc<Gauge>, mut redis: ConnectionManager, stop: CancellationToken) {
+async fn time_redis(gauge: Arc<Gauge>, mut redis: RedisConn, stop: CancellationToken) {
     let mut tick = tokio::time::interval(EVERY);
     while !stop.is_cancelled() {
         tick.tick().await;

@@ -120,7 +120,7 @@ async fn traversal_to_internal_routes_is_refused_and_changes_nothing() {
     let mut redis = app.redis().await;
     let lock: Option<String> = redis::AsyncCommands::get(
         &mut redis,
-        format!("{}driver:lock:{}", app.config.redis_prefix, victim.id),
+        hail_shared::keys::Keys::new(app.config.redis_prefix.clone()).driver_lock(victim.id),
     )
     .await
     .unwrap();

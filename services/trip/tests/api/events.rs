@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use hail_shared::internal::Peer;
+
 use crate::helpers::*;
 
 #[tokio::test]
@@ -90,31 +92,37 @@ async fn an_expired_offer_is_revoked_on_the_drivers_channel() {
 async fn the_sweeper_drops_members_whose_presence_expired() {
     let app = spawn_app().await;
     let driver = app.driver_online_at(PICKUP).await;
-    // Silent as long, but present (an open socket keeps presence): kept.
+    // Silent as long, but its socket keeps it present: kept.
     let kept = app.driver_online_at(PICKUP.north(0.5)).await;
     let mut redis = app.redis().await;
-    let prefix = &app.config.redis_prefix;
-    let _: i64 = redis::cmd("ZADD")
-        .arg(format!("{prefix}drivers:seen:sg"))
-        .arg(0)
-        .arg(kept.id.to_string())
-        .query_async(&mut redis)
-        .await
-        .unwrap();
+    let keys = hail_shared::keys::Keys::new(app.config.redis_prefix.clone());
+    for silent in [&driver, &kept] {
+        let _: i64 = redis::cmd("ZADD")
+            .arg(keys.drivers_seen("sg"))
+            .arg(0)
+            .arg(silent.id.to_string())
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+    }
     // The driver's app died over 30 s ago: its presence key ran out, and
     // its last ping is older than a presence lasts.
     let _: i64 = redis::cmd("DEL")
-        .arg(format!("{prefix}driver:presence:{}", driver.id))
+        .arg(keys.driver_presence(driver.id))
         .query_async(&mut redis)
         .await
         .unwrap();
-    let _: i64 = redis::cmd("ZADD")
-        .arg(format!("{prefix}drivers:seen:sg"))
-        .arg(0)
-        .arg(driver.id.to_string())
-        .query_async(&mut redis)
-        .await
-        .unwrap();
+    let refreshed = app
+        .direct(
+            Service::Driver,
+            reqwest::Method::POST,
+            &format!("/internal/drivers/{}/presence", kept.id),
+            Some(Peer::Realtime),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(refreshed.status(), StatusCode::NO_CONTENT);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
     loop {
         let members: Vec<String> = redis::cmd("ZRANGE")

@@ -1,0 +1,34 @@
+-- Prepended to every script that changes what a driver's city index should
+-- say about it (ping, status, presence refresh, claim).
+--
+-- On a Redis Cluster a driver's keys and its city's index live in
+-- different slots, so no script writes both. Instead, each change to the
+-- driver is stamped with a per-driver sequence (microseconds from Redis's
+-- clock, never repeating nor going back for one driver), and the script
+-- returns what the index should now hold; `index_sync.lua` then applies it
+-- to the city only if no newer stamp got there first. So however two
+-- changes to one driver interleave, its index entry ends as the newer one
+-- says.
+--
+-- stamp(status, presence, pos, lock) takes the driver's keys and returns
+-- {seq, city, intent, lng, lat}: intent is 'add' when the driver is ONLINE,
+-- present, unclaimed and has a position, else 'drop'; city is where its
+-- last ping lay ('' for none).
+local function stamp(status_key, presence_key, pos_key, lock_key)
+  local time = redis.call('TIME')
+  local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+  local last = tonumber(redis.call('HGET', pos_key, 'seq') or '0') or 0
+  -- '%.0f' keeps all 16 digits (a Lua number handed to Redis would keep 14).
+  local seq = string.format('%.0f', math.max(now, last + 1))
+  redis.call('HSET', pos_key, 'seq', seq)
+  local pos = redis.call('HMGET', pos_key, 'lng', 'lat', 'city')
+  local cached = redis.call('GET', status_key)
+  local intent = 'drop'
+  if cached and string.match(cached, '^(%u+)') == 'ONLINE'
+      and redis.call('EXISTS', presence_key) == 1
+      and redis.call('EXISTS', lock_key) == 0
+      and pos[1] and pos[2] then
+    intent = 'add'
+  end
+  return {seq, pos[3] or '', intent, pos[1] or '', pos[2] or ''}
+end

@@ -1,0 +1,410 @@
+//! The Redis side of the driver service: the GEO index of matchable drivers,
+//! presence keys, the status mirror, claims and open offers.
+//!
+//! Guarantees (DESIGN.md, "the matching core"):
+//! - a ping is two scripts (the driver's, then its city's: `sync`) and never
+//!   touches Postgres;
+//! - each city has its own GEO set, and a driver is in at most one: the
+//!   city its last ping lies in (none when it lies in no city);
+//! - only ONLINE, present, unclaimed drivers are in a GEO set, and
+//!   candidate searches still filter, because a member can go stale between
+//!   a driver's step and its city's (`sync`), or the sweeper's passes;
+//! - a search walks rings around its point (`rings`), so it costs what is
+//!   near the point, not what the city holds (`search`);
+//! - exactly one trip holds a claim, and only that trip can release it.
+//!
+//! Every script touches one hash slot (`keys.rs` has the map), so all of
+//! this runs the same on a single Redis and on a Redis Cluster.
+
+mod search;
+mod sync;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::future::join_all;
+use hail_shared::{
+    api::{
+        drivers::{ClaimWish, DriverLocation, DriverStatus, LocationUpdate},
+        geo::LatLng,
+        trips::Offer,
+    },
+    cities::Cities,
+    events::TripLocation,
+    keys::Keys,
+    redis_conn::RedisConn,
+};
+use redis::{AsyncCommands, Script};
+use uuid::Uuid;
+
+pub use sync::Stamp;
+
+use crate::claim_order::ClaimRounds;
+
+/// How long a driver stays present after its last ping.
+pub const PRESENCE_TTL_SECS: u64 = 30;
+
+/// The scripts, loaded once (redis-rs sends EVALSHA and falls back to EVAL).
+#[derive(Clone)]
+pub struct Index {
+    keys: Keys,
+    cities: Arc<Cities>,
+    ping: Script,
+    set_status: Script,
+    claim: Script,
+    show_offer: Script,
+    refresh_presence: Script,
+    release: Script,
+    end_offer: Script,
+    index_sync: Script,
+    sweep: Script,
+}
+
+/// What a ping found.
+pub enum PingOutcome {
+    Recorded,
+    Offline,
+    /// Redis has no status for this driver (it restarted, or the driver is
+    /// new): load it from Postgres, mirror it, and ping again.
+    StatusUnknown,
+}
+
+/// A driver script that stamps (`scripts/stamp.lua` goes first).
+fn stamping(script: &str) -> Script {
+    Script::new(&format!(
+        "{}\n{script}",
+        include_str!("../../scripts/stamp.lua")
+    ))
+}
+
+impl Index {
+    pub fn new(keys: Keys, cities: Arc<Cities>) -> Self {
+        Self {
+            keys,
+            cities,
+            ping: stamping(include_str!("../../scripts/ping.lua")),
+            set_status: stamping(include_str!("../../scripts/set_status.lua")),
+            claim: stamping(include_str!("../../scripts/claim.lua")),
+            show_offer: Script::new(include_str!("../../scripts/show_offer.lua")),
+            refresh_presence: stamping(include_str!("../../scripts/refresh_presence.lua")),
+            release: stamping(include_str!("../../scripts/release.lua")),
+            end_offer: Script::new(include_str!("../../scripts/end_offer.lua")),
+            index_sync: Script::new(include_str!("../../scripts/index_sync.lua")),
+            sweep: Script::new(include_str!("../../scripts/sweep.lua")),
+        }
+    }
+
+    pub async fn ping(
+        &self,
+        redis: &mut RedisConn,
+        driver_id: Uuid,
+        update: &LocationUpdate,
+    ) -> redis::RedisResult<PingOutcome> {
+        let now = Utc::now();
+        let k = &self.keys;
+        let city = self.cities.at(LatLng::new(update.lat, update.lng));
+        let answer: Vec<String> = self
+            .ping
+            .key(k.driver_status(driver_id))
+            .key(k.driver_presence(driver_id))
+            .key(k.driver_position(driver_id))
+            .key(k.driver_lock(driver_id))
+            .key(k.driver_ride(driver_id))
+            .arg(update.lng)
+            .arg(update.lat)
+            .arg(PRESENCE_TTL_SECS)
+            .arg(update.heading.map(|h| h.to_string()).unwrap_or_default())
+            .arg(now.to_rfc3339())
+            .arg(city.map_or("", |c| c.id.as_str()))
+            .invoke_async(redis)
+            .await?;
+        let (status, before, ride, stamp) = match answer.as_slice() {
+            [status, before, ride, stamp @ ..] => (status, before, ride, Stamp::read(stamp)),
+            [status, ..] if status == "OFFLINE" => return Ok(PingOutcome::Offline),
+            _ => return Ok(PingOutcome::StatusUnknown),
+        };
+        let Some(stamp) = stamp else {
+            return Err(unexpected("ping.lua", status));
+        };
+        // A driver is matchable only in the city its last ping lies in:
+        // leaving a city (for another, or for none) takes it out of the old
+        // city's index.
+        let left =
+            (!before.is_empty() && Some(before) != stamp.city.as_ref()).then_some(before.as_str());
+        let mut leave = redis.clone();
+        let (left, synced) = tokio::join!(
+            async {
+                match left {
+                    Some(old) => self.leave_city(&mut leave, driver_id, old, &stamp).await,
+                    None => Ok(()),
+                }
+            },
+            self.sync(redis, driver_id, &stamp)
+        );
+        left?;
+        synced?;
+        // Published only while a rider watches (a BUSY driver on a ride),
+        // with the trip named, so no gateway looks anything up per ping.
+        if let Ok(trip_id) = Uuid::parse_str(ride) {
+            let event = TripLocation {
+                driver_id,
+                trip_id,
+                lat: update.lat,
+                lng: update.lng,
+                heading: update.heading,
+                ts: now,
+            };
+            let payload = serde_json::to_string(&event).unwrap_or_default();
+            redis
+                .publish::<_, _, i64>(k.channel_driver_location(), payload)
+                .await?;
+        }
+        Ok(PingOutcome::Recorded)
+    }
+
+    /// Mirrors a status (with its Postgres version) and fixes the index.
+    pub async fn set_status(
+        &self,
+        redis: &mut RedisConn,
+        driver_id: Uuid,
+        status: DriverStatus,
+        version: i64,
+    ) -> redis::RedisResult<()> {
+        let k = &self.keys;
+        let answer: Vec<String> = self
+            .set_status
+            .key(k.driver_status(driver_id))
+            .key(k.driver_presence(driver_id))
+            .key(k.driver_position(driver_id))
+            .key(k.driver_lock(driver_id))
+            .key(k.driver_ride(driver_id))
+            .arg(status.as_str())
+            .arg(version)
+            .invoke_async(redis)
+            .await?;
+        self.sync_answer(redis, driver_id, &answer).await
+    }
+
+    /// Applies the stamp of a driver script that answered `{'1', stamp...}`
+    /// (nothing for `{'0'}`).
+    async fn sync_answer(
+        &self,
+        redis: &mut RedisConn,
+        driver_id: Uuid,
+        answer: &[String],
+    ) -> redis::RedisResult<()> {
+        match answer {
+            [done, stamp @ ..] if done == "1" => match Stamp::read(stamp) {
+                Some(stamp) => self.sync(redis, driver_id, &stamp).await,
+                None => Err(unexpected("a driver script", done)),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    /// Claims for a batch of trips in queue order: each takes the first of
+    /// its drivers that is present, ONLINE, in the trip's city and not held,
+    /// and no trip is beaten to a driver by one behind it
+    /// (`claim_order::ClaimRounds`, one `scripts/claim.lua` per attempt).
+    /// One entry per wish: the driver it holds, if any.
+    pub async fn claim_first(
+        &self,
+        redis: &mut RedisConn,
+        wishes: &[ClaimWish],
+        ttl_secs: u64,
+    ) -> redis::RedisResult<Vec<Option<Uuid>>> {
+        let mut rounds = ClaimRounds::new(wishes.iter().map(|w| w.drivers.clone()).collect());
+        // A retried call: a trip keeps a driver it already holds.
+        let locks: Vec<redis::Cmd> = wishes
+            .iter()
+            .flat_map(|w| w.drivers.iter())
+            .map(|d| redis::Cmd::get(self.keys.driver_lock(*d)))
+            .collect();
+        let mut holders = redis.each(locks).await?.into_iter();
+        for (trip, wish) in wishes.iter().enumerate() {
+            let trip_id = wish.trip_id.to_string();
+            for driver in &wish.drivers {
+                let holder: Option<String> = holders
+                    .next()
+                    .and_then(|v| redis::from_redis_value(v).ok())
+                    .flatten();
+                if holder.as_deref() == Some(trip_id.as_str()) {
+                    rounds.already_held(trip, *driver);
+                }
+            }
+        }
+        loop {
+            let round = rounds.next_round();
+            if round.is_empty() {
+                return Ok(rounds.into_won());
+            }
+            let outcomes = join_all(round.iter().map(|&(trip, driver)| {
+                let mut redis = redis.clone();
+                async move {
+                    self.claim(&mut redis, driver, &wishes[trip], ttl_secs)
+                        .await
+                }
+            }))
+            .await;
+            for (&(trip, driver), won) in round.iter().zip(outcomes) {
+                rounds.record(trip, driver, won?);
+            }
+        }
+    }
+
+    /// One attempt: claims `driver_id` for the wish's trip, and takes it
+    /// out of its city's index.
+    async fn claim(
+        &self,
+        redis: &mut RedisConn,
+        driver_id: Uuid,
+        wish: &ClaimWish,
+        ttl_secs: u64,
+    ) -> redis::RedisResult<bool> {
+        let k = &self.keys;
+        let answer: Vec<String> = self
+            .claim
+            .key(k.driver_status(driver_id))
+            .key(k.driver_presence(driver_id))
+            .key(k.driver_position(driver_id))
+            .key(k.driver_lock(driver_id))
+            .arg(wish.trip_id.to_string())
+            .arg(wish.city.as_str())
+            .arg(ttl_secs.max(1))
+            .invoke_async(redis)
+            .await?;
+        self.sync_answer(redis, driver_id, &answer).await?;
+        Ok(answer.first().is_some_and(|won| won == "1"))
+    }
+
+    /// Shows `trip_id`'s offer to the driver while the trip holds its claim.
+    pub async fn show_offer(
+        &self,
+        redis: &mut RedisConn,
+        driver_id: Uuid,
+        trip_id: Uuid,
+        offer: &Offer,
+        ttl_secs: u64,
+    ) -> redis::RedisResult<bool> {
+        let offer = serde_json::to_string(offer).unwrap_or_default();
+        let shown: i64 = self
+            .show_offer
+            .key(self.keys.driver_lock(driver_id))
+            .key(self.keys.driver_offer(driver_id))
+            .arg(trip_id.to_string())
+            .arg(offer)
+            .arg(ttl_secs.max(1))
+            .invoke_async(redis)
+            .await?;
+        Ok(shown == 1)
+    }
+
+    /// Drops `trip_id`'s claim (and its offer); someone else's stays. A
+    /// driver still ONLINE is back in its city's index at once.
+    pub async fn release(
+        &self,
+        redis: &mut RedisConn,
+        driver_id: Uuid,
+        trip_id: Uuid,
+    ) -> redis::RedisResult<()> {
+        let k = &self.keys;
+        let answer: Vec<String> = self
+            .release
+            .key(k.driver_lock(driver_id))
+            .key(k.driver_offer(driver_id))
+            .key(k.driver_ride(driver_id))
+            .key(k.driver_status(driver_id))
+            .key(k.driver_presence(driver_id))
+            .key(k.driver_position(driver_id))
+            .arg(trip_id.to_string())
+            .invoke_async(redis)
+            .await?;
+        self.sync_answer(redis, driver_id, &answer).await
+    }
+
+    /// The driver is on `trip_id` now: its offer leaves its view, and its
+    /// pings go to the trip's rider (`scripts/end_offer.lua`). `false` when
+    /// the driver is not BUSY or another trip holds it.
+    pub async fn start_ride(
+        &self,
+        redis: &mut RedisConn,
+        driver_id: Uuid,
+        trip_id: Uuid,
+    ) -> redis::RedisResult<bool> {
+        let k = &self.keys;
+        let started: i64 = self
+            .end_offer
+            .key(k.driver_offer(driver_id))
+            .key(k.driver_lock(driver_id))
+            .key(k.driver_status(driver_id))
+            .key(k.driver_ride(driver_id))
+            .arg(trip_id.to_string())
+            .invoke_async(redis)
+            .await?;
+        Ok(started == 1)
+    }
+
+    /// Extends a live presence (an open socket between pings); its city's
+    /// index hears of the driver as after a ping. An expired presence stays
+    /// expired until the next ping (`scripts/refresh_presence.lua`).
+    pub async fn refresh_presence(
+        &self,
+        redis: &mut RedisConn,
+        driver_id: Uuid,
+    ) -> redis::RedisResult<bool> {
+        let k = &self.keys;
+        let answer: Vec<String> = self
+            .refresh_presence
+            .key(k.driver_status(driver_id))
+            .key(k.driver_presence(driver_id))
+            .key(k.driver_position(driver_id))
+            .key(k.driver_lock(driver_id))
+            .arg(PRESENCE_TTL_SECS)
+            .invoke_async(redis)
+            .await?;
+        self.sync_answer(redis, driver_id, &answer).await?;
+        Ok(answer.first().is_some_and(|live| live == "1"))
+    }
+
+    /// The last reported position, if any.
+    pub async fn position(
+        &self,
+        redis: &mut RedisConn,
+        driver_id: Uuid,
+    ) -> redis::RedisResult<Option<DriverLocation>> {
+        let (lat, lng, at): (Option<f64>, Option<f64>, Option<String>) = redis
+            .hmget(self.keys.driver_position(driver_id), &["lat", "lng", "at"])
+            .await?;
+        let updated_at = at
+            .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+            .map(|t| t.with_timezone(&Utc));
+        Ok(match (lat, lng, updated_at) {
+            (Some(lat), Some(lng), Some(updated_at)) => Some(DriverLocation {
+                lat,
+                lng,
+                updated_at,
+            }),
+            _ => None,
+        })
+    }
+
+    /// The open offer shown to the driver, if one holds.
+    pub async fn current_offer(
+        &self,
+        redis: &mut RedisConn,
+        driver_id: Uuid,
+    ) -> redis::RedisResult<Option<Offer>> {
+        let raw: Option<String> = redis.get(self.keys.driver_offer(driver_id)).await?;
+        Ok(raw.and_then(|s| serde_json::from_str(&s).ok()))
+    }
+}
+
+/// A script answered something it never answers: a bug, or a script of
+/// another version on this Redis.
+fn unexpected(script: &str, answer: &str) -> redis::RedisError {
+    redis::RedisError::from((
+        redis::ErrorKind::Client,
+        "unexpected script answer",
+        format!("{script} answered {answer:?}"),
+    ))
+}
