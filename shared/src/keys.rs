@@ -9,6 +9,9 @@
 //!   claim, a release, a status change) is one script in this slot.
 //! - `drivers:{<city>}:*`: one city's GEO index and last-seen set, written
 //!   together by one script (`index_sync.lua`), searched together.
+//! - `rooms:{<city>}:*`: a city's carpool rooms, their pending index and
+//!   their events channel (room scripts publish with `SPUBLISH` on a
+//!   cluster, which must be in the script's slot).
 //! - Everything else is one key per script.
 //!
 //! No script spans a driver and its city: a driver step returns what the
@@ -77,15 +80,19 @@ impl Keys {
     }
 
     /// A carpool room's whole state (JSON), one key per departure: `slot` is
-    /// the room key and `date` the departure's local date. Owner: trip.
-    pub fn room(&self, slot: &str, date: impl std::fmt::Display) -> String {
-        self.key(format_args!("room:{slot}:{date}"))
+    /// the room key and `date` the departure's local date. A city's rooms,
+    /// their pending index and their events channel share a slot, so a room
+    /// script updates the index and publishes in the same atomic step.
+    /// Owner: trip.
+    pub fn room(&self, city: &str, slot: &str, date: impl std::fmt::Display) -> String {
+        self.key(format_args!("rooms:{{{city}}}:{slot}:{date}"))
     }
 
-    /// Sorted set of rooms with pending matches, scored by the earliest
-    /// expiry, so the sweeper finds them without scanning. Owner: trip.
-    pub fn rooms_pending(&self) -> String {
-        self.key("rooms:pending")
+    /// Sorted set of a city's rooms with pending matches, scored by the
+    /// earliest expiry, so the sweeper finds them without scanning. Owner:
+    /// trip.
+    pub fn rooms_pending(&self, city: &str) -> String {
+        self.key(format_args!("rooms:{{{city}}}:pending"))
     }
 
     /// Drivers just freed, with where (list of `"<driver>,<lat>,<lng>"`,
@@ -120,8 +127,9 @@ impl Keys {
         self.key("driver:offers")
     }
 
-    pub fn channel_room_events(&self) -> String {
-        self.key("room:events")
+    /// A city's room events (in its rooms' slot: see [`Keys::room`]).
+    pub fn channel_room_events(&self, city: &str) -> String {
+        self.key(format_args!("rooms:{{{city}}}:events"))
     }
 }
 
@@ -145,7 +153,9 @@ mod tests {
             keys.channel_trip_events(),
             keys.channel_driver_location(),
             keys.channel_driver_offers(),
-            keys.channel_room_events(),
+            keys.channel_room_events("sg"),
+            keys.room("sg", "Westie:mon:08:00", "2026-12-07"),
+            keys.rooms_pending("sg"),
         ] {
             assert!(name.starts_with("test:42:"), "{name}");
         }
@@ -175,6 +185,13 @@ mod tests {
             assert_eq!(
                 Slot::for_key(keys.driver_locations(city)),
                 Slot::for_key(keys.drivers_seen(city)),
+                "{city}"
+            );
+            let room = Slot::for_key(keys.room(city, "Westie:mon:08:00", "2026-12-07"));
+            assert_eq!(Slot::for_key(keys.rooms_pending(city)), room, "{city}");
+            assert_eq!(
+                Slot::for_key(keys.channel_room_events(city)),
+                room,
                 "{city}"
             );
         }

@@ -9,12 +9,12 @@
 
 use std::time::Duration;
 
-use futures::future::join_all;
+use futures::{future::join_all, stream::BoxStream, StreamExt};
 use redis::{
     aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig},
-    cluster::ClusterClientBuilder,
+    cluster::{ClusterClient, ClusterClientBuilder, ClusterConfig},
     cluster_async::ClusterConnection,
-    Cmd, Pipeline, RedisFuture, Value,
+    Cmd, Pipeline, PushKind, RedisFuture, Value,
 };
 
 use crate::startup::StartError;
@@ -37,17 +37,11 @@ pub async fn connect(url: &str, cluster: bool) -> Result<RedisConn, StartError> 
         source,
     };
     if cluster {
-        let nodes: Vec<&str> = url.split(',').map(str::trim).collect();
-        let client = ClusterClientBuilder::new(nodes)
-            .connection_timeout(CONNECT_TIMEOUT)
-            .response_timeout(RESPONSE_TIMEOUT)
-            // A failover takes a few seconds: retries cover it, and the
-            // overall deadline keeps a request from hanging on it.
-            .overall_response_timeout(Some(Duration::from_secs(3)))
-            .retries(4)
-            .build()
+        let conn = cluster_client(url)
+            .map_err(fail)?
+            .get_async_connection()
+            .await
             .map_err(fail)?;
-        let conn = client.get_async_connection().await.map_err(fail)?;
         return Ok(RedisConn::Cluster(conn));
     }
     let client = redis::Client::open(url).map_err(fail)?;
@@ -59,6 +53,21 @@ pub async fn connect(url: &str, cluster: bool) -> Result<RedisConn, StartError> 
         .await
         .map(RedisConn::Single)
         .map_err(fail)
+}
+
+/// A cluster client for `url`'s comma-separated nodes, speaking RESP3 (the
+/// protocol sharded pub/sub arrives on).
+pub fn cluster_client(url: &str) -> redis::RedisResult<ClusterClient> {
+    let nodes: Vec<&str> = url.split(',').map(str::trim).collect();
+    ClusterClientBuilder::new(nodes)
+        .use_protocol(redis::ProtocolVersion::RESP3)
+        .connection_timeout(CONNECT_TIMEOUT)
+        .response_timeout(RESPONSE_TIMEOUT)
+        // A failover takes a few seconds: retries cover it, and the
+        // overall deadline keeps a request from hanging on it.
+        .overall_response_timeout(Some(Duration::from_secs(3)))
+        .retries(4)
+        .build()
 }
 
 impl RedisConn {
@@ -91,6 +100,122 @@ impl RedisConn {
             .collect(),
         }
     }
+}
+
+impl RedisConn {
+    /// Publishes one event: classic pub/sub on a single Redis, sharded
+    /// pub/sub (`SPUBLISH`) on a cluster, so only the channel's shard
+    /// carries it rather than every node.
+    pub async fn publish(&mut self, channel: &str, payload: &str) -> redis::RedisResult<()> {
+        redis::cmd(publish_command(self.is_cluster()))
+            .arg(channel)
+            .arg(payload)
+            .query_async::<i64>(self)
+            .await
+            .map(|_| ())
+    }
+
+    /// Publishes events in order per channel: one pipeline on a single
+    /// Redis; on a cluster one pipeline per channel (each channel is one
+    /// slot), side by side.
+    pub async fn publish_all(&mut self, events: &[(String, String)]) -> redis::RedisResult<()> {
+        let cluster = self.is_cluster();
+        let command = publish_command(cluster);
+        // One pipeline per channel on a cluster; one for all on a single Redis.
+        let mut per_channel: Vec<(&str, Pipeline)> = Vec::new();
+        for (channel, payload) in events {
+            let group = if cluster { channel.as_str() } else { "" };
+            let at = match per_channel.iter().position(|(g, _)| *g == group) {
+                Some(at) => at,
+                None => {
+                    per_channel.push((group, redis::pipe()));
+                    per_channel.len() - 1
+                }
+            };
+            per_channel[at]
+                .1
+                .cmd(command)
+                .arg(channel)
+                .arg(payload)
+                .ignore();
+        }
+        let sent = join_all(per_channel.iter().map(|(_, pipe)| {
+            let mut conn = self.clone();
+            async move { pipe.query_async::<()>(&mut conn).await }
+        }))
+        .await;
+        sent.into_iter().collect()
+    }
+}
+
+/// `PUBLISH`, or `SPUBLISH` on a cluster (also what room scripts call).
+pub fn publish_command(cluster: bool) -> &'static str {
+    if cluster {
+        "SPUBLISH"
+    } else {
+        "PUBLISH"
+    }
+}
+
+/// Messages on subscribed channels, as (channel, payload); the stream ends
+/// when the connection is lost (what was published meanwhile is gone:
+/// subscribe again and catch up).
+pub type Messages = BoxStream<'static, (String, String)>;
+
+/// Subscribes to `channels`: `SUBSCRIBE` on a single Redis, `SSUBSCRIBE` on
+/// a cluster (each channel at the one shard that owns it).
+pub async fn subscribe(
+    url: &str,
+    cluster: bool,
+    channels: &[String],
+) -> redis::RedisResult<Messages> {
+    if !cluster {
+        let mut pubsub = redis::Client::open(url)?.get_async_pubsub().await?;
+        for channel in channels {
+            pubsub.subscribe(channel).await?;
+        }
+        return Ok(pubsub
+            .into_on_message()
+            .filter_map(|message| async move {
+                let payload = message.get_payload::<String>().ok()?;
+                Some((message.get_channel_name().to_string(), payload))
+            })
+            .boxed());
+    }
+    let (pushes, received) = tokio::sync::mpsc::unbounded_channel();
+    let config = ClusterConfig::new().set_push_sender(pushes);
+    let mut conn = cluster_client(url)?
+        .get_async_connection_with_config(config)
+        .await?;
+    for channel in channels {
+        conn.ssubscribe(channel).await?;
+    }
+    let messages = tokio_stream_of(received)
+        .take_while(|push| std::future::ready(push.kind != PushKind::Disconnection));
+    Ok(messages
+        .filter_map(move |push| {
+            // The connection lives as long as the stream: it holds the
+            // subscriptions (and renews them after a failover).
+            let _alive = &conn;
+            async move {
+                if push.kind != PushKind::SMessage {
+                    return None;
+                }
+                let [channel, payload] = push.data.as_slice() else {
+                    return None;
+                };
+                let channel: String = redis::from_redis_value_ref(channel).ok()?;
+                let payload: String = redis::from_redis_value_ref(payload).ok()?;
+                Some((channel, payload))
+            }
+        })
+        .boxed())
+}
+
+fn tokio_stream_of<T: Send + 'static>(
+    mut received: tokio::sync::mpsc::UnboundedReceiver<T>,
+) -> BoxStream<'static, T> {
+    futures::stream::poll_fn(move |cx| received.poll_recv(cx)).boxed()
 }
 
 impl ConnectionLike for RedisConn {

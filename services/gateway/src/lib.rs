@@ -20,14 +20,24 @@ use hail_shared::{
     redis_conn,
     startup::{Application, StartError},
 };
-use socketioxide::{handler::ConnectHandler, SocketIo};
-use socketioxide_redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
+use socketioxide::{adapter::Adapter, handler::ConnectHandler, layer::SocketIoLayer, SocketIo};
+use socketioxide_redis::{ClusterAdapter, RedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 
 pub use state::AppState;
 
 /// The largest Socket.IO message a gateway reads at all (polling body or
 /// websocket message): a few event payloads' worth.
 const MAX_SOCKET_MESSAGE: usize = 64 * 1024;
+
+/// Serves `/` on the sockets (the adapter's type differs per branch, and
+/// `ns` needs the concrete one).
+macro_rules! serve_namespace {
+    ($io:expr) => {
+        $io.ns("/", realtime::on_connect.with(realtime::authenticate))
+            .await
+            .map_err(|e| StartError::Http(format!("socket.io namespace: {e}")))?
+    };
+}
 
 /// Connects to Redis, sets up Socket.IO with the Redis adapter (so several
 /// gateways behave as one) and binds `HAIL_GATEWAY_PORT` on `HAIL_GATEWAY_HOST`.
@@ -49,46 +59,87 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
         url: hail_shared::db::redact(&config.redis_url),
         source,
     };
-    // The adapter's driver speaks RESP3.
-    let separator = if config.redis_url.contains('?') {
-        '&'
-    } else {
-        '?'
-    };
-    let adapter_client =
-        redis::Client::open(format!("{}{separator}protocol=resp3", config.redis_url))
-            .map_err(redis_error)?;
-    let adapter = RedisAdapterCtr::new_with_redis_config(
-        &adapter_client,
-        RedisAdapterConfig::new().with_prefix(format!("{}socket.io", keys.prefix())),
-    )
-    .await
-    .map_err(redis_error)?;
-    let (layer, io) = SocketIo::builder()
+    let adapter_config =
+        RedisAdapterConfig::new().with_prefix(format!("{}socket.io", keys.prefix()));
+    let sockets = SocketIo::builder()
         // Past this a message is not even buffered: the connection closes.
         // Below it, handlers refuse payloads over 16 KiB with an error ack.
         .max_payload(MAX_SOCKET_MESSAGE as u64)
         .ws_max_message_size(MAX_SOCKET_MESSAGE)
         .ws_max_frame_size(MAX_SOCKET_MESSAGE)
-        .with_state(state.clone())
-        .with_adapter::<RedisAdapter<_>>(adapter)
-        .build_layer();
-    io.ns("/", realtime::on_connect.with(realtime::authenticate))
-        .await
-        .map_err(|e| StartError::Http(format!("socket.io namespace: {e}")))?;
+        .with_state(state.clone());
+    let parts = Parts {
+        state,
+        keys,
+        ping_queue,
+        ping_upstream,
+    };
+    // The adapter carries room broadcasts between gateways: on a cluster
+    // over sharded pub/sub. Its driver speaks RESP3.
+    if config.redis_cluster {
+        let client = redis_conn::cluster_client(&config.redis_url).map_err(redis_error)?;
+        let adapter = RedisAdapterCtr::new_with_cluster_config(&client, adapter_config)
+            .await
+            .map_err(redis_error)?;
+        let (layer, io) = sockets
+            .with_adapter::<ClusterAdapter<_>>(adapter)
+            .build_layer();
+        serve_namespace!(io);
+        assemble(config, parts, layer, io).await
+    } else {
+        let separator = if config.redis_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        let client = redis::Client::open(format!("{}{separator}protocol=resp3", config.redis_url))
+            .map_err(redis_error)?;
+        let adapter = RedisAdapterCtr::new_with_redis_config(&client, adapter_config)
+            .await
+            .map_err(redis_error)?;
+        let (layer, io) = sockets
+            .with_adapter::<RedisAdapter<_>>(adapter)
+            .build_layer();
+        serve_namespace!(io);
+        assemble(config, parts, layer, io).await
+    }
+}
 
+/// What the gateway is built from, whichever adapter carries its sockets.
+struct Parts {
+    state: AppState,
+    keys: Keys,
+    ping_queue: tokio::sync::mpsc::Receiver<realtime::pings::Queued>,
+    ping_upstream: realtime::pings::Upstream,
+}
+
+async fn assemble<A: Adapter>(
+    config: &Config,
+    parts: Parts,
+    layer: SocketIoLayer<A>,
+    io: SocketIo<A>,
+) -> Result<Application, StartError> {
+    let Parts {
+        state,
+        keys,
+        ping_queue,
+        ping_upstream,
+    } = parts;
     let bridge_state = state.clone();
     let socket_tasks = state.socket_tasks.clone();
     let limits = state.limits.clone();
     let router = routes::router(state, config).layer(layer);
     let (bridge_io, closing_io) = (io.clone(), io);
-    let redis_url = config.redis_url.clone();
+    let feed = realtime::bridge::Feed {
+        redis_url: config.redis_url.clone(),
+        cluster: config.redis_cluster,
+        keys,
+        cities: config.cities.all().iter().map(|c| c.id.clone()).collect(),
+    };
     Ok(
         Application::bind(config.gateway_host, config.ports.gateway, router)
             .await?
-            .with_background(move |stop| {
-                realtime::bridge::run(bridge_io, bridge_state, redis_url, keys, stop)
-            })
+            .with_background(move |stop| realtime::bridge::run(bridge_io, bridge_state, feed, stop))
             .with_background(move |stop| realtime::pings::run(ping_queue, ping_upstream, stop))
             .with_background(move |stop| async move {
                 let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));

@@ -56,16 +56,18 @@ async fn relay_batch(state: &AppState) -> Result<usize, RelayError> {
     if rows.is_empty() {
         return Ok(0);
     }
-    let mut pipe = redis::pipe();
-    for row in &rows {
-        let channel = match row.channel.as_str() {
-            channel::DRIVER_OFFERS => state.keys.channel_driver_offers(),
-            _ => state.keys.channel_trip_events(),
-        };
-        pipe.publish(channel, row.payload.to_string()).ignore();
-    }
+    let events: Vec<(String, String)> = rows
+        .iter()
+        .map(|row| {
+            let channel = match row.channel.as_str() {
+                channel::DRIVER_OFFERS => state.keys.channel_driver_offers(),
+                _ => state.keys.channel_trip_events(),
+            };
+            (channel, row.payload.to_string())
+        })
+        .collect();
     let mut redis = state.redis.clone();
-    pipe.query_async::<()>(&mut redis).await?;
+    redis.publish_all(&events).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     repo::delete_sent(&mut tx, &ids).await?;
     tx.commit().await?;

@@ -16,7 +16,7 @@
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use hail_shared::redis_conn::RedisConn;
+use hail_shared::redis_conn::{self, RedisConn};
 use hail_shared::{
     api::rooms::RoomState, cities::Cities, config::RoomConfig, keys::Keys, ApiError, ApiResult,
 };
@@ -27,11 +27,15 @@ use uuid::Uuid;
 
 use crate::{domain::rooms::RoomKey, repo};
 
+/// A room script: the prelude, then the action. `PUBLISH` names the
+/// command its events go out with (`SPUBLISH` on a cluster, on the city's
+/// rooms channel, which lives in the room's slot).
 macro_rules! room_script {
-    ($file:literal) => {
-        Script::new(concat!(
+    ($publish:expr, $file:literal) => {
+        Script::new(&format!(
+            "local PUBLISH = '{}'\n{}\n{}",
+            $publish,
             include_str!("../scripts/rooms/prelude.lua"),
-            "\n",
             include_str!(concat!("../scripts/rooms/", $file))
         ))
     };
@@ -50,16 +54,17 @@ struct Scripts {
 }
 
 impl Scripts {
-    fn load() -> Self {
+    fn load(cluster: bool) -> Self {
+        let publish = redis_conn::publish_command(cluster);
         Self {
-            get: room_script!("get.lua"),
-            join_driver: room_script!("join_driver.lua"),
-            leave_driver: room_script!("leave_driver.lua"),
-            join_rider: room_script!("join_rider.lua"),
-            leave_rider: room_script!("leave_rider.lua"),
-            select: room_script!("select.lua"),
-            respond: room_script!("respond.lua"),
-            cancel_ride: room_script!("cancel_ride.lua"),
+            get: room_script!(publish, "get.lua"),
+            join_driver: room_script!(publish, "join_driver.lua"),
+            leave_driver: room_script!(publish, "leave_driver.lua"),
+            join_rider: room_script!(publish, "join_rider.lua"),
+            leave_rider: room_script!(publish, "leave_rider.lua"),
+            select: room_script!(publish, "select.lua"),
+            respond: room_script!(publish, "respond.lua"),
+            cancel_ride: room_script!(publish, "cancel_ride.lua"),
         }
     }
 }
@@ -82,6 +87,8 @@ pub struct Room {
     departs_at: DateTime<Utc>,
     redis_key: String,
     drop_at: DateTime<Utc>,
+    /// The city whose rooms' slot it lives in.
+    city: String,
 }
 
 impl Room {
@@ -104,13 +111,14 @@ impl Rooms {
         config: RoomConfig,
         cities: Arc<Cities>,
     ) -> Self {
+        let scripts = Arc::new(Scripts::load(redis.is_cluster()));
         Self {
             redis,
             pool,
             keys,
             config,
             cities,
-            scripts: Arc::new(Scripts::load()),
+            scripts,
         }
     }
 
@@ -124,17 +132,19 @@ impl Rooms {
             Some(city) => format!("{}.{slot}", city.id),
             None => slot.to_string(),
         };
-        let timezone = city.unwrap_or(self.cities.default_city()).timezone;
+        let city = city.unwrap_or(self.cities.default_city());
+        let timezone = city.timezone;
         let config = &self.config;
         let departs_at = slot.departure(Utc::now(), timezone, config.grace);
         let local_date = departs_at.with_timezone(&timezone).date_naive();
-        let redis_key = self.keys.room(&key, local_date);
+        let redis_key = self.keys.room(&city.id, &key, local_date);
         let drop_at = departs_at + chrono::Duration::from_std(config.grace).unwrap_or_default();
         Ok(Room {
             key,
             departs_at,
             redis_key,
             drop_at,
+            city: city.id.clone(),
         })
     }
 
@@ -144,7 +154,7 @@ impl Rooms {
             rfc3339(room.departs_at),
             room.drop_at.timestamp_millis().to_string(),
         ];
-        let mut invocation = self.prepare(script, &room.redis_key, creation);
+        let mut invocation = self.prepare(script, &room.city, &room.redis_key, creation);
         for arg in args {
             invocation.arg(arg);
         }
@@ -160,15 +170,16 @@ impl Rooms {
     fn prepare<'a>(
         &self,
         script: &'a Script,
+        city: &str,
         redis_key: &str,
         creation: [String; 3],
     ) -> redis::ScriptInvocation<'a> {
         let mut invocation = script.prepare_invoke();
         invocation
             .key(redis_key)
-            .key(self.keys.rooms_pending())
+            .key(self.keys.rooms_pending(city))
             .arg(Utc::now().timestamp_millis())
-            .arg(self.keys.channel_room_events());
+            .arg(self.keys.channel_room_events(city));
         for arg in creation {
             invocation.arg(arg);
         }
@@ -306,9 +317,17 @@ impl Rooms {
     }
 
     async fn sweep(&self) -> Result<(), redis::RedisError> {
+        for city in self.cities.all() {
+            self.sweep_city(&city.id).await?;
+        }
+        Ok(())
+    }
+
+    async fn sweep_city(&self, city: &str) -> Result<(), redis::RedisError> {
         let mut redis = self.redis.clone();
+        let pending = self.keys.rooms_pending(city);
         let due: Vec<String> = redis::cmd("ZRANGEBYSCORE")
-            .arg(self.keys.rooms_pending())
+            .arg(&pending)
             .arg("-inf")
             .arg(Utc::now().timestamp_millis())
             .arg("LIMIT")
@@ -318,14 +337,12 @@ impl Rooms {
             .await?;
         for redis_key in due {
             let answer: Vec<String> = self
-                .prepare(&self.scripts.get, &redis_key, Default::default())
+                .prepare(&self.scripts.get, city, &redis_key, Default::default())
                 .invoke_async(&mut redis)
                 .await?;
             if answer.first().map(String::as_str) != Some("ok") {
                 // The room expired away: forget it.
-                redis
-                    .zrem::<_, _, ()>(self.keys.rooms_pending(), &redis_key)
-                    .await?;
+                redis.zrem::<_, _, ()>(&pending, &redis_key).await?;
             }
         }
         Ok(())

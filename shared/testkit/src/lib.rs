@@ -136,6 +136,11 @@ pub async fn spawn_app_on(servers: Servers, customize: impl FnOnce(&mut Config))
             .redis_url
             .clone()
             .or_else(|| std::env::var("REDIS_URL").ok()),
+        // `HAIL_REDIS_CLUSTER=true` with REDIS_URL listing the nodes runs
+        // a suite against a Redis Cluster (scripts/test.sh does).
+        "HAIL_REDIS_CLUSTER" if servers.redis_url.is_none() => {
+            std::env::var("HAIL_REDIS_CLUSTER").ok()
+        }
         "HAIL_JWT_SECRET" => Some(secret.clone()),
         "HAIL_INTERNAL_TOKEN" => Some(format!("internal-{}", Uuid::new_v4().simple())),
         "HAIL_REDIS_PREFIX" => Some(format!("test:{}:", Uuid::new_v4().simple())),
@@ -374,11 +379,10 @@ impl TestApp {
         hail_shared::keys::Keys::new(self.config.redis_prefix.clone()).driver_locations(city)
     }
 
-    /// A Redis connection for tests that inspect or seed keys.
-    pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.config.redis_url.as_str())
-            .unwrap()
-            .get_multiplexed_async_connection()
+    /// A Redis connection for tests that inspect or seed keys (to the
+    /// cluster, when the app runs on one).
+    pub async fn redis(&self) -> hail_shared::redis_conn::RedisConn {
+        hail_shared::redis_conn::connect(&self.config.redis_url, self.config.redis_cluster)
             .await
             .unwrap()
     }
@@ -392,6 +396,7 @@ impl Drop for TestApp {
         let admin_url = self.admin_url.clone();
         let db_name = self.db_name.clone();
         let redis_url = self.config.redis_url.clone();
+        let cluster = self.config.redis_cluster;
         let prefix = self.config.redis_prefix.clone();
         // Drop runs inside the test's runtime, which cannot be blocked on:
         // clean up from a thread with a runtime of its own.
@@ -412,17 +417,17 @@ impl Drop for TestApp {
                     .execute(&mut conn)
                     .await;
                 }
-                if let Ok(client) = redis::Client::open(redis_url.as_str()) {
-                    if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
-                        let keys: Vec<String> = redis::cmd("KEYS")
-                            .arg(format!("{prefix}*"))
-                            .query_async(&mut conn)
-                            .await
-                            .unwrap_or_default();
-                        if !keys.is_empty() {
-                            let _: Result<(), _> =
-                                redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
-                        }
+                if let Ok(mut conn) = hail_shared::redis_conn::connect(&redis_url, cluster).await {
+                    // On a cluster KEYS asks every master, and DEL goes
+                    // to each key's own slot.
+                    let keys: Vec<String> = redis::cmd("KEYS")
+                        .arg(format!("{prefix}*"))
+                        .query_async(&mut conn)
+                        .await
+                        .unwrap_or_default();
+                    if !keys.is_empty() {
+                        let _: Result<(), _> =
+                            redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
                     }
                 }
             });

@@ -156,7 +156,7 @@ impl Index {
             };
             let payload = serde_json::to_string(&event).unwrap_or_default();
             redis
-                .publish::<_, _, i64>(k.channel_driver_location(), payload)
+                .publish(&k.channel_driver_location(), &payload)
                 .await?;
         }
         Ok(PingOutcome::Recorded)

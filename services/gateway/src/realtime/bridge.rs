@@ -1,5 +1,7 @@
 //! The bridge from Redis to Socket.IO: one subscriber per gateway process on
-//! `trip:events`, `driver:location`, `driver:offers` and `room:events`.
+//! `trip:events`, `driver:location`, `driver:offers` and every city's rooms
+//! channel (sharded pub/sub on a Redis Cluster: each channel is read at the
+//! one shard that owns it).
 //!
 //! Every gateway receives every event, so each emits only to its own
 //! sockets (`local()`): a client hears each event once, through whichever
@@ -20,6 +22,7 @@ use hail_shared::{
     api::trips::TripStatus,
     events::{DriverEvent, DriverMessage, RoomMessage, TripEvent, TripLocation},
     keys::Keys,
+    redis_conn,
 };
 use socketioxide::{adapter::Adapter, SocketIo};
 use tokio_util::sync::CancellationToken;
@@ -27,19 +30,32 @@ use tokio_util::sync::CancellationToken;
 use super::{resync, room_driver, room_trip, room_user, Identity};
 use crate::state::AppState;
 
+/// Where the bridge reads from.
+pub struct Feed {
+    pub redis_url: String,
+    pub cluster: bool,
+    pub keys: Keys,
+    /// Every city's id (each has its rooms channel).
+    pub cities: Vec<String>,
+}
+
 pub async fn run<A: Adapter>(
     io: SocketIo<A>,
     state: AppState,
-    redis_url: String,
-    keys: Keys,
+    feed: Feed,
     stop: CancellationToken,
 ) {
-    let channels = [
+    let keys = &feed.keys;
+    let mut channels = vec![
         keys.channel_trip_events(),
         keys.channel_driver_location(),
         keys.channel_driver_offers(),
-        keys.channel_room_events(),
     ];
+    channels.extend(
+        feed.cities
+            .iter()
+            .map(|city| keys.channel_room_events(city)),
+    );
     let (mut locations, queued) = mpsc::channel::<String>(LOCATION_QUEUE);
     // Its own task, so positions never wait behind offers and trip updates;
     // owned here: it ends once this loop, its only sender, is done.
@@ -47,11 +63,8 @@ pub async fn run<A: Adapter>(
     let mut feed_was_lost = false;
     loop {
         let subscribed = async {
-            let client = redis::Client::open(redis_url.as_str())?;
-            let mut pubsub = client.get_async_pubsub().await?;
-            for channel in &channels {
-                pubsub.subscribe(channel).await?;
-            }
+            let mut messages =
+                redis_conn::subscribe(&feed.redis_url, feed.cluster, &channels).await?;
             if feed_was_lost {
                 // Pub/sub keeps nothing: whatever was published while this
                 // gateway was not subscribed is gone. Now that the feed is
@@ -68,12 +81,7 @@ pub async fn run<A: Adapter>(
                     }
                 }
             }
-            let mut messages = pubsub.on_message();
-            while let Some(message) = messages.next().await {
-                let Ok(payload) = message.get_payload::<String>() else {
-                    continue;
-                };
-                let channel = message.get_channel_name();
+            while let Some((channel, payload)) = messages.next().await {
                 if channel == channels[0] {
                     on_trip_event(&io, &payload).await;
                 } else if channel == channels[1] {

@@ -365,7 +365,7 @@ async fn a_driver_declines_by_socket_and_hears_revocations() {
 }
 
 /// What is left of a key's life, in milliseconds (-2: gone, -1: no expiry).
-async fn pttl(redis: &mut redis::aio::MultiplexedConnection, key: &str) -> i64 {
+async fn pttl(redis: &mut hail_shared::redis_conn::RedisConn, key: &str) -> i64 {
     redis::cmd("PTTL")
         .arg(key)
         .query_async(redis)
@@ -373,7 +373,7 @@ async fn pttl(redis: &mut redis::aio::MultiplexedConnection, key: &str) -> i64 {
         .unwrap()
 }
 
-async fn expire_in_secs(redis: &mut redis::aio::MultiplexedConnection, key: &str, secs: u64) {
+async fn expire_in_secs(redis: &mut hail_shared::redis_conn::RedisConn, key: &str, secs: u64) {
     let set: i64 = redis::cmd("EXPIRE")
         .arg(key)
         .arg(secs)

@@ -2,8 +2,10 @@
 -- changed and written back inside one script, so every room action is one
 -- atomic step (two drivers selecting one rider: the second sees the first).
 --
--- KEYS[1] the room's state key, KEYS[2] the rooms-with-pending-matches zset
--- ARGV[1] now (ms since the epoch)   ARGV[2] the room:events channel
+-- KEYS[1] the room's state key, KEYS[2] its city's rooms-with-pending-matches zset
+-- (one slot: see keys.rs). PUBLISH (set before this prelude) is PUBLISH, or
+-- SPUBLISH on a cluster.
+-- ARGV[1] now (ms since the epoch)   ARGV[2] the city's rooms events channel
 -- ARGV[3] public room key            ARGV[4] departure (RFC 3339)
 -- ARGV[5] when the room is dropped (ms since the epoch)
 -- ARGV[6..] the action's own arguments
@@ -126,10 +128,10 @@ local function finish(extra)
     else
       redis.call('ZREM', KEYS[2], KEYS[1])
     end
-    redis.call('PUBLISH', ARGV[2], '{"type":"state","state":' .. public .. '}')
+    redis.call(PUBLISH, ARGV[2], '{"type":"state","state":' .. public .. '}')
   end
   for _, n in ipairs(notices) do
-    redis.call('PUBLISH', ARGV[2], n)
+    redis.call(PUBLISH, ARGV[2], n)
   end
   return {'ok', public, extra or ''}
 end

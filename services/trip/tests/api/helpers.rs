@@ -47,45 +47,64 @@ pub fn kinds(events: &[DispatchEvent]) -> Vec<&str> {
     events.iter().map(|e| e.kind.as_str()).collect()
 }
 
-/// A subscription to Hail's channels (names without the prefix).
-pub async fn subscribe(app: &TestApp, channels: &[&str]) -> redis::aio::PubSub {
-    let client = redis::Client::open(app.config.redis_url.as_str()).unwrap();
-    let mut pubsub = client.get_async_pubsub().await.unwrap();
-    for channel in channels {
-        pubsub
-            .subscribe(format!("{}{channel}", app.config.redis_prefix))
+/// A subscription to Hail's channels (sharded on a cluster), with the
+/// messages read past while looking for a marker held for `next`.
+pub struct Channels {
+    messages: hail_shared::redis_conn::Messages,
+    held: std::collections::VecDeque<(String, Value)>,
+}
+
+/// Subscribes to Hail's channels (names without the prefix).
+pub async fn subscribe(app: &TestApp, channels: &[&str]) -> Channels {
+    let names: Vec<String> = channels
+        .iter()
+        .map(|channel| format!("{}{channel}", app.config.redis_prefix))
+        .collect();
+    let messages =
+        hail_shared::redis_conn::subscribe(&app.config.redis_url, app.config.redis_cluster, &names)
             .await
             .unwrap();
+    Channels {
+        messages,
+        held: Default::default(),
     }
-    pubsub
 }
 
 /// The next message's channel (without the prefix) and JSON payload.
-pub async fn next(app: &TestApp, pubsub: &mut redis::aio::PubSub) -> (String, Value) {
-    let message = tokio::time::timeout(SOON, futures::StreamExt::next(&mut pubsub.on_message()))
-        .await
-        .expect("a message within 5 s")
-        .expect("the subscription is open");
-    let channel = message
-        .get_channel_name()
+pub async fn next(app: &TestApp, channels: &mut Channels) -> (String, Value) {
+    if let Some(held) = channels.held.pop_front() {
+        return held;
+    }
+    read(app, channels).await
+}
+
+async fn read(app: &TestApp, channels: &mut Channels) -> (String, Value) {
+    let (channel, payload) =
+        tokio::time::timeout(SOON, futures::StreamExt::next(&mut channels.messages))
+            .await
+            .expect("a message within 5 s")
+            .expect("the subscription is open");
+    let channel = channel
         .trim_start_matches(app.config.redis_prefix.as_str())
         .to_string();
-    let payload: String = message.get_payload().unwrap();
     (channel, serde_json::from_str(&payload).unwrap())
 }
 
 /// Asserts that nothing was published on `driver:location` since the last
-/// message read: publishes a marker there and expects it to come next (a
-/// subscriber gets one connection's messages in the order Redis ran them).
-pub async fn nothing_published_before(app: &TestApp, pubsub: &mut redis::aio::PubSub) {
+/// message read: publishes a marker there and expects it to come before any
+/// position (one channel's messages arrive in the order Redis ran them;
+/// other channels' messages read meanwhile are held for `next`).
+pub async fn nothing_published_before(app: &TestApp, channels: &mut Channels) {
     let mut redis = app.redis().await;
     let channel = format!("{}driver:location", app.config.redis_prefix);
-    let _: i64 = redis::cmd("PUBLISH")
-        .arg(&channel)
-        .arg(r#"{"marker":true}"#)
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    let (_, message) = next(app, pubsub).await;
-    assert_eq!(message, json!({"marker": true}), "a position was published");
+    redis.publish(&channel, r#"{"marker":true}"#).await.unwrap();
+    loop {
+        let (name, message) = read(app, channels).await;
+        if name != "driver:location" {
+            channels.held.push_back((name, message));
+            continue;
+        }
+        assert_eq!(message, json!({"marker": true}), "a position was published");
+        return;
+    }
 }

@@ -210,7 +210,7 @@ async fn a_room_drops_itself_after_its_departure_and_grace() {
     let rider = app.register_rider().await;
     let room = join_rider(&app, &rider).await;
     let mut redis = app.redis().await;
-    let pattern = format!("{}room:{KEY}:*", app.config.redis_prefix);
+    let pattern = format!("{}rooms:{{sg}}:{KEY}:*", app.config.redis_prefix);
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(&pattern)
         .query_async(&mut redis)
