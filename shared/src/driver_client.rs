@@ -23,17 +23,20 @@ use crate::{
 };
 use reqwest::{Method, StatusCode};
 use serde::{de::DeserializeOwned, Serialize};
+
+use crate::upstream::Instances;
 use uuid::Uuid;
 
 #[derive(Clone)]
 pub struct DriverClient {
     http: reqwest::Client,
-    base_url: Arc<str>,
+    driver: Instances,
     token: Arc<str>,
 }
 
 impl DriverClient {
     pub fn new(
+        // One base URL, or several instances' (`crate::upstream`).
         base_url: &str,
         // The caller's own token (`hail_shared::internal::peer_token`).
         internal_token: &str,
@@ -46,7 +49,7 @@ impl DriverClient {
             .map_err(|e| StartError::Http(e.to_string()))?;
         Ok(Self {
             http,
-            base_url: base_url.trim_end_matches('/').into(),
+            driver: Instances::new(base_url),
             token: internal_token.into(),
         })
     }
@@ -163,14 +166,20 @@ impl DriverClient {
         path: &str,
         body: Option<&B>,
     ) -> Result<Option<R>, ApiError> {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base_url))
-            .header(INTERNAL_TOKEN_HEADER, &*self.token);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request.send().await.map_err(unavailable)?;
+        let response = self
+            .driver
+            .send(|base| {
+                let request = self
+                    .http
+                    .request(method.clone(), format!("{base}{path}"))
+                    .header(INTERNAL_TOKEN_HEADER, &*self.token);
+                match body {
+                    Some(body) => request.json(body),
+                    None => request,
+                }
+            })
+            .await
+            .map_err(unavailable)?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(unavailable)?;
         if status.is_success() {

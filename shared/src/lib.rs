@@ -20,5 +20,6 @@ pub mod redis_conn;
 pub mod server;
 pub mod startup;
 pub mod telemetry;
+pub mod upstream;
 
 pub use error::{ApiError, ApiResult};

@@ -110,14 +110,18 @@ async fn ask_trip_service(state: &AppState, holds: &[Hold]) -> ApiResult<Vec<Hol
     let unavailable = |err: reqwest::Error| {
         ApiError::Unavailable(format!("the trip service: {}", err.without_url()))
     };
+    let body = HoldsRequest {
+        holds: holds.to_vec(),
+    };
     let answer = state
-        .http
-        .post(format!("{}/internal/trips/holds", state.trip_url))
-        .header(INTERNAL_TOKEN_HEADER, &*state.trip_token)
-        .json(&HoldsRequest {
-            holds: holds.to_vec(),
+        .trip
+        .send(|base| {
+            state
+                .http
+                .post(format!("{base}/internal/trips/holds"))
+                .header(INTERNAL_TOKEN_HEADER, &*state.trip_token)
+                .json(&body)
         })
-        .send()
         .await
         .and_then(|r| r.error_for_status())
         .map_err(unavailable)?

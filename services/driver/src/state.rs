@@ -19,7 +19,7 @@ pub struct AppState {
     pub candidate_overfetch: usize,
     /// For asking the trip service about overdue claims (`claims`).
     pub http: reqwest::Client,
-    pub trip_url: Arc<str>,
+    pub trip: hail_shared::upstream::Instances,
     pub trip_token: Arc<str>,
     /// The cities served: `GET /drivers/me` names the one a driver is in.
     pub cities: Arc<hail_shared::cities::Cities>,
@@ -42,7 +42,7 @@ impl AppState {
             ),
             candidate_overfetch: config.dispatch.candidate_overfetch,
             http,
-            trip_url: config.upstreams.trip.trim_end_matches('/').into(),
+            trip: hail_shared::upstream::Instances::new(&config.upstreams.trip),
             trip_token: peer_token(&config.internal_token, Peer::Driver).into(),
         })
     }

@@ -47,10 +47,7 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
     let state = AppState::new(config, redis.clone(), pings)?;
     let ping_upstream = realtime::pings::Upstream {
         http: state.http.clone(),
-        url: format!(
-            "{}/internal/drivers/locations",
-            config.upstreams.driver.trim_end_matches('/')
-        ),
+        driver: state.upstreams.driver.clone(),
         token: state.presence_token.clone(),
     };
     let keys = Keys::new(config.redis_prefix.clone());

@@ -1,6 +1,7 @@
 use std::{sync::Arc, time::Duration};
 
 use hail_shared::redis_conn::RedisConn;
+use hail_shared::upstream::Instances;
 use hail_shared::{
     auth::TokenKeys,
     config::Config,
@@ -43,9 +44,9 @@ pub struct AppState {
 }
 
 pub struct Upstreams {
-    pub user: String,
-    pub driver: String,
-    pub trip: String,
+    pub user: Instances,
+    pub driver: Instances,
+    pub trip: Instances,
     /// Requests in flight to each service, at most `HAIL_GATEWAY_MAX_IN_FLIGHT`.
     in_flight: [Arc<Semaphore>; 3],
 }
@@ -68,7 +69,8 @@ impl Upstreams {
         })
     }
 
-    pub fn base_url(&self, upstream: Upstream) -> &str {
+    /// The service's instances (one URL behind a load balancer, or several).
+    pub fn instances(&self, upstream: Upstream) -> &Instances {
         match upstream {
             Upstream::User => &self.user,
             Upstream::Driver => &self.driver,
@@ -89,14 +91,13 @@ impl AppState {
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| StartError::Http(e.to_string()))?;
-        let trim = |url: &str| url.trim_end_matches('/').to_string();
         Ok(Self {
             tokens: TokenKeys::new(&config.jwt_secret, config.jwt_ttl),
             http,
             upstreams: Arc::new(Upstreams {
-                user: trim(&config.upstreams.user),
-                driver: trim(&config.upstreams.driver),
-                trip: trim(&config.upstreams.trip),
+                user: Instances::new(&config.upstreams.user),
+                driver: Instances::new(&config.upstreams.driver),
+                trip: Instances::new(&config.upstreams.trip),
                 in_flight: std::array::from_fn(|_| {
                     Arc::new(Semaphore::new(config.gateway_max_in_flight))
                 }),

@@ -225,15 +225,15 @@ pub(crate) async fn resync<A: Adapter>(socket: &SocketRef<A>, state: &AppState, 
 /// the gateway makes to an internal route, with a token of its own that the
 /// proxy never holds.
 async fn refresh_presence(state: &AppState, driver_id: Uuid) {
-    let url = format!(
-        "{}/internal/drivers/{driver_id}/presence",
-        state.upstreams.base_url(Upstream::Driver)
-    );
     let refreshed = state
-        .http
-        .post(&url)
-        .header(INTERNAL_TOKEN_HEADER, &*state.presence_token)
-        .send()
+        .upstreams
+        .instances(Upstream::Driver)
+        .send(|base| {
+            state
+                .http
+                .post(format!("{base}/internal/drivers/{driver_id}/presence"))
+                .header(INTERNAL_TOKEN_HEADER, &*state.presence_token)
+        })
         .await;
     if let Err(err) = refreshed {
         tracing::debug!(%driver_id, error = %err.without_url(), "presence refresh failed; retrying");

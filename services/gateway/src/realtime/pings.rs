@@ -46,8 +46,8 @@ pub struct Pings {
 /// What the worker needs to reach the driver service.
 pub struct Upstream {
     pub http: reqwest::Client,
-    /// `POST` target: the driver service's `/internal/drivers/locations`.
-    pub url: String,
+    /// The driver service's instances (`POST /internal/drivers/locations`).
+    pub driver: hail_shared::upstream::Instances,
     /// The realtime side's token (the proxy's opens no internal route).
     pub token: Arc<str>,
 }
@@ -115,11 +115,14 @@ async fn send(upstream: &Upstream, batch: Vec<Queued>) {
     };
     let answered = async {
         let response = upstream
-            .http
-            .post(&upstream.url)
-            .header(INTERNAL_TOKEN_HEADER, &*upstream.token)
-            .json(&body)
-            .send()
+            .driver
+            .send(|base| {
+                upstream
+                    .http
+                    .post(format!("{base}/internal/drivers/locations"))
+                    .header(INTERNAL_TOKEN_HEADER, &*upstream.token)
+                    .json(&body)
+            })
             .await?
             .error_for_status()?;
         response.json::<PingBatchResponse>().await

@@ -61,7 +61,7 @@ struct GatewayApi;
     ))]
 pub async fn openapi_json(State(state): State<AppState>) -> Result<Response, ApiError> {
     let upstreams = &state.upstreams;
-    let base_url = |upstream| upstreams.base_url(upstream).to_string();
+    let base_url = |upstream| upstreams.instances(upstream).pick().to_string();
     let sources = Sources {
         http: &state.http,
         base_url: &base_url,

@@ -110,16 +110,15 @@ async fn unknown_route() -> ApiError {
     ApiError::NotFound("no such route".into())
 }
 
-/// Ready when Redis and the three services are.
+/// Ready when Redis is, and one instance of each of the three services.
 async fn ready(state: AppState) -> Result<(), String> {
     let mut redis = state.redis.clone();
     redis_conn::ping(&mut redis).await?;
     for upstream in [Upstream::User, Upstream::Driver, Upstream::Trip] {
-        let url = format!("{}/readyz", state.upstreams.base_url(upstream));
         let ok = state
-            .http
-            .get(url)
-            .send()
+            .upstreams
+            .instances(upstream)
+            .send(|base| state.http.get(format!("{base}/readyz")))
             .await
             .map(|r| r.status().is_success())
             .unwrap_or(false);

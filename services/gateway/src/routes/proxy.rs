@@ -159,34 +159,39 @@ pub async fn call(state: &AppState, call: Call<'_>) -> Result<Answer, ApiError> 
     // Held until the answer is read: a service that is slow to answer gets
     // no more than its share, and the excess is refused at once.
     let _in_flight = state.upstreams.admit(call.upstream)?;
-    let base = state.upstreams.base_url(call.upstream);
-    let mut upstream = state
-        .http
-        .request(call.method, format!("{base}{}", call.path_and_query))
-        .header(INTERNAL_TOKEN_HEADER, &*state.proxy_token);
-    if let Some(peer) = call.peer {
-        upstream = upstream.header("x-forwarded-for", peer.ip().to_string());
-    }
-    if let Some(headers) = call.client_headers {
-        for name in FORWARDED_REQUEST_HEADERS {
-            if let Some(value) = headers.get(&name) {
-                upstream = upstream.header(name, value);
-            }
+    let build = |base: &str| {
+        let mut upstream = state
+            .http
+            .request(
+                call.method.clone(),
+                format!("{base}{}", call.path_and_query),
+            )
+            .header(INTERNAL_TOKEN_HEADER, &*state.proxy_token);
+        if let Some(peer) = call.peer {
+            upstream = upstream.header("x-forwarded-for", peer.ip().to_string());
         }
-    } else if !call.body.is_empty() {
-        upstream = upstream.header(header::CONTENT_TYPE, "application/json");
-    }
-    if let Some(id) = call.request_id {
-        upstream = upstream.header(REQUEST_ID_HEADER, id);
-    }
-    if let Some((user_id, role)) = call.caller {
-        upstream = upstream
-            .header(USER_ID_HEADER, user_id.to_string())
-            .header(USER_ROLE_HEADER, role.as_str());
-    }
-    if !call.body.is_empty() {
-        upstream = upstream.body(call.body);
-    }
+        if let Some(headers) = call.client_headers {
+            for name in FORWARDED_REQUEST_HEADERS {
+                if let Some(value) = headers.get(&name) {
+                    upstream = upstream.header(name, value);
+                }
+            }
+        } else if !call.body.is_empty() {
+            upstream = upstream.header(header::CONTENT_TYPE, "application/json");
+        }
+        if let Some(id) = &call.request_id {
+            upstream = upstream.header(REQUEST_ID_HEADER, id);
+        }
+        if let Some((user_id, role)) = call.caller {
+            upstream = upstream
+                .header(USER_ID_HEADER, user_id.to_string())
+                .header(USER_ROLE_HEADER, role.as_str());
+        }
+        if !call.body.is_empty() {
+            upstream = upstream.body(call.body.clone());
+        }
+        upstream
+    };
 
     let service = call.upstream.name();
     let unavailable = |err: reqwest::Error| {
@@ -196,7 +201,12 @@ pub async fn call(state: &AppState, call: Call<'_>) -> Result<Answer, ApiError> 
             "the {service} service is unavailable; try again shortly"
         ))
     };
-    let answer = upstream.send().await.map_err(unavailable)?;
+    let answer = state
+        .upstreams
+        .instances(call.upstream)
+        .send(build)
+        .await
+        .map_err(unavailable)?;
     let status = answer.status();
     let mut headers = HeaderMap::new();
     for name in FORWARDED_RESPONSE_HEADERS {
