@@ -212,10 +212,15 @@ impl From<sqlx::Error> for ApiError {
 
 impl From<redis::RedisError> for ApiError {
     fn from(err: redis::RedisError) -> Self {
+        // What passes with time is a 503: a lost connection, and on a
+        // cluster a failover under way (MOVED to a dead master, CLUSTERDOWN,
+        // TRYAGAIN, READONLY...), the errors Redis itself says to retry.
+        // What never will (a script error, a cross-slot call) is a bug.
         if err.is_io_error()
             || err.is_connection_dropped()
             || err.is_connection_refusal()
             || err.is_timeout()
+            || !matches!(err.retry_method(), redis::RetryMethod::NoRetry)
         {
             Self::Unavailable(format!("redis is unavailable: {err}"))
         } else {
@@ -293,6 +298,33 @@ fn describe_validation(error: &validator::ValidationError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failover_is_a_503_and_a_broken_script_a_500() {
+        use redis::{ErrorKind, ServerErrorKind};
+        for kind in [
+            ServerErrorKind::Moved,
+            ServerErrorKind::ClusterDown,
+            ServerErrorKind::TryAgain,
+            ServerErrorKind::MasterDown,
+            ServerErrorKind::ReadOnly,
+        ] {
+            let err = redis::RedisError::from((ErrorKind::Server(kind), "mid-failover"));
+            assert_eq!(
+                ApiError::from(err).status(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{kind:?}"
+            );
+        }
+        for kind in [ServerErrorKind::CrossSlot, ServerErrorKind::ResponseError] {
+            let err = redis::RedisError::from((ErrorKind::Server(kind), "a bug"));
+            assert_eq!(
+                ApiError::from(err).status(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "{kind:?}"
+            );
+        }
+    }
 
     #[test]
     fn every_error_renders_the_contract_shape() {

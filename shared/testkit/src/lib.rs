@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 mod api;
+pub mod cluster;
 pub mod faults;
 pub mod socket;
 
@@ -38,6 +39,11 @@ pub struct TestApp {
     running: HashMap<Service, Running>,
     extra: Vec<Running>,
     processes: HashMap<Service, faults::ServiceProcess>,
+    /// A fleet's gateways ([`spawn_fleet`]): REST calls take them in turn.
+    gateways: Vec<String>,
+    next_gateway: std::sync::atomic::AtomicUsize,
+    /// A fleet's processes, by service and instance number.
+    instances: Vec<(Service, usize, Option<faults::ServiceProcess>)>,
     db_name: String,
     admin_url: String,
 }
@@ -110,9 +116,73 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
 pub struct Servers {
     pub admin_database_url: Option<String>,
     pub redis_url: Option<String>,
+    /// `redis_url` lists the nodes of a Redis Cluster.
+    pub redis_cluster: bool,
 }
 
 pub async fn spawn_app_on(servers: Servers, customize: impl FnOnce(&mut Config)) -> TestApp {
+    let mut app = prepare(servers, customize).await;
+    for service in Service::ALL {
+        app.start(service).await;
+    }
+    app
+}
+
+/// Every service as `instances` processes of `hail serve` (`binary`), each
+/// knowing every instance of the others (`hail_shared::upstream`), as a
+/// fleet behind load balancers would run. REST calls take the gateways in
+/// turn; [`TestApp::gateway`] names one for a socket.
+pub async fn spawn_fleet(
+    binary: &std::path::Path,
+    servers: Servers,
+    instances: usize,
+    customize: impl FnOnce(&mut Config),
+) -> TestApp {
+    let mut app = prepare(servers, customize).await;
+    let ports: HashMap<Service, Vec<u16>> = Service::ALL
+        .iter()
+        .map(|s| (*s, (0..instances).map(|_| faults::free_port()).collect()))
+        .collect();
+    let list = |service: Service| {
+        ports[&service]
+            .iter()
+            .map(|p| format!("http://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    app.config.upstreams.user = list(Service::User);
+    app.config.upstreams.driver = list(Service::Driver);
+    app.config.upstreams.trip = list(Service::Trip);
+    app.gateways = list(Service::Gateway)
+        .split(',')
+        .map(String::from)
+        .collect();
+    app.gateway_url = app.gateways[0].clone();
+    let log = std::env::temp_dir().join(format!("{}.log", app.db_name));
+    for service in Service::ALL {
+        for (number, port) in ports[&service].iter().enumerate() {
+            let mut env = app.env();
+            let name = format!("HAIL_{}_PORT", service.to_string().to_uppercase());
+            env.retain(|(k, _)| *k != name);
+            env.push((name, port.to_string()));
+            let process =
+                faults::ServiceProcess::spawn(binary, &service.to_string(), &env, Some(&log));
+            app.instances.push((service, number, Some(process)));
+        }
+    }
+    for port in ports.values().flatten() {
+        assert!(
+            faults::wait_for_port(*port, Duration::from_secs(60)).await,
+            "a fleet instance did not listen on {port}; see {}",
+            log.display()
+        );
+    }
+    app
+}
+
+/// A fresh database and Redis prefix, and the configuration for them;
+/// nothing running yet.
+async fn prepare(servers: Servers, customize: impl FnOnce(&mut Config)) -> TestApp {
     // `HAIL_TEST_LOG=1` shows the services' logs (filter with RUST_LOG).
     if std::env::var_os("HAIL_TEST_LOG").is_some() {
         hail_shared::telemetry::init_tracing(hail_shared::config::LogFormat::Pretty);
@@ -141,6 +211,7 @@ pub async fn spawn_app_on(servers: Servers, customize: impl FnOnce(&mut Config))
         "HAIL_REDIS_CLUSTER" if servers.redis_url.is_none() => {
             std::env::var("HAIL_REDIS_CLUSTER").ok()
         }
+        "HAIL_REDIS_CLUSTER" => Some(servers.redis_cluster.to_string()),
         "HAIL_JWT_SECRET" => Some(secret.clone()),
         "HAIL_INTERNAL_TOKEN" => Some(format!("internal-{}", Uuid::new_v4().simple())),
         "HAIL_REDIS_PREFIX" => Some(format!("test:{}:", Uuid::new_v4().simple())),
@@ -170,6 +241,9 @@ pub async fn spawn_app_on(servers: Servers, customize: impl FnOnce(&mut Config))
         running: HashMap::new(),
         extra: Vec::new(),
         processes: HashMap::new(),
+        gateways: Vec::new(),
+        next_gateway: Default::default(),
+        instances: Vec::new(),
         db_name,
         admin_url,
     };
@@ -180,9 +254,6 @@ pub async fn spawn_app_on(servers: Servers, customize: impl FnOnce(&mut Config))
         let port = faults::free_port();
         app.config.ports.trip = port;
         app.config.upstreams.trip = format!("http://127.0.0.1:{port}");
-    }
-    for service in Service::ALL {
-        app.start(service).await;
     }
     app
 }
@@ -265,6 +336,7 @@ impl TestApp {
             ("HAIL_ENV", "dev".to_string()),
             ("DATABASE_URL", c.database_url.clone()),
             ("REDIS_URL", c.redis_url.clone()),
+            ("HAIL_REDIS_CLUSTER", c.redis_cluster.to_string()),
             ("HAIL_DATABASE_POOL_SIZE", c.database_pool_size.to_string()),
             ("HAIL_REDIS_PREFIX", c.redis_prefix.clone()),
             ("HAIL_JWT_SECRET", c.jwt_secret.clone()),
@@ -319,7 +391,29 @@ impl TestApp {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.gateway_url)
+        if self.gateways.is_empty() {
+            return format!("{}{path}", self.gateway_url);
+        }
+        let next = self
+            .next_gateway
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{}{path}", self.gateways[next % self.gateways.len()])
+    }
+
+    /// A fleet's gateway number `n` (for a socket there).
+    pub fn gateway(&self, n: usize) -> &str {
+        &self.gateways[n % self.gateways.len()]
+    }
+
+    /// SIGKILLs a fleet's instance number `n` of `service`.
+    pub fn kill_instance(&mut self, service: Service, n: usize) {
+        for (s, number, process) in &mut self.instances {
+            if *s == service && *number == n {
+                if let Some(mut process) = process.take() {
+                    process.kill();
+                }
+            }
+        }
     }
 
     /// The token `peer` presents to the services (`hail_shared::internal`).
@@ -390,6 +484,11 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        for (_, _, process) in &mut self.instances {
+            if let Some(mut process) = process.take() {
+                process.kill();
+            }
+        }
         for running in self.running.values().chain(&self.extra) {
             running.shutdown.cancel();
         }
