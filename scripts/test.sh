@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/provision.sh
 source scripts/lib/frontend.sh
+source scripts/lib/cluster.sh
 
 ensure_toolchain
 ensure_node
@@ -17,8 +18,16 @@ log "checking formatting"
 cargo fmt --all -- --check || die "run 'cargo fmt --all' and commit the result"
 log "linting (clippy, warnings are errors)"
 cargo clippy --locked --workspace --all-targets --quiet -- -D warnings
-log "running the Rust tests (each test gets its own database and Redis prefix)"
+log "running the Rust tests (each test gets its own database and Redis prefix; tests/cluster.rs starts Redis Clusters and fleets of its own)"
 cargo test --locked --workspace
+log "running the matching, claim, race, rooms, events and realtime suites again, on a Redis Cluster"
+start_redis_cluster
+trap stop_redis_cluster EXIT
+HAIL_REDIS_CLUSTER=true REDIS_URL="$HAIL_CLUSTER_URL" \
+  cargo test --locked -p hail-driver -p hail-trip -p hail-gateway --test api -- \
+  location:: cities:: internal:: matching:: claims:: races:: rooms:: events:: dispatch:: lifecycle:: realtime:: pings::
+stop_redis_cluster
+trap - EXIT
 log "building hail (for the browser test and the API fuzzing)"
 cargo build --locked --bin hail
 frontend_test
