@@ -16,6 +16,8 @@ use rust_socketio::{
     asynchronous::{Client, ClientBuilder},
     Payload, TransportType,
 };
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -23,8 +25,12 @@ use uuid::Uuid;
 
 #[derive(Clone)]
 pub struct Api {
+    /// The first gateway (sockets connect there).
     pub gateway: String,
-    base: String,
+    /// Every gateway's `/api/v1`: calls take them in turn (`--gateway`
+    /// may list several, as behind a load balancer).
+    bases: Arc<[String]>,
+    next: Arc<AtomicUsize>,
     http: reqwest::Client,
 }
 
@@ -83,17 +89,29 @@ impl Session {
 }
 
 impl Api {
-    pub fn new(gateway: &str) -> anyhow::Result<Self> {
-        let gateway = gateway.trim_end_matches('/').to_string();
-        reqwest::Url::parse(&gateway).with_context(|| {
-            format!("--gateway {gateway:?} is not a URL (e.g. http://localhost:3000)")
-        })?;
+    fn base(&self) -> &str {
+        let next = self.next.fetch_add(1, Ordering::Relaxed);
+        &self.bases[next % self.bases.len()]
+    }
+
+    pub fn new(gateways: &str) -> anyhow::Result<Self> {
+        let gateways: Vec<String> = gateways
+            .split(',')
+            .map(|g| g.trim().trim_end_matches('/').to_string())
+            .collect();
+        for gateway in &gateways {
+            reqwest::Url::parse(gateway).with_context(|| {
+                format!("--gateway {gateway:?} is not a URL (e.g. http://localhost:3000, or several separated by commas)")
+            })?;
+        }
+        let gateway = gateways[0].clone();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(15))
             .pool_max_idle_per_host(256)
             .build()?;
         Ok(Self {
-            base: format!("{gateway}/api/v1"),
+            bases: gateways.iter().map(|g| format!("{g}/api/v1")).collect(),
+            next: Arc::new(AtomicUsize::new(0)),
             gateway,
             http,
         })
@@ -133,7 +151,7 @@ impl Api {
         let response = loop {
             let mut request = self
                 .http
-                .request(method.clone(), format!("{}{path}", self.base));
+                .request(method.clone(), format!("{}{path}", self.base()));
             if let Some(token) = token {
                 request = request.bearer_auth(token);
             }

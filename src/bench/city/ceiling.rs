@@ -45,8 +45,8 @@ const CLAIM_TTL_SECS: u64 = 30;
 const SEED_CONCURRENCY: usize = 64;
 
 /// One multiplexed connection to the stack's Redis, as a service holds.
-pub(super) async fn connect(url: &str) -> anyhow::Result<RedisConn> {
-    redis_conn::connect(url, false)
+pub(super) async fn connect(url: &str, cluster: bool) -> anyhow::Result<RedisConn> {
+    redis_conn::connect(url, cluster)
         .await
         .with_context(|| format!("Redis does not answer at {url} (pass --redis or REDIS_URL)"))
 }

@@ -60,8 +60,15 @@ impl Outcome {
 pub(super) async fn run(phase: &TripPhase<'_>, report: &mut Report) -> anyhow::Result<()> {
     let args = phase.args;
     eprintln!("[dispatch] {} requests at {}/s", args.requests, args.rate);
+    let before = phase.cpu.now();
     let (sent, achieved_rate) = request_all(phase).await;
     let d = settle(phase, &sent).await?;
+    if !phase.cpu.is_empty() {
+        report.row(
+            "CPU-seconds per 1,000 dispatches (request to offer; the fleet's keep-alive pings included)",
+            super::cpu::per_unit(&before, &phase.cpu.now(), d.trips.len() as u64, 1_000.0),
+        );
+    }
     let what = if d.auto {
         "request -> ASSIGNED on the driver's socket (auto mode)"
     } else {

@@ -12,6 +12,7 @@ use futures::{stream, StreamExt};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde_json::{json, Value};
 
+use super::cpu::{per_unit, CpuMeter};
 use super::{ceiling::Ceiling, fleet::Fleet, report::Report, CityArgs};
 use crate::{bench::latency::Latencies, simulate::api::Api};
 
@@ -20,13 +21,21 @@ pub(super) async fn run(
     fleet: &Fleet,
     ceiling: &Ceiling,
     args: &CityArgs,
+    cpu: &CpuMeter,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     eprintln!(
         "[ingest] {} s of REST pings, {} in flight",
         args.ingest_secs, args.concurrency
     );
+    let before = cpu.now();
     let (rate, lat) = through_the_gateway(api, fleet, args).await?;
+    if !cpu.is_empty() {
+        report.row(
+            "CPU-seconds per 100,000 REST pings",
+            per_unit(&before, &cpu.now(), lat.len(), 100_000.0),
+        );
+    }
     eprintln!("[ingest] the same ping script straight against Redis");
     let (redis_rate, redis_lat) = ceiling
         .ingest(args.concurrency, Duration::from_secs(args.ingest_secs))

@@ -28,6 +28,7 @@
 //! `report` (the table).
 
 mod ceiling;
+mod cpu;
 mod dense;
 pub(super) mod dispatch;
 pub(super) mod fleet;
@@ -45,6 +46,7 @@ use std::{
 
 use uuid::Uuid;
 
+use self::cpu::CpuMeter;
 pub use self::dense::DenseArgs;
 use self::{
     ceiling::Ceiling,
@@ -65,13 +67,23 @@ pub enum Scenario {
 
 #[derive(clap::Args, Debug)]
 pub struct CityArgs {
-    /// The gateway to measure.
+    /// The gateway to measure (or several, comma-separated: calls take them
+    /// in turn).
     #[arg(long, default_value = "http://localhost:3000")]
     pub gateway: String,
     /// The Redis the stack uses, for the raw-Redis ceiling (keys under a
-    /// fresh `bench-ceiling:` prefix, deleted afterwards).
+    /// fresh `bench-ceiling:` prefix, deleted afterwards); with
+    /// `--redis-cluster`, a comma-separated list of cluster nodes.
     #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
     pub redis: String,
+    /// The stack's Redis is a Redis Cluster.
+    #[arg(long, env = "HAIL_REDIS_CLUSTER", default_value_t = false)]
+    pub redis_cluster: bool,
+    /// A stack process to report the CPU time of, as `name=pid` (repeat
+    /// the flag; processes sharing a name add up): CPU-seconds per 100,000
+    /// REST pings and per 1,000 dispatches, from `/proc/<pid>/stat`.
+    #[arg(long = "cpu")]
+    pub cpu: Vec<String>,
     /// Online drivers in the city.
     #[arg(long, default_value_t = 10_000)]
     pub drivers: usize,
@@ -153,6 +165,7 @@ struct TripPhase<'a> {
     heard: &'a Arc<Heard>,
     args: &'a CityArgs,
     redis_step: &'a Latencies,
+    cpu: &'a CpuMeter,
 }
 
 impl TripPhase<'_> {
@@ -179,7 +192,8 @@ async fn run(scenario: Scenario, args: &CityArgs, dense: Option<&DenseArgs>) -> 
     let plan = Plan::new(scenario, args);
     let api = Api::new(&args.gateway)?;
     api.ready().await?;
-    let redis = ceiling::connect(&args.redis).await?;
+    let redis = ceiling::connect(&args.redis, args.redis_cluster).await?;
+    let cpu = CpuMeter::new(&args.cpu)?;
     anyhow::ensure!(
         plan.watched <= args.drivers,
         "--drivers {} is fewer than the {} watched drivers the scenario needs: raise --drivers or lower --requests/--redispatches",
@@ -209,7 +223,7 @@ async fn run(scenario: Scenario, args: &CityArgs, dense: Option<&DenseArgs>) -> 
     };
     let ceiling = Ceiling::new(redis, args.drivers).await?;
     if plan.ingest {
-        ingest::run(&api, &fleet, &ceiling, args, &mut report).await?;
+        ingest::run(&api, &fleet, &ceiling, args, &cpu, &mut report).await?;
     }
     if let Some(dense) = dense {
         socket_ingest::run(
@@ -224,7 +238,7 @@ async fn run(scenario: Scenario, args: &CityArgs, dense: Option<&DenseArgs>) -> 
     }
     let keepalive = KeepAlive::start(api.clone(), fleet.clone(), args.keepalive);
     if plan.riders > 0 {
-        trip_phases(&api, &fleet, &ceiling, &plan, args, &mut report).await?;
+        trip_phases(&api, &fleet, &ceiling, &plan, args, &cpu, &mut report).await?;
     }
     keepalive.stop().await;
     ceiling.clean().await;
@@ -244,6 +258,7 @@ async fn trip_phases(
     ceiling: &Ceiling,
     plan: &Plan,
     args: &CityArgs,
+    cpu: &CpuMeter,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     eprintln!(
@@ -262,6 +277,7 @@ async fn trip_phases(
         heard: &heard,
         args,
         redis_step: &redis_step,
+        cpu,
     };
     if plan.dispatch {
         dispatch::run(&phase, report).await?;

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Scale-out, measured (issue 17; figures in BENCHMARKS.md): `hail bench all`
+# against Hail as separate processes on this machine, three times:
+#   single   a private Redis, one instance of every service
+#   cluster1 a private Redis Cluster (3 masters + 3 replicas), one of each
+#   cluster2 the same cluster, two of each (the bench's calls take both
+#            gateways in turn; every service lists every instance of the others)
+# Each run reports, beside its latencies, the CPU-seconds every kind of
+# process used per 100,000 REST pings and per 1,000 dispatches (from
+# /proc/<pid>/stat), Redis included.
+#
+#   ./scripts/scaleout.sh [single|cluster1|cluster2 ...] [-- extra hail bench args]
+# Defaults: all three runs, --drivers 2000 --requests 1000 --rate 100.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/provision.sh
+source scripts/lib/stack.sh
+source scripts/lib/cluster.sh
+
+RUNS=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do RUNS+=("$1"); shift; done
+[ "${1:-}" = "--" ] && shift
+[ ${#RUNS[@]} -gt 0 ] || RUNS=(single cluster1 cluster2)
+BENCH_ARGS=(--drivers 2000 --requests 1000 --rate 100 "$@")
+
+ensure_toolchain
+ensure_postgres
+ensure_fault_tools
+log "building hail (release)"
+cargo build --release --locked --bin hail
+HAIL=$HAIL_ROOT/target/release/hail
+OUT=$HAIL_DATA_DIR/scaleout
+mkdir -p "$OUT"
+
+PIDS=()
+SINGLE_PORT=
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  PIDS=()
+  stop_redis_cluster
+  if [ -n "$SINGLE_PORT" ]; then
+    redis-cli -p "$SINGLE_PORT" shutdown nosave >/dev/null 2>&1 || true
+    SINGLE_PORT=
+  fi
+}
+trap cleanup EXIT
+
+# start_services RUN REDIS_URL CLUSTER INSTANCES: prints the --cpu and
+# --gateway arguments for the bench on stdout's last line.
+run_one() {
+  local run=$1 redis_url=$2 cluster=$3 instances=$4
+  local db="hail_scaleout_${run}_$(date +%s)" log="$OUT/$run.log"
+  local cpu=() gateways=() urls_user=() urls_driver=() urls_trip=()
+  declare -A port
+  local svc i
+  for svc in user driver trip gateway; do
+    for ((i = 1; i <= instances; i++)); do port[$svc$i]=$(free_port); done
+  done
+  for ((i = 1; i <= instances; i++)); do
+    urls_user+=("http://127.0.0.1:${port[user$i]}")
+    urls_driver+=("http://127.0.0.1:${port[driver$i]}")
+    urls_trip+=("http://127.0.0.1:${port[trip$i]}")
+    gateways+=("http://127.0.0.1:${port[gateway$i]}")
+  done
+  local join
+  join() { local IFS=,; echo "$*"; }
+  export HAIL_ENV=dev DATABASE_URL=$(database_url_for "$db") REDIS_URL=$redis_url \
+    HAIL_REDIS_CLUSTER=$cluster HAIL_REDIS_PREFIX="scaleout:" RUST_LOG=warn \
+    HAIL_USER_URL=$(join "${urls_user[@]}") HAIL_DRIVER_URL=$(join "${urls_driver[@]}") \
+    HAIL_TRIP_URL=$(join "${urls_trip[@]}") HAIL_GATEWAY_HOST=127.0.0.1 \
+    HAIL_RIDER_CANCEL_LIMIT=100000 HAIL_RATE_LIMIT_SOCKET_EVENTS_PER_MIN=60000000 \
+    HAIL_RATE_LIMIT_SOCKET_EVENTS_BURST=100000
+  "$HAIL" migrate >"$log" 2>&1 || die "hail migrate failed; see $log"
+  for svc in user driver trip gateway; do
+    for ((i = 1; i <= instances; i++)); do
+      local var="HAIL_${svc^^}_PORT"
+      env "$var=${port[$svc$i]}" "$HAIL" serve "$svc" >>"$log" 2>&1 &
+      PIDS+=($!)
+      cpu+=(--cpu "$svc=$!")
+    done
+  done
+  local gateway
+  for gateway in "${gateways[@]}"; do
+    for ((i = 0; i < 600; i++)); do
+      curl -fsS "$gateway/readyz" >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+    curl -fsS "$gateway/readyz" >/dev/null 2>&1 || die "$gateway never became ready; see $log"
+  done
+  local redis_pids=()
+  if [ "$cluster" = true ]; then
+    for i in "${CLUSTER_PORTS[@]}"; do redis_pids+=("$(cat "$CLUSTER_DIR/$i.pid")"); done
+  else
+    redis_pids+=("$(cat "$OUT/redis.pid")")
+  fi
+  for i in "${redis_pids[@]}"; do cpu+=(--cpu "redis=$i"); done
+  local flags=()
+  [ "$cluster" = true ] && flags+=(--redis-cluster)
+  log "$run: hail bench all through $(join "${gateways[@]}") (log: $log)"
+  "$HAIL" bench all --gateway "$(join "${gateways[@]}")" --redis "$redis_url" "${flags[@]}" \
+    "${cpu[@]}" "${BENCH_ARGS[@]}" | tee "$OUT/$run.md"
+  cleanup
+}
+
+for run in "${RUNS[@]}"; do
+  case $run in
+    single)
+      SINGLE_PORT=$(free_port)
+      redis-server --port "$SINGLE_PORT" --bind 127.0.0.1 --daemonize yes --save "" --appendonly no \
+        --dir "$OUT" --logfile "$OUT/redis.log" --pidfile "$OUT/redis.pid" >/dev/null
+      wait_for_port 127.0.0.1 "$SINGLE_PORT" 10 || die "the private Redis did not start"
+      run_one single "redis://127.0.0.1:$SINGLE_PORT" false 1
+      ;;
+    cluster1 | cluster2)
+      start_redis_cluster
+      run_one "$run" "$HAIL_CLUSTER_URL" true "${run#cluster}"
+      ;;
+    *) die "unknown run $run: use single, cluster1 or cluster2" ;;
+  esac
+done
+log "tables in $OUT/*.md"
