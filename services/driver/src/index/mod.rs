@@ -273,8 +273,14 @@ impl Index {
             .arg(ttl_secs.max(1))
             .invoke_async(redis)
             .await?;
-        self.sync_answer(redis, driver_id, &answer).await?;
-        Ok(answer.first().is_some_and(|won| won == "1"))
+        let won = answer.first().is_some_and(|won| won == "1");
+        // The claim stands once its script ran: the index step only takes
+        // the driver out of searches that would pass it over anyway (its
+        // lock is checked), so a failure there is not the claim's.
+        if let Err(err) = self.sync_answer(redis, driver_id, &answer).await {
+            tracing::warn!(%driver_id, error = %err, "claimed driver left in its city's index until its next ping");
+        }
+        Ok(won)
     }
 
     /// Shows `trip_id`'s offer to the driver while the trip holds its claim.
