@@ -9,7 +9,9 @@ CLUSTER_PORTS=()
 # Six ports in a row, each free along with its cluster bus port (+10000).
 free_cluster_ports() {
   local base p ok
-  for base in $(shuf -i 20000-29000 -n 40); do
+  # Below 22768, so the bus ports (+10000) stay under the ephemeral range
+  # (32768 and up) where other programs' bind(0) land.
+  for base in $(shuf -i 20000-22700 -n 40); do
     ok=1
     for p in $(seq "$base" $((base + 5))); do
       if port_open 127.0.0.1 "$p" || port_open 127.0.0.1 $((p + 10000)); then
@@ -22,7 +24,7 @@ free_cluster_ports() {
       return
     fi
   done
-  die "found no six free ports in a row for a Redis Cluster between 20000 and 29000"
+  die "found no six free ports in a row for a Redis Cluster between 20000 and 22705"
 }
 
 start_redis_cluster() {
