@@ -5,6 +5,7 @@
 
 mod cities;
 mod helpers;
+mod index_order;
 mod internal;
 mod location;
 mod status;

@@ -1,0 +1,107 @@
+//! A driver's steps and its city's index are separate scripts (they live in
+//! different slots of a Redis Cluster): the index must still end as the
+//! newest step of the driver says, whatever order the index steps land in.
+
+use std::sync::Arc;
+
+use hail_driver::index::{Index, Stamp};
+use hail_shared::keys::Keys;
+use redis::AsyncCommands;
+
+use crate::helpers::*;
+
+fn index_of(app: &TestApp) -> (Index, Keys) {
+    let keys = Keys::new(app.config.redis_prefix.clone());
+    (
+        Index::new(keys.clone(), Arc::clone(&app.config.cities)),
+        keys,
+    )
+}
+
+async fn indexed(app: &TestApp, keys: &Keys, driver: &Account) -> bool {
+    let mut redis = app.redis().await;
+    let score: Option<f64> = redis
+        .zscore(keys.driver_locations("sg"), driver.id.to_string())
+        .await
+        .unwrap();
+    score.is_some()
+}
+
+#[tokio::test]
+async fn a_late_index_step_never_undoes_a_newer_one() {
+    let app = spawn_app().await;
+    let driver = online_at(&app, PICKUP).await;
+    let (index, keys) = index_of(&app);
+    let mut redis = app.redis().await;
+    let seq: String = redis
+        .hget(keys.driver_position(driver.id), "seq")
+        .await
+        .unwrap();
+    let seq: u64 = seq.parse().unwrap();
+    assert!(indexed(&app, &keys, &driver).await);
+
+    // A step older than the ping that indexed the driver says "drop": late.
+    let stale = |seq: u64, matchable: bool| Stamp {
+        seq: seq.to_string(),
+        city: Some("sg".into()),
+        matchable,
+        lng: PICKUP.lng.to_string(),
+        lat: PICKUP.lat.to_string(),
+    };
+    index
+        .sync(&mut redis, driver.id, &stale(seq - 1, false))
+        .await
+        .unwrap();
+    assert!(
+        indexed(&app, &keys, &driver).await,
+        "an older drop undid the ping"
+    );
+
+    // Claimed now (its own step drops it), then an "add" stamped before the
+    // claim lands: the claimed driver stays out.
+    let trip_id = uuid::Uuid::new_v4();
+    let claim = json!({"claims": [{"trip_id": trip_id, "city": "sg", "drivers": [driver.id]}], "ttl_secs": 30});
+    let response = internal(&app, "/internal/drivers/claims", Peer::Trip, &claim).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        !indexed(&app, &keys, &driver).await,
+        "a claimed driver is indexed"
+    );
+    index
+        .sync(&mut redis, driver.id, &stale(seq + 1, true))
+        .await
+        .unwrap();
+    assert!(
+        !indexed(&app, &keys, &driver).await,
+        "an older add undid the claim"
+    );
+}
+
+#[tokio::test]
+async fn pings_racing_a_driver_going_offline_never_leave_it_indexed() {
+    let app = spawn_app().await;
+    let driver = online_at(&app, PICKUP).await;
+    let keys = Keys::new(app.config.redis_prefix.clone());
+    for round in 0..20 {
+        assert_eq!(
+            set_status(&app, &driver, "online").await.status(),
+            StatusCode::OK
+        );
+        let ping = |i: u32| {
+            let at = PICKUP.north(0.01 * f64::from(i));
+            locate(&app, &driver, json!({"lat": at.lat, "lng": at.lng}))
+        };
+        let (offline, _, _, _, _) = tokio::join!(
+            set_status(&app, &driver, "offline"),
+            ping(1),
+            ping(2),
+            ping(3),
+            ping(4)
+        );
+        assert_eq!(offline.status(), StatusCode::OK);
+        assert!(
+            !indexed(&app, &keys, &driver).await,
+            "round {round}: an OFFLINE driver is in the index"
+        );
+    }
+}
