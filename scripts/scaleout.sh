@@ -5,11 +5,16 @@
 #   cluster1 a private Redis Cluster (3 masters + 3 replicas), one of each
 #   cluster2 the same cluster, two of each (the bench's calls take both
 #            gateways in turn; every service lists every instance of the others)
+#   bare1    a cluster of 3 masters and no replicas, one of each (what the
+#            cluster itself costs, without replication)
+# Every run gives each service the same Postgres connections in all (the
+# default 16 + 8, split between its instances): this machine's Postgres
+# allows 100.
 # Each run reports, beside its latencies, the CPU-seconds every kind of
 # process used per 100,000 REST pings and per 1,000 dispatches (from
 # /proc/<pid>/stat), Redis included.
 #
-#   ./scripts/scaleout.sh [single|cluster1|cluster2 ...] [-- extra hail bench args]
+#   ./scripts/scaleout.sh [single|cluster1|cluster2|bare1 ...] [-- extra hail bench args]
 # Defaults: all three runs, --drivers 2000 --requests 1000 --rate 100.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,7 +76,8 @@ run_one() {
     HAIL_USER_URL=$(join "${urls_user[@]}") HAIL_DRIVER_URL=$(join "${urls_driver[@]}") \
     HAIL_TRIP_URL=$(join "${urls_trip[@]}") HAIL_GATEWAY_HOST=127.0.0.1 \
     HAIL_RIDER_CANCEL_LIMIT=100000 HAIL_RATE_LIMIT_SOCKET_EVENTS_PER_MIN=60000000 \
-    HAIL_RATE_LIMIT_SOCKET_EVENTS_BURST=100000
+    HAIL_RATE_LIMIT_SOCKET_EVENTS_BURST=100000 \
+    HAIL_DATABASE_POOL_SIZE=$((16 / instances)) HAIL_DATABASE_BACKGROUND_POOL_SIZE=$((8 / instances))
   "$HAIL" migrate >"$log" 2>&1 || die "hail migrate failed; see $log"
   for svc in user driver trip gateway; do
     for ((i = 1; i <= instances; i++)); do
@@ -89,13 +95,17 @@ run_one() {
     done
     curl -fsS "$gateway/readyz" >/dev/null 2>&1 || die "$gateway never became ready; see $log"
   done
-  local redis_pids=()
   if [ "$cluster" = true ]; then
-    for i in "${CLUSTER_PORTS[@]}"; do redis_pids+=("$(cat "$CLUSTER_DIR/$i.pid")"); done
+    # Masters and replicas apart: a replica replays every write it is sent.
+    local role
+    for i in "${CLUSTER_PORTS[@]}"; do
+      role=$(redis-cli -p "$i" info replication | tr -d '\r' | sed -n 's/^role://p')
+      [ "$role" = slave ] && role=replica
+      cpu+=(--cpu "redis-$role=$(cat "$CLUSTER_DIR/$i.pid")")
+    done
   else
-    redis_pids+=("$(cat "$OUT/redis.pid")")
+    cpu+=(--cpu "redis=$(cat "$OUT/redis.pid")")
   fi
-  for i in "${redis_pids[@]}"; do cpu+=(--cpu "redis=$i"); done
   local flags=()
   [ "$cluster" = true ] && flags+=(--redis-cluster)
   log "$run: hail bench all through $(join "${gateways[@]}") (log: $log)"
@@ -117,7 +127,11 @@ for run in "${RUNS[@]}"; do
       start_redis_cluster
       run_one "$run" "$HAIL_CLUSTER_URL" true "${run#cluster}"
       ;;
-    *) die "unknown run $run: use single, cluster1 or cluster2" ;;
+    bare1)
+      start_redis_cluster 0
+      run_one "$run" "$HAIL_CLUSTER_URL" true 1
+      ;;
+    *) die "unknown run $run: use single, cluster1, cluster2 or bare1" ;;
   esac
 done
 log "tables in $OUT/*.md"

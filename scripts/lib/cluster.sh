@@ -27,12 +27,16 @@ free_cluster_ports() {
   die "found no six free ports in a row for a Redis Cluster between 20000 and 22705"
 }
 
+# start_redis_cluster [REPLICAS]: three masters with REPLICAS (default 1)
+# replicas each.
 start_redis_cluster() {
+  local replicas=${1:-1} count
+  count=$((3 * (1 + replicas)))
   command -v redis-server >/dev/null && command -v redis-cli >/dev/null \
     || apt_install "Redis (for the cluster tests)" "apt-get install redis-server" "" redis-server
-  mapfile -t CLUSTER_PORTS < <(free_cluster_ports)
+  mapfile -t CLUSTER_PORTS < <(free_cluster_ports | head -n "$count")
   rm -rf "$CLUSTER_DIR"
-  log "Redis Cluster: starting 3 masters + 3 replicas on 127.0.0.1:${CLUSTER_PORTS[0]}-${CLUSTER_PORTS[5]}"
+  log "Redis Cluster: starting 3 masters + $((3 * replicas)) replicas on 127.0.0.1:${CLUSTER_PORTS[0]}-${CLUSTER_PORTS[$((count - 1))]}"
   local port
   for port in "${CLUSTER_PORTS[@]}"; do
     mkdir -p "$CLUSTER_DIR/$port"
@@ -47,10 +51,10 @@ start_redis_cluster() {
   done
   local nodes=()
   for port in "${CLUSTER_PORTS[@]}"; do nodes+=("127.0.0.1:$port"); done
-  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$CLUSTER_DIR/create.log" 2>&1 \
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas "$replicas" --cluster-yes >"$CLUSTER_DIR/create.log" 2>&1 \
     || die "redis-cli --cluster create failed; see $CLUSTER_DIR/create.log"
   local tries=0
-  until cluster_ready; do
+  until cluster_ready "$((3 * replicas))"; do
     tries=$((tries + 1))
     [ "$tries" -lt 100 ] || die "the Redis Cluster did not reach cluster_state:ok; see $CLUSTER_DIR/*.log"
     sleep 0.2
@@ -60,13 +64,13 @@ start_redis_cluster() {
   log "Redis Cluster: ready ($HAIL_CLUSTER_URL)"
 }
 
-# Every node says the cluster is whole, and every node has a role.
+# Every node says the cluster is whole, and the replicas ($1) have joined.
 cluster_ready() {
   local port
   for port in "${CLUSTER_PORTS[@]}"; do
     redis-cli -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
   done
-  [ "$(redis-cli -p "${CLUSTER_PORTS[0]}" cluster nodes 2>/dev/null | grep -c 'slave')" -eq 3 ]
+  [ "$(redis-cli -p "${CLUSTER_PORTS[0]}" cluster nodes 2>/dev/null | grep -c 'slave')" -eq "$1" ]
 }
 
 stop_redis_cluster() {
