@@ -11,7 +11,9 @@ free_cluster_ports() {
   local base p ok
   # Below 22768, so the bus ports (+10000) stay under the ephemeral range
   # (32768 and up) where other programs' bind(0) land.
-  for base in $(shuf -i 20000-22700 -n 40); do
+  local try
+  for try in $(seq 40); do
+    base=$((20000 + RANDOM % 2700))
     ok=1
     for p in $(seq "$base" $((base + 5))); do
       if port_open 127.0.0.1 "$p" || port_open 127.0.0.1 $((p + 10000)); then
@@ -34,10 +36,14 @@ start_redis_cluster() {
   count=$((3 * (1 + replicas)))
   command -v redis-server >/dev/null && command -v redis-cli >/dev/null \
     || apt_install "Redis (for the cluster tests)" "apt-get install redis-server" "" redis-server
-  mapfile -t CLUSTER_PORTS < <(free_cluster_ports | head -n "$count")
+  local port
+  CLUSTER_PORTS=()
+  # (A loop rather than mapfile: macOS ships bash 3.)
+  while read -r port; do CLUSTER_PORTS+=("$port"); done < <(free_cluster_ports | head -n "$count")
+  [ ${#CLUSTER_PORTS[@]} -eq "$count" ] \
+    || die "found no six free ports in a row (and their bus ports) for a Redis Cluster between 20000 and 22705"
   rm -rf "$CLUSTER_DIR"
   log "Redis Cluster: starting 3 masters + $((3 * replicas)) replicas on 127.0.0.1:${CLUSTER_PORTS[0]}-${CLUSTER_PORTS[$((count - 1))]}"
-  local port
   for port in "${CLUSTER_PORTS[@]}"; do
     mkdir -p "$CLUSTER_DIR/$port"
     redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --save "" --appendonly no \
