@@ -111,6 +111,16 @@ run_one() {
   log "$run: hail bench all through $(join "${gateways[@]}") (log: $log)"
   "$HAIL" bench all --gateway "$(join "${gateways[@]}")" --redis "$redis_url" "${flags[@]}" \
     "${cpu[@]}" "${BENCH_ARGS[@]}" | tee "$OUT/$run.md"
+  # How Redis spent it: commands per read (batching) and time per call.
+  local node
+  : >"$OUT/$run.redis.txt"
+  for node in ${CLUSTER_PORTS[@]+"${CLUSTER_PORTS[@]}"} $SINGLE_PORT; do
+    {
+      echo "## node $node"
+      redis-cli -p "$node" info stats | grep -E '^(total_commands_processed|total_reads_processed|total_writes_processed|total_net_input_bytes)'
+      redis-cli -p "$node" info commandstats | grep -E 'evalsha|geosearch|spublish|publish|exists|get:'
+    } >>"$OUT/$run.redis.txt"
+  done
   cleanup
 }
 

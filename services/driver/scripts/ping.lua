@@ -20,12 +20,18 @@ local status = string.match(cached, '^(%u+)')
 if status == 'OFFLINE' then
   return {'OFFLINE'}
 end
-local before = redis.call('HGET', KEYS[3], 'city') or ''
+local pos = redis.call('HMGET', KEYS[3], 'city', 'seq')
+local seq = next_seq(pos[2])
 redis.call('SET', KEYS[2], '1', 'EX', ARGV[3])
-redis.call('HSET', KEYS[3], 'lat', ARGV[2], 'lng', ARGV[1], 'heading', ARGV[4], 'at', ARGV[5], 'city', ARGV[6])
+redis.call('HSET', KEYS[3], 'lat', ARGV[2], 'lng', ARGV[1], 'heading', ARGV[4], 'at', ARGV[5], 'city', ARGV[6], 'seq', seq)
+-- As stamp() would say, from what this script knows: just present, at the
+-- position it was given.
+local intent = 'drop'
+if status == 'ONLINE' and redis.call('EXISTS', KEYS[4]) == 0 then
+  intent = 'add'
+end
 local ride = ''
 if status == 'BUSY' then
   ride = redis.call('GET', KEYS[5]) or ''
 end
-local s = stamp(KEYS[1], KEYS[2], KEYS[3], KEYS[4])
-return {status, before, ride, s[1], s[2], s[3], s[4], s[5]}
+return {status, pos[1] or '', ride, seq, ARGV[6], intent, ARGV[1], ARGV[2]}

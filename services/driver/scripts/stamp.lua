@@ -10,18 +10,25 @@
 -- changes to one driver interleave, its index entry ends as the newer one
 -- says.
 --
+-- Every redis.call costs (more so on a cluster, which checks each call's
+-- slot): the ping, the hottest, stamps inline with what it already knows.
+--
 -- stamp(status, presence, pos, lock) takes the driver's keys and returns
 -- {seq, city, intent, lng, lat}: intent is 'add' when the driver is ONLINE,
 -- present, unclaimed and has a position, else 'drop'; city is where its
 -- last ping lay ('' for none).
-local function stamp(status_key, presence_key, pos_key, lock_key)
+-- The driver's next sequence after `last` (a stored stamp, or nil).
+local function next_seq(last)
   local time = redis.call('TIME')
   local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-  local last = tonumber(redis.call('HGET', pos_key, 'seq') or '0') or 0
   -- '%.0f' keeps all 16 digits (a Lua number handed to Redis would keep 14).
-  local seq = string.format('%.0f', math.max(now, last + 1))
+  return string.format('%.0f', math.max(now, (tonumber(last or '0') or 0) + 1))
+end
+
+local function stamp(status_key, presence_key, pos_key, lock_key)
+  local pos = redis.call('HMGET', pos_key, 'lng', 'lat', 'city', 'seq')
+  local seq = next_seq(pos[4])
   redis.call('HSET', pos_key, 'seq', seq)
-  local pos = redis.call('HMGET', pos_key, 'lng', 'lat', 'city')
   local cached = redis.call('GET', status_key)
   local intent = 'drop'
   if cached and string.match(cached, '^(%u+)') == 'ONLINE'
