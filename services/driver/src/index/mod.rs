@@ -104,11 +104,7 @@ impl Index {
         let k = &self.keys;
         let city = self.cities.at(LatLng::new(update.lat, update.lng));
         let answer: Vec<String> = self
-            .ping
-            .key(k.driver_status(driver_id))
-            .key(k.driver_presence(driver_id))
-            .key(k.driver_position(driver_id))
-            .key(k.driver_lock(driver_id))
+            .on_driver(&self.ping, driver_id)
             .key(k.driver_ride(driver_id))
             .arg(update.lng)
             .arg(update.lat)
@@ -172,17 +168,26 @@ impl Index {
     ) -> redis::RedisResult<()> {
         let k = &self.keys;
         let answer: Vec<String> = self
-            .set_status
-            .key(k.driver_status(driver_id))
-            .key(k.driver_presence(driver_id))
-            .key(k.driver_position(driver_id))
-            .key(k.driver_lock(driver_id))
+            .on_driver(&self.set_status, driver_id)
             .key(k.driver_ride(driver_id))
             .arg(status.as_str())
             .arg(version)
             .invoke_async(redis)
             .await?;
         self.sync_answer(redis, driver_id, &answer).await
+    }
+
+    /// A stamping script's invocation with the driver's four keys first, in
+    /// the order `stamp.lua` takes them: status, presence, position, lock.
+    fn on_driver<'a>(&self, script: &'a Script, driver_id: Uuid) -> redis::ScriptInvocation<'a> {
+        let k = &self.keys;
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(k.driver_status(driver_id))
+            .key(k.driver_presence(driver_id))
+            .key(k.driver_position(driver_id))
+            .key(k.driver_lock(driver_id));
+        invocation
     }
 
     /// Applies the stamp of a driver script that answered `{'1', stamp...}`
@@ -261,13 +266,8 @@ impl Index {
         wish: &ClaimWish,
         ttl_secs: u64,
     ) -> redis::RedisResult<bool> {
-        let k = &self.keys;
         let answer: Vec<String> = self
-            .claim
-            .key(k.driver_status(driver_id))
-            .key(k.driver_presence(driver_id))
-            .key(k.driver_position(driver_id))
-            .key(k.driver_lock(driver_id))
+            .on_driver(&self.claim, driver_id)
             .arg(wish.trip_id.to_string())
             .arg(wish.city.as_str())
             .arg(ttl_secs.max(1))
@@ -358,13 +358,8 @@ impl Index {
         redis: &mut RedisConn,
         driver_id: Uuid,
     ) -> redis::RedisResult<bool> {
-        let k = &self.keys;
         let answer: Vec<String> = self
-            .refresh_presence
-            .key(k.driver_status(driver_id))
-            .key(k.driver_presence(driver_id))
-            .key(k.driver_position(driver_id))
-            .key(k.driver_lock(driver_id))
+            .on_driver(&self.refresh_presence, driver_id)
             .arg(PRESENCE_TTL_SECS)
             .invoke_async(redis)
             .await?;
