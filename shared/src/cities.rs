@@ -24,11 +24,10 @@ pub const SINGAPORE_BBOX: BBox = BBox {
     max_lng: 103.9547,
 };
 
-/// Dispatch settings API.md lists that no city may set (yet): batched
-/// matching is not built (issue 18), and the over-fetch is the driver
-/// service's, one for every city. A file that sets one is refused at start
-/// rather than silently ignored.
-const UNSUPPORTED_PER_CITY: &[&str] = &["batch_window_ms", "candidate_overfetch"];
+/// Dispatch settings API.md lists that no city may set: the over-fetch is
+/// the driver service's, one for every city. A file that sets one is
+/// refused at start rather than silently ignored.
+const UNSUPPORTED_PER_CITY: &[&str] = &["candidate_overfetch"];
 
 /// Every city, in the file's order (the order a point is looked up in).
 #[derive(Clone, Debug)]
@@ -56,6 +55,9 @@ pub struct City {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CityDispatch {
     pub match_mode: Option<crate::config::MatchMode>,
+    pub match_strategy: Option<crate::config::MatchStrategy>,
+    pub batch_window_ms: Option<u64>,
+    pub batch_candidates: Option<usize>,
     pub offer_timeout_secs: Option<f64>,
     pub search_radius_km: Option<f64>,
     pub max_search_radius_km: Option<f64>,
@@ -247,6 +249,8 @@ struct RawCity {
     tariff: Option<RawTariff>,
     match_mode: Option<String>,
     match_strategy: Option<String>,
+    batch_window_ms: Option<u64>,
+    batch_candidates: Option<usize>,
     offer_timeout_secs: Option<f64>,
     search_radius_km: Option<f64>,
     max_search_radius_km: Option<f64>,
@@ -275,7 +279,7 @@ impl RawCity {
                     key.to_uppercase()
                 )
             } else {
-                format!("`{key}` is not a city key (known: id, name, bbox, timezone, currency, route_factor, avg_speed_kmh, pickup_pin, tariff, match_mode, match_strategy, offer_timeout_secs, search_radius_km, max_search_radius_km, match_deadline_secs)")
+                format!("`{key}` is not a city key (known: id, name, bbox, timezone, currency, route_factor, avg_speed_kmh, pickup_pin, tariff, match_mode, match_strategy, batch_window_ms, batch_candidates, offer_timeout_secs, search_radius_km, max_search_radius_km, match_deadline_secs)")
             });
         }
         let slug = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
@@ -333,16 +337,27 @@ impl RawCity {
                 ))
             }
         };
-        match self.match_strategy.as_deref() {
-            None | Some("greedy") => {}
-            Some("batched") => {
-                return Err("`match_strategy = \"batched\"` is not built yet (issue 18): leave it out or set \"greedy\"".into())
-            }
-            Some(other) => {
-                return Err(format!(
-                    "`match_strategy` {other:?} is not known: use \"greedy\""
-                ))
-            }
+        let match_strategy = match self.match_strategy.as_deref() {
+            None => None,
+            Some(raw) => Some(crate::config::MatchStrategy::parse(raw).ok_or_else(|| {
+                format!("`match_strategy` {raw:?} is not known: use \"greedy\" or \"batched\"")
+            })?),
+        };
+        let window = &crate::config::BATCH_WINDOW_MS;
+        if let Some(ms) = self.batch_window_ms.filter(|ms| !window.contains(ms)) {
+            return Err(format!(
+                "`batch_window_ms` {ms} must be from {} to {}",
+                window.start(),
+                window.end()
+            ));
+        }
+        let candidates = &crate::config::BATCH_CANDIDATES;
+        if let Some(k) = self.batch_candidates.filter(|k| !candidates.contains(k)) {
+            return Err(format!(
+                "`batch_candidates` {k} must be from {} to {}",
+                candidates.start(),
+                candidates.end()
+            ));
         }
         let positive = |key: &str, value: Option<f64>| match value {
             Some(v) if !(v.is_finite() && v > 0.0) => {
@@ -352,6 +367,9 @@ impl RawCity {
         };
         let dispatch = CityDispatch {
             match_mode,
+            match_strategy,
+            batch_window_ms: self.batch_window_ms,
+            batch_candidates: self.batch_candidates,
             offer_timeout_secs: positive("offer_timeout_secs", self.offer_timeout_secs)?,
             search_radius_km: positive("search_radius_km", self.search_radius_km)?,
             max_search_radius_km: positive("max_search_radius_km", self.max_search_radius_km)?,

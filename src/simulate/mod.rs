@@ -395,7 +395,7 @@ pub async fn run(args: SimulateArgs, stop: CancellationToken) -> anyhow::Result<
                     if tty {
                         eprint!("\r{line}\x1b[K");
                         let _ = std::io::stderr().flush();
-                    } else if ticks % 5 == 0 {
+                    } else if ticks.is_multiple_of(5) {
                         eprintln!("{line}");
                     }
                 }

@@ -45,8 +45,12 @@
 //! A matcher that dies mid-pass loses nothing: the leases run out and the
 //! trips are picked again; a CLAIMING offer row says which claim to give back.
 
+mod batch;
 mod commit;
 mod search;
+
+pub use batch::run_batcher;
+pub use commit::Dispatched;
 
 use std::{collections::HashSet, time::Duration};
 
@@ -105,6 +109,16 @@ pub const QUEUE: Matcher = Matcher {
     },
 };
 
+/// The batch loops of batched cities ([`run_batcher`]): only a metrics label.
+pub const BATCH: Matcher = Matcher {
+    name: "batch",
+    lanes: repo::Lanes {
+        fresh: 0,
+        due: 0,
+        slow: 0,
+    },
+};
+
 /// Fallback poll, for offers expiring and trips whose retry time comes.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -124,6 +138,13 @@ pub async fn run_matcher(state: AppState, matcher: Matcher, stop: CancellationTo
     // not wait for them (claims are what must happen in order), but only
     // one pass at a time may be finishing, so the work stays bounded.
     let mut finishing: Option<JoinHandle<()>> = None;
+    // Their batch loops match these cities' trips.
+    let batched: Vec<String> = state
+        .policies
+        .batched()
+        .into_iter()
+        .map(|(city, _)| city)
+        .collect();
     loop {
         let wake = state.dispatch_wake.notified();
         tokio::pin!(wake);
@@ -137,7 +158,7 @@ pub async fn run_matcher(state: AppState, matcher: Matcher, stop: CancellationTo
         step.done("wake");
         let picked = tokio::select! {
             _ = stop.cancelled() => break,
-            picked = repo::pick_due_trips(&state.pool, state.step_lease, state.policies.longest_deadline(), matcher.lanes) => picked,
+            picked = repo::pick_due_trips(&state.pool, state.step_lease, state.policies.longest_deadline(), matcher.lanes, &batched) => picked,
         };
         step.done("pick");
         match picked {
@@ -233,28 +254,13 @@ async fn dispatch_batch(
         .increment(batch.len() as u64);
     let mut step = StepTimer::start(matcher);
     let offers = repo::offers_of(&state.pool, &batch).await?;
-
-    let settled = join_all(trips.into_iter().map(|trip| {
-        let live = offers.iter().find(|o| o.trip_id == trip.id && o.is_live());
-        async move {
-            match settle(state, &trip, live, now).await {
-                Ok(true) => Some(trip),
-                Ok(false) => None,
-                Err(err) => {
-                    tracing::warn!(trip_id = %trip.id, error = %err, "could not settle the trip's offer; it will be retried");
-                    None
-                }
-            }
-        }
-    }))
-    .await;
-    let searching: Vec<TripRow> = settled.into_iter().flatten().collect();
+    let searching = settle_all(state, trips, &offers, now).await;
     step.done("settle");
     if searching.is_empty() {
         return Ok(Step::Done);
     }
 
-    let searched = search(state, searching, &offers).await;
+    let searched = search(state, searching, &offers, CANDIDATES_PER_SEARCH).await;
     step.done("search");
     let (wishes, ahead) = wishes(state, &searched, &batch).await?;
     step.done("queue_ahead");
@@ -275,6 +281,7 @@ async fn dispatch_batch(
                 trip: s.trip,
                 offer_id,
                 driver,
+                how: Dispatched::GREEDY,
             }),
             _ => None,
         })
@@ -283,6 +290,31 @@ async fn dispatch_batch(
         return Ok(Step::Done);
     }
     Ok(Step::Finish(Pass { commits }))
+}
+
+/// Settles every picked trip's live offer and deadline, side by side; the
+/// trips that should search now.
+async fn settle_all(
+    state: &AppState,
+    trips: Vec<TripRow>,
+    offers: &[OfferRow],
+    now: DateTime<Utc>,
+) -> Vec<TripRow> {
+    let settled = join_all(trips.into_iter().map(|trip| {
+        let live = offers.iter().find(|o| o.trip_id == trip.id && o.is_live());
+        async move {
+            match settle(state, &trip, live, now).await {
+                Ok(true) => Some(trip),
+                Ok(false) => None,
+                Err(err) => {
+                    tracing::warn!(trip_id = %trip.id, error = %err, "could not settle the trip's offer; it will be retried");
+                    None
+                }
+            }
+        }
+    }))
+    .await;
+    settled.into_iter().flatten().collect()
 }
 
 /// Times the steps of a pass (`dispatch_step_duration_seconds{step}`), so an
@@ -336,6 +368,17 @@ async fn reschedule_misses(
             tracing::warn!(error = %err, "could not wake the waiting trips; they search again on their own");
         }
     }
+    schedule_next_searches(state, now, misses).await;
+}
+
+/// When each trip that got nobody searches again, by why it missed: at
+/// once (or, batched, in the next batch) when others took its drivers,
+/// later and wider when nobody was in reach. One statement for the pass.
+async fn schedule_next_searches(
+    state: &AppState,
+    now: DateTime<Utc>,
+    misses: Vec<(&TripRow, Miss)>,
+) {
     let next: Vec<repo::NextSearch> = misses
         .into_iter()
         .map(|(trip, miss)| {
@@ -343,11 +386,12 @@ async fn reschedule_misses(
                 Miss::Yield => "yield",
                 Miss::Contended => "contended",
                 Miss::Widen => "widen",
+                Miss::DriverGone => "driver_gone",
             };
             metrics::counter!("dispatch_misses_total", "kind" => kind).increment(1);
             let policy = &state.policies.of(&trip.city).search;
             let (at, radius_km) = match miss {
-                Miss::Contended => (now, trip.search_radius_km),
+                Miss::Contended | Miss::DriverGone => (now, trip.search_radius_km),
                 // Behind the trips it yielded to: it backs off with its
                 // wait like a trip at its widest (a release nearby wakes it
                 // once it is the oldest there).
@@ -367,7 +411,8 @@ async fn reschedule_misses(
                 trip_id: trip.id,
                 at,
                 radius_km,
-                idle_retry: miss != Miss::Contended,
+                idle_retry: !matches!(miss, Miss::Contended | Miss::DriverGone),
+                first_in_line: miss == Miss::DriverGone,
             }
         })
         .collect();
@@ -384,6 +429,7 @@ struct Commit {
     trip: TripRow,
     offer_id: Uuid,
     driver: NearbyDriver,
+    how: Dispatched,
 }
 
 /// A pass whose claims are made: what is left is per trip and in no order.
@@ -397,7 +443,7 @@ impl Pass {
         let started = std::time::Instant::now();
         let state = &state;
         join_all(self.commits.iter().map(|c| async move {
-            if let Err(err) = commit(state, &c.trip, c.offer_id, &c.driver).await {
+            if let Err(err) = commit(state, &c.trip, c.offer_id, &c.driver, &c.how).await {
                 tracing::warn!(trip_id = %c.trip.id, error = %err, "could not open the offer; the trip will be retried");
             }
         }))
@@ -535,7 +581,8 @@ async fn commit(
     trip: &TripRow,
     offer_id: Uuid,
     driver: &NearbyDriver,
+    how: &Dispatched,
 ) -> ApiResult<()> {
     let commitment = commit::Commitment::for_mode(state, trip, driver)?;
-    commit::commit_claim(state, trip, offer_id, driver, commitment).await
+    commit::commit_claim(state, trip, offer_id, driver, commitment, how).await
 }

@@ -59,15 +59,18 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
     let (fresh_state, queue_state, listener_state) =
         (background.clone(), background.clone(), background.clone());
     let rooms = state.rooms.clone();
-    Ok(
-        Application::bind(config.service_host, config.ports.trip, router)
-            .await?
-            .with_background(move |stop| dispatch::run_matcher(fresh_state, dispatch::FRESH, stop))
-            .with_background(move |stop| dispatch::run_matcher(queue_state, dispatch::QUEUE, stop))
-            .with_background(move |stop| dispatch::run_listener(listener_state, stop))
-            .with_background(move |stop| rooms.run_sweeper(stop))
-            .with_background(move |stop| outbox::run_relay(background, stop))
-            .with_background(move |stop| db::watch_pool(pool, "trip", stop))
-            .with_background(move |stop| db::watch_pool(background_pool, "trip_background", stop)),
-    )
+    let mut app = Application::bind(config.service_host, config.ports.trip, router).await?;
+    for (city, policy) in state.policies.batched() {
+        let batch_state = background.clone();
+        app =
+            app.with_background(move |stop| dispatch::run_batcher(batch_state, city, policy, stop));
+    }
+    Ok(app
+        .with_background(move |stop| dispatch::run_matcher(fresh_state, dispatch::FRESH, stop))
+        .with_background(move |stop| dispatch::run_matcher(queue_state, dispatch::QUEUE, stop))
+        .with_background(move |stop| dispatch::run_listener(listener_state, stop))
+        .with_background(move |stop| rooms.run_sweeper(stop))
+        .with_background(move |stop| outbox::run_relay(background, stop))
+        .with_background(move |stop| db::watch_pool(pool, "trip", stop))
+        .with_background(move |stop| db::watch_pool(background_pool, "trip_background", stop)))
 }

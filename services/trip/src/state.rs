@@ -25,6 +25,9 @@ pub struct AppState {
     /// The test hook of `DispatchConfig::crash_after_claim`.
     #[cfg(feature = "failpoints")]
     pub crash_after_claim: bool,
+    /// The test hook of `DispatchConfig::pause_before_batch_claim`.
+    #[cfg(feature = "failpoints")]
+    pub pause_before_batch_claim: Option<std::time::Duration>,
     /// Cancels a rider may make in 10 minutes before requests are 429.
     pub rider_cancel_limit: u32,
     /// Wakes the dispatch workers (fed by Postgres NOTIFY, so any instance's
@@ -62,6 +65,8 @@ impl AppState {
             step_lease: config.dispatch.step_lease,
             #[cfg(feature = "failpoints")]
             crash_after_claim: config.dispatch.crash_after_claim,
+            #[cfg(feature = "failpoints")]
+            pause_before_batch_claim: config.dispatch.pause_before_batch_claim,
             rider_cancel_limit: config.rate_limits.rider_cancel_limit,
             dispatch_wake: Arc::new(Notify::new()),
             outbox_wake: Arc::new(Notify::new()),

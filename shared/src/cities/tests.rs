@@ -121,13 +121,17 @@ fn keys_left_out_take_singapore_s_defaults() {
 #[test]
 fn a_city_may_set_its_own_dispatch_settings() {
     let c = cities(&one_city(
-        "match_mode = \"auto\"\nmatch_strategy = \"greedy\"\noffer_timeout_secs = 8\n\
+        "match_mode = \"auto\"\nmatch_strategy = \"batched\"\nbatch_window_ms = 1500\n\
+         batch_candidates = 6\noffer_timeout_secs = 8\n\
          search_radius_km = 1.5\nmax_search_radius_km = 4\nmatch_deadline_secs = 30",
     ));
     assert_eq!(
         c.all()[0].dispatch,
         CityDispatch {
             match_mode: Some(crate::config::MatchMode::Auto),
+            match_strategy: Some(crate::config::MatchStrategy::Batched),
+            batch_window_ms: Some(1500),
+            batch_candidates: Some(6),
             offer_timeout_secs: Some(8.0),
             search_radius_km: Some(1.5),
             max_search_radius_km: Some(4.0),
@@ -176,8 +180,10 @@ fn every_mistake_is_refused_with_the_city_and_the_key_to_fix() {
             one_city("candidate_overfetch = 5"),
             "HAIL_CANDIDATE_OVERFETCH",
         ),
-        (one_city("batch_window_ms = 500"), "HAIL_BATCH_WINDOW_MS"),
-        (one_city("match_strategy = \"batched\""), "issue 18"),
+        (one_city("batch_window_ms = 50"), "`batch_window_ms`"),
+        (one_city("batch_window_ms = -1"), "batch_window_ms"),
+        (one_city("batch_candidates = 0"), "`batch_candidates`"),
+        (one_city("batch_candidates = 51"), "`batch_candidates`"),
         (one_city("match_strategy = \"best\""), "`match_strategy`"),
         (one_city("match_mode = \"manual\""), "`match_mode`"),
         (one_city("offer_timeout_secs = 0"), "`offer_timeout_secs`"),

@@ -16,6 +16,11 @@ const DEV_JWT_SECRET: &str = "hail-dev-jwt-secret-do-not-use-in-production";
 const DEV_INTERNAL_TOKEN: &str = "hail-dev-internal-token";
 const MIN_SECRET_LEN: usize = 32;
 
+/// What `HAIL_BATCH_WINDOW_MS` (and a city's `batch_window_ms`) may be.
+pub const BATCH_WINDOW_MS: std::ops::RangeInclusive<u64> = 100..=60_000;
+/// What `HAIL_BATCH_CANDIDATES` (and a city's `batch_candidates`) may be.
+pub const BATCH_CANDIDATES: std::ops::RangeInclusive<usize> = 1..=50;
+
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ConfigError(String);
@@ -40,6 +45,35 @@ pub enum MatchMode {
     Auto,
 }
 
+/// How the due trips of a city are matched to its free drivers (API.md,
+/// `HAIL_MATCH_STRATEGY`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatchStrategy {
+    /// Each trip, in queue order, gets its nearest free driver.
+    Greedy,
+    /// The due trips of a window are matched together: least total pickup
+    /// distance, premium trips first.
+    Batched,
+}
+
+impl MatchStrategy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Greedy => "greedy",
+            Self::Batched => "batched",
+        }
+    }
+
+    /// Reads `greedy` or `batched`; `None` for anything else.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "greedy" => Some(Self::Greedy),
+            "batched" => Some(Self::Batched),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Ports {
     pub gateway: u16,
@@ -59,6 +93,15 @@ pub struct Upstreams {
 #[derive(Clone, Debug)]
 pub struct DispatchConfig {
     pub mode: MatchMode,
+    pub strategy: MatchStrategy,
+    /// How long a batched city collects due trips before matching them
+    /// together (`HAIL_BATCH_WINDOW_MS`): a trip's first offer waits at
+    /// most this long.
+    pub batch_window: Duration,
+    /// How many nearest free drivers each trip of a batch brings to the
+    /// assignment (`HAIL_BATCH_CANDIDATES`): enough for the solver to trade
+    /// drivers between neighbouring trips.
+    pub batch_candidates: usize,
     pub offer_timeout: Duration,
     pub search_radius_km: f64,
     pub max_search_radius_km: f64,
@@ -72,6 +115,10 @@ pub struct DispatchConfig {
     /// only the test kit turns on; never set from the environment.
     #[cfg(feature = "failpoints")]
     pub crash_after_claim: bool,
+    /// Test failpoint: a batch waits this long between solving and
+    /// claiming, so a test can take an assigned driver away meanwhile.
+    #[cfg(feature = "failpoints")]
+    pub pause_before_batch_claim: Option<Duration>,
 }
 
 impl DispatchConfig {
@@ -81,6 +128,11 @@ impl DispatchConfig {
         let secs = |v: Option<f64>, global: Duration| v.map_or(global, Duration::from_secs_f64);
         Self {
             mode: city.match_mode.unwrap_or(self.mode),
+            strategy: city.match_strategy.unwrap_or(self.strategy),
+            batch_window: city
+                .batch_window_ms
+                .map_or(self.batch_window, Duration::from_millis),
+            batch_candidates: city.batch_candidates.unwrap_or(self.batch_candidates),
             offer_timeout: secs(city.offer_timeout_secs, self.offer_timeout),
             search_radius_km: city.search_radius_km.unwrap_or(self.search_radius_km),
             max_search_radius_km: city
@@ -241,8 +293,35 @@ impl Config {
                 )))
             }
         };
+        let strategy = match var("HAIL_MATCH_STRATEGY") {
+            None => MatchStrategy::Greedy,
+            Some(raw) => MatchStrategy::parse(raw.trim()).ok_or_else(|| {
+                ConfigError(format!(
+                    "HAIL_MATCH_STRATEGY={raw:?} is not known: use `greedy` or `batched`"
+                ))
+            })?,
+        };
+        let batch_window_ms: u64 = parse(&var, "HAIL_BATCH_WINDOW_MS", 2000)?;
+        if !BATCH_WINDOW_MS.contains(&batch_window_ms) {
+            return Err(ConfigError(format!(
+                "HAIL_BATCH_WINDOW_MS={batch_window_ms} is out of range: use {} to {} (milliseconds)",
+                BATCH_WINDOW_MS.start(),
+                BATCH_WINDOW_MS.end()
+            )));
+        }
+        let batch_candidates: usize = parse(&var, "HAIL_BATCH_CANDIDATES", 8)?;
+        if !BATCH_CANDIDATES.contains(&batch_candidates) {
+            return Err(ConfigError(format!(
+                "HAIL_BATCH_CANDIDATES={batch_candidates} is out of range: use {} to {}",
+                BATCH_CANDIDATES.start(),
+                BATCH_CANDIDATES.end()
+            )));
+        }
         let dispatch = DispatchConfig {
             mode,
+            strategy,
+            batch_window: Duration::from_millis(batch_window_ms),
+            batch_candidates,
             offer_timeout: Duration::from_secs_f64(positive(
                 &var,
                 "HAIL_OFFER_TIMEOUT_SECS",
@@ -259,6 +338,8 @@ impl Config {
             step_lease: Duration::from_secs_f64(positive(&var, "HAIL_DISPATCH_LEASE_SECS", 10.0)?),
             #[cfg(feature = "failpoints")]
             crash_after_claim: false,
+            #[cfg(feature = "failpoints")]
+            pause_before_batch_claim: None,
         };
         if dispatch.max_search_radius_km < dispatch.search_radius_km {
             return Err(ConfigError(

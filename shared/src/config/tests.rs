@@ -41,6 +41,8 @@ fn dev_uses_the_builtin_secrets_and_local_defaults() {
     assert_eq!(c.service_host, IpAddr::from([127, 0, 0, 1]));
     assert_eq!(c.dispatch.mode, MatchMode::Offer);
     assert_eq!(c.dispatch.offer_timeout, Duration::from_secs(15));
+    assert_eq!(c.dispatch.strategy, MatchStrategy::Greedy);
+    assert_eq!(c.dispatch.batch_window, Duration::from_millis(2000));
     assert_eq!(c.presence_refresh, Duration::from_secs(10));
 }
 
@@ -130,6 +132,30 @@ fn bad_values_name_the_variable() {
     );
     let c = config(&[("HAIL_ENV", "dev"), ("HAIL_PRESENCE_REFRESH_MS", "200")]).unwrap();
     assert_eq!(c.presence_refresh, Duration::from_millis(200));
+    for (name, value) in [
+        ("HAIL_MATCH_STRATEGY", "best"),
+        ("HAIL_BATCH_WINDOW_MS", "0"),
+        ("HAIL_BATCH_WINDOW_MS", "soon"),
+        ("HAIL_BATCH_CANDIDATES", "0"),
+    ] {
+        let err = config(&[("HAIL_ENV", "dev"), (name, value)]).unwrap_err();
+        assert!(err.to_string().contains(name), "{name}={value}: {err}");
+    }
+    let c = config(&[
+        ("HAIL_ENV", "dev"),
+        ("HAIL_MATCH_STRATEGY", "batched"),
+        ("HAIL_BATCH_WINDOW_MS", "1000"),
+        ("HAIL_BATCH_CANDIDATES", "12"),
+    ])
+    .unwrap();
+    assert_eq!(
+        (
+            c.dispatch.strategy,
+            c.dispatch.batch_window,
+            c.dispatch.batch_candidates
+        ),
+        (MatchStrategy::Batched, Duration::from_secs(1), 12)
+    );
     let err = config(&[("HAIL_ENV", "staging")]).unwrap_err();
     assert!(err.to_string().contains("HAIL_ENV"), "{err}");
 }
@@ -152,7 +178,8 @@ fn a_city_s_dispatch_settings_override_the_global_ones_and_are_checked_together(
     std::fs::write(
         &file,
         "[[city]]\nid = \"a\"\nname = \"A\"\nbbox = [0.0, 0.0, 1.0, 1.0]\n\
-         match_mode = \"auto\"\noffer_timeout_secs = 4\n\
+         match_mode = \"auto\"\noffer_timeout_secs = 4\nmatch_strategy = \"batched\"\n\
+         batch_window_ms = 1000\n\
          [[city]]\nid = \"b\"\nname = \"B\"\nbbox = [2.0, 2.0, 3.0, 3.0]\n\
          search_radius_km = 2\n",
     )
@@ -165,6 +192,15 @@ fn a_city_s_dispatch_settings_override_the_global_ones_and_are_checked_together(
         (MatchMode::Auto, Duration::from_secs(4))
     );
     assert_eq!((a.search_radius_km, a.max_search_radius_km), (3.0, 10.0));
+    assert_eq!(
+        (a.strategy, a.batch_window, b.strategy, b.batch_window),
+        (
+            MatchStrategy::Batched,
+            Duration::from_secs(1),
+            MatchStrategy::Greedy,
+            Duration::from_secs(2)
+        )
+    );
     assert_eq!(
         (b.mode, b.offer_timeout),
         (MatchMode::Offer, Duration::from_secs(15))

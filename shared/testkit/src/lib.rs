@@ -350,6 +350,12 @@ impl TestApp {
             ("HAIL_DRIVER_URL", c.upstreams.driver.clone()),
             ("HAIL_TRIP_URL", c.upstreams.trip.clone()),
             ("HAIL_MATCH_MODE", format!("{:?}", d.mode).to_lowercase()),
+            ("HAIL_MATCH_STRATEGY", d.strategy.name().to_string()),
+            (
+                "HAIL_BATCH_WINDOW_MS",
+                d.batch_window.as_millis().to_string(),
+            ),
+            ("HAIL_BATCH_CANDIDATES", d.batch_candidates.to_string()),
             ("HAIL_OFFER_TIMEOUT_SECS", secs(d.offer_timeout)),
             ("HAIL_SEARCH_RADIUS_KM", d.search_radius_km.to_string()),
             (
@@ -430,6 +436,20 @@ impl TestApp {
             Service::Trip => &self.config.upstreams.trip,
         };
         format!("{base}{path}")
+    }
+
+    /// Starts one more trip service (another instance on the same database
+    /// and Redis, with its own matchers). It stops with the app.
+    pub async fn start_second_trip_service(&mut self) {
+        let mut config = self.config.clone();
+        config.ports.trip = 0;
+        let built = Service::Trip
+            .build(&config)
+            .await
+            .expect("second trip service");
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(built.run_until_stopped(shutdown.clone()));
+        self.extra.push(Running { shutdown, handle });
     }
 
     /// Starts one more gateway (as behind a load balancer) sharing this

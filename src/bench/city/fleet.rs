@@ -65,7 +65,7 @@ pub(in crate::bench) async fn go_online_at(
             async move {
                 go_online(api, session, *at).await?;
                 let k = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if k % 2000 == 0 {
+                if k.is_multiple_of(2000) {
                     eprintln!("      {k} online");
                 }
                 Ok(())

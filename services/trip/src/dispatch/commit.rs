@@ -10,7 +10,7 @@ use hail_shared::{
         drivers::NearbyDriver,
         trips::{Offer, Trip},
     },
-    config::MatchMode,
+    config::{MatchMode, MatchStrategy},
     events::{channel, DriverEvent, DriverMessage},
     ApiError, ApiResult,
 };
@@ -40,6 +40,34 @@ impl Commitment {
     }
 }
 
+/// How a claim was decided, for the audit (`OFFER_SENT`'s and an auto
+/// `ASSIGNED`'s detail: `{strategy, batch_id?, batch_size?}`).
+#[derive(Clone, Copy, Debug)]
+pub struct Dispatched {
+    pub strategy: MatchStrategy,
+    /// Batched: the batch's id and how many trips it solved together.
+    pub batch: Option<(Uuid, usize)>,
+}
+
+impl Dispatched {
+    pub const GREEDY: Self = Self {
+        strategy: MatchStrategy::Greedy,
+        batch: None,
+    };
+
+    /// `detail` with this dispatch's fields added.
+    fn into_detail(self, mut detail: serde_json::Value) -> serde_json::Value {
+        if let Some(fields) = detail.as_object_mut() {
+            fields.insert("strategy".into(), self.strategy.name().into());
+            if let Some((id, size)) = self.batch {
+                fields.insert("batch_id".into(), id.to_string().into());
+                fields.insert("batch_size".into(), size.into());
+            }
+        }
+        detail
+    }
+}
+
 /// A worker holds `candidate` for `trip`: open the offer or assign at once,
 /// as `commitment` says. If the rider cancelled meanwhile, the driver goes
 /// back to the pool first.
@@ -49,14 +77,15 @@ pub async fn commit_claim(
     offer_id: Uuid,
     candidate: &NearbyDriver,
     commitment: Commitment,
+    how: &Dispatched,
 ) -> ApiResult<()> {
     let driver_id = candidate.driver_id;
     let mut tx = state.pool.begin().await?;
     let committed = match &commitment {
-        Commitment::Offer(offer) => open_offer(&mut tx, trip, offer_id, driver_id, offer)
+        Commitment::Offer(offer) => open_offer(&mut tx, trip, offer_id, driver_id, offer, how)
             .await?
             .then_some(None),
-        Commitment::Assign => auto_assign(&mut tx, trip, offer_id, candidate)
+        Commitment::Assign => auto_assign(&mut tx, trip, offer_id, candidate, how)
             .await?
             .map(Some),
     };
@@ -98,6 +127,7 @@ async fn open_offer(
     offer_id: Uuid,
     driver_id: Uuid,
     offer: &Offer,
+    how: &Dispatched,
 ) -> ApiResult<bool> {
     if !repo::settle_claiming(tx, offer_id, OfferStatus::Open, Some(offer.expires_at)).await?
         || !repo::schedule(&mut *tx, trip.id, offer.expires_at, trip.search_radius_km).await?
@@ -109,7 +139,9 @@ async fn open_offer(
         trip.id,
         "OFFER_SENT",
         Some(driver_id),
-        serde_json::json!({"distance_km": offer.distance_km, "expires_at": offer.expires_at}),
+        how.into_detail(
+            serde_json::json!({"distance_km": offer.distance_km, "expires_at": offer.expires_at}),
+        ),
     )
     .await?;
     let message = DriverMessage {
@@ -126,6 +158,7 @@ async fn auto_assign(
     trip: &TripRow,
     offer_id: Uuid,
     candidate: &NearbyDriver,
+    how: &Dispatched,
 ) -> ApiResult<Option<Trip>> {
     if !repo::settle_claiming(tx, offer_id, OfferStatus::Accepted, None).await? {
         return Ok(None);
@@ -139,7 +172,7 @@ async fn auto_assign(
         &assigned,
         "ASSIGNED",
         Some(candidate.driver_id),
-        serde_json::json!({"mode": "auto", "distance_km": candidate.distance_km}),
+        how.into_detail(serde_json::json!({"mode": "auto", "distance_km": candidate.distance_km})),
     )
     .await?;
     Ok(Some(assigned))

@@ -14,7 +14,7 @@ use hail_shared::{
 use uuid::Uuid;
 
 use crate::{
-    domain::dispatch::{Wish, CANDIDATES_PER_SEARCH},
+    domain::dispatch::Wish,
     repo::{self, OfferRow, OfferStatus, TripRow},
     state::AppState,
 };
@@ -31,13 +31,14 @@ impl Searched {
     }
 }
 
-/// Every trip's search in one call, minus the drivers it already tried (a
+/// Every trip's search (up to `limit` candidates each) in one call, minus the drivers it already tried (a
 /// CLAIMING row is not an offer: it was settled above). If the call fails,
 /// the trips are left to their leases.
 pub(super) async fn search(
     state: &AppState,
     trips: Vec<TripRow>,
     offers: &[OfferRow],
+    limit: usize,
 ) -> Vec<Searched> {
     let searches = trips
         .iter()
@@ -54,7 +55,7 @@ pub(super) async fn search(
                 lat: at.lat,
                 lng: at.lng,
                 radius_km: trip.search_radius_km,
-                limit: CANDIDATES_PER_SEARCH,
+                limit,
                 exclude: tried,
             }
         })

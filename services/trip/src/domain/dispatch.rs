@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use hail_shared::{
     api::geo::LatLng,
     cities::Cities,
-    config::{DispatchConfig, MatchMode},
+    config::{DispatchConfig, MatchMode, MatchStrategy},
 };
 use uuid::Uuid;
 
@@ -104,12 +104,27 @@ impl SearchPolicy {
     }
 }
 
+/// When the next batch of a batched city runs: the next multiple of
+/// `window` on the wall clock after `now`, so every instance's batch loops
+/// tick at the same moments, and a trip requested at any time waits less
+/// than one window for its batch.
+pub fn next_batch_at(now: DateTime<Utc>, window: Duration) -> DateTime<Utc> {
+    let step = i64::try_from(window.as_millis()).unwrap_or(i64::MAX).max(1);
+    let next = (now.timestamp_millis().div_euclid(step) + 1).saturating_mul(step);
+    DateTime::from_timestamp_millis(next).unwrap_or(now)
+}
+
 /// How one city's trips are dispatched: its search and its match mode,
 /// each its own or the global setting it takes.
 #[derive(Clone, Debug)]
 pub struct CityPolicy {
     pub search: SearchPolicy,
     pub mode: MatchMode,
+    pub strategy: MatchStrategy,
+    /// Batched only: how long due trips are collected before a batch.
+    pub batch_window: Duration,
+    /// Batched only: candidates each trip brings to the assignment.
+    pub batch_candidates: usize,
 }
 
 /// Every city's policy. A trip whose city is no longer served (a cities
@@ -125,6 +140,9 @@ impl CityPolicies {
         let policy = |config: &DispatchConfig| CityPolicy {
             search: SearchPolicy::from_config(config),
             mode: config.mode,
+            strategy: config.strategy,
+            batch_window: config.batch_window,
+            batch_candidates: config.batch_candidates,
         };
         Self {
             by_city: cities
@@ -138,6 +156,19 @@ impl CityPolicies {
 
     pub fn of(&self, city: &str) -> &CityPolicy {
         self.by_city.get(city).unwrap_or(&self.global)
+    }
+
+    /// The cities matched in batches, with their policies (each gets its
+    /// own batch loop; the greedy matchers leave their trips alone).
+    pub fn batched(&self) -> Vec<(String, CityPolicy)> {
+        let mut cities: Vec<(String, CityPolicy)> = self
+            .by_city
+            .iter()
+            .filter(|(_, p)| p.strategy == MatchStrategy::Batched)
+            .map(|(id, p)| (id.clone(), p.clone()))
+            .collect();
+        cities.sort_by(|a, b| a.0.cmp(&b.0));
+        cities
     }
 
     fn all(&self) -> impl Iterator<Item = &CityPolicy> {
@@ -241,6 +272,9 @@ pub enum Miss {
     /// Nobody free in reach (everything it found, if anything, went to trips
     /// ahead of it): widen the radius and search again soon.
     Widen,
+    /// Batched: the driver its batch gave it went away before the claim.
+    /// The next batch serves it first (after premium trips), same radius.
+    DriverGone,
 }
 
 impl Miss {
@@ -312,6 +346,15 @@ mod tests {
         assert!(p.deadline_passed(t0, t0 + chrono::Duration::seconds(60)));
         // A clock that went backwards is not a passed deadline.
         assert!(!p.deadline_passed(t0, t0 - chrono::Duration::seconds(5)));
+    }
+
+    #[test]
+    fn batches_fall_on_the_window_grid_less_than_a_window_ahead() {
+        let window = Duration::from_millis(2000);
+        let at = |ms: i64| DateTime::from_timestamp_millis(ms).unwrap();
+        assert_eq!(next_batch_at(at(10_000), window), at(12_000));
+        assert_eq!(next_batch_at(at(10_001), window), at(12_000));
+        assert_eq!(next_batch_at(at(11_999), window), at(12_000));
     }
 
     #[test]

@@ -1,4 +1,5 @@
 pub mod abuse;
+pub mod assignment;
 pub mod dispatch;
 pub mod lifecycle;
 pub mod rooms;

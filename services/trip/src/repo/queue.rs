@@ -19,12 +19,14 @@ use super::TripRow;
 /// expired offer, or a wait past `deadline`, to be given up), and up to
 /// `lanes.slow` trips searching again on their timer after finding nobody
 /// (`idle_retry`). The batch is returned in queue order, the order its
-/// claims take.
+/// claims take. Trips of the `batched` cities are left to their batches
+/// ([`pick_batch`]).
 pub async fn pick_due_trips(
     pool: &PgPool,
     lease: std::time::Duration,
     deadline: std::time::Duration,
     lanes: Lanes,
+    batched: &[String],
 ) -> Result<Vec<TripRow>, sqlx::Error> {
     let mut picked = sqlx::query_as!(
         TripRow,
@@ -32,6 +34,7 @@ pub async fn pick_due_trips(
          WHERE id = ANY(ARRAY(
              SELECT id FROM trips
               WHERE status = 'REQUESTED' AND NOT searched AND next_attempt_at <= now()
+                AND city <> ALL($6)
                 AND (leased_until IS NULL OR leased_until <= now())
               ORDER BY (tier = 'premium') DESC, created_at
               LIMIT $5
@@ -39,6 +42,7 @@ pub async fn pick_due_trips(
            ) || ARRAY(
              SELECT id FROM trips
               WHERE status = 'REQUESTED' AND searched AND next_attempt_at <= now()
+                AND city <> ALL($6)
                 AND (leased_until IS NULL OR leased_until <= now())
                 AND NOT (idle_retry AND created_at > now() - make_interval(secs => $2))
               ORDER BY (tier = 'premium') DESC, created_at
@@ -46,7 +50,7 @@ pub async fn pick_due_trips(
               FOR UPDATE SKIP LOCKED
            ) || ARRAY(
              SELECT id FROM trips
-              WHERE status = 'REQUESTED' AND next_attempt_at <= now()
+              WHERE status = 'REQUESTED' AND next_attempt_at <= now() AND city <> ALL($6)
                 AND (leased_until IS NULL OR leased_until <= now())
                 AND searched AND idle_retry AND created_at > now() - make_interval(secs => $2)
               ORDER BY (tier = 'premium') DESC, created_at
@@ -60,12 +64,57 @@ pub async fn pick_due_trips(
         deadline.as_secs_f64(),
         i64::try_from(lanes.due).unwrap_or(i64::MAX),
         i64::try_from(lanes.slow).unwrap_or(i64::MAX),
-        i64::try_from(lanes.fresh).unwrap_or(i64::MAX)
+        i64::try_from(lanes.fresh).unwrap_or(i64::MAX),
+        batched
     )
     .fetch_all(pool)
     .await?;
     picked.sort_by_key(|t| (t.tier != Tier::Premium, t.created_at));
     Ok(picked)
+}
+
+/// Takes the due REQUESTED trips of one batched city, premium first then
+/// oldest, up to `limit`, and leases them for `lease` (as
+/// [`pick_due_trips`]): one batch. Instances that pick at the same moment
+/// split the due trips (`SKIP LOCKED`); the first usually takes them all.
+pub async fn pick_batch(
+    pool: &PgPool,
+    lease: std::time::Duration,
+    city: &str,
+    limit: usize,
+) -> Result<Vec<TripRow>, sqlx::Error> {
+    let mut picked = sqlx::query_as!(
+        TripRow,
+        r#"UPDATE trips SET leased_until = now() + make_interval(secs => $1)
+         WHERE id = ANY(ARRAY(
+             SELECT id FROM trips
+              WHERE status = 'REQUESTED' AND city = $2 AND next_attempt_at <= now()
+                AND (leased_until IS NULL OR leased_until <= now())
+              ORDER BY (tier = 'premium') DESC, first_in_line DESC, created_at
+              LIMIT $3
+              FOR UPDATE SKIP LOCKED
+         ))
+         RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+                   created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
+                   search_radius_km, city"#,
+        lease.as_secs_f64(),
+        city,
+        i64::try_from(limit).unwrap_or(i64::MAX)
+    )
+    .fetch_all(pool)
+    .await?;
+    picked.sort_by_key(|t| (t.tier != Tier::Premium, t.created_at));
+    Ok(picked)
+}
+
+/// Which of these trips are first in line (a batch's claim for them failed).
+pub async fn first_in_line(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT id FROM trips WHERE id = ANY($1) AND first_in_line",
+        ids
+    )
+    .fetch_all(pool)
+    .await
 }
 
 /// How many trips of each lane one pass takes at most.
@@ -87,7 +136,8 @@ pub async fn schedule(
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query!(
         "UPDATE trips SET next_attempt_at = $2, search_radius_km = $3, leased_until = NULL,
-                          idle_retry = false, searched = true, starved = false
+                          idle_retry = false, searched = true, starved = false,
+                          first_in_line = false
          WHERE id = $1 AND status = 'REQUESTED'",
         id,
         at,
@@ -107,17 +157,20 @@ pub async fn schedule_misses(pool: &PgPool, misses: &[NextSearch]) -> Result<(),
     let at: Vec<DateTime<Utc>> = misses.iter().map(|m| m.at).collect();
     let radius_km: Vec<f64> = misses.iter().map(|m| m.radius_km).collect();
     let idle_retry: Vec<bool> = misses.iter().map(|m| m.idle_retry).collect();
+    let first_in_line: Vec<bool> = misses.iter().map(|m| m.first_in_line).collect();
     sqlx::query!(
         "UPDATE trips t SET next_attempt_at = s.at, search_radius_km = s.radius_km,
                             idle_retry = s.idle_retry, leased_until = NULL,
-                            searched = true, starved = true
-         FROM unnest($1::uuid[], $2::timestamptz[], $3::float8[], $4::bool[])
-              AS s(id, at, radius_km, idle_retry)
+                            searched = true, starved = true,
+                            first_in_line = s.first_in_line
+         FROM unnest($1::uuid[], $2::timestamptz[], $3::float8[], $4::bool[], $5::bool[])
+              AS s(id, at, radius_km, idle_retry, first_in_line)
          WHERE t.id = s.id AND t.status = 'REQUESTED'",
         &id,
         &at,
         &radius_km,
-        &idle_retry
+        &idle_retry,
+        &first_in_line
     )
     .execute(pool)
     .await?;
@@ -133,6 +186,9 @@ pub struct NextSearch {
     /// yielded to trips ahead), as opposed to at once because trips earlier
     /// in its pass took the drivers it found.
     pub idle_retry: bool,
+    /// Batched: its claim failed because its driver went away; the next
+    /// batch serves it first (after premium trips).
+    pub first_in_line: bool,
 }
 
 /// A declined trip is due at once: the next driver is searched for now.

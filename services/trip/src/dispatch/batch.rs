@@ -1,0 +1,220 @@
+//! Batched matching (`match_strategy = "batched"`, per city). Instead of
+//! giving each trip, in queue order, its nearest free driver, a city's due
+//! trips are collected for a short window and matched together, so that the
+//! sum of pickup distances is least (premium trips first,
+//! [`assignment::batched`]).
+//!
+//! Each batched city has one batch loop per instance. On every boundary of
+//! the city's window grid (wall-clock multiples of `batch_window`, so every
+//! instance's loops tick together and the first to pick takes the batch)
+//! it takes the city's due trips, premium first then oldest, up to
+//! [`BATCH_LIMIT`] (more due: another batch at once), and:
+//!
+//! 1. settles their offers and deadlines, as the greedy matcher does;
+//! 2. searches each trip's `batch_candidates` nearest free drivers (minus
+//!    those it already tried), all in one call;
+//! 3. solves one assignment over trips x candidates (pure, no I/O);
+//! 4. claims each trip's assigned driver in one call. Claims stay per
+//!    driver and atomic (the driver service's claim script), so two
+//!    instances' batches, or a batch and a greedy matcher, never hand one
+//!    driver to two trips;
+//! 5. a trip that got nobody goes to the next batch: at the same radius
+//!    when its claim failed (the driver went away) or others were given
+//!    the drivers it found, wider (as greedy widens) when nobody was in
+//!    reach;
+//! 6. opens the offers (or assigns, in auto mode); `OFFER_SENT` names the
+//!    strategy and the batch.
+//!
+//! A trip waits at most one window before its first offer; a declined or
+//! expired offer makes its trip due, and the next batch offers it the next
+//! driver. Greedy matchers leave batched cities' trips alone.
+//!
+//! Cost per batch: one pick, one search call and one claim call however
+//! many trips; the solver's work grows with the crowds (trips linked by
+//! shared candidates are solved together, separate crowds apart), cubic in
+//! a crowd's size, and a crowd is at most [`BATCH_LIMIT`] trips.
+
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{claim, schedule_next_searches, search::search, settle_all, Claimed, Commit, Pass};
+use crate::{
+    dispatch::{Dispatched, BATCH},
+    domain::{
+        assignment::{self, BatchTrip},
+        dispatch::{next_batch_at, CityPolicy, Miss, Wish},
+    },
+    freed,
+    repo::{self, TripRow},
+    state::AppState,
+};
+use hail_shared::{api::trips::Tier, config::MatchStrategy, ApiResult};
+
+/// The most trips one batch holds: under the 100 searches and claims the
+/// driver service takes per call. A city with more due trips in a window
+/// runs batches back to back, in queue order.
+pub const BATCH_LIMIT: usize = 96;
+
+/// The batch loop of one batched city, until `stop`.
+pub async fn run_batcher(
+    state: AppState,
+    city: String,
+    policy: CityPolicy,
+    stop: CancellationToken,
+) {
+    loop {
+        let now = Utc::now();
+        let wait = (next_batch_at(now, policy.batch_window) - now)
+            .to_std()
+            .unwrap_or_default();
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        // Drivers freed since the last batch wake the waiting trips near
+        // them, so this batch already has them.
+        if let Err(err) = freed::wake_trips_near_freed(&state).await {
+            tracing::warn!(error = %err, "could not wake the trips near freed drivers; they retry on their own");
+        }
+        loop {
+            let picked = tokio::select! {
+                _ = stop.cancelled() => return,
+                picked = repo::pick_batch(&state.pool, state.step_lease, &city, BATCH_LIMIT) => picked,
+            };
+            let trips = match picked {
+                Ok(trips) if !trips.is_empty() => trips,
+                Ok(_) => break,
+                Err(err) => {
+                    metrics::counter!("dispatch_failures_total", "step" => "pick", "matcher" => BATCH.name).increment(1);
+                    tracing::warn!(%city, error = %err, "could not pick the batch; the next window retries");
+                    break;
+                }
+            };
+            let full = trips.len() >= BATCH_LIMIT;
+            let started = std::time::Instant::now();
+            match dispatch_batch(&state, &policy, trips).await {
+                Ok(Some(pass)) => pass.finish(state.clone(), BATCH).await,
+                Ok(None) => {}
+                Err(err) => {
+                    metrics::counter!("dispatch_failures_total", "step" => "pass", "matcher" => BATCH.name).increment(1);
+                    tracing::warn!(%city, error = %err, "batch failed; its trips will be retried");
+                }
+            }
+            metrics::histogram!("dispatch_pass_duration_seconds", "matcher" => BATCH.name)
+                .record(started.elapsed().as_secs_f64());
+            if !full {
+                break;
+            }
+        }
+    }
+}
+
+/// One batch: settle, search, solve, claim, reschedule the misses. The
+/// offers are still to be opened ([`Pass::finish`]).
+async fn dispatch_batch(
+    state: &AppState,
+    policy: &CityPolicy,
+    trips: Vec<TripRow>,
+) -> ApiResult<Option<Pass>> {
+    let now = Utc::now();
+    let ids: Vec<Uuid> = trips.iter().map(|t| t.id).collect();
+    let offers = repo::offers_of(&state.pool, &ids).await?;
+    let searching = settle_all(state, trips, &offers, now).await;
+    if searching.is_empty() {
+        return Ok(None);
+    }
+    let mut searched = search(state, searching, &offers, policy.batch_candidates).await;
+    // Queue order for the solver: premium, then trips whose last batch's
+    // driver went away, then oldest.
+    let ids: Vec<Uuid> = searched.iter().map(|s| s.trip.id).collect();
+    let first = repo::first_in_line(&state.pool, &ids).await?;
+    searched.sort_by_key(|s| {
+        (
+            s.trip.tier != Tier::Premium,
+            !first.contains(&s.trip.id),
+            s.trip.created_at,
+        )
+    });
+    let problem: Vec<BatchTrip> = searched
+        .iter()
+        .map(|s| BatchTrip {
+            premium: s.trip.tier == Tier::Premium,
+            first_in_line: first.contains(&s.trip.id),
+            candidates: s
+                .candidates
+                .iter()
+                .map(|c| (c.driver_id, metres(c.distance_km)))
+                .collect(),
+        })
+        .collect();
+    let solved = assignment::batched(&problem);
+    // What the batch gained over nearest-first on the same input, so an
+    // operator can see the strategy pay (or not) in their own city.
+    for (rule, got) in [
+        ("batched", &solved),
+        ("greedy", &assignment::greedy(&problem)),
+    ] {
+        let (matched, metres) = assignment::score(&problem, got);
+        metrics::counter!("dispatch_batch_matched_total", "rule" => rule).increment(matched as u64);
+        metrics::counter!("dispatch_batch_pickup_metres_total", "rule" => rule).increment(metres);
+    }
+    metrics::histogram!("dispatch_batch_trips").record(searched.len() as f64);
+    let wishes: Vec<Wish> = solved
+        .iter()
+        .map(|driver| Wish {
+            drivers: driver.iter().copied().collect(),
+            yields: false,
+        })
+        .collect();
+    #[cfg(feature = "failpoints")]
+    if let Some(pause) = state.pause_before_batch_claim {
+        tokio::time::sleep(pause).await;
+    }
+    let claimed = claim(state, &searched, &wishes).await?;
+
+    let misses = searched
+        .iter()
+        .zip(&solved)
+        .zip(&claimed)
+        .filter(|(_, claimed)| matches!(claimed, Claimed::Nobody))
+        .map(|((s, solved), _)| {
+            let miss = if solved.is_some() {
+                Miss::DriverGone
+            } else if s.candidates.len() >= policy.batch_candidates {
+                // The drivers it found went to others, and more may be
+                // near: the next batch, same radius.
+                Miss::Contended
+            } else {
+                // Nobody (else) in reach: wider.
+                Miss::Widen
+            };
+            (&s.trip, miss)
+        })
+        .collect();
+    schedule_next_searches(state, now, misses).await;
+
+    let how = Dispatched {
+        strategy: MatchStrategy::Batched,
+        batch: Some((Uuid::new_v4(), searched.len())),
+    };
+    let commits: Vec<Commit> = searched
+        .into_iter()
+        .zip(claimed)
+        .filter_map(|(s, claimed)| match claimed {
+            Claimed::Driver { offer_id, driver } => Some(Commit {
+                trip: s.trip,
+                offer_id,
+                driver,
+                how,
+            }),
+            _ => None,
+        })
+        .collect();
+    Ok((!commits.is_empty()).then_some(Pass { commits }))
+}
+
+/// A pickup distance in whole metres, for the solver.
+fn metres(km: f64) -> u32 {
+    (km * 1000.0).round().clamp(0.0, f64::from(u32::MAX)) as u32
+}
