@@ -63,6 +63,9 @@ enum Bench {
     /// Rush hour (issue 21): offers ignored, declined and accepted, riders
     /// cancelling, a hotspot where trips wait (offer mode, 3 s offer timeout).
     Rush(bench::RushArgs),
+    /// Greedy against batched matching (issue 18): one seeded rush hour
+    /// replayed on a fresh in-process stack per strategy; no running Hail needed.
+    Matching(bench::MatchingArgs),
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -105,6 +108,7 @@ async fn run_bench(what: Bench) -> ExitCode {
         Bench::All(args) => bench::city(bench::Scenario::All, args).await,
         Bench::Rush(args) => bench::rush(args).await,
         Bench::Dense(args) => bench::dense(args).await,
+        Bench::Matching(args) => bench::matching(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,13 +10,17 @@
 //!   (10 k, 100 k, 1 M), with the candidate search and Redis memory timed at
 //!   each step and socket ingest (issue 16);
 //! - `rush`: rush hour (issue 21): 100 requests/s with drivers who ignore,
-//!   decline and accept, riders who cancel, and a hotspot where trips wait.
+//!   decline and accept, riders who cancel, and a hotspot where trips wait;
+//! - `matching`: greedy against batched matching on one seeded rush hour
+//!   (issue 18); it starts its own stacks, one per strategy.
 
 mod city;
 mod latency;
+mod matching;
 mod realtime;
 mod rush;
 
 pub use city::{city, dense, CityArgs, DenseArgs, Scenario};
+pub use matching::{matching, MatchingArgs};
 pub use realtime::{realtime, RealtimeArgs};
 pub use rush::{rush, RushArgs};

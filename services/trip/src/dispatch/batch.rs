@@ -12,7 +12,9 @@
 //!
 //! 1. settles their offers and deadlines, as the greedy matcher does;
 //! 2. searches each trip's `batch_candidates` nearest free drivers (minus
-//!    those it already tried), all in one call;
+//!    those it already tried), all in one call; a trip that found fewer
+//!    searches again wider, step by step to the widest radius, in the same
+//!    batch;
 //! 3. solves one assignment over trips x candidates (pure, no I/O);
 //! 4. claims each trip's assigned driver in one call. Claims stay per
 //!    driver and atomic (the driver service's claim script), so two
@@ -125,6 +127,7 @@ async fn dispatch_batch(
         return Ok(None);
     }
     let mut searched = search(state, searching, &offers, policy.batch_candidates).await;
+    widen_sparse(state, policy, &mut searched, &offers).await;
     // Queue order for the solver: premium, then trips whose last batch's
     // driver went away, then oldest.
     let ids: Vec<Uuid> = searched.iter().map(|s| s.trip.id).collect();
@@ -212,6 +215,46 @@ async fn dispatch_batch(
         })
         .collect();
     Ok((!commits.is_empty()).then_some(Pass { commits }))
+}
+
+/// Searches again, wider, for the trips that found fewer than their
+/// candidates, step by step up to the widest radius, all in this batch
+/// (greedy widens between its passes, 0.5 s apart; a batch is a window
+/// apart, so it takes the steps at once rather than keep a sparse trip
+/// waiting a window per step). One search call per step, for the sparse
+/// trips only; the widened radius is kept with the trip.
+async fn widen_sparse(
+    state: &AppState,
+    policy: &CityPolicy,
+    searched: &mut [super::search::Searched],
+    offers: &[repo::OfferRow],
+) {
+    loop {
+        let sparse: Vec<usize> = (0..searched.len())
+            .filter(|&k| {
+                searched[k].candidates.len() < policy.batch_candidates
+                    && searched[k].trip.search_radius_km < policy.search.max_radius_km
+            })
+            .collect();
+        if sparse.is_empty() {
+            return;
+        }
+        let wider: Vec<TripRow> = sparse
+            .iter()
+            .map(|&k| {
+                let mut trip = searched[k].trip.clone();
+                trip.search_radius_km = policy.search.widen(trip.search_radius_km);
+                trip
+            })
+            .collect();
+        let found = search(state, wider, offers, policy.batch_candidates).await;
+        if found.len() != sparse.len() {
+            return; // the search failed: this batch goes with what it has
+        }
+        for (k, again) in sparse.into_iter().zip(found) {
+            searched[k] = again;
+        }
+    }
 }
 
 /// A pickup distance in whole metres, for the solver.

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::domain::lifecycle::Move;
 
+#[derive(Clone)]
 pub struct TripRow {
     pub id: Uuid,
     pub rider_id: Uuid,
