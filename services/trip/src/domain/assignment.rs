@@ -7,7 +7,8 @@
 //! - [`batched`]: premium trips first, exactly as greedy would serve them
 //!   (so a premium trip never gets a farther driver than under greedy, and
 //!   no standard trip takes a driver a premium trip wanted), then likewise
-//!   the trips first in line (their last batch's driver went away); then
+//!   the trips first in line (their last batch's driver went away, or they
+//!   have waited long: distance alone would starve them); then
 //!   the other trips over the drivers left, as one min-cost assignment: as
 //!   many trips matched as possible, and among those matchings the least
 //!   total pickup distance (Kuhn-Munkres, `pathfinding`).
@@ -31,8 +32,8 @@ use uuid::Uuid;
 #[derive(Clone, Debug, PartialEq)]
 pub struct BatchTrip {
     pub premium: bool,
-    /// Its last batch gave it a driver that went away before the claim: it
-    /// is served right after the premium trips, as greedy would.
+    /// Served right after the premium trips, as greedy would (its last
+    /// batch's driver went away before the claim, or it has waited long).
     pub first_in_line: bool,
     /// The drivers its search found, with the pickup distance in metres.
     pub candidates: Vec<(Uuid, u32)>,

@@ -214,7 +214,7 @@ async fn a_trip_whose_driver_went_away_before_the_claim_is_first_in_the_next_bat
     let window = Duration::from_millis(1000);
     let app = batched_app(|c| {
         c.dispatch.batch_window = window;
-        c.dispatch.pause_before_batch_claim = Some(Duration::from_millis(1500));
+        c.dispatch.pause_before_batch_claim = Some(Duration::from_millis(2000));
     })
     .await;
     let pool = sqlx::PgPool::connect(&app.config.database_url)
@@ -228,7 +228,7 @@ async fn a_trip_whose_driver_went_away_before_the_claim_is_first_in_the_next_bat
     just_after_a_boundary(window).await;
     let trip_t = app.request_trip(&rider_t, PICKUP, DROPOFF).await;
     // Its batch has picked it (leased) and solved it (D): D goes away
-    // while the batch waits to claim.
+    // while the batch waits to claim (the failpoint).
     let deadline = Instant::now() + window * 2 + SOON;
     loop {
         let leased: bool =
@@ -243,6 +243,9 @@ async fn a_trip_whose_driver_went_away_before_the_claim_is_first_in_the_next_bat
         assert!(Instant::now() < deadline, "the batch never picked the trip");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // The pick is seen; the search and the solve follow within moments,
+    // and the claim waits 2 s after them.
+    tokio::time::sleep(Duration::from_millis(600)).await;
     let offline = app
         .post("/api/v1/drivers/me/offline", Some(&d.token), &json!({}))
         .await;
