@@ -267,3 +267,35 @@ async fn a_trip_whose_driver_went_away_before_the_claim_is_first_in_the_next_bat
     assert_eq!(sent.driver_id, Some(e.id));
     assert_eq!(sent.detail["batch_size"], 2, "{:?}", sent.detail);
 }
+
+#[tokio::test]
+async fn a_cities_file_batches_one_city_and_leaves_the_other_greedy() {
+    // cities.example.toml: Jakarta batches (2 s), Singapore takes the
+    // global strategy (greedy).
+    let example = include_str!("../../../../cities.example.toml");
+    let app = spawn_app_with(|c| {
+        c.cities = std::sync::Arc::new(
+            hail_shared::cities::Cities::from_toml(example, "cities.example.toml").unwrap(),
+        );
+    })
+    .await;
+    let monas = LatLng::new(-6.1754, 106.8272);
+    let in_singapore = app.driver_online_at(PICKUP.north(0.2)).await;
+    let in_jakarta = app.driver_online_at(monas.north(0.2)).await;
+    let (rider_sg, rider_jkt) = (app.register_rider().await, app.register_rider().await);
+    let trip_sg = app.request_trip(&rider_sg, PICKUP, DROPOFF).await;
+    let trip_jkt = app
+        .request_trip(&rider_jkt, monas, LatLng::new(-6.2, 106.85))
+        .await;
+
+    let within = Duration::from_secs(4) + SOON;
+    let offer = app.wait_for_offer(&in_singapore, within).await.unwrap();
+    assert_eq!(offer.trip_id, trip_sg.id);
+    let offer = app.wait_for_offer(&in_jakarta, within).await.unwrap();
+    assert_eq!(offer.trip_id, trip_jkt.id);
+    let sg = offer_sent(&app, &rider_sg, trip_sg.id).await;
+    let jkt = offer_sent(&app, &rider_jkt, trip_jkt.id).await;
+    assert_eq!(sg.detail["strategy"], "greedy", "{:?}", sg.detail);
+    assert_eq!(jkt.detail["strategy"], "batched", "{:?}", jkt.detail);
+    assert!(jkt.at >= boundary_after(trip_jkt.created_at, Duration::from_secs(2)));
+}
