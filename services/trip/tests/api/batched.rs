@@ -63,6 +63,13 @@ const LINE: TwoRiders = TwoRiders {
     },
 };
 
+/// Drivers M and F online at their places, and riders for A and B.
+async fn on_the_line(app: &TestApp) -> (Account, Account, Account, Account) {
+    let m = app.driver_online_at(LINE.m).await;
+    let f = app.driver_online_at(LINE.f).await;
+    (m, f, app.register_rider().await, app.register_rider().await)
+}
+
 /// `OFFER_SENT`'s detail in the trip's audit (the first one).
 async fn offer_sent(app: &TestApp, rider: &Account, trip: uuid::Uuid) -> DispatchEvent {
     events(app, rider, trip)
@@ -75,9 +82,7 @@ async fn offer_sent(app: &TestApp, rider: &Account, trip: uuid::Uuid) -> Dispatc
 #[tokio::test]
 async fn two_riders_with_a_driver_between_them_get_the_swapped_drivers_in_one_batch() {
     let app = batched_app(|_| {}).await;
-    let m = app.driver_online_at(LINE.m).await;
-    let f = app.driver_online_at(LINE.f).await;
-    let (rider_a, rider_b) = (app.register_rider().await, app.register_rider().await);
+    let (m, f, rider_a, rider_b) = on_the_line(&app).await;
 
     just_after_a_boundary(WINDOW).await;
     let trip_a = app.request_trip(&rider_a, LINE.a, DROPOFF).await;
@@ -111,9 +116,7 @@ async fn two_riders_with_a_driver_between_them_get_the_swapped_drivers_in_one_ba
 #[tokio::test]
 async fn under_greedy_the_first_rider_takes_the_driver_between_them() {
     let app = spawn_app().await;
-    let m = app.driver_online_at(LINE.m).await;
-    let f = app.driver_online_at(LINE.f).await;
-    let (rider_a, rider_b) = (app.register_rider().await, app.register_rider().await);
+    let (m, f, rider_a, rider_b) = on_the_line(&app).await;
 
     let trip_a = app.request_trip(&rider_a, LINE.a, DROPOFF).await;
     let trip_b = app.request_trip(&rider_b, LINE.b, DROPOFF).await;
@@ -130,9 +133,7 @@ async fn under_greedy_the_first_rider_takes_the_driver_between_them() {
 #[tokio::test]
 async fn a_premium_trip_in_a_batch_still_gets_its_nearest_driver() {
     let app = batched_app(|_| {}).await;
-    let m = app.driver_online_at(LINE.m).await;
-    let f = app.driver_online_at(LINE.f).await;
-    let (rider_a, rider_b) = (app.register_rider().await, app.register_rider().await);
+    let (m, f, rider_a, rider_b) = on_the_line(&app).await;
 
     just_after_a_boundary(WINDOW).await;
     // B first, so that A is not first by age either.
