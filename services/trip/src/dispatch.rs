@@ -474,8 +474,16 @@ async fn settle(
                 }
             }
             _ => {
-                // CLAIMING: a worker died between claim and offer.
-                state.drivers.release(offer.driver_id, trip.id).await?;
+                // CLAIMING: a worker died between claim and offer. Its claim
+                // may hold any of the trip's wish, not only the noted driver
+                // (compare-and-delete: another trip's claim is untouched).
+                let mut held = repo::claim_candidates(&state.pool, offer.id).await?;
+                if held.is_empty() {
+                    held.push(offer.driver_id);
+                }
+                for driver_id in held {
+                    state.drivers.release(driver_id, trip.id).await?;
+                }
                 repo::drop_claiming(&state.pool, offer.id).await?;
             }
         }
@@ -515,6 +523,7 @@ async fn claim(
                     trip_id: s.trip.id,
                     driver_id,
                     distance_km: driver.distance_km,
+                    candidates: wish.drivers.clone(),
                 },
             ))
         })

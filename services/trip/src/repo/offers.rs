@@ -104,6 +104,9 @@ pub struct Intent {
     pub trip_id: Uuid,
     pub driver_id: Uuid,
     pub distance_km: f64,
+    /// Every driver the claim may take (the trip's wish), so a dead
+    /// worker's claim can be given back whichever it took.
+    pub candidates: Vec<Uuid>,
 }
 
 /// Notes the intents before claiming, so a worker that dies mid-claim leaves
@@ -114,20 +117,53 @@ pub async fn insert_claimings(pool: &PgPool, intents: &[Intent]) -> Result<Vec<U
     let trips: Vec<Uuid> = intents.iter().map(|i| i.trip_id).collect();
     let drivers: Vec<Uuid> = intents.iter().map(|i| i.driver_id).collect();
     let distances: Vec<f64> = intents.iter().map(|i| i.distance_km).collect();
+    // One text per row (unnest flattens a two-dimensional array).
+    let candidates: Vec<String> = intents
+        .iter()
+        .map(|i| {
+            i.candidates
+                .iter()
+                .map(Uuid::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
     sqlx::query_scalar!(
-        "INSERT INTO offers (id, trip_id, driver_id, status, distance_km)
-         SELECT id, trip_id, driver_id, 'CLAIMING', distance_km
-         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::float8[])
-              AS c(id, trip_id, driver_id, distance_km)
+        "INSERT INTO offers (id, trip_id, driver_id, status, distance_km, claim_candidates)
+         SELECT id, trip_id, driver_id, 'CLAIMING', distance_km,
+                coalesce(string_to_array(nullif(candidates, ''), ',')::uuid[], '{}')
+         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::float8[], $5::text[])
+              AS c(id, trip_id, driver_id, distance_km, candidates)
          ON CONFLICT DO NOTHING
          RETURNING trip_id",
         &ids,
         &trips,
         &drivers,
-        &distances
+        &distances,
+        &candidates
     )
     .fetch_all(pool)
     .await
+}
+
+/// Every driver a CLAIMING row's claim may have taken (its noted driver
+/// among them).
+pub async fn claim_candidates(pool: &PgPool, offer_id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    let row = sqlx::query!(
+        "SELECT driver_id, claim_candidates FROM offers WHERE id = $1",
+        offer_id
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row
+        .map(|r| {
+            let mut all = r.claim_candidates;
+            all.push(r.driver_id);
+            all.sort_unstable();
+            all.dedup();
+            all
+        })
+        .unwrap_or_default())
 }
 
 /// The claim went to another of the trip's drivers than noted.
