@@ -33,6 +33,8 @@ pub struct SearchPolicy {
     pub max_radius_km: f64,
     pub deadline: Duration,
     pub offer_timeout: Duration,
+    /// How long a worker holds a trip it dispatches (`HAIL_DISPATCH_LEASE_SECS`).
+    pub lease: Duration,
 }
 
 impl SearchPolicy {
@@ -42,6 +44,7 @@ impl SearchPolicy {
             max_radius_km: config.max_search_radius_km,
             deadline: config.match_deadline,
             offer_timeout: config.offer_timeout,
+            lease: config.step_lease,
         }
     }
 
@@ -98,9 +101,14 @@ impl SearchPolicy {
     }
 
     /// A claim outlives its offer a little, so the driver is still held while
-    /// an expired offer is being settled, and never longer than that.
+    /// an expired offer is being settled, and the lease of the worker that
+    /// made it: if that worker dies, the claim is still there when the next
+    /// one picks the trip up and gives it back. (A claim that ran out first
+    /// left the driver BUSY, with no lock for anyone to release: with a 4 s
+    /// offer timeout and the 10 s lease, a killed trip-service instance lost
+    /// its claimed drivers for good.)
     pub fn claim_ttl(&self) -> Duration {
-        self.offer_timeout + Duration::from_secs(5)
+        self.offer_timeout.max(self.lease) + Duration::from_secs(5)
     }
 }
 
@@ -326,7 +334,20 @@ mod tests {
             max_radius_km: 10.0,
             deadline: Duration::from_secs(60),
             offer_timeout: Duration::from_secs(15),
+            lease: Duration::from_secs(10),
         }
+    }
+
+    #[test]
+    fn a_claim_outlives_its_offer_and_the_lease_of_its_worker() {
+        let long_offer = policy();
+        assert_eq!(long_offer.claim_ttl(), Duration::from_secs(20));
+        let short_offer = SearchPolicy {
+            offer_timeout: Duration::from_secs(4),
+            ..policy()
+        };
+        assert!(short_offer.claim_ttl() > short_offer.lease);
+        assert!(short_offer.claim_ttl() > short_offer.offer_timeout);
     }
 
     #[test]
