@@ -40,6 +40,25 @@ enum Command {
     },
     /// Simulate drivers and riders against a running Hail (see `hail simulate --help`).
     Simulate(simulate::SimulateArgs),
+    /// Accounts only an operator makes.
+    Users {
+        #[command(subcommand)]
+        what: Users,
+    },
+}
+
+#[derive(Subcommand)]
+enum Users {
+    /// Make a support account (reads any trip's audit trail and any
+    /// driver's dispatches). The password is read from standard input
+    /// (its first line), never from the command line:
+    /// `printf '%s\n' "$PASSWORD" | hail users add-support --email ... --name ...`
+    AddSupport {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -94,6 +113,9 @@ async fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Simulate(args) => run_simulation(args).await,
         Command::Bench { what } => run_bench(what).await,
+        Command::Users {
+            what: Users::AddSupport { email, name },
+        } => add_support(&email, &name).await,
         Command::Migrate => run_stack(None).await,
         Command::Serve { which } => run_stack(Some(which)).await,
     }
@@ -114,6 +136,46 @@ async fn run_bench(what: Bench) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("hail bench: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `hail users add-support`: the password comes from standard input.
+async fn add_support(email: &str, name: &str) -> ExitCode {
+    use std::io::{BufRead, IsTerminal, Write};
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("hail: configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Password for {email} (8 to 128 characters; it is shown as you type, so prefer piping it in): ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut password = String::new();
+    if let Err(err) = stdin.lock().read_line(&mut password) {
+        eprintln!("hail users add-support: could not read the password from standard input: {err}");
+        return ExitCode::from(2);
+    }
+    let password = password.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        eprintln!("hail users add-support: no password on standard input; pipe it in, e.g. `printf '%s\\n' \"$PASSWORD\" | hail users add-support --email ... --name ...`");
+        return ExitCode::from(2);
+    }
+    match hail_user::operators::add_support(&config, email, name, password).await {
+        Ok(user) => {
+            println!(
+                "hail: support account {} made for {} (id {})",
+                user.name, user.email, user.id
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("hail users add-support: {err}");
             ExitCode::FAILURE
         }
     }

@@ -11,7 +11,8 @@ use crate::{
     api::{
         drivers::{
             CandidateSearch, CandidatesRequest, CandidatesResponse, ClaimWish, ClaimsRequest,
-            ClaimsResponse, CreateDriverProfile, NearbyDriver, Released, ShowOffer, TripRef,
+            ClaimsResponse, CreateDriverProfile, DriverExists, NearbyDriver, ReleaseRequest,
+            Released, ShowOffer, TripRef,
         },
         geo::LatLng,
         trips::Offer,
@@ -121,10 +122,40 @@ impl DriverClient {
             .send::<_, Released>(
                 Method::POST,
                 &format!("/internal/drivers/{driver_id}/release"),
-                Some(&TripRef { trip_id }),
+                Some(&ReleaseRequest {
+                    trip_id,
+                    unreachable: false,
+                }),
             )
             .await?;
         Ok(released.and_then(|r| r.freed_at))
+    }
+
+    /// Lets `driver_id` go from `trip_id` after its phone proved
+    /// unreachable: ONLINE, but out of the index until its next ping.
+    pub async fn release_unreachable(
+        &self,
+        driver_id: Uuid,
+        trip_id: Uuid,
+    ) -> Result<(), ApiError> {
+        self.send::<_, Released>(
+            Method::POST,
+            &format!("/internal/drivers/{driver_id}/release"),
+            Some(&ReleaseRequest {
+                trip_id,
+                unreachable: true,
+            }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Whether a driver profile with this id exists.
+    pub async fn exists(&self, driver_id: Uuid) -> Result<bool, ApiError> {
+        let found = self
+            .send::<(), DriverExists>(Method::GET, &format!("/internal/drivers/{driver_id}"), None)
+            .await?;
+        Ok(found.is_some_and(|f| f.exists))
     }
 
     /// Shows an opened offer to the driver (`current_offer`) for `ttl`.

@@ -19,6 +19,9 @@ pub struct TripEvent {
 pub enum RevokeReason {
     Expired,
     Cancelled,
+    /// The driver's phone did not acknowledge the offer in time, or its
+    /// socket dropped and did not come back within the grace.
+    Unreachable,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

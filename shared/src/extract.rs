@@ -161,6 +161,11 @@ impl Caller {
         self.require(Role::Rider)
     }
 
+    /// The caller's id if it is support staff; 403 otherwise.
+    pub fn support(&self) -> Result<Uuid, ApiError> {
+        self.require(Role::Support)
+    }
+
     fn require(&self, role: Role) -> Result<Uuid, ApiError> {
         if self.role == role {
             Ok(self.user_id)

@@ -23,14 +23,23 @@ use hail_shared::{
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::{repo, state::AppState, status};
+use crate::{index::Leave, repo, state::AppState, status};
 
 /// Gives `driver_id` back from `trip_id` (idempotent; another trip's claim
-/// is never touched): ONLINE and matchable again at once. `true` when this
-/// call freed the driver.
-pub async fn release(state: &AppState, driver_id: Uuid, trip_id: Uuid) -> ApiResult<bool> {
+/// is never touched): ONLINE, and matchable again at once unless `leave`
+/// says its phone proved unreachable. `true` when this call freed the
+/// driver.
+pub async fn release(
+    state: &AppState,
+    driver_id: Uuid,
+    trip_id: Uuid,
+    leave: Leave,
+) -> ApiResult<bool> {
     let mut redis = state.redis.clone();
-    state.index.release(&mut redis, driver_id, trip_id).await?;
+    state
+        .index
+        .release(&mut redis, driver_id, trip_id, leave)
+        .await?;
     match repo::mark_available(&state.pool, driver_id, trip_id).await? {
         Some(version) => {
             status::mirror(state, driver_id, DriverStatus::Online, version).await?;
@@ -96,7 +105,7 @@ async fn reconcile(state: &AppState) -> ApiResult<usize> {
                 repo::recheck_claim_in(&state.pool, driver, trip, RECHECK_OFFERED_SECS).await?;
             }
             HoldState::Released => {
-                if release(state, driver, trip).await? {
+                if release(state, driver, trip, Leave::Matchable).await? {
                     tracing::warn!(driver_id = %driver, trip_id = %trip, "released a claim its trip does not hold");
                     released += 1;
                 }

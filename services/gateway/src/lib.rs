@@ -28,6 +28,14 @@ pub use state::AppState;
 /// The largest Socket.IO message a gateway reads at all (polling body or
 /// websocket message): a few event payloads' worth.
 const MAX_SOCKET_MESSAGE: usize = 64 * 1024;
+/// Socket.IO heartbeats (the defaults, 25 s + 20 s, notice a silently dead
+/// phone only after 45 s): the server pings every 10 s and closes a
+/// connection whose pong is 8 s late, so a dead driver connection is
+/// noticed within 18 s (API.md asks for about 20).
+const SOCKET_PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+const SOCKET_PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(8);
+/// How long shutdown waits for the open sockets to close.
+const SOCKETS_CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Serves `/` on the sockets (the adapter's type differs per branch, and
 /// `ns` needs the concrete one).
@@ -62,6 +70,11 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
         // Past this a message is not even buffered: the connection closes.
         // Below it, handlers refuse payloads over 16 KiB with an error ack.
         .max_payload(MAX_SOCKET_MESSAGE as u64)
+        // Heartbeats: a connection that stops answering is closed within
+        // SOCKET_PING_INTERVAL + SOCKET_PING_TIMEOUT (18 s), and with it the
+        // driver's presence refresh and any open offer's grace starts.
+        .ping_interval(SOCKET_PING_INTERVAL)
+        .ping_timeout(SOCKET_PING_TIMEOUT)
         .ws_max_message_size(MAX_SOCKET_MESSAGE)
         .ws_max_frame_size(MAX_SOCKET_MESSAGE)
         .with_state(state.clone());
@@ -148,11 +161,19 @@ async fn assemble<A: Adapter>(
                 }
             })
             // Open sockets would hold graceful shutdown forever: close them.
+            // Bounded: a socket whose close stalls must not hold the
+            // gateway's shutdown (seen in tests: a close racing the
+            // server's own drain waited forever).
             .with_background(move |stop| async move {
                 stop.cancelled().await;
-                closing_io.close().await;
+                let closed = tokio::time::timeout(SOCKETS_CLOSE_TIMEOUT, closing_io.close()).await;
                 socket_tasks.close();
-                socket_tasks.wait().await;
+                let waited = tokio::time::timeout(SOCKETS_CLOSE_TIMEOUT, socket_tasks.wait()).await;
+                if closed.is_err() || waited.is_err() {
+                    tracing::warn!(
+                        "sockets still closing after {SOCKETS_CLOSE_TIMEOUT:?}; stopping anyway"
+                    );
+                }
             }),
     )
 }

@@ -3,7 +3,7 @@
 //! new socket past the cap closes the user's oldest.
 
 use hail_shared::redis_conn::RedisConn;
-use redis::{AsyncCommands, Script};
+use redis::Script;
 use uuid::Uuid;
 
 use hail_shared::keys::Keys;
@@ -46,14 +46,22 @@ impl SocketRegistry {
             .await
     }
 
+    /// Forgets a closed socket; how many the user still holds (on any
+    /// gateway).
     pub async fn forget(
         &self,
         redis: &mut RedisConn,
         user_id: Uuid,
         socket_id: &str,
-    ) -> redis::RedisResult<()> {
-        redis
-            .zrem::<_, _, ()>(self.keys.user_sockets(user_id), socket_id)
-            .await
+    ) -> redis::RedisResult<usize> {
+        let key = self.keys.user_sockets(user_id);
+        let (left,): (usize,) = redis::pipe()
+            .atomic()
+            .zrem(&key, socket_id)
+            .ignore()
+            .zcard(&key)
+            .query_async(redis)
+            .await?;
+        Ok(left)
     }
 }

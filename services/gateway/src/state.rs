@@ -41,6 +41,9 @@ pub struct AppState {
     pub cities: Arc<hail_shared::cities::Cities>,
     /// Where socket pings are queued for their batch.
     pub pings: crate::realtime::pings::Pings,
+    /// How long a driver's socket has to acknowledge an `offer`
+    /// (`HAIL_OFFER_ACK_MS`; `None`: no limit but the offer's own).
+    pub offer_ack_window: Option<Duration>,
 }
 
 pub struct Upstreams {
@@ -118,6 +121,7 @@ impl AppState {
             presence_refresh: config.presence_refresh,
             cities: config.cities.clone(),
             pings,
+            offer_ack_window: config.delivery.ack_window,
         })
     }
 }

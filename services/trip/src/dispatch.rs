@@ -68,6 +68,7 @@ use uuid::Uuid;
 use search::{search, wishes, Searched};
 
 use crate::{
+    delivery,
     domain::dispatch::{
         expected_claims, Miss, Wish, BATCH_SIZE, CANDIDATES_PER_SEARCH, FRESH_LANE_PER_PASS,
         SLOW_LANE_PER_PASS,
@@ -464,9 +465,30 @@ async fn settle(
     if let Some(offer) = live {
         match (offer.status, offer.expires_at) {
             (OfferStatus::Open, Some(expires_at)) if expires_at > now => {
-                // Woken early: the driver still has time to answer.
-                repo::schedule(&state.pool, trip.id, expires_at, trip.search_radius_km).await?;
-                return Ok(false);
+                // The driver's socket dropped with the offer open: past the
+                // grace it is unreachable (`crate::delivery`), before it the
+                // trip looks again when the grace ends.
+                let grace = state.reconnect_grace;
+                let lost_until = offer
+                    .socket_lost_at
+                    .map(|lost| lost + chrono::Duration::from_std(grace).unwrap_or_default());
+                match lost_until {
+                    Some(until) if until <= now => {
+                        let why = repo::Unreachable::SocketLost { grace };
+                        let by = delivery::GivenUpBy::Matcher;
+                        if !delivery::give_up_unreachable(state, trip.id, offer.driver_id, why, by)
+                            .await?
+                        {
+                            return Ok(false); // back, or answered, just in time
+                        }
+                    }
+                    _ => {
+                        // Woken early: the driver still has time to answer.
+                        let at = lost_until.map_or(expires_at, |until| until.min(expires_at));
+                        repo::schedule(&state.pool, trip.id, at, trip.search_radius_km).await?;
+                        return Ok(false);
+                    }
+                }
             }
             (OfferStatus::Open, _) => {
                 if !moves::expire_offer(state, offer).await? {

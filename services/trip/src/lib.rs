@@ -2,6 +2,7 @@
 //! carpool rooms and their rides. Talks to the driver service only through
 //! [`hail_shared::driver_client::DriverClient`].
 
+mod delivery;
 mod dispatch;
 mod domain;
 mod freed;

@@ -393,7 +393,7 @@ async fn queue_trip_update(tx: &mut PgConnection, trip: &Trip) -> ApiResult<()> 
     Ok(())
 }
 
-async fn queue_revoke(
+pub(crate) async fn queue_revoke(
     tx: &mut PgConnection,
     driver_id: Uuid,
     trip_id: Uuid,
@@ -408,7 +408,7 @@ async fn queue_revoke(
 }
 
 /// Wakes every instance's dispatch workers (delivered at commit).
-async fn notify_dispatch(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+pub(crate) async fn notify_dispatch(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::query!("SELECT pg_notify('hail_dispatch', '')")
         .execute(conn)
         .await?;

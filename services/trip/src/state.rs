@@ -39,6 +39,9 @@ pub struct AppState {
     pub rooms: Rooms,
     /// The cities served: a trip's pickup must lie in one.
     pub cities: Arc<hail_shared::cities::Cities>,
+    /// How long a driver whose socket dropped with an offer open has to
+    /// come back (`HAIL_OFFER_RECONNECT_GRACE_SECS`).
+    pub reconnect_grace: std::time::Duration,
 }
 
 impl AppState {
@@ -70,6 +73,7 @@ impl AppState {
             rider_cancel_limit: config.rate_limits.rider_cancel_limit,
             dispatch_wake: Arc::new(Notify::new()),
             outbox_wake: Arc::new(Notify::new()),
+            reconnect_grace: config.delivery.reconnect_grace,
         })
     }
 

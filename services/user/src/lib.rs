@@ -2,6 +2,7 @@
 //! The only place a password is ever seen; it is never logged or returned.
 
 mod domain;
+pub mod operators;
 mod repo;
 mod routes;
 mod state;

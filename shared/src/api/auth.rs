@@ -21,6 +21,8 @@ pub struct RegisterRequest {
         custom(function = "printable_name")
     )]
     pub name: String,
+    /// `rider` or `driver`: support accounts are made by an operator.
+    #[validate(custom(function = "self_registrable"))]
     pub role: Role,
 }
 
@@ -58,6 +60,19 @@ pub struct AuthResponse {
     pub expires_in: u64,
 }
 
+/// Nobody makes themselves support staff.
+fn self_registrable(role: &Role) -> Result<(), ValidationError> {
+    if *role == Role::Support {
+        let mut err = ValidationError::new("not_self_registrable");
+        err.message = Some(
+            "must be `rider` or `driver`: support accounts are made by an operator (`hail users add-support`)"
+                .into(),
+        );
+        return Err(err);
+    }
+    Ok(())
+}
+
 fn printable_name(value: &str) -> Result<(), ValidationError> {
     if value.trim().is_empty() {
         let mut err = ValidationError::new("blank");
@@ -89,6 +104,17 @@ mod tests {
             .validate()
             .is_err());
         assert!(register("a@b.co", &"x".repeat(128), "A").validate().is_ok());
+    }
+
+    #[test]
+    fn nobody_registers_as_support() {
+        let mut support = register("a@b.co", "password1", "A");
+        support.role = Role::Support;
+        let err = support.validate().expect_err("support must be refused");
+        assert!(err.field_errors().contains_key("role"), "{err:?}");
+        let mut driver = register("a@b.co", "password1", "A");
+        driver.role = Role::Driver;
+        assert!(driver.validate().is_ok());
     }
 
     #[test]

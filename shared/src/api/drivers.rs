@@ -223,10 +223,26 @@ pub struct ShowOffer {
     pub ttl_secs: u64,
 }
 
-/// `POST /internal/drivers/{id}/release` and `/offer/end`.
+/// `POST /internal/drivers/{id}/offer/end`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TripRef {
     pub trip_id: Uuid,
+}
+
+/// `GET /internal/drivers/{id}`: whether the driver profile exists.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DriverExists {
+    pub exists: bool,
+}
+
+/// `POST /internal/drivers/{id}/release`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReleaseRequest {
+    pub trip_id: Uuid,
+    /// The driver's phone did not confirm an offer: it leaves the index
+    /// until its next ping rather than coming back at once.
+    #[serde(default)]
+    pub unreachable: bool,
 }
 
 /// What `POST /internal/drivers/{id}/release` answers: where the driver is

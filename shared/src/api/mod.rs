@@ -2,6 +2,7 @@
 //! answer them, the gateway, the tests and the tools.
 
 pub mod auth;
+pub mod delivery;
 pub mod drivers;
 pub mod geo;
 pub mod rooms;
@@ -16,6 +17,9 @@ use serde::{Deserialize, Serialize};
 pub enum Role {
     Rider,
     Driver,
+    /// Reads any trip's audit trail and any driver's dispatches; made only
+    /// by an operator (`hail users add-support`), never through the API.
+    Support,
 }
 
 impl Role {
@@ -23,6 +27,7 @@ impl Role {
         match self {
             Self::Rider => "rider",
             Self::Driver => "driver",
+            Self::Support => "support",
         }
     }
 }
@@ -40,6 +45,7 @@ impl FromStr for Role {
         match s {
             "rider" => Ok(Self::Rider),
             "driver" => Ok(Self::Driver),
+            "support" => Ok(Self::Support),
             _ => Err(UnknownValue(s.to_string())),
         }
     }

@@ -178,9 +178,11 @@ pub struct DispatchEvent {
 pub enum DispatchEventType {
     Requested,
     OfferSent,
+    OfferDelivered,
     OfferAccepted,
     OfferDeclined,
     OfferExpired,
+    OfferUnreachable,
     Assigned,
     DriverCancelled,
     Started,

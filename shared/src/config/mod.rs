@@ -231,6 +231,21 @@ pub struct Config {
     /// How often the gateway refreshes the presence of a driver whose socket
     /// is open (`HAIL_PRESENCE_REFRESH_MS`); well under the presence TTL.
     pub presence_refresh: Duration,
+    pub delivery: DeliveryConfig,
+}
+
+/// When an offer that did not reach the driver's phone is given up on
+/// (API.md, "Offer delivery").
+#[derive(Clone, Debug)]
+pub struct DeliveryConfig {
+    /// A connected driver must acknowledge an `offer` within this
+    /// (`HAIL_OFFER_ACK_MS`, 2000); `None` (set to 0) turns the check off,
+    /// and every driver has the whole offer timeout, as before delivery
+    /// receipts existed.
+    pub ack_window: Option<Duration>,
+    /// A driver whose socket dropped while an offer was open must be back
+    /// within this (`HAIL_OFFER_RECONNECT_GRACE_SECS`, 3).
+    pub reconnect_grace: Duration,
 }
 
 impl Config {
@@ -467,6 +482,17 @@ impl Config {
                 "HAIL_PRESENCE_REFRESH_MS",
                 10_000u64,
             )?),
+            delivery: DeliveryConfig {
+                ack_window: match parse(&var, "HAIL_OFFER_ACK_MS", 2000u64)? {
+                    0 => None,
+                    ms => Some(Duration::from_millis(ms)),
+                },
+                reconnect_grace: Duration::from_secs_f64(positive(
+                    &var,
+                    "HAIL_OFFER_RECONNECT_GRACE_SECS",
+                    3.0,
+                )?),
+            },
         })
     }
 }

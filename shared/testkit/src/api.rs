@@ -103,6 +103,38 @@ impl TestApp {
         }
     }
 
+    /// A support account, made as an operator makes one
+    /// (`hail users add-support` runs the same code), then signed in.
+    pub async fn register_support(&self) -> Account {
+        let email = format!("support-{}@example.com", Uuid::new_v4().simple());
+        let password = "correct horse battery".to_string();
+        let user = hail_user::operators::add_support(
+            &self.config,
+            &email,
+            "Sam Support",
+            password.clone(),
+        )
+        .await
+        .expect("add a support account");
+        let response = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                &json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "support login");
+        let body: AuthResponse = response.json().await.expect("login answer");
+        assert_eq!(body.user.role, Role::Support);
+        Account {
+            id: user.id,
+            email,
+            password,
+            role: Role::Support,
+            token: body.access_token,
+        }
+    }
+
     pub async fn register_rider(&self) -> Account {
         self.register(Role::Rider).await
     }
@@ -195,6 +227,47 @@ impl TestApp {
             .send()
             .await
             .expect("the gateway answers")
+    }
+
+    /// A trip's audit trail as `account` (its rider, a driver it was
+    /// offered to, or support) reads it.
+    pub async fn trip_events(
+        &self,
+        account: &Account,
+        trip_id: Uuid,
+    ) -> Vec<hail_shared::api::trips::DispatchEvent> {
+        let response = self
+            .get(
+                &format!("/api/v1/trips/{trip_id}/events"),
+                Some(&account.token),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "events of {trip_id}");
+        response.json().await.expect("the audit trail")
+    }
+
+    /// Polls a trip's audit trail until it holds an event of `kind`; the
+    /// trail then (panics after `within`).
+    pub async fn wait_for_event(
+        &self,
+        account: &Account,
+        trip_id: Uuid,
+        kind: &str,
+        within: Duration,
+    ) -> Vec<hail_shared::api::trips::DispatchEvent> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let events = self.trip_events(account, trip_id).await;
+            if events.iter().any(|e| e.kind == kind) {
+                return events;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {kind} on trip {trip_id} after {within:?}: {:?}",
+                events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     /// Polls the driver's `current_offer` until one shows up (or `within` passes).

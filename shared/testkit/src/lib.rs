@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+pub mod acking;
 mod api;
 pub mod cluster;
 pub mod faults;
@@ -226,6 +227,11 @@ async fn prepare(servers: Servers, customize: impl FnOnce(&mut Config)) -> TestA
         // Tests fire far more requests per user and per IP than a person
         // would; the rate-limit tests set their own limits.
         name if name.starts_with("HAIL_RATE_LIMIT_") => Some("1000000".into()),
+        // The suites' sockets (rust_socketio) cannot answer a server's ack,
+        // so they would all look unreachable: delivery checks are off
+        // unless a test turns them on (the delivery suite, with
+        // [`acking::AckingSocket`], does).
+        "HAIL_OFFER_ACK_MS" => Some("0".into()),
         _ => None,
     })
     .expect("test configuration");
@@ -370,6 +376,17 @@ impl TestApp {
                 c.presence_refresh.as_millis().to_string(),
             ),
             (
+                "HAIL_OFFER_ACK_MS",
+                c.delivery
+                    .ack_window
+                    .map_or(0, |w| w.as_millis())
+                    .to_string(),
+            ),
+            (
+                "HAIL_OFFER_RECONNECT_GRACE_SECS",
+                secs(c.delivery.reconnect_grace),
+            ),
+            (
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
             ),
@@ -471,6 +488,13 @@ impl TestApp {
     /// A Socket.IO client connected to the gateway with `token`.
     pub async fn socket(&self, token: &str) -> socket::TestSocket {
         socket::TestSocket::connect(&self.gateway_url, Some(json!({"token": token}))).await
+    }
+
+    /// A driver app's socket as far as offers go: it answers every `offer`
+    /// ack at once ([`acking::Acks::Always`]), or never (a phone that is
+    /// connected but not listening).
+    pub async fn acking_socket(&self, token: &str, acks: acking::Acks) -> acking::AckingSocket {
+        acking::AckingSocket::connect(&self.gateway_url, token, acks).await
     }
 
     /// A socket that reconnects by itself when the gateway comes back.

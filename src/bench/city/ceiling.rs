@@ -17,7 +17,7 @@ use std::{
 
 use anyhow::Context;
 use futures::{stream, StreamExt, TryStreamExt};
-use hail_driver::index::Index;
+use hail_driver::index::{Index, Leave};
 use hail_shared::redis_conn::RedisConn;
 use hail_shared::{
     api::drivers::{ClaimWish, DriverStatus, LocationUpdate},
@@ -180,7 +180,9 @@ impl Ceiling {
             };
             // Put it back so a later step can find it.
             if let Some(d) = found.iter().find(|d| d.driver_id == id) {
-                self.index.release(&mut redis, id, trip).await?;
+                self.index
+                    .release(&mut redis, id, trip, Leave::Matchable)
+                    .await?;
                 self.ping(&mut redis, id, LatLng::new(d.lat, d.lng)).await?;
             }
         }

@@ -312,6 +312,7 @@ impl Index {
         redis: &mut RedisConn,
         driver_id: Uuid,
         trip_id: Uuid,
+        leave: Leave,
     ) -> redis::RedisResult<()> {
         let k = &self.keys;
         let answer: Vec<String> = self
@@ -323,6 +324,11 @@ impl Index {
             .key(k.driver_presence(driver_id))
             .key(k.driver_position(driver_id))
             .arg(trip_id.to_string())
+            .arg(if leave == Leave::Unreachable {
+                "1"
+            } else {
+                "0"
+            })
             .invoke_async(redis)
             .await?;
         self.sync_answer(redis, driver_id, &answer).await
@@ -398,6 +404,16 @@ impl Index {
         let raw: Option<String> = redis.get(self.keys.driver_offer(driver_id)).await?;
         Ok(raw.and_then(|s| serde_json::from_str(&s).ok()))
     }
+}
+
+/// How a released driver leaves its trip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Leave {
+    /// Back in the index at once, at its last position.
+    Matchable,
+    /// Its phone did not confirm an offer: out of the index (its presence
+    /// ends) until its next ping.
+    Unreachable,
 }
 
 /// A script answered something it never answers: a bug, or a script of

@@ -3,13 +3,14 @@
 use axum::{extract::State, http::StatusCode, Json};
 use hail_shared::{
     api::{
+        delivery::{DeliveredVia, OfferReceipt},
         drivers::{
             DriverProfile, DriverStatus, LocationUpdate, NearbyDriver, NearbyQuery, StatusResponse,
         },
         geo::LatLng,
     },
     error::ErrorBody,
-    extract::{Caller, ValidatedJson, ValidatedQuery},
+    extract::{Caller, ValidatedJson, ValidatedQuery, INTERNAL_TOKEN_HEADER},
     ApiError, ApiResult,
 };
 use uuid::Uuid;
@@ -28,6 +29,10 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json
     let mut redis = state.redis.clone();
     let location = state.index.position(&mut redis, driver_id).await?;
     let current_offer = state.index.current_offer(&mut redis, driver_id).await?;
+    if let Some(offer) = &current_offer {
+        // Reading it here is a delivery (API.md, "Offer delivery").
+        report_rest_receipt(&state, driver_id, offer.trip_id).await;
+    }
     let city = location
         .as_ref()
         .and_then(|at| state.cities.at(LatLng::new(at.lat, at.lng)))
@@ -136,6 +141,31 @@ pub async fn nearby(
         )
         .await?;
     Ok(Json(drivers))
+}
+
+/// Tells the trip service the driver has read its open offer. The trip
+/// service records only the first receipt; a failure costs the record, not
+/// the driver's answer, so it is logged.
+async fn report_rest_receipt(state: &AppState, driver_id: Uuid, trip_id: Uuid) {
+    let receipt = OfferReceipt {
+        trip_id,
+        driver_id,
+        via: DeliveredVia::Rest,
+    };
+    let sent = state
+        .trip
+        .send(|base| {
+            state
+                .http
+                .post(format!("{base}/internal/offers/delivered"))
+                .header(INTERNAL_TOKEN_HEADER, &*state.trip_token)
+                .json(&receipt)
+        })
+        .await
+        .and_then(|r| r.error_for_status());
+    if let Err(err) = sent {
+        tracing::warn!(%driver_id, %trip_id, error = %err.without_url(), "could not record the offer's delivery over REST");
+    }
 }
 
 fn no_profile() -> ApiError {

@@ -8,8 +8,8 @@ use hail_shared::{
     api::{
         drivers::{
             CandidatesRequest, CandidatesResponse, ClaimsRequest, ClaimsResponse,
-            CreateDriverProfile, DriverStatus, PingBatch, PingBatchResponse, Released, ShowOffer,
-            TripRef,
+            CreateDriverProfile, DriverExists, DriverStatus, PingBatch, PingBatchResponse,
+            ReleaseRequest, Released, ShowOffer, TripRef,
         },
         geo::LatLng,
     },
@@ -19,7 +19,7 @@ use hail_shared::{
 
 use uuid::Uuid;
 
-use crate::{claims, pings, repo, state::AppState, status};
+use crate::{claims, index::Leave, pings, repo, state::AppState, status};
 
 /// `POST /internal/drivers`: the user service registering a driver. Idempotent,
 /// so a retried registration never fails here.
@@ -29,6 +29,16 @@ pub async fn create_profile(
 ) -> ApiResult<StatusCode> {
     repo::create(&state.pool, body.driver_id).await?;
     Ok(StatusCode::CREATED)
+}
+
+/// `GET /internal/drivers/{id}`: whether this driver exists (support
+/// asking for a driver's day).
+pub async fn exists(
+    State(state): State<AppState>,
+    PathId(driver_id): PathId,
+) -> ApiResult<Json<DriverExists>> {
+    let exists = repo::find(&state.pool, driver_id).await?.is_some();
+    Ok(Json(DriverExists { exists }))
 }
 
 /// The most searches one candidates call may carry.
@@ -138,20 +148,29 @@ async fn record_claim(
         return Ok(true);
     }
     let mut redis = state.redis.clone();
-    state.index.release(&mut redis, driver_id, trip_id).await?;
+    state
+        .index
+        .release(&mut redis, driver_id, trip_id, Leave::Matchable)
+        .await?;
     Ok(false)
 }
 
 /// `POST /internal/drivers/{id}/release`: the trip lets the driver go
-/// (declined, expired, completed, cancelled). Idempotent; another trip's
-/// claim is never touched. The driver is matchable again at once; the
+/// (declined, expired, completed, cancelled, unreachable). Idempotent;
+/// another trip's claim is never touched. The driver is matchable again at
+/// once (unless its phone proved unreachable: then from its next ping); the
 /// answer says where it was freed.
 pub async fn release(
     State(state): State<AppState>,
     PathId(driver_id): PathId,
-    Json(body): Json<TripRef>,
+    Json(body): Json<ReleaseRequest>,
 ) -> ApiResult<Json<Released>> {
-    if !claims::release(&state, driver_id, body.trip_id).await? {
+    let leave = if body.unreachable {
+        Leave::Unreachable
+    } else {
+        Leave::Matchable
+    };
+    if !claims::release(&state, driver_id, body.trip_id, leave).await? || body.unreachable {
         return Ok(Json(Released { freed_at: None }));
     }
     let mut redis = state.redis.clone();

@@ -3,7 +3,10 @@
 //! and its part of the OpenAPI document (`hail_shared::openapi`) are one
 //! list; the internal ones stay out of the document.
 
-use axum::{routing::post, Router};
+use axum::{
+    routing::{get, post},
+    Router,
+};
 use hail_shared::{
     config::Config,
     internal::{self as gate, Peer},
@@ -43,6 +46,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
     let from_trip = Router::new()
         .route("/internal/drivers/candidates", post(internal::candidates))
         .route("/internal/drivers/claims", post(internal::claims))
+        .route("/internal/drivers/{id}", get(internal::exists))
         .route("/internal/drivers/{id}/release", post(internal::release))
         .route("/internal/drivers/{id}/offer", post(internal::show_offer))
         .route(

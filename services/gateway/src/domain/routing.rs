@@ -67,6 +67,7 @@ const fn route(
 
 const DRIVER: Access = Access::Role(Role::Driver);
 const RIDER: Access = Access::Role(Role::Rider);
+const SUPPORT: Access = Access::Role(Role::Support);
 const ANY: Access = Access::Authenticated;
 
 /// Every route the gateway forwards (API.md). A route missing here is a 404
@@ -143,6 +144,12 @@ pub const PUBLIC_ROUTES: &[PublicRoute] = &[
         "/api/v1/trips/{id}/events",
         Upstream::Trip,
         ANY,
+    ),
+    route(
+        Method::GET,
+        "/api/v1/support/drivers/{driver_id}/dispatches",
+        Upstream::Trip,
+        SUPPORT,
     ),
     route(Method::GET, "/api/v1/rooms/{key}", Upstream::Trip, ANY),
     route(

@@ -27,7 +27,7 @@ use hail_shared::{
 use socketioxide::{adapter::Adapter, SocketIo};
 use tokio_util::sync::CancellationToken;
 
-use super::{resync, room_driver, room_trip, room_user, Identity};
+use super::{delivery, resync, room_driver, room_trip, room_user, Identity};
 use crate::state::AppState;
 
 /// Where the bridge reads from.
@@ -89,7 +89,7 @@ pub async fn run<A: Adapter>(
                         metrics::counter!("realtime_locations_dropped_total").increment(1);
                     }
                 } else if channel == channels[2] {
-                    on_driver_message(&io, &payload).await;
+                    on_driver_message(&io, &state, &payload).await;
                 } else {
                     on_room_event(&io, &payload).await;
                 }
@@ -170,20 +170,20 @@ async fn on_location<A: Adapter>(io: &SocketIo<A>, payload: &str) {
         .await;
 }
 
-/// `offer` / `offer:revoked` to the driver's sockets.
-async fn on_driver_message<A: Adapter>(io: &SocketIo<A>, payload: &str) {
+/// `offer` (with an ack, [`delivery`]) / `offer:revoked` to the driver's
+/// sockets.
+async fn on_driver_message<A: Adapter>(io: &SocketIo<A>, state: &AppState, payload: &str) {
     let Ok(message) = serde_json::from_str::<DriverMessage>(payload) else {
         return;
     };
-    let room = room_driver(message.driver_id);
-    let sent = match &message.event {
-        DriverEvent::Offer(offer) => io.local().to(room).emit("offer", offer).await,
+    match message.event {
+        DriverEvent::Offer(offer) => delivery::send_offer(io, state, message.driver_id, offer),
         DriverEvent::OfferRevoked(revoked) => {
-            io.local().to(room).emit("offer:revoked", revoked).await
+            let room = room_driver(message.driver_id);
+            if let Err(err) = io.local().to(room).emit("offer:revoked", &revoked).await {
+                tracing::debug!(error = %err, "offer:revoked not delivered");
+            }
         }
-    };
-    if let Err(err) = sent {
-        tracing::debug!(error = %err, "offer not delivered");
     }
 }
 

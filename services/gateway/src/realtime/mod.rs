@@ -18,6 +18,7 @@
 //! - Server events come from Redis through [`bridge`].
 
 pub mod bridge;
+mod delivery;
 mod events;
 pub mod pings;
 
@@ -63,7 +64,7 @@ pub fn room_trip(id: impl std::fmt::Display) -> String {
 }
 
 /// A room of one socket, so any gateway can disconnect it by id.
-fn room_socket(id: impl std::fmt::Display) -> String {
+pub(crate) fn room_socket(id: impl std::fmt::Display) -> String {
     format!("socket:{id}")
 }
 
@@ -126,12 +127,16 @@ pub async fn on_connect<A: Adapter>(
         metrics::gauge!("socketio_connections", "role" => role).decrement(1);
         closed.cancel();
         let mut redis = state.redis.clone();
-        if let Err(err) = state
+        match state
             .sockets
             .forget(&mut redis, who.user_id, &socket_id)
             .await
         {
-            tracing::debug!(error = %err, "could not forget a closed socket");
+            Ok(left) if who.role == Role::Driver => {
+                delivery::driver_disconnected(&state, who.user_id, left).await;
+            }
+            Ok(_) => {}
+            Err(err) => tracing::debug!(error = %err, "could not forget a closed socket"),
         }
     });
     socket.join(room_socket(socket.id));
@@ -144,6 +149,14 @@ pub async fn on_connect<A: Adapter>(
         .socket_tasks
         .spawn(watch_socket(socket.clone(), state.clone(), who, closed));
     resync(&socket, &state, who).await;
+    if who.role == Role::Driver {
+        // An offer opened while the driver had no socket (or whose socket
+        // dropped) comes again on this one.
+        let (io, state, socket_id) = (io.clone(), state.clone(), socket.id.to_string());
+        state.socket_tasks.clone().spawn(async move {
+            delivery::driver_connected(&io, &state, who.user_id, &socket_id).await;
+        });
+    }
 }
 
 /// Records the socket; closes the user's oldest ones past the cap, on

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod delivery;
 mod gateway;
 mod health;
 mod helpers;
@@ -11,3 +12,4 @@ mod openapi;
 mod pings;
 mod realtime;
 mod security;
+mod support;

@@ -190,7 +190,10 @@ async fn contract_details_are_in_the_schemas() {
     let schemas = &spec["components"]["schemas"];
     let statuses = &schemas["TripStatus"]["enum"];
     assert!(statuses.as_array().unwrap().contains(&json!("NO_DRIVER")));
-    assert_eq!(schemas["Role"]["enum"], json!(["rider", "driver"]));
+    assert_eq!(
+        schemas["Role"]["enum"],
+        json!(["rider", "driver", "support"])
+    );
     assert_eq!(
         schemas["Trip"]["properties"]["created_at"]["format"],
         "date-time"

@@ -19,16 +19,20 @@ pub enum OfferStatus {
     Declined,
     Expired,
     Revoked,
+    /// The driver's phone never confirmed it (no ack in time, or its socket
+    /// dropped and did not come back within the grace).
+    Unreachable,
 }
 
 impl OfferStatus {
-    pub const ALL: [OfferStatus; 6] = [
+    pub const ALL: [OfferStatus; 7] = [
         Self::Claiming,
         Self::Open,
         Self::Accepted,
         Self::Declined,
         Self::Expired,
         Self::Revoked,
+        Self::Unreachable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +43,7 @@ impl OfferStatus {
             Self::Declined => "DECLINED",
             Self::Expired => "EXPIRED",
             Self::Revoked => "REVOKED",
+            Self::Unreachable => "UNREACHABLE",
         }
     }
 }
@@ -62,6 +67,8 @@ pub struct OfferRow {
     pub driver_id: Uuid,
     pub status: OfferStatus,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The driver's last socket dropped then (and has not come back).
+    pub socket_lost_at: Option<DateTime<Utc>>,
 }
 
 impl OfferRow {
@@ -75,8 +82,8 @@ impl OfferRow {
 pub async fn offers_of(pool: &PgPool, trip_ids: &[Uuid]) -> Result<Vec<OfferRow>, sqlx::Error> {
     sqlx::query_as!(
         OfferRow,
-        r#"SELECT id, trip_id, driver_id, status AS "status: OfferStatus", expires_at FROM offers
-         WHERE trip_id = ANY($1)"#,
+        r#"SELECT id, trip_id, driver_id, status AS "status: OfferStatus", expires_at, socket_lost_at
+         FROM offers WHERE trip_id = ANY($1)"#,
         trip_ids
     )
     .fetch_all(pool)
@@ -214,6 +221,7 @@ pub async fn settle_claiming(
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query!(
         "UPDATE offers SET status = $2, expires_at = $3,
+                           sent_at = CASE WHEN $2 = 'OPEN' THEN now() END,
                            answered_at = CASE WHEN $2 = 'ACCEPTED' THEN now() END
          WHERE id = $1 AND status = 'CLAIMING'",
         id,
@@ -259,5 +267,160 @@ pub async fn revoke_live_offer(
         trip_id
     )
     .fetch_optional(conn)
+    .await
+}
+
+/// How an offer reached the driver's phone.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Delivery {
+    pub offer_id: Uuid,
+    /// From the offer opening to the receipt.
+    pub latency_ms: f64,
+}
+
+/// Records the first receipt of the driver's open offer on this trip
+/// (`via`: `socket` or `rest`). `None`: not open, or already delivered.
+pub async fn record_delivery(
+    conn: &mut PgConnection,
+    trip_id: Uuid,
+    driver_id: Uuid,
+    via: &str,
+) -> Result<Option<Delivery>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"UPDATE offers SET delivered_at = clock_timestamp(), delivered_via = $3
+         WHERE trip_id = $1 AND driver_id = $2 AND status = 'OPEN' AND delivered_at IS NULL
+         RETURNING id,
+                   (extract(epoch FROM delivered_at - coalesce(sent_at, created_at)) * 1000)::float8
+                       AS "latency_ms!""#,
+        trip_id,
+        driver_id,
+        via
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| Delivery {
+        offer_id: r.id,
+        latency_ms: r.latency_ms.max(0.0),
+    }))
+}
+
+/// Why an open offer is given up on as unreachable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unreachable {
+    /// Every socket the driver had did not acknowledge it in time (and
+    /// nothing else delivered it).
+    NoAck,
+    /// The driver's last socket dropped and was not back within the grace.
+    SocketLost { grace: std::time::Duration },
+}
+
+impl Unreachable {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NoAck => "no_ack",
+            Self::SocketLost { .. } => "socket_lost",
+        }
+    }
+}
+
+/// OPEN -> UNREACHABLE, only while what `why` says still holds (an ack or
+/// a reconnect that came first wins). The offer's id when it moved.
+pub async fn mark_unreachable(
+    conn: &mut PgConnection,
+    trip_id: Uuid,
+    driver_id: Uuid,
+    why: Unreachable,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    let grace_secs = match why {
+        Unreachable::NoAck => None,
+        Unreachable::SocketLost { grace } => Some(grace.as_secs_f64()),
+    };
+    sqlx::query_scalar!(
+        "UPDATE offers SET status = 'UNREACHABLE', answered_at = now()
+         WHERE trip_id = $1 AND driver_id = $2 AND status = 'OPEN' AND expires_at > now()
+           AND CASE WHEN $3::float8 IS NULL THEN delivered_at IS NULL
+                    ELSE socket_lost_at <= now() - make_interval(secs => $3::float8) END
+         RETURNING id",
+        trip_id,
+        driver_id,
+        grace_secs
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// The driver's last socket dropped at `at`: its open offer (if any) notes
+/// it, unless a reconnect newer than `at` was heard already. The trip whose
+/// offer it is.
+pub async fn note_socket_lost(
+    pool: &PgPool,
+    driver_id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "UPDATE offers SET socket_lost_at = $2
+         WHERE driver_id = $1 AND status = 'OPEN' AND socket_lost_at IS NULL
+           AND (socket_back_at IS NULL OR socket_back_at < $2)
+         RETURNING trip_id",
+        driver_id,
+        at
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// A socket of the driver connected at `at`: its open offer stands again.
+/// The open offer's trip and distance, to send it again on that socket.
+pub async fn note_socket_back(
+    pool: &PgPool,
+    driver_id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<Option<(Uuid, f64, Option<DateTime<Utc>>)>, sqlx::Error> {
+    let row = sqlx::query!(
+        "UPDATE offers SET socket_back_at = greatest(socket_back_at, $2),
+                           socket_lost_at = CASE WHEN socket_lost_at <= $2 THEN NULL
+                                                 ELSE socket_lost_at END
+         WHERE driver_id = $1 AND status = 'OPEN'
+         RETURNING trip_id, distance_km, expires_at",
+        driver_id,
+        at
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| (r.trip_id, r.distance_km, r.expires_at)))
+}
+
+/// One offer made to a driver, as support sees it.
+pub struct DispatchRow {
+    pub trip_id: Uuid,
+    pub offer_id: Uuid,
+    pub sent_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub delivered_via: Option<String>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub status: OfferStatus,
+}
+
+/// Every offer made to `driver_id` in `[from, to)`, oldest first: one range
+/// scan of `offers_by_driver_time`, however many offers the table holds.
+/// Claims never opened (CLAIMING) are not offers yet.
+pub async fn dispatches_of(
+    pool: &PgPool,
+    driver_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<DispatchRow>, sqlx::Error> {
+    sqlx::query_as!(
+        DispatchRow,
+        r#"SELECT trip_id, id AS offer_id, coalesce(sent_at, created_at) AS "sent_at!",
+                  delivered_at, delivered_via, answered_at, status AS "status: OfferStatus"
+         FROM offers
+         WHERE driver_id = $1 AND created_at >= $2 AND created_at < $3 AND status <> 'CLAIMING'
+         ORDER BY created_at, id"#,
+        driver_id,
+        from,
+        to
+    )
+    .fetch_all(pool)
     .await
 }

@@ -203,6 +203,19 @@ pub async fn due_now(conn: impl sqlx::PgExecutor<'_>, id: Uuid) -> Result<(), sq
     Ok(())
 }
 
+/// Makes the trip due by `at` at the latest (an earlier time stands).
+pub async fn due_by(pool: &PgPool, id: Uuid, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE trips SET next_attempt_at = least(next_attempt_at, $2)
+         WHERE id = $1 AND status = 'REQUESTED'",
+        id,
+        at
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// How many REQUESTED trips nearest a point (index `trips_waiting_pickup`,
 /// nearest first) a probe reads at most. It bounds the cost of waking trips
 /// near a freed driver and of asking whether a trip ahead wants a

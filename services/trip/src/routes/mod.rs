@@ -17,6 +17,7 @@ use crate::state::AppState;
 
 mod internal;
 mod rooms;
+mod support;
 mod trips;
 
 /// The trips' and rooms' tags; each operation names one.
@@ -25,6 +26,7 @@ mod trips;
     tags(
         (name = "trips", description = "Trips and dispatch (trip service)"),
         (name = "rooms", description = "Carpool rooms: scheduled shared rides (trip service)"),
+        (name = "support", description = "Support staff: any driver's offers, day by day (trip service)"),
     ),
     modifiers(&BearerScheme),
 )]
@@ -42,6 +44,7 @@ fn public_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(trips::complete))
         .routes(routes!(trips::cancel))
         .routes(routes!(trips::events))
+        .routes(routes!(support::dispatches))
         .routes(routes!(rooms::get))
         .routes(routes!(rooms::join_driver))
         .routes(routes!(rooms::leave_driver))
@@ -58,12 +61,35 @@ pub fn router(state: AppState, config: &Config) -> Router {
     let from_driver = Router::new()
         .route("/internal/trips/holds", post(internal::holds))
         .with_state(state.clone());
+    let receipts = Router::new()
+        .route(
+            "/internal/offers/delivered",
+            post(internal::offer_delivered),
+        )
+        .with_state(state.clone());
+    let from_realtime = Router::new()
+        .route("/internal/offers/unacked", post(internal::offer_unacked))
+        .route(
+            "/internal/drivers/{id}/socket",
+            post(internal::driver_socket),
+        )
+        .with_state(state.clone());
     // Each group answers only the caller it exists for (`hail_shared::internal`).
     let routes = gate::only(routes, &config.internal_token, &[Peer::Gateway])
         .merge(gate::only(
             from_driver,
             &config.internal_token,
             &[Peer::Driver],
+        ))
+        .merge(gate::only(
+            receipts,
+            &config.internal_token,
+            &[Peer::Realtime, Peer::Driver],
+        ))
+        .merge(gate::only(
+            from_realtime,
+            &config.internal_token,
+            &[Peer::Realtime],
         ))
         .merge(openapi::part_route(part, &config.internal_token));
     server::wrap(

@@ -49,7 +49,7 @@ pub async fn create(
     }
 }
 
-/// One trip, for its rider or driver.
+/// One trip, for its rider or driver (or support).
 #[utoipa::path(get, path = "/api/v1/trips/{id}", tag = "trips", operation_id = "get_trip",
     security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Trip id")),
@@ -62,10 +62,14 @@ pub async fn get(
     caller: Caller,
     PathId(trip_id): PathId,
 ) -> ApiResult<Json<Trip>> {
-    // Its rider or its driver; 404 for anyone else.
+    // Its rider or its driver, or support; 404 for anyone else.
     let row = repo::find_trip(&state.pool, trip_id)
         .await?
-        .filter(|t| t.rider_id == caller.user_id || t.driver_id == Some(caller.user_id))
+        .filter(|t| {
+            t.rider_id == caller.user_id
+                || t.driver_id == Some(caller.user_id)
+                || caller.role == Role::Support
+        })
         .ok_or_else(trip_not_found)?;
     Ok(Json(row.to_trip()))
 }
@@ -189,6 +193,11 @@ pub async fn cancel(
     let trip = match caller.role {
         Role::Rider => moves::rider_cancel(&state, trip_id, caller.user_id, reason).await?,
         Role::Driver => moves::driver_cancel(&state, trip_id, caller.user_id, reason).await?,
+        Role::Support => {
+            return Err(ApiError::Forbidden(
+                "support staff read trips; only the rider or the driver cancels".into(),
+            ))
+        }
     };
     Ok(Json(trip))
 }
@@ -209,8 +218,9 @@ pub async fn events(
     let trip = repo::find_trip(&state.pool, trip_id)
         .await?
         .ok_or_else(trip_not_found)?;
-    // Its rider, or any driver it was offered to.
+    // Its rider, support, or any driver it was offered to.
     let allowed = trip.rider_id == caller.user_id
+        || caller.role == Role::Support
         || (caller.role == Role::Driver
             && repo::was_offered(&state.pool, trip_id, caller.user_id).await?);
     if !allowed {

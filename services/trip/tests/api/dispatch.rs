@@ -60,6 +60,8 @@ async fn a_whole_trip_from_request_to_complete() {
         [
             "REQUESTED",
             "OFFER_SENT",
+            // The driver read it as `current_offer`: delivered over REST.
+            "OFFER_DELIVERED",
             "OFFER_ACCEPTED",
             "ASSIGNED",
             "STARTED",

@@ -1,0 +1,196 @@
+//! Offer delivery, the gateway's side (API.md, "Offer delivery").
+//!
+//! - An `offer` goes to the driver's sockets on this gateway with a
+//!   Socket.IO acknowledgement. The first ack is a receipt, reported to the
+//!   trip service (`OFFER_DELIVERED` via socket). If this gateway holds
+//!   sockets of the driver and none acks within `HAIL_OFFER_ACK_MS`, it
+//!   reports that; the trip service gives the offer up unless a receipt
+//!   came first (the driver may have a live socket on another gateway). A
+//!   gateway with no socket of the driver says nothing, so a driver with no
+//!   socket anywhere (REST only) keeps the whole offer timeout.
+//! - A driver's last socket closing (counted across gateways in the socket
+//!   registry) and a socket of the driver connecting are reported with
+//!   their time; the trip service keeps the grace in Postgres, so it holds
+//!   whichever gateway or trip-service instance comes and goes. A socket
+//!   that connects while an offer is open gets the offer again, with an
+//!   ack, so a reconnect within the grace keeps the offer.
+//!
+//! Every report is one HTTP call with the realtime side's own token; a
+//! failed report costs only speed (the offer runs its whole timeout).
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use hail_shared::{
+    api::{
+        delivery::{DeliveredVia, OfferReceipt, OfferUnacked, SocketChange, SocketChanged},
+        trips::Offer,
+    },
+    extract::INTERNAL_TOKEN_HEADER,
+};
+use serde::Serialize;
+use serde_json::Value;
+use socketioxide::{adapter::Adapter, AckError, SocketIo};
+use uuid::Uuid;
+
+use super::{room_driver, room_socket};
+use crate::{domain::routing::Upstream, state::AppState};
+
+/// What the driver's sockets on this gateway did with an `offer`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Heard {
+    /// This gateway holds no socket of the driver.
+    NoSocketHere,
+    Acked,
+    NotAcked,
+}
+
+/// Sends `offer` to the driver's sockets on this gateway and reports what
+/// came of it; in the background, so the bridge never waits for a phone.
+pub(super) fn send_offer<A: Adapter>(
+    io: &SocketIo<A>,
+    state: &AppState,
+    driver_id: Uuid,
+    offer: Offer,
+) {
+    let (io, state) = (io.clone(), state.clone());
+    state.socket_tasks.clone().spawn(async move {
+        let heard = emit_with_ack(&io, &state, room_driver(driver_id), &offer).await;
+        report(&state, driver_id, &offer, heard).await;
+    });
+}
+
+/// A driver's socket connected: the trip service hears of it and, if an
+/// offer is open, it goes to this socket again (with an ack).
+pub(super) async fn driver_connected<A: Adapter>(
+    io: &SocketIo<A>,
+    state: &AppState,
+    driver_id: Uuid,
+    socket_id: &str,
+) {
+    let change = SocketChange {
+        connected: true,
+        at: chrono::Utc::now(),
+    };
+    let path = format!("/internal/drivers/{driver_id}/socket");
+    let answer = match call_trip(state, &path, &change).await {
+        Ok(answer) => answer,
+        Err(err) => {
+            tracing::warn!(%driver_id, error = %err, "could not tell the trip service a driver's socket connected");
+            return;
+        }
+    };
+    let Ok(SocketChanged { offer: Some(offer) }) = answer.json::<SocketChanged>().await else {
+        return;
+    };
+    let heard = emit_with_ack(io, state, room_socket(socket_id), &offer).await;
+    report(state, driver_id, &offer, heard).await;
+}
+
+/// A driver's socket closed, leaving it `left` sockets on any gateway:
+/// with none, the trip service starts the reconnect grace of its open
+/// offer.
+pub(super) async fn driver_disconnected(state: &AppState, driver_id: Uuid, left: usize) {
+    if left > 0 {
+        return;
+    }
+    let change = SocketChange {
+        connected: false,
+        at: chrono::Utc::now(),
+    };
+    let path = format!("/internal/drivers/{driver_id}/socket");
+    if let Err(err) = call_trip(state, &path, &change).await {
+        tracing::warn!(%driver_id, error = %err, "could not tell the trip service a driver's last socket closed");
+    }
+}
+
+/// Emits `offer` to `room`'s sockets on this gateway and waits for the
+/// first ack, or the ack window (at most the offer's own time).
+async fn emit_with_ack<A: Adapter>(
+    io: &SocketIo<A>,
+    state: &AppState,
+    room: String,
+    offer: &Offer,
+) -> Heard {
+    if io.local().to(room.clone()).sockets().is_empty() {
+        return Heard::NoSocketHere;
+    }
+    let offer_left = (offer.expires_at - chrono::Utc::now())
+        .to_std()
+        .unwrap_or(Duration::ZERO);
+    let window = state
+        .offer_ack_window
+        .map_or(offer_left, |w| w.min(offer_left))
+        .max(Duration::from_millis(1));
+    let started = std::time::Instant::now();
+    let acks = match io
+        .local()
+        .to(room)
+        .timeout(window)
+        .emit_with_ack::<_, Value>("offer", offer)
+        .await
+    {
+        Ok(acks) => acks,
+        Err(err) => {
+            tracing::debug!(error = %err, "offer not sent");
+            return Heard::NotAcked;
+        }
+    };
+    futures::pin_mut!(acks);
+    while let Some((_, answer)) = acks.next().await {
+        // Any answer is a receipt (one the server cannot read still came
+        // from the app); a timeout or a closed socket is not.
+        if !matches!(answer, Err(AckError::Timeout | AckError::Socket(_))) {
+            metrics::histogram!("gateway_offer_ack_seconds")
+                .record(started.elapsed().as_secs_f64());
+            return Heard::Acked;
+        }
+    }
+    Heard::NotAcked
+}
+
+/// Tells the trip service what the driver's sockets here did.
+async fn report(state: &AppState, driver_id: Uuid, offer: &Offer, heard: Heard) {
+    let trip_id = offer.trip_id;
+    let sent = match heard {
+        Heard::NoSocketHere => return,
+        Heard::Acked => {
+            let receipt = OfferReceipt {
+                trip_id,
+                driver_id,
+                via: DeliveredVia::Socket,
+            };
+            call_trip(state, "/internal/offers/delivered", &receipt).await
+        }
+        // Without an ack window the driver has the offer's whole time.
+        Heard::NotAcked if state.offer_ack_window.is_none() => return,
+        Heard::NotAcked => {
+            metrics::counter!("gateway_offers_unacked_total").increment(1);
+            let unacked = OfferUnacked { trip_id, driver_id };
+            call_trip(state, "/internal/offers/unacked", &unacked).await
+        }
+    };
+    if let Err(err) = sent {
+        tracing::warn!(%driver_id, %trip_id, error = %err, "could not report an offer's delivery");
+    }
+}
+
+async fn call_trip<B: Serialize>(
+    state: &AppState,
+    path: &str,
+    body: &B,
+) -> Result<reqwest::Response, reqwest::Error> {
+    state
+        .upstreams
+        .instances(Upstream::Trip)
+        .send(|base| {
+            state
+                .http
+                .post(format!("{base}{path}"))
+                .header(INTERNAL_TOKEN_HEADER, &*state.presence_token)
+                .json(body)
+        })
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|err| err.without_url())
+}

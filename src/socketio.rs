@@ -1,0 +1,325 @@
+//! A small Socket.IO v4 client over a WebSocket, for Hail's own tools (the
+//! simulator, the benches, the tests). It exists because the Rust client
+//! these used (rust_socketio) cannot answer an acknowledgement the server
+//! asks for, and the driver app must answer the `offer` event's (API.md,
+//! "Offer delivery"). It speaks what Hail needs: Engine.IO's open, ping and
+//! pong; Socket.IO's connect with `auth`, events with and without an ack
+//! id both ways; and reconnecting after the connection drops, as browser
+//! clients do.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+
+/// How the client behaves.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Answer every ack the server asks for at once with `{ok: true}` (the
+    /// driver app does); `false` is a phone that is connected but not
+    /// listening.
+    pub answer_acks: bool,
+    /// Connect again after the connection drops (not after
+    /// [`SocketClient::disconnect`]).
+    pub reconnect: bool,
+}
+
+/// Every server event arrives as (name, first argument); the client adds
+/// `connect` (the namespace accepted it), `error` (a `connect_error`, with
+/// its data) and `close` (the connection ended).
+pub type Events = mpsc::UnboundedSender<(String, Value)>;
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>;
+
+pub struct SocketClient {
+    outgoing: mpsc::UnboundedSender<String>,
+    pending: Pending,
+    next_id: AtomicU64,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SocketClient {
+    /// Starts the client for the gateway at `http_url` with `token`. It
+    /// connects in the background: wait for `connect` on `events`.
+    pub fn start(http_url: &str, token: &str, events: Events, options: Options) -> SocketClient {
+        let ws_url = format!(
+            "{}/socket.io/?EIO=4&transport=websocket",
+            http_url.trim_end_matches('/').replacen("http", "ws", 1)
+        );
+        let (outgoing, queued) = mpsc::unbounded_channel();
+        let pending: Pending = Arc::default();
+        let connection = Connection {
+            ws_url,
+            auth: json!({ "token": token }),
+            events,
+            options,
+            pending: pending.clone(),
+        };
+        SocketClient {
+            outgoing,
+            pending,
+            next_id: AtomicU64::new(0),
+            task: tokio::spawn(connection.run(queued)),
+        }
+    }
+
+    /// Sends `event` without asking for an answer.
+    pub fn emit(&self, event: &str, data: &Value) {
+        let _ = self.outgoing.send(format!("42{}", json!([event, data])));
+    }
+
+    /// Sends `event` and waits for the server's ack (its first argument);
+    /// `None` after `within`, or when the connection is gone.
+    pub async fn emit_with_ack(
+        &self,
+        event: &str,
+        data: &Value,
+        within: Duration,
+    ) -> Option<Value> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (answer, answered) = oneshot::channel();
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.insert(id, answer);
+        }
+        let _ = self
+            .outgoing
+            .send(format!("42{id}{}", json!([event, data])));
+        let value = tokio::time::timeout(within, answered).await.ok()?.ok();
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.remove(&id);
+        }
+        value
+    }
+
+    /// Closes the connection without a goodbye, as a phone losing its
+    /// network does; no reconnect follows.
+    pub fn drop_connection(&self) {
+        self.task.abort();
+    }
+
+    /// Says goodbye (Socket.IO disconnect) and stops.
+    pub async fn disconnect(self) {
+        let _ = self.outgoing.send("41".to_string());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.task.abort();
+    }
+}
+
+impl Drop for SocketClient {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Connection {
+    ws_url: String,
+    auth: Value,
+    events: Events,
+    options: Options,
+    pending: Pending,
+}
+
+impl Connection {
+    async fn run(self, mut queued: mpsc::UnboundedReceiver<String>) {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let said_goodbye = match tokio_tungstenite::connect_async(&self.ws_url).await {
+                Ok((ws, _)) => {
+                    backoff = Duration::from_millis(200);
+                    self.serve(ws, &mut queued).await
+                }
+                Err(_) => false,
+            };
+            let _ = self.events.send(("close".into(), Value::Null));
+            if said_goodbye || !self.options.reconnect || self.events.is_closed() {
+                return;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// One connection, until it ends; `true` when this side said goodbye.
+    async fn serve<S>(
+        &self,
+        ws: tokio_tungstenite::WebSocketStream<S>,
+        queued: &mut mpsc::UnboundedReceiver<String>,
+    ) -> bool
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let (mut sink, mut stream) = ws.split();
+        let mut joined = false;
+        loop {
+            let reply = tokio::select! {
+                message = stream.next() => match message {
+                    Some(Ok(Message::Text(text))) => {
+                        let (reply, ended) = self.on_packet(text.as_str(), &mut joined);
+                        if ended {
+                            return false;
+                        }
+                        reply
+                    }
+                    Some(Ok(_)) => None,
+                    Some(Err(_)) | None => return false,
+                },
+                // Sent only once the namespace accepted the socket.
+                out = queued.recv(), if joined => match out {
+                    Some(out) => {
+                        let goodbye = out == "41";
+                        if sink.send(Message::text(format!("4{out}"))).await.is_err() {
+                            return false;
+                        }
+                        if goodbye {
+                            return true;
+                        }
+                        None
+                    }
+                    None => return true,
+                },
+            };
+            if let Some(reply) = reply {
+                if sink.send(Message::text(reply)).await.is_err() {
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// One Engine.IO packet: what to answer, and whether the connection
+    /// ended.
+    fn on_packet(&self, text: &str, joined: &mut bool) -> (Option<String>, bool) {
+        match text.as_bytes().first() {
+            // Open: join the default namespace.
+            Some(b'0') => (Some(format!("40{}", self.auth)), false),
+            Some(b'1') => (None, true),
+            // Ping: pong.
+            Some(b'2') => (Some("3".to_string()), false),
+            Some(b'4') => self.on_socketio(&text[1..], joined),
+            _ => (None, false),
+        }
+    }
+
+    fn on_socketio(&self, packet: &str, joined: &mut bool) -> (Option<String>, bool) {
+        let Some((kind, rest)) = packet.split_at_checked(1) else {
+            return (None, false);
+        };
+        match kind {
+            "0" => {
+                *joined = true;
+                let _ = self.events.send(("connect".into(), parse(rest)));
+                (None, false)
+            }
+            "1" => (None, true),
+            "4" => {
+                let _ = self.events.send(("error".into(), parse(rest)));
+                (None, false)
+            }
+            "2" => {
+                let (id, args) = split_id(rest);
+                let mut args = args.into_iter();
+                let name = args.next();
+                let Some(name) = name.as_ref().and_then(Value::as_str) else {
+                    return (None, false);
+                };
+                let _ = self
+                    .events
+                    .send((name.to_string(), args.next().unwrap_or(Value::Null)));
+                match id {
+                    Some(id) if self.options.answer_acks => {
+                        (Some(format!("43{id}{}", json!([{"ok": true}]))), false)
+                    }
+                    _ => (None, false),
+                }
+            }
+            "3" => {
+                let (id, args) = split_id(rest);
+                let answer = self
+                    .pending
+                    .lock()
+                    .ok()
+                    .and_then(|mut pending| pending.remove(&id?));
+                if let Some(answer) = answer {
+                    let _ = answer.send(args.into_iter().next().unwrap_or(Value::Null));
+                }
+                (None, false)
+            }
+            _ => (None, false),
+        }
+    }
+}
+
+/// `<id?>[args...]` -> the ack id and the arguments.
+fn split_id(rest: &str) -> (Option<u64>, Vec<Value>) {
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let (id, body) = rest.split_at(digits);
+    let args = match parse(body) {
+        Value::Array(args) => args,
+        _ => Vec::new(),
+    };
+    (id.parse().ok(), args)
+}
+
+fn parse(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ack_ids_and_arguments_are_split() {
+        assert_eq!(split_id("12[\"offer\",{}]").0, Some(12));
+        assert_eq!(split_id("[\"offer\",1]").0, None);
+        assert_eq!(split_id("[\"offer\",1]").1, vec![json!("offer"), json!(1)]);
+        assert!(split_id("7garbage").1.is_empty());
+    }
+
+    #[test]
+    fn events_are_queued_and_acked_only_when_asked() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let connection = |answer_acks| Connection {
+            ws_url: String::new(),
+            auth: json!({"token": "t"}),
+            events: tx.clone(),
+            options: Options {
+                answer_acks,
+                reconnect: false,
+            },
+            pending: Arc::default(),
+        };
+        let mut joined = false;
+        let (reply, ended) = connection(true).on_packet("0{\"sid\":\"x\"}", &mut joined);
+        assert_eq!(reply.as_deref(), Some("40{\"token\":\"t\"}"));
+        assert!(!ended);
+        connection(true).on_packet("40{\"sid\":\"y\"}", &mut joined);
+        assert!(joined);
+        assert_eq!(rx.try_recv().map(|e| e.0).ok().as_deref(), Some("connect"));
+        let (reply, _) = connection(true).on_packet("425[\"offer\",{\"trip_id\":1}]", &mut joined);
+        assert_eq!(reply.as_deref(), Some("435[{\"ok\":true}]"));
+        assert_eq!(
+            rx.try_recv().ok(),
+            Some(("offer".into(), json!({"trip_id": 1})))
+        );
+        let (reply, _) = connection(false).on_packet("426[\"offer\",{}]", &mut joined);
+        assert_eq!(reply, None, "a phone not listening answers nothing");
+        assert_eq!(
+            connection(true).on_packet("2", &mut joined).0.as_deref(),
+            Some("3")
+        );
+        assert!(
+            connection(true).on_packet("41", &mut joined).1,
+            "a server disconnect ends it"
+        );
+    }
+}
