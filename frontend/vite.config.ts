@@ -1,6 +1,7 @@
-// One multi-page build: the passenger app at `/` and the driver app at
-// `/driver/`, served by the gateway from `dist/`. The dev server proxies the
-// API and the socket to a running gateway (HAIL_GATEWAY, default :3000).
+// One multi-page build: the passenger app at `/`, the driver app at
+// `/driver/` and the support page at `/support/`, served by the gateway from
+// `dist/`. The dev server proxies the API and the socket to a running gateway
+// (HAIL_GATEWAY, default :3000).
 import { resolve } from "node:path";
 import { defineConfig } from "vitest/config";
 import react from "@vitejs/plugin-react";
@@ -14,12 +15,13 @@ export default defineConfig({
   build: {
     outDir: "dist",
     emptyOutDir: true,
-    // React, Leaflet, socket.io-client and zod, shared by both apps.
+    // React, Leaflet, socket.io-client and zod, shared by the apps.
     chunkSizeWarningLimit: 800,
     rollupOptions: {
       input: {
         passenger: resolve(import.meta.dirname, "index.html"),
         driver: resolve(import.meta.dirname, "driver/index.html"),
+        support: resolve(import.meta.dirname, "support/index.html"),
       },
     },
   },

@@ -2,10 +2,13 @@
 // End-to-end test of the web apps in headless Chromium against a real Hail:
 // starts its own stack (fresh database, own Redis prefix, free ports, the
 // built apps from frontend/dist), drives a rider and a driver through one whole
-// trip, checks what each screen shows at each step, checks that every API
-// answer the apps received matched contracts.ts, checks that no page broke the
-// gateway's Content-Security-Policy (map tiles included), and saves screenshots
-// to test-output/e2e/. The stack is stopped and its database dropped at the end,
+// trip (its first offer going to a nearer driver whose phone never confirms
+// it, so the rider reads "Finding another driver…"), then a support person
+// through that trip's audit trail and the driver's day of offers; checks what
+// each screen shows at each step, checks that every API answer the apps
+// received matched contracts.ts, checks that no page broke the gateway's
+// Content-Security-Policy (map tiles included), and saves screenshots to
+// test-output/e2e/. The stack is stopped and its database dropped at the end,
 // also on failure.
 //
 // Env: HAIL_BIN (default target/debug/hail), DATABASE_URL, REDIS_URL,
@@ -17,6 +20,7 @@ import net from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { io } from "socket.io-client";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../..");
@@ -84,7 +88,11 @@ const env = {
   HAIL_TRIP_PORT: String(ports.trip),
   HAIL_STATIC_DIR: dist,
   HAIL_OFFER_TIMEOUT_SECS: "30",
-  HAIL_MATCH_DEADLINE_SECS: "12",
+  // How long a connected phone has to confirm an offer (API.md's default).
+  HAIL_OFFER_ACK_MS: "2000",
+  // Long enough for the unreachable driver's ack window and the rider's
+  // next look at the trail before the browser driver comes back online.
+  HAIL_MATCH_DEADLINE_SECS: "20",
   HAIL_ROOM_CONFIRM_SECS: "30",
   RUST_LOG: process.env.RUST_LOG ?? "info",
 };
@@ -187,11 +195,11 @@ async function shot(page, name) {
   await page.screenshot({ path: join(out, `${name}.png`) });
 }
 /** The same screen at phone and laptop width. */
-async function shotBoth(page, name) {
+async function shotBoth(page, name, phone = { width: 375, height: 812 }) {
   const size = page.viewportSize();
-  await page.setViewportSize({ width: 375, height: 812 });
+  await page.setViewportSize(phone);
   await page.waitForTimeout(250);
-  await shot(page, `${name}-375`);
+  await shot(page, `${name}-${phone.width}`);
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.waitForTimeout(250);
   await shot(page, `${name}-1280`);
@@ -258,6 +266,63 @@ async function signUp(page, { name, email, password }) {
   await page.locator('form button[type="submit"]').click();
 }
 
+/** One plain API call from the test itself (not through an app): status and
+ * parsed body. */
+async function apiCall(method, path, token, body) {
+  const headers = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const res = await fetch(`${base}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = text;
+  }
+  return { status: res.status, body: json };
+}
+
+async function expectCall(method, path, token, body, want) {
+  const r = await apiCall(method, path, token, body);
+  if (r.status !== want) fail(`${method} ${path} should answer ${want}, answered ${r.status}: ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+const sessionOf = (page, app) => page.evaluate((key) => JSON.parse(localStorage.getItem(key)), `hail.session.${app}`);
+const utcToday = () => new Date().toISOString().slice(0, 10);
+
+async function waitFor(what, check, timeout = 15000) {
+  const until = Date.now() + timeout;
+  while (Date.now() < until) {
+    const v = await check();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  fail(`${what} did not happen within ${timeout / 1000} s`);
+}
+
+/** A driver outside the browser, over REST and a Socket.IO client of its own,
+ * whose `offer` handler never calls the acknowledgement: connected, yet
+ * never confirming an offer, so dispatch must find it unreachable. */
+async function silentDriver(at) {
+  const email = `sam-${suffix}@example.com`;
+  const auth = await expectCall("POST", "/auth/register", null, { email, password: "driver-password", name: "Sam Silent", role: "driver" }, 201);
+  const token = auth.access_token;
+  const seen = { offers: [], revoked: [] };
+  const socket = io(base, { path: "/socket.io/", auth: { token }, transports: ["websocket"], reconnection: false });
+  // The ack (the handler's last argument) is deliberately never called.
+  socket.on("offer", (payload) => seen.offers.push(payload));
+  socket.on("offer:revoked", (payload) => seen.revoked.push(payload));
+  await new Promise((res, rej) => {
+    socket.once("connect", res);
+    socket.once("connect_error", (e) => rej(new Error(`the silent driver's socket was refused: ${e.message}`)));
+  });
+  await expectCall("POST", "/drivers/me/online", token, undefined, 200);
+  await expectCall("POST", "/drivers/me/location", token, { lat: at.lat, lng: at.lng, heading: 0, speed_kmh: 0 }, 204);
+  return { id: auth.user.id, token, socket, seen };
+}
+
 // ---------- the runs ----------
 async function tripRun(browser) {
   const driver = await newApp(browser, 375, 812);
@@ -312,16 +377,65 @@ async function tripRun(browser) {
     const box = await r.locator('[data-testid="map"]').boundingBox();
     await r.mouse.click(box.x + box.width * 0.75, box.y + box.height * 0.7);
     await expectVisible(r, ".hail-marker-dropoff");
-    const dropoff = await r.inputValue('input[name="dropoff"]');
-    if (!/^-?\d+\.\d+, -?\d+\.\d+$/.test(dropoff)) fail(`the map click should fill the dropoff, got ${JSON.stringify(dropoff)}`);
+    // The field shows the clicked point a render after the marker does.
+    let dropoff = "";
+    await waitFor("the map click filling the dropoff field", async () => {
+      dropoff = await r.inputValue('input[name="dropoff"]');
+      return /^-?\d+\.\d+, -?\d+\.\d+$/.test(dropoff);
+    }, 3000).catch(() => fail(`the map click should fill the dropoff, got ${JSON.stringify(dropoff)}`));
     await r.getByRole("radio", { name: /Premium/ }).click();
     await shot(r, "05-rider-route");
   });
 
-  await step("rider requests; driver gets the offer card with a countdown", async () => {
+  // The pickup is 1.30400, 103.83200; the browser driver's simulated car
+  // starts at the city's centre (1.3048, 103.8318), about 90 m away. The
+  // silent driver waits 1.5 m from the pickup, so it is asked first.
+  let silent = null;
+  let tripId = null;
+  await step("a second driver, nearer the pickup, is online with a socket that never confirms offers", async () => {
+    silent = await silentDriver({ lat: 1.30401, lng: 103.83201 });
+    // The browser driver steps away while the silent one holds the offer,
+    // so the rider's page is seen waiting with nobody else to offer to.
+    await d.getByRole("button", { name: "Go offline" }).click();
+    await expectText(d, '[data-testid="driver-status"]', /^Offline$/);
+  });
+
+  await step("rider requests; the silent driver's offer is revoked as unreachable and the rider reads 'Finding another driver…'", async () => {
+    // Watch from before the request: the line may come and go between checks.
+    await r.evaluate(() => {
+      window.__findingAnother = null;
+      const look = () => {
+        const el = document.querySelector('[data-testid="finding-another"]');
+        if (el && !window.__findingAnother) window.__findingAnother = { text: (el.textContent ?? "").trim(), at: Date.now() };
+      };
+      new MutationObserver(look).observe(document.body, { childList: true, subtree: true, characterData: true });
+      look();
+    });
+    const requested = Date.now();
     await r.getByRole("button", { name: "Request ride" }).click();
     await expectText(r, '[data-testid="trip-title"]', /Finding you a driver/);
     await shot(r, "06-rider-searching");
+    const rider = await sessionOf(r, "rider");
+    const [trip] = await expectCall("GET", "/trips?limit=1", rider.token, undefined, 200);
+    if (trip?.status !== "REQUESTED") fail(`the rider's newest trip should be REQUESTED, got ${JSON.stringify(trip)}`);
+    tripId = trip.id;
+    await waitFor("the silent driver's offer", () => silent.seen.offers.find((o) => o.trip_id === tripId), 10000);
+    const revoked = await waitFor("the silent driver's offer:revoked", () => silent.seen.revoked.find((x) => x.trip_id === tripId), 15000);
+    if (revoked.reason !== "unreachable") fail(`the unconfirmed offer should be revoked as unreachable, got ${JSON.stringify(revoked)}`);
+    log(`silent driver: offer revoked as unreachable ${((Date.now() - requested) / 1000).toFixed(1)} s after the request`);
+    const seen = await waitFor("the rider's 'Finding another driver…' line", () => r.evaluate(() => window.__findingAnother), 10000);
+    if (seen.text !== "Finding another driver…") fail(`[data-testid="finding-another"] should read "Finding another driver…", read ${JSON.stringify(seen.text)}`);
+    if (await r.locator('[data-testid="finding-another"]').count()) await shot(r, "06b-rider-finding-another");
+    const status = await expectText(r, '[data-testid="trip-title"]', /\w/);
+    if (!/Finding you a driver/.test(status)) fail(`the rider should still be waiting, saw ${JSON.stringify(status)}`);
+    // The silent driver leaves for good, so it can take no later offer.
+    await expectCall("POST", "/drivers/me/offline", silent.token, undefined, 200);
+    silent.socket.disconnect();
+  });
+
+  await step("the driver comes back online and gets the offer card with a countdown", async () => {
+    await d.getByRole("button", { name: "Go online" }).click();
+    await expectText(d, '[data-testid="driver-status"]', /^Online$/);
     await expectVisible(d, '[data-testid="offer-card"]');
     const secs = Number((await expectText(d, '[data-testid="offer-countdown"]', /^\d+s$/)).replace("s", ""));
     if (!(secs > 0 && secs <= 30)) {
@@ -334,6 +448,8 @@ async function tripRun(browser) {
     }
     await expectText(d, ".offer-meta", /Premium · pickup \d+ m away/);
     await shotBoth(d, "07-driver-offer");
+    // Still looking, as far as the rider knows, until a driver accepts.
+    await expectVisible(r, '[data-testid="finding-another"]');
   });
 
   await step("driver accepts; rider sees the driver assigned with distance and ETA", async () => {
@@ -341,6 +457,7 @@ async function tripRun(browser) {
     await expectText(d, '[data-testid="driver-trip-title"]', /Pick up your rider/);
     await expectText(d, '[data-testid="driver-status"]', /On a trip/);
     await expectText(r, '[data-testid="trip-title"]', /Driver assigned/);
+    await expectHidden(r, '[data-testid="finding-another"]', 10000);
     await expectText(r, '[data-testid="trip-detail"]', /away · ETA (\d+ min|arriving now)/);
     await expectVisible(r, ".hail-marker-car");
     await shotBoth(r, "08-rider-assigned");
@@ -406,6 +523,8 @@ async function tripRun(browser) {
     }
   });
 
+  await supportRun(browser, { riderPage: r, driverPage: d, riderEmail, tripId, silentId: silent.id });
+
   await step("a rider cancel takes the offer card away with a message", async () => {
     await r.getByRole("button", { name: "Book another ride" }).click();
     await r.fill('input[name="pickup"]', "1.30400, 103.83200");
@@ -459,6 +578,130 @@ async function tripRun(browser) {
   await collectContracts(d);
   await driver.context.close();
   await rider.context.close();
+}
+
+const supportEmail = `support-${suffix}@example.com`;
+const supportPassword = `support-password-${suffix}`;
+
+/** An operator makes the support account with the binary, as API.md says
+ * (the password on standard input). */
+function addSupportAccount() {
+  const made = spawnSync(bin, ["users", "add-support", "--email", supportEmail, "--name", "Support E2E"], { input: `${supportPassword}\n`, env, cwd: root, encoding: "utf8" });
+  if (made.status !== 0) fail(`hail users add-support exited with ${made.status ?? made.signal}:\n${made.stdout}${made.stderr}`);
+}
+
+/** The support page, after the trip above was completed: the trip's audit
+ * trail and the driver's day of offers, as a support person sees them. */
+async function supportRun(browser, { riderPage, driverPage, riderEmail, tripId, silentId }) {
+  const rider = await sessionOf(riderPage, "rider");
+  const driverId = (await sessionOf(driverPage, "driver")).user.id;
+  const support = await newApp(browser, 390, 844);
+  const p = support.page;
+  const today = utcToday();
+
+  await step("support: a rider's token is refused at the support route (403)", async () => {
+    const r = await apiCall("GET", `/support/drivers/${driverId}/dispatches?date=${today}`, rider.token);
+    if (r.status !== 403 || r.body?.error?.code !== "forbidden") fail(`a rider reading a driver's dispatches should get 403 forbidden, got ${r.status} ${JSON.stringify(r.body)}`);
+  });
+
+  await step("support: the page offers log-in only, and tells a rider it is for support staff", async () => {
+    await p.goto(`${base}/support/`);
+    await expectText(p, ".brand-sub", /^Support$/);
+    if (await p.getByRole("tab", { name: "Sign up" }).count()) fail("the support page should not offer to sign up");
+    if (await p.locator('input[name="name"]').count()) fail("the support page should have no register form");
+    await shotBoth(p, "25-support-login", { width: 390, height: 844 });
+    await p.fill('input[name="email"]', riderEmail);
+    await p.fill('input[name="password"]', "rider-password");
+    await p.locator('form button[type="submit"]').click();
+    await expectText(p, '[data-testid="not-support-staff"] h2', /^This page is for support staff$/);
+    await shot(p, "26-support-not-staff-390");
+    await p.getByRole("button", { name: "Sign out" }).click();
+    await expectVisible(p, 'input[name="email"]');
+    const stored = await p.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("hail.session.")));
+    if (stored.length) fail(`a rider turned away at the support page should leave no session behind, found ${stored.join(", ")}`);
+  });
+
+  await step("support: signs in and looks up the trip: its record and its dispatch timeline", async () => {
+    await p.fill('input[name="email"]', supportEmail);
+    await p.fill('input[name="password"]', supportPassword);
+    await p.locator('form button[type="submit"]').click();
+    await expectText(p, ".user", /Support E2E/);
+    await p.fill('input[name="trip_id"]', tripId);
+    await p.getByRole("button", { name: "Look up" }).click();
+    await expectText(p, '[data-testid="trip-status"]', /^COMPLETED$/);
+    await expectText(p, '[data-testid="trip-driver"]', new RegExp(driverId));
+    await expectText(p, '[data-testid="trip-rider"]', new RegExp(rider.user.id));
+    await expectText(p, '[data-testid="trip-city"]', /^sg$/);
+    const rows = await p.locator('[data-testid="timeline-row"]').evaluateAll((trs) =>
+      trs.map((tr) => ({
+        type: tr.getAttribute("data-type"),
+        at: Date.parse(tr.querySelector("td")?.getAttribute("title") ?? ""),
+        cells: [...tr.querySelectorAll("td")].map((td) => (td.textContent ?? "").trim()),
+      })),
+    );
+    const types = rows.map((r) => r.type);
+    for (const t of ["OFFER_SENT", "OFFER_UNREACHABLE", "OFFER_DELIVERED", "OFFER_ACCEPTED"]) if (!types.includes(t)) fail(`the timeline should show ${t}, showed ${types.join(", ")}`);
+    // In this order: the silent driver asked and lost as unreachable, then
+    // the browser driver asked, its phone confirming, and accepting.
+    const at = (type, driver, from = 0) => rows.findIndex((r, i) => i >= from && r.type === type && r.cells[2] === driver);
+    const sentSilent = at("OFFER_SENT", silentId);
+    const unreachable = at("OFFER_UNREACHABLE", silentId, sentSilent);
+    const sent = at("OFFER_SENT", driverId, unreachable);
+    const delivered = at("OFFER_DELIVERED", driverId, sent);
+    const accepted = at("OFFER_ACCEPTED", driverId, delivered);
+    if ([sentSilent, unreachable, sent, delivered, accepted].some((i) => i < 0)) {
+      fail(`the timeline should read OFFER_SENT, OFFER_UNREACHABLE (silent ${silentId}), OFFER_SENT, OFFER_DELIVERED, OFFER_ACCEPTED (driver ${driverId}), oldest first; it read ${JSON.stringify(rows, null, 1)}`);
+    }
+    if (!rows[delivered].cells[3].includes('"via":"socket"')) fail(`OFFER_DELIVERED's detail should say via socket, read ${rows[delivered].cells[3]}`);
+    if (rows.some((r, i) => !(r.at >= (i > 0 ? rows[i - 1].at : 0)))) fail(`the timeline should be oldest first, its times read ${rows.map((r) => r.cells[0]).join(", ")}`);
+    await shotBoth(p, "27-support-trip", { width: 390, height: 844 });
+  });
+
+  await step("support: a malformed trip id shows the API's error message", async () => {
+    const direct = await apiCall("GET", "/trips/not-a-trip-id", (await sessionOf(p, "support")).token);
+    if (![400, 404, 422].includes(direct.status) || typeof direct.body?.error?.message !== "string") fail(`GET /trips/not-a-trip-id should be a 400, 404 or 422 error body, got ${direct.status} ${JSON.stringify(direct.body)}`);
+    await p.fill('input[name="trip_id"]', "not-a-trip-id");
+    await p.getByRole("button", { name: "Look up" }).click();
+    const shown = await expectText(p, '[data-testid="trip-lookup"] [data-testid="alert-error"]', /\w/);
+    if (!shown.includes(direct.body.error.message)) fail(`the page should show the API's message ${JSON.stringify(direct.body.error.message)}, showed ${JSON.stringify(shown)}`);
+    await shot(p, "28-support-error-390");
+  });
+
+  await step("support: the driver's day of offers, one accepted over the socket; its trip opens in the trip lookup", async () => {
+    const day = await p.inputValue('input[name="date"]');
+    if (day !== today) fail(`the day should default to today in UTC (${today}), was ${JSON.stringify(day)}`);
+    await p.fill('input[name="driver_id"]', driverId);
+    await p.getByRole("button", { name: "Show" }).click();
+    await expectVisible(p, '[data-testid="dispatch-row"]');
+    const rows = await p.locator('[data-testid="dispatch-row"]').evaluateAll((trs) =>
+      trs.map((tr) => ({ trip: tr.getAttribute("data-trip"), outcome: tr.getAttribute("data-outcome"), via: tr.getAttribute("data-via") })),
+    );
+    if (rows.length !== 1) fail(`the driver had one offer today, the page shows ${JSON.stringify(rows)}`);
+    if (rows[0].trip !== tripId || rows[0].outcome !== "accepted" || rows[0].via !== "socket") fail(`the offer should be trip ${tripId}, accepted, delivered via socket; it is ${JSON.stringify(rows[0])}`);
+    await expectText(p, '[data-testid="dispatch-outcome"]', /^accepted$/);
+    await expectText(p, '[data-testid="dispatch-delivered"]', /via socket/);
+    await shotBoth(p, "29-support-driver", { width: 390, height: 844 });
+    // The silent driver's one offer: never confirmed, so never delivered.
+    await p.fill('input[name="driver_id"]', silentId);
+    await p.getByRole("button", { name: "Show" }).click();
+    await expectText(p, '[data-testid="dispatch-outcome"]', /^unreachable$/);
+    await expectText(p, '[data-testid="dispatch-delivered"]', /not delivered/);
+    // A trip in the table fills the trip lookup.
+    await p.fill('input[name="trip_id"]', "");
+    await p.locator('[data-testid="dispatch-trip"]').first().click();
+    await expectText(p, '[data-testid="trip-status"]', /^COMPLETED$/);
+    if ((await p.inputValue('input[name="trip_id"]')) !== tripId) fail("a trip clicked in the table should fill the trip lookup");
+  });
+
+  await step("support: every answer the support page received matched contracts.ts", async () => {
+    const r = await p.evaluate(() => window.__hailContracts ?? { checked: {}, failures: [] });
+    if (r.failures.length) fail(`mismatches: ${JSON.stringify(r.failures, null, 2)}`);
+    const missing = ["AuthResponse", "Trip", "TripEvent[]", "DriverDispatch[]", "ErrorBody"].filter((k) => !r.checked[k]);
+    if (missing.length) fail(`the support page never checked: ${missing.join(", ")} (checked: ${JSON.stringify(r.checked)})`);
+  });
+
+  await collectContracts(p);
+  await support.context.close();
 }
 
 async function carpoolRun(browser) {
@@ -540,13 +783,16 @@ try {
     executablePath: chromiumPath,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
-  if (only !== "carpool") await tripRun(browser);
+  if (only !== "carpool") {
+    await step("an operator makes a support account (hail users add-support)", async () => addSupportAccount());
+    await tripRun(browser);
+  }
   if (only !== "trip") await carpoolRun(browser);
 
   await step("every API answer and event matched contracts.ts", async () => {
     if (contracts.failures.length) fail(`mismatches: ${JSON.stringify(contracts.failures, null, 2)}`);
     const want = [
-      ...(only !== "carpool" ? ["AuthResponse", "ErrorBody", "NearbyDriver[]", "Trip", "Trip[]", "DriverProfile", "StatusResponse", "trip:update", "driver:location", "offer", "ack:driver:location", "ack:trip:subscribe", "offer:revoked", "DeclineResponse"] : []),
+      ...(only !== "carpool" ? ["AuthResponse", "ErrorBody", "NearbyDriver[]", "Trip", "Trip[]", "TripEvent[]", "DriverDispatch[]", "DriverProfile", "StatusResponse", "trip:update", "driver:location", "offer", "ack:driver:location", "ack:trip:subscribe", "offer:revoked", "DeclineResponse"] : []),
       ...(only !== "trip" ? ["AuthResponse", "RoomState", "room:state", "room:match_request", "ack:room:join"] : []),
     ];
     const missing = want.filter((k) => !contracts.checked[k]);

@@ -50,7 +50,7 @@ frontend_deps() {
 frontend_build() {
   local want stamp=$FRONTEND_DIR/dist/.hail-build-hash
   frontend_deps
-  want=$(_frontend_hash src index.html driver package-lock.json vite.config.ts tsconfig.json)
+  want=$(_frontend_hash src index.html driver support package-lock.json vite.config.ts tsconfig.json)
   if [ -f "$FRONTEND_DIR/dist/index.html" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     log "web apps are up to date (frontend/dist)"
     return

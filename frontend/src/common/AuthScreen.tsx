@@ -1,7 +1,16 @@
-// Sign up / log in for one role. On success the caller stores the session.
+// Sign up / log in for one app (its role). On success the caller stores the
+// session. The support page only logs in: support accounts are made by an
+// operator, never registered.
 import { useState, type FormEvent } from "react";
 import { Api, errorText } from "./api";
 import { AuthResponse, type Role } from "./contracts";
+import { wrongAppMessage } from "./session";
+
+const FRONT: Record<Role, { sub: string | null; lead: string; canRegister: boolean }> = {
+  rider: { sub: null, lead: "A ride in minutes, wherever you are.", canRegister: true },
+  driver: { sub: "Driver", lead: "Drive when you like. Get trips nearby.", canRegister: true },
+  support: { sub: "Support", lead: "Trips and dispatches, for Hail support staff.", canRegister: false },
+};
 
 interface Props {
   role: Role;
@@ -16,6 +25,7 @@ export function AuthScreen({ role, notice, onAuthenticated }: Props) {
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const front = FRONT[role];
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -27,8 +37,9 @@ export function AuthScreen({ role, notice, onAuthenticated }: Props) {
         mode === "register"
           ? await api.post("/auth/register", "AuthResponse", AuthResponse, { email, password, name, role })
           : await api.post("/auth/login", "AuthResponse", AuthResponse, { email, password });
-      if (auth.user.role !== role) {
-        setError(role === "driver" ? "That is a rider account. Riders book at the passenger app (/)." : "That is a driver account. Drivers use the driver app (/driver/).");
+      const wrong = wrongAppMessage(role, auth.user.role);
+      if (wrong) {
+        setError(wrong);
         return;
       }
       onAuthenticated(auth);
@@ -43,17 +54,21 @@ export function AuthScreen({ role, notice, onAuthenticated }: Props) {
     <div className="auth">
       <div className="auth-card">
         <div className="brand brand-large">
-          <span className="brand-mark">H</span> Hail{role === "driver" && <span className="brand-sub">Driver</span>}
+          <span className="brand-mark">H</span> Hail{front.sub && <span className="brand-sub">{front.sub}</span>}
         </div>
-        <p className="auth-lead">{role === "driver" ? "Drive when you like. Get trips nearby." : "A ride in minutes, wherever you are."}</p>
-        <div className="segmented" role="tablist">
-          <button type="button" role="tab" aria-selected={mode === "login"} className={mode === "login" ? "on" : ""} onClick={() => setMode("login")}>
-            Log in
-          </button>
-          <button type="button" role="tab" aria-selected={mode === "register"} className={mode === "register" ? "on" : ""} onClick={() => setMode("register")}>
-            Sign up
-          </button>
-        </div>
+        <p className="auth-lead">{front.lead}</p>
+        {front.canRegister ? (
+          <div className="segmented" role="tablist">
+            <button type="button" role="tab" aria-selected={mode === "login"} className={mode === "login" ? "on" : ""} onClick={() => setMode("login")}>
+              Log in
+            </button>
+            <button type="button" role="tab" aria-selected={mode === "register"} className={mode === "register" ? "on" : ""} onClick={() => setMode("register")}>
+              Sign up
+            </button>
+          </div>
+        ) : (
+          <h2 className="auth-title">Staff log-in</h2>
+        )}
         {notice && <div className="alert alert-warning" data-testid="auth-notice">{notice}</div>}
         <form onSubmit={submit}>
           {mode === "register" && (
@@ -83,9 +98,11 @@ export function AuthScreen({ role, notice, onAuthenticated }: Props) {
             {busy ? "One moment…" : mode === "register" ? (role === "driver" ? "Create driver account" : "Create account") : "Log in"}
           </button>
         </form>
-        <p className="auth-switch">
-          {role === "driver" ? <a href="/">Need a ride? Open the passenger app</a> : <a href="/driver/">Driving with Hail? Open the driver app</a>}
-        </p>
+        {role !== "support" && (
+          <p className="auth-switch">
+            {role === "rider" ? <a href="/driver/">Driving with Hail? Open the driver app</a> : <a href="/">Need a ride? Open the passenger app</a>}
+          </p>
+        )}
       </div>
     </div>
   );

@@ -1,16 +1,26 @@
-// Both apps' front door: the log-in screen until there is a session (kept in
+// The apps' front door: the log-in screen until there is a session (kept in
 // localStorage, so a reload stays logged in), then the app's home. An expired
-// or refused token comes back here with a message.
+// or refused token comes back here with a message. An app that takes any
+// account at its log-in (the support page) shows `wrongRole` to one of
+// another role, which is never stored.
 import { Fragment, useCallback, useMemo, useState, type ReactElement } from "react";
 import { AuthScreen } from "./AuthScreen";
-import type { Role } from "./contracts";
+import type { Role, User } from "./contracts";
 import { clearSession, loadSession, saveSession, sessionFrom, type Session } from "./session";
 
 export type HomeProps = { session: Session; onExpired: () => void; onLogout: () => void };
+export type WrongRoleProps = { user: User; onLogout: () => void };
 
-export function SessionGate({ role, home }: { role: Role; home: (props: HomeProps) => ReactElement }) {
+interface Props {
+  role: Role;
+  home: (props: HomeProps) => ReactElement;
+  wrongRole?: (props: WrongRoleProps) => ReactElement;
+}
+
+export function SessionGate({ role, home, wrongRole }: Props) {
   const initial = useMemo(() => loadSession(role), [role]);
   const [session, setSession] = useState<Session | null>(initial.session);
+  const [stranger, setStranger] = useState<User | null>(null);
   const [notice, setNotice] = useState<string | null>(initial.notice);
   const expire = useCallback(() => {
     clearSession(role);
@@ -20,16 +30,19 @@ export function SessionGate({ role, home }: { role: Role; home: (props: HomeProp
   const logout = useCallback(() => {
     clearSession(role);
     setSession(null);
+    setStranger(null);
   }, [role]);
+  if (stranger && wrongRole) return wrongRole({ user: stranger, onLogout: logout });
   if (!session) {
     return (
       <AuthScreen
         role={role}
         notice={notice}
         onAuthenticated={(auth) => {
+          setNotice(null);
+          if (auth.user.role !== role) return setStranger(auth.user);
           const s = sessionFrom(auth);
           saveSession(s);
-          setNotice(null);
           setSession(s);
         }}
       />

@@ -1,5 +1,6 @@
-// The frame around both apps: top bar with tabs, the connection banner, and a
-// map beside (laptop) or under (phone) the panel.
+// The frame around the apps: top bar with tabs, the connection banner, and a
+// map beside (laptop) or under (phone) the panel; without a map (the support
+// page) the panel takes the whole width.
 import type { ReactNode } from "react";
 
 interface Props<T extends string> {
@@ -11,7 +12,7 @@ interface Props<T extends string> {
   onLogout: () => void;
   lost: boolean;
   headerExtra?: ReactNode;
-  map: ReactNode;
+  map?: ReactNode;
   children: ReactNode;
 }
 
@@ -22,7 +23,7 @@ export function Shell<T extends string>({ appName, userName, tabs, tab, onTab, o
         <div className="brand">
           <span className="brand-mark">H</span> Hail{appName && <span className="brand-sub">{appName}</span>}
         </div>
-        <nav className="tabs" role="tablist">
+        <nav className="tabs" role="tablist" hidden={tabs.length === 0}>
           {tabs.map((t) => (
             <button key={t.id} role="tab" aria-selected={tab === t.id} className={tab === t.id ? "on" : ""} onClick={() => onTab(t.id)}>
               {t.label}
@@ -42,10 +43,16 @@ export function Shell<T extends string>({ appName, userName, tabs, tab, onTab, o
           Connection lost. Reconnecting… your trip will catch up when it is back.
         </div>
       )}
-      <main className="layout">
-        <section className="map-pane">{map}</section>
-        <section className="panel">{children}</section>
-      </main>
+      {map ? (
+        <main className="layout">
+          <section className="map-pane">{map}</section>
+          <section className="panel">{children}</section>
+        </main>
+      ) : (
+        <main className="layout layout-wide">
+          <section className="panel panel-wide">{children}</section>
+        </main>
+      )}
     </div>
   );
 }

@@ -18,7 +18,8 @@ export const LatLng = z.object({
 });
 export type LatLng = z.infer<typeof LatLng>;
 
-export const Role = z.enum(["rider", "driver"]);
+/** `support` accounts are made by an operator (`hail users add-support`), never registered. */
+export const Role = z.enum(["rider", "driver", "support"]);
 export type Role = z.infer<typeof Role>;
 
 export const ErrorBody = z.object({
@@ -88,6 +89,7 @@ export const Trip = z.object({
   completed_at: time.nullable(),
   cancelled_at: time.nullable(),
   cancel_reason: z.string().nullable(),
+  city: z.string(),
 });
 export type Trip = z.infer<typeof Trip>;
 export const TripList = z.array(Trip);
@@ -97,6 +99,36 @@ export interface TripRequest {
   dropoff: LatLng;
   tier?: Tier;
 }
+
+/** The dispatch audit trail's kinds of step (API.md, "Audit `type`s"). */
+export const AuditType = z.enum([
+  "REQUESTED",
+  "OFFER_SENT",
+  "OFFER_DELIVERED",
+  "OFFER_ACCEPTED",
+  "OFFER_DECLINED",
+  "OFFER_EXPIRED",
+  "OFFER_UNREACHABLE",
+  "ASSIGNED",
+  "ARRIVED",
+  "DRIVER_CANCELLED",
+  "STARTED",
+  "COMPLETED",
+  "CANCELLED",
+  "NO_DRIVER",
+]);
+export type AuditType = z.infer<typeof AuditType>;
+
+/** One row of `GET /trips/{id}/events`, the dispatch audit trail. */
+export const TripEvent = z.object({
+  seq: z.number().int(),
+  at: time,
+  type: AuditType,
+  driver_id: uuid.nullable(),
+  detail: z.record(z.string(), z.unknown()),
+});
+export type TripEvent = z.infer<typeof TripEvent>;
+export const TripEventList = z.array(TripEvent);
 
 export const DeclineResponse = z.object({ status: z.literal("declined") });
 
@@ -146,6 +178,23 @@ export interface LocationUpdate {
   heading?: number;
   speed_kmh?: number;
 }
+
+// ---- support ----
+export const DispatchOutcome = z.enum(["accepted", "declined", "expired", "unreachable", "revoked", "open"]);
+export type DispatchOutcome = z.infer<typeof DispatchOutcome>;
+
+/** One offer made to a driver (`GET /support/drivers/{id}/dispatches`). */
+export const DriverDispatch = z.object({
+  trip_id: uuid,
+  offer_id: uuid,
+  sent_at: time,
+  delivered_at: time.nullable(),
+  delivered_via: z.enum(["socket", "rest"]).nullable(),
+  answered_at: time.nullable(),
+  outcome: DispatchOutcome,
+});
+export type DriverDispatch = z.infer<typeof DriverDispatch>;
+export const DriverDispatchList = z.array(DriverDispatch);
 
 // ---- realtime ----
 export const DriverLocationEvent = z.object({

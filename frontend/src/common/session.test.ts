@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { clearSession, loadSession, saveSession, sessionFrom } from "./session";
+import { clearSession, loadSession, saveSession, sessionFrom, wrongAppMessage } from "./session";
 import { detailsSentence, friendlyMessage } from "./api";
 import { check, ContractError, Trip } from "./contracts";
 
@@ -49,6 +49,23 @@ describe("sessions", () => {
   it("a corrupt entry is treated as logged out", () => {
     localStorage.setItem("hail.session.rider", "{nope");
     expect(loadSession("rider")).toEqual({ session: null, notice: null });
+  });
+});
+
+describe("which account may use which app", () => {
+  it("each app takes its own role", () => {
+    expect(wrongAppMessage("rider", "rider")).toBeNull();
+    expect(wrongAppMessage("driver", "driver")).toBeNull();
+  });
+  it("the passenger and driver apps send other accounts to their own app", () => {
+    expect(wrongAppMessage("rider", "driver")).toMatch(/driver account.*\/driver\//);
+    expect(wrongAppMessage("driver", "rider")).toMatch(/rider account.*passenger app/);
+    expect(wrongAppMessage("rider", "support")).toMatch(/support account.*\/support\//);
+    expect(wrongAppMessage("driver", "support")).toMatch(/support account/);
+  });
+  it("the support page lets any account in and says itself who it is for", () => {
+    expect(wrongAppMessage("support", "rider")).toBeNull();
+    expect(wrongAppMessage("support", "driver")).toBeNull();
   });
 });
 

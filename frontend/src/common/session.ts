@@ -11,6 +11,14 @@ export interface Session {
 
 const storageKey = (role: Role) => `hail.session.${role}`;
 
+/** Why an account cannot use this app's sign-in, or null when it can. The
+ * support page takes any account and says so itself (SessionGate). */
+export function wrongAppMessage(app: Role, account: Role): string | null {
+  if (app === account || app === "support") return null;
+  if (account === "support") return "That is a support account. Support staff use the support page (/support/).";
+  return account === "driver" ? "That is a driver account. Drivers use the driver app (/driver/)." : "That is a rider account. Riders book at the passenger app (/).";
+}
+
 export function sessionFrom(auth: AuthResponse, now = Date.now()): Session {
   return { token: auth.access_token, user: auth.user, expiresAt: now + auth.expires_in * 1000 };
 }

@@ -17,6 +17,7 @@ const trip = (over: Partial<Trip> = {}): Trip => ({
   completed_at: null,
   cancelled_at: null,
   cancel_reason: null,
+  city: "sg",
   ...over,
 });
 

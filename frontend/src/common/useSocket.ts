@@ -2,11 +2,32 @@
 // the "connection lost" banner), calls `onConnect` on every (re)connect so the
 // screen refetches, and turns an "unauthorized" refusal, or the gateway's
 // `error` {code: "token_expired"} before it closes the socket, into a logout.
+// A server event sent with an acknowledgement hands its handler the reply
+// callback (the `offer` event: the driver app confirms it reached the phone).
 import { useEffect, useRef, useState } from "react";
 import { io, type Socket } from "socket.io-client";
 import { Ack, check } from "./contracts";
 
-export type Handlers = Record<string, (payload: unknown) => void>;
+/** The answer to a server event that asked for an acknowledgement. */
+export type AckReply = (answer: Ack) => void;
+/** Handles one server event; `ack` is null unless the server asked for one. */
+export type Handler = (payload: unknown, ack: AckReply | null) => void;
+export type Handlers = Record<string, Handler>;
+
+/** Hands an event to its handler: its payload, and the acknowledgement the
+ * server asked for (Socket.IO passes it as the last argument, a function).
+ * A handler that throws is logged, never left to break the socket. */
+export function deliverEvent(handlers: Handlers, event: string, args: unknown[]): void {
+  const h = handlers[event];
+  if (!h) return;
+  const last = args[args.length - 1];
+  const ack = typeof last === "function" ? (last as AckReply) : null;
+  try {
+    h(ack && args.length === 1 ? undefined : args[0], ack);
+  } catch (e) {
+    console.error(`while handling ${event}`, e);
+  }
+}
 
 /** The gateway's last word to a socket whose token ran out; it closes the
  * socket next and there is no refresh, so this ends the session. */
@@ -40,15 +61,9 @@ export function useSocket(token: string | null, handlers: Handlers, onConnect: (
       if (err.message === "unauthorized") latest.current.onUnauthorized();
       setState({ socket, connected: false, lost: wasUp });
     });
-    socket.onAny((event: string, payload: unknown) => {
-      if (isTokenExpired(event, payload)) return latest.current.onUnauthorized();
-      const h = latest.current.handlers[event];
-      if (!h) return;
-      try {
-        h(payload);
-      } catch (e) {
-        console.error(`while handling ${event}`, e);
-      }
+    socket.onAny((event: string, ...args: unknown[]) => {
+      if (isTokenExpired(event, args[0])) return latest.current.onUnauthorized();
+      deliverEvent(latest.current.handlers, event, args);
     });
     setState({ socket, connected: false, lost: false });
     return () => {

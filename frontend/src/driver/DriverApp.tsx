@@ -14,6 +14,7 @@ import { driverTripView, isActive, newerTrip } from "../common/tripView";
 import { useAction } from "../common/useAction";
 import { emitAck, useSocket } from "../common/useSocket";
 import { nextPingDelayMs, SIM_SPEED_KMH, SIM_TICK_MS } from "./driving";
+import { receiveOffer } from "./offerDelivery";
 
 type Tab = "drive" | "carpool" | "history";
 
@@ -68,8 +69,8 @@ function DriverHome({ session, onExpired, onLogout }: HomeProps) {
   const sock = useSocket(
     session.token,
     {
-      offer: (p) => {
-        setOffer(check("offer", Offer, p));
+      offer: (p, ack) => {
+        setOffer(receiveOffer(p, ack));
         setInfo(null);
       },
       "offer:revoked": (p) => {

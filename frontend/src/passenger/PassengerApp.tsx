@@ -14,6 +14,7 @@ import { CITY } from "../common/geo";
 import { useAction } from "../common/useAction";
 import { emitAck, useSocket } from "../common/useSocket";
 import { isActive, newerTrip, riderView } from "../common/tripView";
+import { useSearchNotice } from "./useSearchNotice";
 
 type Tab = "ride" | "carpool" | "history";
 
@@ -107,6 +108,7 @@ function RiderHome({ session, onExpired, onLogout }: HomeProps) {
   }, [api, searching, around.lat, around.lng]);
 
   const view = trip ? riderView(trip, car) : null;
+  const notice = useSearchNotice(api, trip);
 
   async function request() {
     if (!pickup || !dropoff) return;
@@ -196,6 +198,11 @@ function RiderHome({ session, onExpired, onLogout }: HomeProps) {
             <h2 data-testid="trip-title">{view.title}</h2>
           </div>
           <p className="status-detail" data-testid="trip-detail">{view.detail}</p>
+          {trip.status === "REQUESTED" && notice && (
+            <p className="search-notice" role="status" data-testid="finding-another">
+              {notice}
+            </p>
+          )}
           {trip.status !== "NO_DRIVER" && trip.status !== "CANCELLED" && <ol className="steps">
             {(["REQUESTED", "ASSIGNED", "ONGOING", "COMPLETED"] as const).map((s, i) => {
               const order = ["REQUESTED", "ASSIGNED", "ONGOING", "COMPLETED"];

@@ -37,8 +37,9 @@ pub const WEB_APP_CSP: &str = "default-src 'self'; script-src 'self'; \
 
 /// The built web apps: a file if there is one; otherwise, for a page path
 /// (no file extension), the app's `index.html` (`/driver/...` is the driver
-/// app, anything else the passenger app), so deep links and reloads work; a
-/// missing asset is a 404, never a page of HTML where a script was expected.
+/// app, `/support/...` the support page, anything else the passenger app),
+/// so deep links and reloads work; a missing asset is a 404, never a page of
+/// HTML where a script was expected.
 fn web_apps(
     dir: std::path::PathBuf,
 ) -> ServeDir<
@@ -71,8 +72,14 @@ async fn app_page(dir: &std::path::Path, request: Request) -> Response {
     if !readable || last.contains('.') || path.starts_with("/api/") {
         return ApiError::NotFound("no such route".into()).into_response();
     }
-    let app = if path == "/driver" || path.starts_with("/driver/") {
+    let under = |app: &str| {
+        path.strip_prefix(app)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    let app = if under("/driver") {
         dir.join("driver").join("index.html")
+    } else if under("/support") {
+        dir.join("support").join("index.html")
     } else {
         dir.join("index.html")
     };
@@ -92,12 +99,22 @@ mod tests {
         std::fs::create_dir_all(dir.join("assets")).unwrap();
         std::fs::write(dir.join("index.html"), "passenger").unwrap();
         std::fs::write(dir.join("driver/index.html"), "driver").unwrap();
+        std::fs::create_dir_all(dir.join("support")).unwrap();
+        std::fs::write(dir.join("support/index.html"), "support").unwrap();
         std::fs::write(dir.join("assets/app.js"), "script").unwrap();
         let cases = [
             ("GET", "/", StatusCode::OK, "passenger"),
             ("GET", "/history", StatusCode::OK, "passenger"),
             ("GET", "/driver/", StatusCode::OK, "driver"),
             ("GET", "/driver/trips/42", StatusCode::OK, "driver"),
+            // The directory without its slash: ServeDir sends the browser to `/support/`.
+            ("GET", "/support", StatusCode::TEMPORARY_REDIRECT, ""),
+            ("GET", "/support/", StatusCode::OK, "support"),
+            ("GET", "/support/trips/42", StatusCode::OK, "support"),
+            ("HEAD", "/support/drivers", StatusCode::OK, ""),
+            ("GET", "/supportive", StatusCode::OK, "passenger"),
+            ("GET", "/support/app.js", StatusCode::NOT_FOUND, "not_found"),
+            ("POST", "/support/", StatusCode::NOT_FOUND, "not_found"),
             ("GET", "/assets/app.js", StatusCode::OK, "script"),
             ("GET", "/assets/gone.js", StatusCode::NOT_FOUND, "not_found"),
             ("POST", "/history", StatusCode::NOT_FOUND, "not_found"),
@@ -117,6 +134,26 @@ mod tests {
                 .unwrap();
             let text = String::from_utf8_lossy(&bytes);
             assert!(text.contains(body), "{method} {path}: {text}");
+        }
+        // Each app's own page for its bare path and any path under it.
+        for (path, body) in [
+            ("/support", "support"),
+            ("/support/", "support"),
+            ("/support/trips/42", "support"),
+            ("/supportive", "passenger"),
+            ("/driver", "driver"),
+            ("/drivers", "passenger"),
+        ] {
+            let request = Request::builder()
+                .uri(path)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let response = app_page(&dir, request).await;
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&bytes), body, "{path}");
         }
         std::fs::remove_dir_all(dir).unwrap();
     }
