@@ -85,6 +85,10 @@ enum Bench {
     /// Greedy against batched matching (issue 18): one seeded rush hour
     /// replayed on a fresh in-process stack per strategy; no running Hail needed.
     Matching(bench::MatchingArgs),
+    /// Unreachable phones with and without delivery acks (issue 19): one
+    /// seeded city replayed on a fresh in-process stack per setting; no
+    /// running Hail needed.
+    Delivery(bench::DeliveryArgs),
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -131,6 +135,7 @@ async fn run_bench(what: Bench) -> ExitCode {
         Bench::Rush(args) => bench::rush(args).await,
         Bench::Dense(args) => bench::dense(args).await,
         Bench::Matching(args) => bench::matching(args).await,
+        Bench::Delivery(args) => bench::delivery(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -41,6 +41,7 @@ pub type Events = mpsc::UnboundedSender<(String, Value)>;
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>;
 
 pub struct SocketClient {
+    /// Socket.IO packets to send (`2[...]` an event, `1` goodbye).
     outgoing: mpsc::UnboundedSender<String>,
     pending: Pending,
     next_id: AtomicU64,
@@ -48,9 +49,38 @@ pub struct SocketClient {
 }
 
 impl SocketClient {
+    /// Connects to the gateway at `http_url` with `token` and waits (10 s at
+    /// most) until the namespace accepts the socket; the refusal's data
+    /// (e.g. `{"message": "unauthorized"}`) or why it never answered, if not.
+    pub async fn connect(
+        http_url: &str,
+        token: &str,
+        events: Events,
+        options: Options,
+    ) -> Result<SocketClient, String> {
+        let (ready, answered) = oneshot::channel();
+        let client = Self::start_with(http_url, token, events, options, Some(ready));
+        match tokio::time::timeout(Duration::from_secs(10), answered).await {
+            Ok(Ok(Ok(()))) => Ok(client),
+            Ok(Ok(Err(refused))) => Err(format!("the gateway refused the socket: {refused}")),
+            Ok(Err(_)) => Err(format!("could not connect a socket to {http_url}")),
+            Err(_) => Err(format!("{http_url} did not accept a socket within 10 s")),
+        }
+    }
+
     /// Starts the client for the gateway at `http_url` with `token`. It
     /// connects in the background: wait for `connect` on `events`.
     pub fn start(http_url: &str, token: &str, events: Events, options: Options) -> SocketClient {
+        Self::start_with(http_url, token, events, options, None)
+    }
+
+    fn start_with(
+        http_url: &str,
+        token: &str,
+        events: Events,
+        options: Options,
+        ready: Option<oneshot::Sender<Result<(), Value>>>,
+    ) -> SocketClient {
         let ws_url = format!(
             "{}/socket.io/?EIO=4&transport=websocket",
             http_url.trim_end_matches('/').replacen("http", "ws", 1)
@@ -63,6 +93,7 @@ impl SocketClient {
             events,
             options,
             pending: pending.clone(),
+            ready: Mutex::new(ready),
         };
         SocketClient {
             outgoing,
@@ -74,7 +105,7 @@ impl SocketClient {
 
     /// Sends `event` without asking for an answer.
     pub fn emit(&self, event: &str, data: &Value) {
-        let _ = self.outgoing.send(format!("42{}", json!([event, data])));
+        let _ = self.outgoing.send(format!("2{}", json!([event, data])));
     }
 
     /// Sends `event` and waits for the server's ack (its first argument);
@@ -90,9 +121,7 @@ impl SocketClient {
         if let Ok(mut pending) = self.pending.lock() {
             pending.insert(id, answer);
         }
-        let _ = self
-            .outgoing
-            .send(format!("42{id}{}", json!([event, data])));
+        let _ = self.outgoing.send(format!("2{id}{}", json!([event, data])));
         let value = tokio::time::timeout(within, answered).await.ok()?.ok();
         if let Ok(mut pending) = self.pending.lock() {
             pending.remove(&id);
@@ -108,7 +137,7 @@ impl SocketClient {
 
     /// Says goodbye (Socket.IO disconnect) and stops.
     pub async fn disconnect(self) {
-        let _ = self.outgoing.send("41".to_string());
+        let _ = self.outgoing.send("1".to_string());
         tokio::time::sleep(Duration::from_millis(50)).await;
         self.task.abort();
     }
@@ -126,6 +155,16 @@ struct Connection {
     events: Events,
     options: Options,
     pending: Pending,
+    /// Told of the namespace's first answer ([`SocketClient::connect`]).
+    ready: Mutex<Option<oneshot::Sender<Result<(), Value>>>>,
+}
+
+impl Connection {
+    fn tell_ready(&self, answer: Result<(), Value>) {
+        if let Some(ready) = self.ready.lock().ok().and_then(|mut r| r.take()) {
+            let _ = ready.send(answer);
+        }
+    }
 }
 
 impl Connection {
@@ -175,7 +214,8 @@ impl Connection {
                 // Sent only once the namespace accepted the socket.
                 out = queued.recv(), if joined => match out {
                     Some(out) => {
-                        let goodbye = out == "41";
+                        // Socket.IO packets, each in an Engine.IO message.
+                        let goodbye = out == "1";
                         if sink.send(Message::text(format!("4{out}"))).await.is_err() {
                             return false;
                         }
@@ -216,11 +256,13 @@ impl Connection {
         match kind {
             "0" => {
                 *joined = true;
+                self.tell_ready(Ok(()));
                 let _ = self.events.send(("connect".into(), parse(rest)));
                 (None, false)
             }
             "1" => (None, true),
             "4" => {
+                self.tell_ready(Err(parse(rest)));
                 let _ = self.events.send(("error".into(), parse(rest)));
                 (None, false)
             }
@@ -297,6 +339,7 @@ mod tests {
                 reconnect: false,
             },
             pending: Arc::default(),
+            ready: Mutex::new(None),
         };
         let mut joined = false;
         let (reply, ended) = connection(true).on_packet("0{\"sid\":\"x\"}", &mut joined);

@@ -12,15 +12,19 @@
 //! - `rush`: rush hour (issue 21): 100 requests/s with drivers who ignore,
 //!   decline and accept, riders who cancel, and a hotspot where trips wait;
 //! - `matching`: greedy against batched matching on one seeded rush hour
-//!   (issue 18); it starts its own stacks, one per strategy.
+//!   (issue 18); it starts its own stacks, one per strategy;
+//! - `delivery`: what unreachable phones cost riders, without and with
+//!   delivery acks (issue 19); it starts its own stacks too.
 
 mod city;
+mod delivery;
 mod latency;
 mod matching;
 mod realtime;
 mod rush;
 
 pub use city::{city, dense, CityArgs, DenseArgs, Scenario};
+pub use delivery::{delivery, DeliveryArgs};
 pub use matching::{matching, MatchingArgs};
 pub use realtime::{realtime, RealtimeArgs};
 pub use rush::{rush, RushArgs};

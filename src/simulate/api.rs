@@ -9,18 +9,15 @@ use std::{
 };
 
 use anyhow::Context;
-use futures::FutureExt;
 use hail_shared::{api::auth::AuthResponse, error::ErrorBody};
 use reqwest::{Method, StatusCode};
-use rust_socketio::{
-    asynchronous::{Client, ClientBuilder},
-    Payload, TransportType,
-};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
+
+use crate::socketio::{Options, SocketClient};
 use uuid::Uuid;
 
 #[derive(Clone)]
@@ -300,33 +297,34 @@ impl Api {
     }
 }
 
-/// Opens a websocket-only Socket.IO client that forwards the named events
-/// (event name, first payload value) into `events`.
-pub async fn connect_socket(
+/// Starts a Socket.IO client (Hail's own, `crate::socketio`) that forwards
+/// every event (name, first argument) into `events`, reconnects after a
+/// drop, and answers the server's acks (the `offer` event's) unless the
+/// simulated phone is one that does not listen.
+pub fn connect_socket(
     gateway: &str,
     token: &str,
-    names: &[&'static str],
-    events: mpsc::UnboundedSender<(&'static str, Value)>,
-) -> anyhow::Result<Client> {
-    let mut builder = ClientBuilder::new(gateway)
-        .transport_type(TransportType::Websocket)
-        .auth(json!({"token": token}))
-        .reconnect(true)
-        .reconnect_on_disconnect(true)
-        .reconnect_delay(500, 5000);
-    for &name in names {
-        let events = events.clone();
-        builder = builder.on(name, move |payload: Payload, _| {
-            let value = match payload {
-                Payload::Text(mut values) if !values.is_empty() => values.swap_remove(0),
-                _ => Value::Null,
-            };
-            let _ = events.send((name, value));
-            async {}.boxed()
-        });
-    }
-    builder
-        .connect()
+    events: mpsc::UnboundedSender<(String, Value)>,
+    answer_acks: bool,
+) -> SocketClient {
+    SocketClient::start(gateway, token, events, options(answer_acks))
+}
+
+/// Like [`connect_socket`], once the gateway has accepted the socket.
+pub async fn connected_socket(
+    gateway: &str,
+    token: &str,
+    events: mpsc::UnboundedSender<(String, Value)>,
+    answer_acks: bool,
+) -> anyhow::Result<SocketClient> {
+    SocketClient::connect(gateway, token, events, options(answer_acks))
         .await
-        .context("open a Socket.IO connection to the gateway")
+        .map_err(anyhow::Error::msg)
+}
+
+fn options(answer_acks: bool) -> Options {
+    Options {
+        answer_acks,
+        reconnect: true,
+    }
 }

@@ -1,7 +1,10 @@
 //! One simulated driver: logs in, goes online, drives around the box at
-//! street speed pinging over its socket, answers offers (accept after a
-//! random delay, decline, or ignore), and drives each trip to the end.
-//! In auto match mode it learns of its assignment from `trip:update`.
+//! street speed pinging over its socket, acknowledges each `offer` as the
+//! driver app does, answers it (accept after a random delay, decline, or
+//! ignore), and drives each trip to the end. In auto match mode it learns
+//! of its assignment from `trip:update`. With `--unreachable`, some phones
+//! never answer: half never acknowledge an offer, half lose their
+//! connection as it arrives (and come back 10 s later).
 
 use std::{sync::Arc, time::Duration};
 
@@ -11,7 +14,6 @@ use hail_shared::api::{
     trips::{Offer, Trip, TripStatus},
 };
 use rand::{rngs::StdRng, Rng};
-use rust_socketio::{asynchronous::Client, Payload};
 use serde_json::{json, Value};
 use tokio::{sync::mpsc, time::Instant};
 use tokio_util::sync::CancellationToken;
@@ -23,6 +25,7 @@ use super::{
     world::{Counters, World},
     Settings,
 };
+use crate::socketio::SocketClient;
 
 enum Leg {
     Wander(LatLng),
@@ -34,19 +37,34 @@ pub struct Driver {
     pub session: Session,
     pub rng: StdRng,
     pub pos: LatLng,
+    pub phone: Phone,
 }
 
-/// The socket events a simulated driver listens to.
-const SOCKET_EVENTS: &[&str] = &["offer", "offer:revoked", "trip:update", "error"];
+/// How a simulated driver's phone treats offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phone {
+    /// Acknowledges at once and answers, as the driver app does.
+    Healthy,
+    /// Connected, but never acknowledges nor answers an offer.
+    Silent,
+    /// Loses its connection as an offer arrives, back 10 s later (past
+    /// the reconnect grace), and never answers it.
+    Dropping,
+}
+
+/// How long a dropping phone stays away.
+const DROPPED_FOR: Duration = Duration::from_secs(10);
 
 struct Run {
     me: Driver,
     api: Api,
     world: Arc<World>,
     settings: Arc<Settings>,
-    socket: Client,
+    socket: Arc<SocketClient>,
     /// Where the socket's events go (kept to open a new socket with).
-    events: mpsc::UnboundedSender<(&'static str, Value)>,
+    events: mpsc::UnboundedSender<(String, Value)>,
+    /// A dropping phone's connection comes back then.
+    back_at: Option<Instant>,
     leg: Leg,
     speed_kmh: f64,
     pending_accept: Option<(Uuid, Instant)>,
@@ -62,8 +80,13 @@ pub async fn run(
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let socket =
-        connect_socket(&api.gateway, &me.session.token(), SOCKET_EVENTS, tx.clone()).await?;
+    let answer_acks = me.phone != Phone::Silent;
+    let socket = Arc::new(connect_socket(
+        &api.gateway,
+        &me.session.token(),
+        tx.clone(),
+        answer_acks,
+    ));
     let token = me.session.clone();
     let mut leg = None;
     match api
@@ -97,6 +120,7 @@ pub async fn run(
         settings,
         socket,
         events: tx,
+        back_at: None,
         speed_kmh: 40.0,
         pending_accept: None,
     };
@@ -111,7 +135,12 @@ pub async fn run(
     let far = Instant::now() + Duration::from_secs(86_400 * 365);
     loop {
         let accept_at = run.pending_accept.map_or(far, |(_, at)| at);
+        let back_at = run.back_at.unwrap_or(far);
         tokio::select! {
+            () = tokio::time::sleep_until(back_at) => {
+                run.back_at = None;
+                run.open_socket();
+            }
             () = stop.cancelled() => break,
             () = tokio::time::sleep_until(next_ping) => {
                 let now = Instant::now();
@@ -121,10 +150,12 @@ pub async fn run(
                 next_ping = Instant::now() + run.ping_gap();
             }
             () = tokio::time::sleep_until(accept_at) => run.accept().await,
-            Some((event, value)) = rx.recv() => run.on_event(event, value).await,
+            Some((event, value)) = rx.recv() => run.on_event(&event, value).await,
         }
     }
-    let _ = run.socket.disconnect().await;
+    if let Ok(socket) = Arc::try_unwrap(run.socket) {
+        socket.disconnect().await;
+    }
     run.world
         .counters
         .drivers_online
@@ -240,35 +271,16 @@ impl Run {
             "heading": heading,
             "speed_kmh": self.speed_kmh,
         });
-        let sent = self
-            .socket
-            .emit_with_ack(
-                "driver:location",
-                body,
-                Duration::from_secs(10),
-                move |payload: Payload, _| {
-                    // The ack's arguments arrive as one array: look at the first.
-                    let first = match &payload {
-                        Payload::Text(values) => match values.first() {
-                            Some(Value::Array(args)) => args.first(),
-                            other => other,
-                        },
-                        _ => None,
-                    };
-                    let ok = first
-                        .and_then(|v| v.get("ok"))
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false);
-                    if !ok {
-                        Counters::add(&world.counters.ping_errors);
-                    }
-                    Box::pin(async {})
-                },
-            )
-            .await;
-        if sent.is_err() {
-            Counters::add(&self.world.counters.ping_errors);
-        }
+        // The ack is awaited on the side, so driving never waits for it.
+        let socket = self.socket.clone();
+        tokio::spawn(async move {
+            let answer = socket
+                .emit_with_ack("driver:location", &body, Duration::from_secs(10))
+                .await;
+            if answer.and_then(|a| a["ok"].as_bool()) != Some(true) {
+                Counters::add(&world.counters.ping_errors);
+            }
+        });
     }
 
     async fn on_event(&mut self, event: &str, value: Value) {
@@ -278,6 +290,9 @@ impl Run {
                 Err(err) => self.world.error(format!("unreadable offer: {err}")),
             },
             "offer:revoked" => {
+                if value["reason"] == "unreachable" {
+                    Counters::add(&self.world.counters.revoked_unreachable);
+                }
                 let revoked = value.get("trip_id").and_then(Value::as_str);
                 if self
                     .pending_accept
@@ -327,24 +342,32 @@ impl Run {
                 .error(format!("driver {}: {err:#}", self.me.session.id));
             return;
         }
-        let _ = self.socket.disconnect().await;
-        match connect_socket(
+        self.open_socket();
+    }
+
+    /// A new socket (the old one, if any, is closed as it is dropped).
+    fn open_socket(&mut self) {
+        self.socket = Arc::new(connect_socket(
             &self.api.gateway,
             &self.me.session.token(),
-            SOCKET_EVENTS,
             self.events.clone(),
-        )
-        .await
-        {
-            Ok(socket) => self.socket = socket,
-            Err(err) => self
-                .world
-                .error(format!("driver {}: {err:#}", self.me.session.id)),
-        }
+            self.me.phone != Phone::Silent,
+        ));
     }
 
     async fn on_offer(&mut self, offer: Offer) {
         Counters::add(&self.world.counters.offers);
+        match self.me.phone {
+            Phone::Healthy => {}
+            Phone::Silent => return,
+            Phone::Dropping => {
+                if self.back_at.is_none() {
+                    self.socket.drop_connection();
+                    self.back_at = Some(Instant::now() + DROPPED_FOR);
+                }
+                return;
+            }
+        }
         if self.busy() {
             let same = self
                 .pending_accept

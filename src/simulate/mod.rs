@@ -20,7 +20,7 @@ use std::{
 
 use anyhow::bail;
 use futures::{stream, StreamExt};
-use rand::{rngs::StdRng, SeedableRng};
+use rand::{rngs::StdRng, Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
 
 pub use self::invariants::Violation;
@@ -86,6 +86,12 @@ pub struct SimulateArgs {
     /// Chance a driver ignores an offer (it then times out).
     #[arg(long, default_value_t = 0.05, value_parser = probability)]
     pub ignore_prob: f64,
+    /// Fraction of drivers whose phone does not answer offers: half never
+    /// acknowledge one (a connected phone not listening), half lose their
+    /// connection as it arrives. Hail should skip them within
+    /// HAIL_OFFER_ACK_MS or the reconnect grace, not the offer timeout.
+    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    pub unreachable: f64,
     /// Simulated time runs this many times faster than real time when cars
     /// move (pings stay every 2 to 4 real seconds): trips end sooner.
     #[arg(long, default_value_t = 1.0, value_parser = positive)]
@@ -169,6 +175,8 @@ pub struct Settings {
     pub decline_prob: f64,
     pub ignore_prob: f64,
     pub speedup: f64,
+    /// Fraction of drivers whose phone does not answer offers.
+    pub unreachable: f64,
 }
 
 /// The outcome of a run.
@@ -182,6 +190,7 @@ pub struct Report {
     pub repeated_offers: u64,
     pub offers_while_busy: u64,
     pub offer_expired: u64,
+    pub revoked_unreachable: u64,
     pub pings: u64,
     pub ping_errors: u64,
     pub request_conflicts: u64,
@@ -219,6 +228,10 @@ impl Report {
             (
                 "offers gone before the answer (409)",
                 self.offer_expired.to_string(),
+            ),
+            (
+                "offers revoked as unreachable (a phone that did not answer)",
+                self.revoked_unreachable.to_string(),
             ),
             (
                 "offers repeated for a trip already held",
@@ -286,6 +299,7 @@ pub async fn run(args: SimulateArgs, stop: CancellationToken) -> anyhow::Result<
         decline_prob: args.decline_prob,
         ignore_prob: args.ignore_prob,
         speedup: args.speedup,
+        unreachable: args.unreachable,
     });
     let rule = StuckRule::new(
         Duration::from_secs(args.match_deadline),
@@ -350,7 +364,19 @@ pub async fn run(args: SimulateArgs, stop: CancellationToken) -> anyhow::Result<
         let mut rng =
             StdRng::seed_from_u64(args.seed.wrapping_mul(1_000_003).wrapping_add(i as u64));
         let pos = settings.bbox.random_point(&mut rng);
-        let me = driver::Driver { session, rng, pos };
+        let phone = if rng.gen::<f64>() >= settings.unreachable {
+            driver::Phone::Healthy
+        } else if rng.gen::<bool>() {
+            driver::Phone::Silent
+        } else {
+            driver::Phone::Dropping
+        };
+        let me = driver::Driver {
+            session,
+            rng,
+            pos,
+            phone,
+        };
         let (api, world, settings, stop) =
             (api.clone(), world.clone(), settings.clone(), actors.clone());
         tasks.spawn(async move {
@@ -437,6 +463,7 @@ pub async fn run(args: SimulateArgs, stop: CancellationToken) -> anyhow::Result<
         repeated_offers: load(&c.repeated_offers),
         offers_while_busy: load(&c.offers_while_busy),
         offer_expired: load(&c.offer_expired),
+        revoked_unreachable: load(&c.revoked_unreachable),
         pings: load(&c.pings),
         ping_errors: load(&c.ping_errors),
         request_conflicts: load(&c.request_conflicts),

@@ -27,6 +27,8 @@ pub struct Counters {
     pub repeated_offers: AtomicU64,
     pub offers_while_busy: AtomicU64,
     pub offer_expired: AtomicU64,
+    /// Offers revoked because the phone did not answer (`unreachable`).
+    pub revoked_unreachable: AtomicU64,
     pub pings: AtomicU64,
     pub ping_errors: AtomicU64,
     pub request_conflicts: AtomicU64,

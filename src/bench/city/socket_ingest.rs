@@ -12,17 +12,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures::{future::join_all, FutureExt};
-use rust_socketio::Payload;
-use serde_json::{json, Value};
-use tokio::sync::{mpsc, Semaphore};
+use futures::future::join_all;
+use serde_json::json;
+use tokio::sync::mpsc;
 
 use super::{ceiling::Ceiling, fleet::Fleet, report::Report};
-use crate::simulate::api::{connect_socket, Api};
+use crate::simulate::api::{connected_socket, Api};
 
-/// Pings awaiting their ack on one socket, at most: one, because
-/// rust_socketio 0.6's async client panics when several acks are pending on
-/// one socket (it removes an ack callback by a stale index).
+/// Pings awaiting their ack on one socket, at most: one, as a phone sends
+/// its next position after the last was taken (and as earlier runs did).
 const IN_FLIGHT_PER_SOCKET: usize = 1;
 
 #[derive(Default)]
@@ -46,7 +44,7 @@ pub(super) async fn run(
     let mut clients = Vec::with_capacity(sockets);
     for (session, _) in fleet.drivers.iter().take(sockets) {
         let (events, _) = mpsc::unbounded_channel();
-        clients.push(connect_socket(&api.gateway, &session.token(), &[], events).await?);
+        clients.push(connected_socket(&api.gateway, &session.token(), events, true).await?);
     }
     let counts = Arc::new(Counts::default());
     let deadline = Instant::now() + Duration::from_secs(secs);
@@ -55,45 +53,21 @@ pub(super) async fn run(
         let counts = counts.clone();
         let at = *at;
         async move {
-            let slots = Arc::new(Semaphore::new(IN_FLIGHT_PER_SOCKET));
             while Instant::now() < deadline {
-                let Ok(slot) = slots.clone().acquire_owned().await else {
-                    break;
-                };
-                // The ack callback may be called again (FnMut): the
-                // slot is given back once.
-                let slot = std::sync::Mutex::new(Some(slot));
-                let acks = counts.clone();
                 let body = json!({"lat": at.lat, "lng": at.lng});
-                let sent = client
-                    .emit_with_ack(
-                        "driver:location",
-                        body,
-                        Duration::from_secs(10),
-                        move |payload: Payload, _| {
-                            let ok = acked_ok(&payload);
-                            let counter = if ok { &acks.ok } else { &acks.refused };
-                            counter.fetch_add(1, Ordering::Relaxed);
-                            if let Ok(mut slot) = slot.lock() {
-                                slot.take();
-                            }
-                            async {}.boxed()
-                        },
-                    )
+                let answer = client
+                    .emit_with_ack("driver:location", &body, Duration::from_secs(10))
                     .await;
-                if sent.is_err() {
-                    counts.refused.fetch_add(1, Ordering::Relaxed);
-                }
+                let ok = answer.and_then(|a| a["ok"].as_bool()) == Some(true);
+                let counter = if ok { &counts.ok } else { &counts.refused };
+                counter.fetch_add(1, Ordering::Relaxed);
             }
-            // The last acks (an ack that never comes is given up).
-            let last = slots.acquire_many(IN_FLIGHT_PER_SOCKET as u32);
-            let _ = tokio::time::timeout(Duration::from_secs(15), last).await;
         }
     }))
     .await;
     let elapsed = started.elapsed().as_secs_f64();
     for client in clients {
-        let _ = client.disconnect().await;
+        client.disconnect().await;
     }
     let ok = counts.ok.load(Ordering::Relaxed);
     let refused = counts.refused.load(Ordering::Relaxed);
@@ -112,19 +86,4 @@ pub(super) async fn run(
         refused.to_string(),
     );
     Ok(())
-}
-
-/// Whether an ack's first argument says `ok: true`.
-fn acked_ok(payload: &Payload) -> bool {
-    let first = match payload {
-        Payload::Text(values) => match values.first() {
-            Some(Value::Array(args)) => args.first(),
-            other => other,
-        },
-        _ => None,
-    };
-    first
-        .and_then(|v| v.get("ok"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
 }

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, Notify};
 use uuid::Uuid;
 
 use super::fleet::Fleet;
-use crate::simulate::api::{connect_socket, Api, Session};
+use crate::simulate::api::{connected_socket, Api, Session};
 
 /// One thing a watched socket heard: (watched driver index, when, kind).
 type Hearing = (usize, Instant, &'static str);
@@ -140,16 +140,15 @@ pub(super) async fn connect_all(
     fleet: &Fleet,
     watched: usize,
     heard: &Arc<Heard>,
-) -> anyhow::Result<Vec<rust_socketio::asynchronous::Client>> {
-    let connected: Vec<anyhow::Result<rust_socketio::asynchronous::Client>> =
-        stream::iter(0..watched)
-            .map(|i| {
-                let heard = heard.clone();
-                async move { watch(api, fleet.drivers[i].0.clone(), i, heard).await }
-            })
-            .buffer_unordered(50)
-            .collect()
-            .await;
+) -> anyhow::Result<Vec<crate::socketio::SocketClient>> {
+    let connected: Vec<anyhow::Result<crate::socketio::SocketClient>> = stream::iter(0..watched)
+        .map(|i| {
+            let heard = heard.clone();
+            async move { watch(api, fleet.drivers[i].0.clone(), i, heard).await }
+        })
+        .buffer_unordered(50)
+        .collect()
+        .await;
     connected.into_iter().collect()
 }
 
@@ -158,19 +157,13 @@ async fn watch(
     session: Session,
     index: usize,
     heard: Arc<Heard>,
-) -> anyhow::Result<rust_socketio::asynchronous::Client> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<(&'static str, Value)>();
+) -> anyhow::Result<crate::socketio::SocketClient> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(String, Value)>();
     let me = session.id;
-    let client = connect_socket(
-        &api.gateway,
-        &session.token(),
-        &["offer", "trip:update"],
-        tx,
-    )
-    .await?;
+    let client = connected_socket(&api.gateway, &session.token(), tx, true).await?;
     tokio::spawn(async move {
         while let Some((event, value)) = rx.recv().await {
-            match event {
+            match event.as_str() {
                 "offer" => {
                     if let Some((trip, expires)) = offer(&value) {
                         heard.record(trip, index, "offer", expires);

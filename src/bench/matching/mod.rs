@@ -14,7 +14,7 @@
 
 mod run;
 mod scenario;
-mod stack;
+pub(super) mod stack;
 
 use std::time::Duration;
 
@@ -109,7 +109,7 @@ pub async fn matching(args: MatchingArgs) -> anyhow::Result<()> {
         "[matching] seed {}: {} drivers ({hot_drivers} in the hotspots), {} requests over {} s ({hot} from the hotspots)",
         args.seed, args.drivers, args.requests, args.secs
     );
-    let database_url = fresh_database(&args.database_url).await?;
+    let database_url = fresh_database(&args.database_url, DATABASE).await?;
     let base = Base {
         database_url: database_url.clone(),
         redis_url: args.redis.clone(),
@@ -155,8 +155,11 @@ pub async fn matching(args: MatchingArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Empties the bench's database (drops and makes it again) and returns its URL.
-async fn fresh_database(server_url: &str) -> anyhow::Result<String> {
+/// Empties a bench's database (drops and makes it again) and returns its URL.
+pub(in crate::bench) async fn fresh_database(
+    server_url: &str,
+    database: &str,
+) -> anyhow::Result<String> {
     let options = PgConnectOptions::from_str(server_url)
         .with_context(|| format!("--database-url {server_url:?} is not a Postgres URL"))?;
     let mut admin = options
@@ -167,19 +170,19 @@ async fn fresh_database(server_url: &str) -> anyhow::Result<String> {
         .with_context(|| {
             format!("Postgres does not answer at {server_url}: start it (./scripts/run.sh does) or pass --database-url")
         })?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
         .execute(&mut admin)
         .await?;
-    sqlx::query(&format!("CREATE DATABASE {DATABASE}"))
+    sqlx::query(&format!("CREATE DATABASE {database}"))
         .execute(&mut admin)
         .await?;
     admin.close().await.ok();
     let mut url = reqwest::Url::parse(server_url)?;
-    url.set_path(&format!("/{DATABASE}"));
+    url.set_path(&format!("/{database}"));
     Ok(url.to_string())
 }
 
-async fn wait_ready(api: &Api) -> anyhow::Result<()> {
+pub(in crate::bench) async fn wait_ready(api: &Api) -> anyhow::Result<()> {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         match api.ready().await {
@@ -221,7 +224,7 @@ async fn sign_in(api: &Api, args: &MatchingArgs) -> anyhow::Result<People> {
 
 /// Deletes the bench's Redis keys (best effort: a failure leaves only keys
 /// under the bench's own prefix).
-async fn delete_keys(redis_url: &str, prefix: &str) {
+pub(in crate::bench) async fn delete_keys(redis_url: &str, prefix: &str) {
     let Ok(client) = redis::Client::open(redis_url) else {
         return;
     };

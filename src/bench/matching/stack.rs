@@ -1,4 +1,4 @@
-//! The stack each run of `hail bench matching` measures: all four services
+//! The stack each run of `hail bench matching` (and `delivery`) measures: all four services
 //! in this process (each on its own runtime, as `hail serve all`), on free
 //! ports, over the bench's own database and Redis key prefix, in auto match
 //! mode (the assignment is the offer: no driver app needs to answer), with
@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::stack::{self, Service};
 
 /// Where the runs keep their state, the same for every run.
-pub(super) struct Base {
+pub(in crate::bench) struct Base {
     pub database_url: String,
     pub redis_url: String,
     pub redis_prefix: String,
@@ -61,7 +61,7 @@ impl Strategy {
 }
 
 /// A running stack; [`Running::stop`] shuts it down.
-pub(super) struct Running {
+pub(in crate::bench) struct Running {
     pub gateway: String,
     shutdown: CancellationToken,
     handle: JoinHandle<Result<(), hail_shared::startup::StartError>>,
@@ -74,7 +74,25 @@ impl Running {
     }
 }
 
+/// A stack in auto mode with the run's strategy and window.
 pub(super) async fn start(base: &Base, strategy: &Strategy) -> anyhow::Result<Running> {
+    let mut settings = vec![
+        ("HAIL_MATCH_MODE", "auto".to_string()),
+        ("HAIL_MATCH_STRATEGY", strategy.name.clone()),
+    ];
+    if let Some(ms) = strategy.window_ms {
+        settings.push(("HAIL_BATCH_WINDOW_MS", ms.to_string()));
+    }
+    start_with(base, &settings).await
+}
+
+/// A stack over `base` with these `HAIL_*` settings on top of the bench's
+/// own (free ports, no rate limits: one bench client is every rider and
+/// driver, and no limit may shape the figures).
+pub(in crate::bench) async fn start_with(
+    base: &Base,
+    settings: &[(&str, String)],
+) -> anyhow::Result<Running> {
     let mut vars: HashMap<String, String> = HashMap::new();
     let mut set = |k: &str, v: String| {
         vars.insert(k.to_string(), v);
@@ -92,17 +110,10 @@ pub(super) async fn start(base: &Base, strategy: &Strategy) -> anyhow::Result<Ru
         }
         set(&format!("HAIL_{service}_PORT"), port.to_string());
     }
-    set("HAIL_MATCH_MODE", "auto".into());
-    set("HAIL_MATCH_STRATEGY", strategy.name.clone());
-    if let Some(ms) = strategy.window_ms {
-        set("HAIL_BATCH_WINDOW_MS", ms.to_string());
-    }
     set(
         "HAIL_MATCH_DEADLINE_SECS",
         base.match_deadline_secs.to_string(),
     );
-    // One bench client is every rider and driver: no per-IP or per-user
-    // limit may shape the figures.
     for limit in ["USER", "IP", "AUTH", "LOGIN_EMAIL", "SOCKET_EVENTS"] {
         set(
             &format!("HAIL_RATE_LIMIT_{limit}_PER_MIN"),
@@ -114,6 +125,9 @@ pub(super) async fn start(base: &Base, strategy: &Strategy) -> anyhow::Result<Ru
         );
     }
     set("HAIL_RIDER_CANCEL_LIMIT", "1000000".into());
+    for (name, value) in settings {
+        set(name, value.clone());
+    }
     let config = Config::from_lookup(|name| vars.get(name).cloned())
         .context("the bench stack's settings")?;
     stack::migrate(&config).await.with_context(|| {

@@ -22,7 +22,7 @@ use super::{
 };
 use crate::{
     bench::city::watch,
-    simulate::api::{connect_socket, Api, Session},
+    simulate::api::{connected_socket, Api, Session},
 };
 
 /// What every driver and rider task shares.
@@ -58,8 +58,8 @@ impl Crew {
 pub(super) async fn watch_all(
     crew: &Arc<Crew>,
     sessions: &[Session],
-) -> anyhow::Result<Vec<rust_socketio::asynchronous::Client>> {
-    let connected: Vec<anyhow::Result<rust_socketio::asynchronous::Client>> =
+) -> anyhow::Result<Vec<crate::socketio::SocketClient>> {
+    let connected: Vec<anyhow::Result<crate::socketio::SocketClient>> =
         stream::iter(sessions.iter().enumerate())
             .map(|(i, session)| watch_one(crew.clone(), session.clone(), i))
             .buffer_unordered(50)
@@ -72,15 +72,9 @@ async fn watch_one(
     crew: Arc<Crew>,
     session: Session,
     d: usize,
-) -> anyhow::Result<rust_socketio::asynchronous::Client> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<(&'static str, Value)>();
-    let client = connect_socket(
-        &crew.api.gateway,
-        &session.token(),
-        &["offer", "offer:revoked"],
-        tx,
-    )
-    .await?;
+) -> anyhow::Result<crate::socketio::SocketClient> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(String, Value)>();
+    let client = connected_socket(&crew.api.gateway, &session.token(), tx, true).await?;
     let tasks = crew.tasks.clone();
     tasks.spawn(async move {
         loop {
