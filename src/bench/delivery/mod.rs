@@ -196,6 +196,18 @@ fn report(args: &DeliveryArgs, outcomes: &[(&str, Outcome)]) -> anyhow::Result<S
         ))
     })?;
     row(
+        "request -> accepted, mean, trips that met a phone that did not answer",
+        &|o| {
+            let n = o.accepted_after_a_miss.len();
+            let total: f64 = o
+                .accepted_after_a_miss
+                .iter()
+                .map(Duration::as_secs_f64)
+                .sum();
+            Ok(format!("{:.2} s ({n} trips)", total / n.max(1) as f64))
+        },
+    )?;
+    row(
         "offers given up as unreachable (no ack / socket lost)",
         &|o| {
             Ok(format!(

@@ -7,23 +7,13 @@
 
 use std::time::Duration;
 
-use hail_shared::api::{geo::LatLng, trips::DispatchEvent};
+use hail_shared::api::trips::DispatchEvent;
 use hail_testkit::{
     acking::{AckingSocket, Acks},
     Account, TestApp,
 };
 
 use crate::helpers::*;
-
-const PICKUP: LatLng = LatLng {
-    lat: 1.3521,
-    lng: 103.8198,
-};
-const DROPOFF: LatLng = LatLng {
-    lat: 1.30,
-    lng: 103.85,
-};
-const SOON: Duration = Duration::from_secs(5);
 
 /// A stack with delivery checks on: `ack_ms` to ack, `grace_secs` to come
 /// back, and a long offer timeout, so a skip is never a timeout.

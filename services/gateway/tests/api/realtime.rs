@@ -7,16 +7,6 @@ use hail_testkit::socket::TestSocket;
 
 use crate::helpers::*;
 
-const PICKUP: LatLng = LatLng {
-    lat: 1.3521,
-    lng: 103.8198,
-};
-const DROPOFF: LatLng = LatLng {
-    lat: 1.30,
-    lng: 103.85,
-};
-const SOON: Duration = Duration::from_secs(5);
-
 #[tokio::test]
 async fn a_bad_or_missing_token_is_refused_with_unauthorized() {
     let app = spawn_app().await;

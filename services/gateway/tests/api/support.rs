@@ -3,23 +3,10 @@
 
 use std::time::Duration;
 
-use hail_shared::api::{
-    delivery::{DeliveredVia, DispatchRecord, OfferOutcome},
-    geo::LatLng,
-};
+use hail_shared::api::delivery::{DeliveredVia, DispatchRecord, OfferOutcome};
 use hail_testkit::spawn_app_with;
 
 use crate::helpers::*;
-
-const PICKUP: LatLng = LatLng {
-    lat: 1.3521,
-    lng: 103.8198,
-};
-const DROPOFF: LatLng = LatLng {
-    lat: 1.30,
-    lng: 103.85,
-};
-const SOON: Duration = Duration::from_secs(5);
 
 fn today() -> String {
     chrono::Utc::now().format("%Y-%m-%d").to_string()
