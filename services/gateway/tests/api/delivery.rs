@@ -266,3 +266,29 @@ async fn with_several_gateways_one_acking_socket_is_enough() {
 async fn phone_accept(app: &TestApp, driver: &Account, trip_id: uuid::Uuid) -> StatusCode {
     app.trip_action(driver, trip_id, "accept").await.status()
 }
+
+#[tokio::test]
+async fn the_grace_lives_in_postgres_so_another_trip_service_ends_it() {
+    let mut app = app_with(2000, 1.5).await;
+    app.start_second_trip_service().await;
+    let dropping = app.driver_online_at(PICKUP.north(0.2)).await;
+    let healthy = app.driver_online_at(PICKUP.north(0.8)).await;
+    let mut dropping_phone = socket(&app, &dropping, Acks::Always).await;
+    let mut healthy_phone = socket(&app, &healthy, Acks::Always).await;
+    let rider = app.register_rider().await;
+    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+
+    dropping_phone.next("offer", SOON).await.expect("the offer");
+    app.wait_for_event(&rider, trip.id, "OFFER_DELIVERED", SOON)
+        .await;
+    dropping_phone.drop_connection();
+    // The first trip service hears of the drop, then goes away; only the
+    // second is left to end the grace.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.stop(Service::Trip).await;
+    let second = healthy_phone
+        .next("offer", Duration::from_secs(10))
+        .await
+        .expect("the other instance offers the trip on once the grace is over");
+    assert_eq!(second["trip_id"], json!(trip.id));
+}
