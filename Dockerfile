@@ -6,12 +6,21 @@ COPY . .
 ENV SQLX_OFFLINE=true
 RUN cargo build --release --locked --bin hail
 
+# The web apps (passenger at /, driver at /driver/, support at /support/).
+FROM node:22-bookworm-slim AS web
+WORKDIR /web
+COPY frontend/package.json frontend/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY frontend/ ./
+RUN npm run build
+
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/hail /usr/local/bin/hail
 COPY frontend/public /app/frontend/public
+COPY --from=web /web/dist /app/frontend/dist
 WORKDIR /app
 # Inside a container the services listen on all interfaces; only the gateway's
 # port is published by docker-compose.yml.
