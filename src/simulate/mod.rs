@@ -36,8 +36,12 @@ Fills a city with simulated drivers and riders through the gateway's public API 
 
 Drivers register, or log in when a run with the same --seed made them (emails are
 sim<seed>-driver-<n>@sim.hail.test), go online, and drive around the box at 20 to 60 km/h,
-pinging `driver:location` over Socket.IO every 2 to 4 s. An `offer` is accepted after a
-random --accept-delay, declined (--decline-prob) or ignored (--ignore-prob); an accepted
+pinging `driver:location` over Socket.IO every 2 to 4 s. An `offer` is acknowledged at once
+(the Socket.IO ack the driver app gives), then accepted after a random --accept-delay,
+declined (--decline-prob) or ignored (--ignore-prob); --unreachable gives a fraction of the
+drivers phones that never answer (half never ack an offer, half drop their socket as it
+arrives and reconnect 10 s later), which Hail should skip within HAIL_OFFER_ACK_MS or the
+reconnect grace. An accepted
 trip is driven to the pickup, started, driven to the dropoff and completed. In auto match
 mode drivers learn their assignment from `trip:update`. Riders request trips at --rate per
 minute between random points in the box; a rider with a trip still active waits.
