@@ -479,7 +479,12 @@ async fn settle(
                         if !delivery::give_up_unreachable(state, trip.id, offer.driver_id, why, by)
                             .await?
                         {
-                            return Ok(false); // back, or answered, just in time
+                            // Back, or answered, just in time (or Postgres's
+                            // clock is a little behind ours): look again soon.
+                            let again = (now + chrono::Duration::milliseconds(250)).min(expires_at);
+                            repo::schedule(&state.pool, trip.id, again, trip.search_radius_km)
+                                .await?;
+                            return Ok(false);
                         }
                     }
                     _ => {
