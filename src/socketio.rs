@@ -28,6 +28,10 @@ pub struct Options {
     /// driver app does); `false` is a phone that is connected but not
     /// listening.
     pub answer_acks: bool,
+    /// Answer the server's heartbeat pings; `false` is a connection that
+    /// died without a goodbye (the server closes it after its ping
+    /// timeout).
+    pub answer_pings: bool,
     /// Connect again after the connection drops (not after
     /// [`SocketClient::disconnect`]).
     pub reconnect: bool,
@@ -242,8 +246,8 @@ impl Connection {
             // Open: join the default namespace.
             Some(b'0') => (Some(format!("40{}", self.auth)), false),
             Some(b'1') => (None, true),
-            // Ping: pong.
-            Some(b'2') => (Some("3".to_string()), false),
+            // Ping: pong (unless this connection plays dead).
+            Some(b'2') => (self.options.answer_pings.then(|| "3".to_string()), false),
             Some(b'4') => self.on_socketio(&text[1..], joined),
             _ => (None, false),
         }
@@ -336,6 +340,7 @@ mod tests {
             events: tx.clone(),
             options: Options {
                 answer_acks,
+                answer_pings: true,
                 reconnect: false,
             },
             pending: Arc::default(),

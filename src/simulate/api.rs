@@ -325,6 +325,7 @@ pub async fn connected_socket(
 fn options(answer_acks: bool) -> Options {
     Options {
         answer_acks,
+        answer_pings: true,
         reconnect: true,
     }
 }

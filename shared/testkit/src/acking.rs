@@ -16,6 +16,10 @@ pub enum Acks {
     Always,
     /// Never: a connected phone that is not listening.
     Never,
+    /// Offers' acks at once, but never the server's heartbeat pings: a
+    /// connection that died silently a moment after the offer reached it
+    /// (the server finds out only by its heartbeat).
+    ThenSilence,
 }
 
 pub struct AckingSocket {
@@ -31,7 +35,8 @@ impl AckingSocket {
     pub async fn connect(http_url: &str, token: &str, acks: Acks) -> AckingSocket {
         let (tx, events) = mpsc::unbounded_channel();
         let options = Options {
-            answer_acks: acks == Acks::Always,
+            answer_acks: acks != Acks::Never,
+            answer_pings: acks != Acks::ThenSilence,
             reconnect: false,
         };
         let mut socket = AckingSocket {

@@ -292,3 +292,30 @@ async fn the_grace_lives_in_postgres_so_another_trip_service_ends_it() {
         .expect("the other instance offers the trip on once the grace is over");
     assert_eq!(second["trip_id"], json!(trip.id));
 }
+
+#[tokio::test]
+async fn a_connection_that_dies_silently_is_found_by_the_heartbeat_and_skipped() {
+    let app = app_with(2000, 1.0).await;
+    let dead = app.driver_online_at(PICKUP.north(0.2)).await;
+    let healthy = app.driver_online_at(PICKUP.north(0.8)).await;
+    // Answers the offer, then nothing more, not even a heartbeat: the TCP
+    // connection stays open, as a phone's does when its network vanishes.
+    let mut dead_phone = socket(&app, &dead, Acks::ThenSilence).await;
+    let mut healthy_phone = socket(&app, &healthy, Acks::Always).await;
+    let rider = app.register_rider().await;
+    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+
+    dead_phone.next("offer", SOON).await.expect("the offer");
+    // Heartbeats close it within 18 s (10 s interval, 8 s timeout); then
+    // the 1 s grace; the 30 s offer timeout is far behind that.
+    let second = healthy_phone
+        .next("offer", Duration::from_secs(25))
+        .await
+        .expect("the next driver once the heartbeat found the dead connection");
+    assert_eq!(second["trip_id"], json!(trip.id));
+    let events = app.trip_events(&rider, trip.id).await;
+    let unreachable = of_kind(&events, "OFFER_UNREACHABLE");
+    assert_eq!(unreachable.len(), 1, "{events:?}");
+    assert_eq!(unreachable[0].detail["reason"], "socket_lost");
+    assert_eq!(of_kind(&events, "OFFER_DELIVERED").len(), 1, "{events:?}");
+}
