@@ -49,7 +49,8 @@ pub struct SocketClient {
     outgoing: mpsc::UnboundedSender<String>,
     pending: Pending,
     next_id: AtomicU64,
-    task: tokio::task::JoinHandle<()>,
+    /// The connection's task (taken by [`SocketClient::disconnect`]).
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl SocketClient {
@@ -103,7 +104,7 @@ impl SocketClient {
             outgoing,
             pending,
             next_id: AtomicU64::new(0),
-            task: tokio::spawn(connection.run(queued)),
+            task: Some(tokio::spawn(connection.run(queued))),
         }
     }
 
@@ -136,20 +137,32 @@ impl SocketClient {
     /// Closes the connection without a goodbye, as a phone losing its
     /// network does; no reconnect follows.
     pub fn drop_connection(&self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 
-    /// Says goodbye (Socket.IO disconnect) and stops.
-    pub async fn disconnect(self) {
+    /// Says goodbye (Socket.IO disconnect) and stops, waiting a moment for
+    /// the goodbye to be sent.
+    pub async fn disconnect(mut self) {
         let _ = self.outgoing.send("1".to_string());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        self.task.abort();
+        if let Some(task) = self.task.take() {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(1), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
     }
 }
 
 impl Drop for SocketClient {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }
 

@@ -186,7 +186,12 @@ impl Fillers {
         self.index.ping(&mut redis, id, &update).await?;
         // Present, and seen, for the whole run: no keep-alive load, and the
         // sweeper has nothing to look at.
-        let until = chrono::Utc::now().timestamp_millis() + FILLER_PRESENCE_SECS * 1000;
+        // The last-seen set's scores are the drivers' stamps, in
+        // microseconds (`index_sync.lua`): a score in milliseconds looked
+        // silent for decades, and the sweeper took every filler out of the
+        // index within seconds (the session 9 and 10 dense runs searched an
+        // index of the 2,000 real drivers only).
+        let until = (chrono::Utc::now().timestamp_millis() + FILLER_PRESENCE_SECS * 1000) * 1000;
         redis::pipe()
             .expire(self.keys.driver_presence(id), FILLER_PRESENCE_SECS)
             .ignore()
