@@ -129,8 +129,16 @@ async fn a_socket_that_never_acks_is_skipped_after_the_ack_window_and_leaves_the
     assert_eq!(unreachable[0].detail["reason"], "no_ack");
     assert!(of_kind(&events, "OFFER_EXPIRED").is_empty(), "{events:?}");
 
-    // The silent driver is ONLINE but matchable nowhere until it pings.
-    let profile = app.driver_profile(&silent).await;
+    // The silent driver is ONLINE (released just after the next offer went
+    // out) but matchable nowhere until it pings.
+    let deadline = tokio::time::Instant::now() + SOON;
+    let profile = loop {
+        let profile = app.driver_profile(&silent).await;
+        if profile.status.to_string() == "ONLINE" || tokio::time::Instant::now() > deadline {
+            break profile;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(profile.status.to_string(), "ONLINE");
     assert_eq!(profile.current_offer, None);
     let near = |list: Vec<hail_shared::api::drivers::NearbyDriver>| {
