@@ -125,6 +125,30 @@ pub struct Trip {
     pub cancel_reason: Option<String>,
     /// The id of the city the pickup lies in (`GET /api/v1/cities`).
     pub city: String,
+    /// The rider's rating, once given (after COMPLETED).
+    pub rating: Option<TripRating>,
+}
+
+/// A rider's rating of a completed trip.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TripRating {
+    #[schema(minimum = 1, maximum = 5)]
+    pub stars: u8,
+    pub comment: Option<String>,
+}
+
+/// `POST /api/v1/trips/{id}/rating`
+#[derive(Clone, Debug, Serialize, Deserialize, Validate, utoipa::ToSchema)]
+pub struct RatingRequest {
+    #[schema(minimum = 1, maximum = 5)]
+    #[validate(range(min = 1, max = 5, message = "must be 1 to 5 stars"))]
+    pub stars: u8,
+    #[schema(max_length = 500)]
+    #[validate(
+        length(max = 500, message = "must be at most 500 characters long"),
+        custom(function = "crate::api::no_control_chars")
+    )]
+    pub comment: Option<String>,
 }
 
 /// `POST /api/v1/trips/{id}/cancel`

@@ -146,6 +146,12 @@ pub const PUBLIC_ROUTES: &[PublicRoute] = &[
         ANY,
     ),
     route(
+        Method::POST,
+        "/api/v1/trips/{id}/rating",
+        Upstream::Trip,
+        RIDER,
+    ),
+    route(
         Method::GET,
         "/api/v1/support/drivers/{driver_id}/dispatches",
         Upstream::Trip,

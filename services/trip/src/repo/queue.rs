@@ -59,7 +59,7 @@ pub async fn pick_due_trips(
          ))
          RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km, city"#,
+                   search_radius_km, city, rating_stars, rating_comment"#,
         lease.as_secs_f64(),
         deadline.as_secs_f64(),
         i64::try_from(lanes.due).unwrap_or(i64::MAX),
@@ -96,7 +96,7 @@ pub async fn pick_batch(
          ))
          RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km, city"#,
+                   search_radius_km, city, rating_stars, rating_comment"#,
         lease.as_secs_f64(),
         city,
         i64::try_from(limit).unwrap_or(i64::MAX)

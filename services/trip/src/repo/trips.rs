@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use hail_shared::api::{
     geo::LatLng,
-    trips::{Tier, Trip, TripStatus},
+    trips::{Tier, Trip, TripRating, TripStatus},
 };
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -31,6 +31,8 @@ pub struct TripRow {
     pub cancel_reason: Option<String>,
     pub search_radius_km: f64,
     pub city: String,
+    pub rating_stars: Option<i16>,
+    pub rating_comment: Option<String>,
 }
 
 impl TripRow {
@@ -55,6 +57,10 @@ impl TripRow {
             cancelled_at: self.cancelled_at,
             cancel_reason: self.cancel_reason.clone(),
             city: self.city.clone(),
+            rating: self.rating_stars.map(|stars| TripRating {
+                stars: u8::try_from(stars).unwrap_or_default(),
+                comment: self.rating_comment.clone(),
+            }),
         }
     }
 }
@@ -82,7 +88,7 @@ pub async fn insert_trip(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km, city"#,
+                   search_radius_km, city, rating_stars, rating_comment"#,
         new.id,
         new.rider_id,
         new.tier.as_str(),
@@ -116,7 +122,7 @@ pub async fn find_trip(
         TripRow,
         r#"SELECT id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                 created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                search_radius_km, city
+                search_radius_km, city, rating_stars, rating_comment
          FROM trips WHERE id = $1"#,
         id
     )
@@ -134,7 +140,7 @@ pub async fn list_trips(
         TripRow,
         r#"SELECT id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                 created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                search_radius_km, city
+                search_radius_km, city, rating_stars, rating_comment
          FROM trips WHERE rider_id = $1 OR driver_id = $1
          ORDER BY created_at DESC LIMIT $2"#,
         user_id,
@@ -156,7 +162,7 @@ pub async fn assign(
          WHERE id = $1 AND status = ANY($3)
          RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km, city"#,
+                   search_radius_km, city, rating_stars, rating_comment"#,
         id,
         driver_id,
         &Move::Assign.legal_from()
@@ -177,7 +183,7 @@ pub async fn start(
          WHERE id = $1 AND driver_id = $2 AND status = ANY($3)
          RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km, city"#,
+                   search_radius_km, city, rating_stars, rating_comment"#,
         id,
         driver_id,
         &Move::Start.legal_from()
@@ -198,7 +204,7 @@ pub async fn complete(
          WHERE id = $1 AND driver_id = $2 AND status = ANY($3)
          RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km, city"#,
+                   search_radius_km, city, rating_stars, rating_comment"#,
         id,
         driver_id,
         &Move::Complete.legal_from()
@@ -221,7 +227,7 @@ pub async fn rider_cancel(
          WHERE id = $1 AND rider_id = $2 AND status = ANY($4)
          RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km, city"#,
+                   search_radius_km, city, rating_stars, rating_comment"#,
         id,
         rider_id,
         reason,
@@ -274,7 +280,7 @@ pub async fn driver_cancel(
          WHERE id = $1 AND driver_id = $2 AND status = ANY($4)
          RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km, city"#,
+                   search_radius_km, city, rating_stars, rating_comment"#,
         id,
         driver_id,
         reason,
@@ -292,7 +298,7 @@ pub async fn give_up(conn: &mut PgConnection, id: Uuid) -> Result<Option<TripRow
          WHERE id = $1 AND status = ANY($2)
          RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km, city"#,
+                   search_radius_km, city, rating_stars, rating_comment"#,
         id,
         &Move::SearchExpired.legal_from()
     )
@@ -338,4 +344,29 @@ pub async fn hold_states(
             _ => HoldState::Released,
         })
         .collect())
+}
+
+/// The rider rates the trip: only its rider, only once it is COMPLETED,
+/// only once (one conditional `UPDATE`; `None` when any of it fails).
+pub async fn rate_trip(
+    pool: &PgPool,
+    trip_id: Uuid,
+    rider_id: Uuid,
+    stars: i16,
+    comment: Option<&str>,
+) -> Result<Option<TripRow>, sqlx::Error> {
+    sqlx::query_as!(
+        TripRow,
+        r#"UPDATE trips SET rating_stars = $3, rating_comment = $4, rated_at = now()
+         WHERE id = $1 AND rider_id = $2 AND status = 'COMPLETED' AND rating_stars IS NULL
+         RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+                   created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
+                   search_radius_km, city, rating_stars, rating_comment"#,
+        trip_id,
+        rider_id,
+        stars,
+        comment
+    )
+    .fetch_optional(pool)
+    .await
 }

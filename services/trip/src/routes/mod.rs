@@ -44,6 +44,7 @@ fn public_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(trips::complete))
         .routes(routes!(trips::cancel))
         .routes(routes!(trips::events))
+        .routes(routes!(trips::rate))
         .routes(routes!(support::dispatches))
         .routes(routes!(rooms::get))
         .routes(routes!(rooms::join_driver))

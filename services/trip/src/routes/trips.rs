@@ -7,7 +7,10 @@ use axum::{
 };
 use hail_shared::{
     api::{
-        trips::{CancelRequest, DeclineResponse, DispatchEvent, Trip, TripListQuery, TripRequest},
+        trips::{
+            CancelRequest, DeclineResponse, DispatchEvent, RatingRequest, Trip, TripListQuery,
+            TripRequest,
+        },
         Role,
     },
     error::ErrorBody,
@@ -200,6 +203,50 @@ pub async fn cancel(
         }
     };
     Ok(Json(trip))
+}
+
+/// The rider rates a completed trip, once.
+#[utoipa::path(post, path = "/api/v1/trips/{id}/rating", tag = "trips", operation_id = "rate_trip",
+    security(("bearer" = ["rider"])),
+    params(("id" = uuid::Uuid, Path, description = "Trip id")),
+    request_body = RatingRequest,
+    responses(
+        (status = 200, description = "The trip, with its rating", body = Trip),
+        (status = 404, description = "`not_found`: no such trip, or not the caller's", body = ErrorBody),
+        (status = 409, description = "`already_rated`, or `invalid_transition`: the trip is not COMPLETED", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: stars not 1 to 5, or a comment over 500 characters", body = ErrorBody),
+    ))]
+pub async fn rate(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(trip_id): PathId,
+    ValidatedJson(body): ValidatedJson<RatingRequest>,
+) -> ApiResult<Json<Trip>> {
+    let rider_id = caller.rider()?;
+    let comment = body
+        .comment
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    let stars = i16::from(body.stars);
+    if let Some(row) = repo::rate_trip(&state.pool, trip_id, rider_id, stars, comment).await? {
+        return Ok(Json(row.to_trip()));
+    }
+    // Why not: someone else's trip (404, never leak it), rated before, or
+    // not completed.
+    match repo::find_trip(&state.pool, trip_id).await? {
+        Some(trip) if trip.rider_id == rider_id && trip.rating_stars.is_some() => Err(
+            ApiError::conflict("already_rated", "you have rated this trip already"),
+        ),
+        Some(trip) if trip.rider_id == rider_id => Err(ApiError::conflict(
+            "invalid_transition",
+            format!(
+                "a trip in {} cannot be rated: only a COMPLETED trip can",
+                trip.status
+            ),
+        )),
+        _ => Err(trip_not_found()),
+    }
 }
 
 /// The dispatch audit trail, oldest first.

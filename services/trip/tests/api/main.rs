@@ -15,6 +15,7 @@ mod idempotency;
 mod lifecycle;
 mod matching;
 mod races;
+mod rating;
 mod rooms;
 mod rush;
 mod validation;
