@@ -9,6 +9,8 @@ use hail::socketio::{Options, SocketClient};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use crate::socket::EventQueue;
+
 /// Whether the socket answers the server's acks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Acks {
@@ -24,9 +26,7 @@ pub enum Acks {
 
 pub struct AckingSocket {
     client: SocketClient,
-    events: mpsc::UnboundedReceiver<(String, Value)>,
-    /// Events received but not asked for yet, in order.
-    early: Vec<(String, Value)>,
+    events: EventQueue,
 }
 
 impl AckingSocket {
@@ -39,40 +39,16 @@ impl AckingSocket {
             answer_pings: acks != Acks::ThenSilence,
             reconnect: false,
         };
-        let mut socket = AckingSocket {
+        AckingSocket {
             client: SocketClient::start(http_url, token, tx, options),
-            events,
-            early: Vec::new(),
-        };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while let Ok(Some((event, value))) =
-            tokio::time::timeout_at(deadline, socket.events.recv()).await
-        {
-            let done = event == "connect" || event == "error";
-            socket.early.push((event, value));
-            if done {
-                break;
-            }
+            events: EventQueue::after_handshake(events).await,
         }
-        socket
     }
 
     /// The next event called `name` within `within`; other events stay
     /// queued, in order.
     pub async fn next(&mut self, name: &str, within: Duration) -> Option<Value> {
-        if let Some(i) = self.early.iter().position(|(e, _)| e == name) {
-            return Some(self.early.remove(i).1);
-        }
-        let deadline = tokio::time::Instant::now() + within;
-        while let Ok(Some((event, value))) =
-            tokio::time::timeout_at(deadline, self.events.recv()).await
-        {
-            if event == name {
-                return Some(value);
-            }
-            self.early.push((event, value));
-        }
-        None
+        self.events.next(name, within).await
     }
 
     /// Drops the connection without a goodbye, as a phone losing its

@@ -13,9 +13,63 @@ use tokio::sync::{mpsc, oneshot};
 
 pub struct TestSocket {
     client: Client,
+    events: EventQueue,
+}
+
+/// The events a test socket received, read by name in arrival order
+/// (shared by [`TestSocket`] and `crate::acking::AckingSocket`).
+pub(crate) struct EventQueue {
     events: mpsc::UnboundedReceiver<(String, Value)>,
     /// Events received but not asked for yet, in order.
     early: Vec<(String, Value)>,
+}
+
+impl EventQueue {
+    /// A queue of `events`, once the handshake's answer (`connect`, or
+    /// `error` for a refusal) is in it, or after 5 s.
+    pub(crate) async fn after_handshake(
+        events: mpsc::UnboundedReceiver<(String, Value)>,
+    ) -> EventQueue {
+        let mut queue = EventQueue {
+            events,
+            early: Vec::new(),
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while let Ok(Some((event, value))) =
+            tokio::time::timeout_at(deadline, queue.events.recv()).await
+        {
+            let done = event == "connect" || event == "error";
+            queue.early.push((event, value));
+            if done {
+                break;
+            }
+        }
+        queue
+    }
+
+    /// The next event called `name` within `within`; other events stay
+    /// queued, in order.
+    pub(crate) async fn next(&mut self, name: &str, within: Duration) -> Option<Value> {
+        if let Some(i) = self.early.iter().position(|(e, _)| e == name) {
+            return Some(self.early.remove(i).1);
+        }
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some((event, value))) if event == name => return Some(value),
+                Ok(Some(other)) => self.early.push(other),
+                _ => return None,
+            }
+        }
+    }
+
+    fn drain(&mut self) -> Vec<(String, Value)> {
+        let mut out: Vec<_> = self.early.drain(..).collect();
+        while let Ok(event) = self.events.try_recv() {
+            out.push(event);
+        }
+        out
+    }
 }
 
 fn first_value(payload: Payload) -> Value {
@@ -73,47 +127,21 @@ impl TestSocket {
             .connect()
             .await
             .expect("the gateway accepts Socket.IO connections");
-        let mut socket = TestSocket {
+        TestSocket {
             client,
-            events,
-            early: Vec::new(),
-        };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while let Ok(Some((event, value))) =
-            tokio::time::timeout_at(deadline, socket.events.recv()).await
-        {
-            let done = event == "connect" || event == "error";
-            socket.early.push((event, value));
-            if done {
-                break;
-            }
+            events: EventQueue::after_handshake(events).await,
         }
-        socket
     }
 
     /// The next event called `name` within `within`. Other events stay
     /// queued, in order, for later calls.
     pub async fn next(&mut self, name: &str, within: Duration) -> Option<Value> {
-        if let Some(i) = self.early.iter().position(|(e, _)| e == name) {
-            return Some(self.early.remove(i).1);
-        }
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            match tokio::time::timeout_at(deadline, self.events.recv()).await {
-                Ok(Some((event, value))) if event == name => return Some(value),
-                Ok(Some(other)) => self.early.push(other),
-                _ => return None,
-            }
-        }
+        self.events.next(name, within).await
     }
 
     /// Every event received so far, without waiting.
     pub fn drain(&mut self) -> Vec<(String, Value)> {
-        let mut out: Vec<_> = self.early.drain(..).collect();
-        while let Ok(event) = self.events.try_recv() {
-            out.push(event);
-        }
-        out
+        self.events.drain()
     }
 
     /// Emits `event` and waits for its ack.

@@ -30,6 +30,32 @@ fn of_kind<'a>(events: &'a [DispatchEvent], kind: &str) -> Vec<&'a DispatchEvent
     events.iter().filter(|e| e.kind == kind).collect()
 }
 
+/// A trip whose nearest driver (200 m off) has a phone that acks as
+/// `near_acks`, with a healthy driver 800 m off to take it next.
+struct Street {
+    near: Account,
+    near_phone: AckingSocket,
+    far_phone: AckingSocket,
+    rider: Account,
+    trip: hail_shared::api::trips::Trip,
+}
+
+async fn street(app: &TestApp, near_acks: Acks) -> Street {
+    let near = app.driver_online_at(PICKUP.north(0.2)).await;
+    let far = app.driver_online_at(PICKUP.north(0.8)).await;
+    let near_phone = socket(app, &near, near_acks).await;
+    let far_phone = socket(app, &far, Acks::Always).await;
+    let rider = app.register_rider().await;
+    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    Street {
+        near,
+        near_phone,
+        far_phone,
+        rider,
+        trip,
+    }
+}
+
 async fn socket(app: &TestApp, driver: &Account, acks: Acks) -> AckingSocket {
     let mut socket = app.acking_socket(&driver.token, acks).await;
     assert!(socket.next("connect", SOON).await.is_some(), "connected");
@@ -99,12 +125,13 @@ async fn a_rest_only_driver_reading_its_offer_is_a_delivery_and_keeps_the_whole_
 #[tokio::test]
 async fn a_socket_that_never_acks_is_skipped_after_the_ack_window_and_leaves_the_index() {
     let app = app_with(700, 3.0).await;
-    let silent = app.driver_online_at(PICKUP.north(0.2)).await;
-    let healthy = app.driver_online_at(PICKUP.north(0.8)).await;
-    let mut silent_phone = socket(&app, &silent, Acks::Never).await;
-    let mut healthy_phone = socket(&app, &healthy, Acks::Always).await;
-    let rider = app.register_rider().await;
-    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    let Street {
+        near: silent,
+        near_phone: mut silent_phone,
+        far_phone: mut healthy_phone,
+        rider,
+        trip,
+    } = street(&app, Acks::Never).await;
 
     let first = silent_phone
         .next("offer", SOON)
@@ -155,12 +182,13 @@ async fn a_socket_that_never_acks_is_skipped_after_the_ack_window_and_leaves_the
 #[tokio::test]
 async fn a_socket_dropped_with_the_offer_open_and_not_back_within_the_grace_is_skipped() {
     let app = app_with(2000, 1.0).await;
-    let dropping = app.driver_online_at(PICKUP.north(0.2)).await;
-    let healthy = app.driver_online_at(PICKUP.north(0.8)).await;
-    let mut dropping_phone = socket(&app, &dropping, Acks::Always).await;
-    let mut healthy_phone = socket(&app, &healthy, Acks::Always).await;
-    let rider = app.register_rider().await;
-    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    let Street {
+        near: dropping,
+        near_phone: mut dropping_phone,
+        far_phone: mut healthy_phone,
+        rider,
+        trip,
+    } = street(&app, Acks::Always).await;
 
     dropping_phone.next("offer", SOON).await.expect("the offer");
     app.wait_for_event(&rider, trip.id, "OFFER_DELIVERED", SOON)
@@ -185,12 +213,13 @@ async fn a_socket_dropped_with_the_offer_open_and_not_back_within_the_grace_is_s
 #[tokio::test]
 async fn a_driver_back_within_the_grace_keeps_the_offer_and_gets_it_again() {
     let app = app_with(2000, 3.0).await;
-    let driver = app.driver_online_at(PICKUP.north(0.2)).await;
-    let other = app.driver_online_at(PICKUP.north(0.8)).await;
-    let mut phone = socket(&app, &driver, Acks::Always).await;
-    let mut other_phone = socket(&app, &other, Acks::Always).await;
-    let rider = app.register_rider().await;
-    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    let Street {
+        near: driver,
+        near_phone: mut phone,
+        far_phone: mut other_phone,
+        rider,
+        trip,
+    } = street(&app, Acks::Always).await;
 
     phone.next("offer", SOON).await.expect("the offer");
     phone.drop_connection();
@@ -279,12 +308,13 @@ async fn phone_accept(app: &TestApp, driver: &Account, trip_id: uuid::Uuid) -> S
 async fn the_grace_lives_in_postgres_so_another_trip_service_ends_it() {
     let mut app = app_with(2000, 1.5).await;
     app.start_second_trip_service().await;
-    let dropping = app.driver_online_at(PICKUP.north(0.2)).await;
-    let healthy = app.driver_online_at(PICKUP.north(0.8)).await;
-    let mut dropping_phone = socket(&app, &dropping, Acks::Always).await;
-    let mut healthy_phone = socket(&app, &healthy, Acks::Always).await;
-    let rider = app.register_rider().await;
-    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    let Street {
+        near: _,
+        near_phone: mut dropping_phone,
+        far_phone: mut healthy_phone,
+        rider,
+        trip,
+    } = street(&app, Acks::Always).await;
 
     dropping_phone.next("offer", SOON).await.expect("the offer");
     app.wait_for_event(&rider, trip.id, "OFFER_DELIVERED", SOON)
@@ -304,14 +334,15 @@ async fn the_grace_lives_in_postgres_so_another_trip_service_ends_it() {
 #[tokio::test]
 async fn a_connection_that_dies_silently_is_found_by_the_heartbeat_and_skipped() {
     let app = app_with(2000, 1.0).await;
-    let dead = app.driver_online_at(PICKUP.north(0.2)).await;
-    let healthy = app.driver_online_at(PICKUP.north(0.8)).await;
     // Answers the offer, then nothing more, not even a heartbeat: the TCP
     // connection stays open, as a phone's does when its network vanishes.
-    let mut dead_phone = socket(&app, &dead, Acks::ThenSilence).await;
-    let mut healthy_phone = socket(&app, &healthy, Acks::Always).await;
-    let rider = app.register_rider().await;
-    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    let Street {
+        near: dead,
+        near_phone: mut dead_phone,
+        far_phone: mut healthy_phone,
+        rider,
+        trip,
+    } = street(&app, Acks::ThenSilence).await;
 
     dead_phone.next("offer", SOON).await.expect("the offer");
     // Heartbeats close it within 18 s (10 s interval, 8 s timeout); then
