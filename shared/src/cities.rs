@@ -206,6 +206,29 @@ impl Cities {
 }
 
 impl City {
+    /// The road distance for a straight line of `straight_km` (times the
+    /// city's `route_factor`).
+    pub fn road_km(&self, straight_km: f64) -> f64 {
+        straight_km * self.route_factor
+    }
+
+    /// How long `road_km` takes at the city's `avg_speed_kmh`, in whole
+    /// seconds (rounded up, so a driver 10 m away is not "0 s" away).
+    pub fn travel_secs(&self, road_km: f64) -> u64 {
+        let secs = road_km / self.avg_speed_kmh * 3600.0;
+        if secs.is_finite() && secs > 0.0 {
+            secs.ceil() as u64
+        } else {
+            0
+        }
+    }
+
+    /// The pickup ETA of a driver at `from`: the straight line to `pickup`
+    /// on the road, at the city's speed.
+    pub fn eta_secs(&self, from: LatLng, pickup: LatLng) -> u64 {
+        self.travel_secs(self.road_km(from.distance_km(&pickup)))
+    }
+
     pub fn summary(&self) -> CitySummary {
         let b = self.bbox;
         CitySummary {

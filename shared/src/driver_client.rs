@@ -11,8 +11,8 @@ use crate::{
     api::{
         drivers::{
             CandidateSearch, CandidatesRequest, CandidatesResponse, ClaimWish, ClaimsRequest,
-            ClaimsResponse, CreateDriverProfile, DriverExists, NearbyDriver, ReleaseRequest,
-            Released, ShowOffer, TripRef,
+            ClaimsResponse, CreateDriverProfile, DriverRecord, NearbyDriver, ReleaseRequest,
+            Released, RouteDriven, RouteQuery, ShowOffer, StartRide, TripRef,
         },
         geo::LatLng,
         trips::Offer,
@@ -56,11 +56,14 @@ impl DriverClient {
     }
 
     /// Creates the OFFLINE profile of a newly registered driver (idempotent).
-    pub async fn create_profile(&self, driver_id: Uuid) -> Result<(), ApiError> {
+    pub async fn create_profile(&self, driver_id: Uuid, name: &str) -> Result<(), ApiError> {
         self.send::<_, serde_json::Value>(
             Method::POST,
             "/internal/drivers",
-            Some(&CreateDriverProfile { driver_id }),
+            Some(&CreateDriverProfile {
+                driver_id,
+                name: Some(name.to_string()),
+            }),
         )
         .await
         .map(|_| ())
@@ -152,10 +155,44 @@ impl DriverClient {
 
     /// Whether a driver profile with this id exists.
     pub async fn exists(&self, driver_id: Uuid) -> Result<bool, ApiError> {
+        Ok(self.record(driver_id).await?.exists)
+    }
+
+    /// The driver's card (name, vehicle) and last position.
+    pub async fn record(&self, driver_id: Uuid) -> Result<DriverRecord, ApiError> {
         let found = self
-            .send::<(), DriverExists>(Method::GET, &format!("/internal/drivers/{driver_id}"), None)
+            .send::<(), DriverRecord>(Method::GET, &format!("/internal/drivers/{driver_id}"), None)
             .await?;
-        Ok(found.is_some_and(|f| f.exists))
+        Ok(found.unwrap_or_default())
+    }
+
+    /// The driver arrived or started: its pings stop carrying a pickup ETA.
+    pub async fn end_pickup(&self, driver_id: Uuid, trip_id: Uuid) -> Result<(), ApiError> {
+        self.send::<_, serde_json::Value>(
+            Method::POST,
+            &format!("/internal/drivers/{driver_id}/pickup/end"),
+            Some(&TripRef { trip_id }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// How far the trip's driver drove between `from` and `to`, by its
+    /// pings (`None` when too few were recorded).
+    pub async fn route_driven(
+        &self,
+        trip_id: Uuid,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<f64>, ApiError> {
+        let driven = self
+            .send::<_, RouteDriven>(
+                Method::POST,
+                &format!("/internal/rides/{trip_id}/route"),
+                Some(&RouteQuery { from, to }),
+            )
+            .await?;
+        Ok(driven.and_then(|d| d.distance_km))
     }
 
     /// Shows an opened offer to the driver (`current_offer`) for `ttl`.
@@ -180,12 +217,22 @@ impl DriverClient {
         .map(|_| ())
     }
 
-    /// Clears `trip_id`'s offer from the driver's view; the claim stays.
-    pub async fn end_offer(&self, driver_id: Uuid, trip_id: Uuid) -> Result<(), ApiError> {
+    /// Clears `trip_id`'s offer from the driver's view; the claim stays,
+    /// and the driver's pings go to the trip's rider with the ETA to
+    /// `pickup`.
+    pub async fn end_offer(
+        &self,
+        driver_id: Uuid,
+        trip_id: Uuid,
+        pickup: LatLng,
+    ) -> Result<(), ApiError> {
         self.send::<_, serde_json::Value>(
             Method::POST,
             &format!("/internal/drivers/{driver_id}/offer/end"),
-            Some(&TripRef { trip_id }),
+            Some(&StartRide {
+                trip_id,
+                pickup: Some(pickup),
+            }),
         )
         .await
         .map(|_| ())

@@ -48,6 +48,9 @@ pub enum ApiError {
     /// A 422: a point (a pickup) that lies in no city Hail serves.
     #[error("{0}")]
     OutsideServiceArea(String),
+    /// A 422: a start with a missing or wrong pickup PIN.
+    #[error("{message}")]
+    WrongPin { message: String, attempts_left: u32 },
     #[error("too many requests; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("{0}")]
@@ -107,7 +110,7 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             Self::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            Self::Validation { .. } | Self::OutsideServiceArea(_) => {
+            Self::Validation { .. } | Self::OutsideServiceArea(_) | Self::WrongPin { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -129,6 +132,7 @@ impl ApiError {
             Self::HeadersTooLarge(_) => "headers_too_large",
             Self::Validation { .. } => "validation_failed",
             Self::OutsideServiceArea(_) => "outside_service_area",
+            Self::WrongPin { .. } => "wrong_pin",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
@@ -142,6 +146,9 @@ impl ApiError {
         };
         let details = match self {
             Self::Validation { details, .. } => serde_json::to_value(details).ok(),
+            Self::WrongPin { attempts_left, .. } => {
+                Some(serde_json::json!({ "attempts_left": attempts_left }))
+            }
             _ => None,
         };
         ErrorBody {

@@ -8,10 +8,14 @@ use uuid::Uuid;
 
 use crate::api::trips::{Offer, Trip};
 
-/// On `trip:events`: becomes `trip:update` to `trip:<id>` and the rider's `user:<id>`.
+/// On `trip:events`: becomes `trip:update` to `trip:<id>` and the rider's
+/// `user:<id>`. `trip` never holds the pickup PIN; the rider's copy gets
+/// `rider_pin` put in, and only the rider's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TripEvent {
     pub trip: Trip,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rider_pin: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +61,10 @@ pub struct TripLocation {
     pub lng: f64,
     pub heading: Option<f64>,
     pub ts: DateTime<Utc>,
+    /// The pickup ETA from this position while the trip is ASSIGNED (the
+    /// straight line times the city's `route_factor`, at its
+    /// `avg_speed_kmh`); null once the driver arrived or started.
+    pub pickup_eta_secs: Option<u64>,
 }
 
 /// The outbox's logical channel names; the relay adds the Redis prefix.

@@ -109,6 +109,13 @@ impl Keys {
         self.key(format_args!("driver:{{{driver_id}}}:ride"))
     }
 
+    /// Where the driver's ride picks its rider up (`"<trip> <lat> <lng>"`),
+    /// from assignment until the driver arrives or starts: while it is
+    /// there, the driver's pings carry the pickup ETA. Owner: driver.
+    pub fn driver_pickup(&self, driver_id: Uuid) -> String {
+        self.key(format_args!("driver:{{{driver_id}}}:pickup"))
+    }
+
     /// A user's open sockets across gateways (sorted set, score: connect
     /// time in ms). Owner: gateway.
     pub fn user_sockets(&self, user_id: Uuid) -> String {
@@ -147,6 +154,7 @@ mod tests {
             keys.driver_presence(id),
             keys.driver_lock(id),
             keys.driver_ride(id),
+            keys.driver_pickup(id),
             keys.driver_status(id),
             keys.driver_position(id),
             keys.driver_offer(id),
@@ -177,6 +185,7 @@ mod tests {
                 keys.driver_lock(id),
                 keys.driver_offer(id),
                 keys.driver_ride(id),
+                keys.driver_pickup(id),
             ] {
                 assert_eq!(Slot::for_key(&key), slot, "{key}");
             }

@@ -221,6 +221,15 @@ impl Api {
         self.call_as(Method::POST, path, who, Some(body)).await
     }
 
+    pub async fn put<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        who: &Session,
+        body: Value,
+    ) -> Result<T, CallError> {
+        self.call_as(Method::PUT, path, who, Some(body)).await
+    }
+
     /// A call as `who`; a 401 (the token expired) logs in again and tries
     /// once more, as an app would without asking its user.
     async fn call_as<T: DeserializeOwned>(

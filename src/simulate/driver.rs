@@ -33,6 +33,32 @@ enum Leg {
     ToDropoff(Trip),
 }
 
+/// A random car, as a driver would type it in.
+fn vehicle_for(rng: &mut impl Rng) -> Value {
+    const CARS: [(&str, &str); 5] = [
+        ("Toyota", "Corolla Altis"),
+        ("Honda", "Civic"),
+        ("Hyundai", "Ioniq 5"),
+        ("Tesla", "Model 3"),
+        ("Kia", "Niro"),
+    ];
+    const COLOURS: [&str; 5] = ["silver", "white", "black", "blue", "grey"];
+    let (make, model) = CARS[rng.gen_range(0..CARS.len())];
+    let plate = format!(
+        "S{}{} {} {}",
+        char::from(b'A' + rng.gen_range(0..26u8)),
+        char::from(b'A' + rng.gen_range(0..26u8)),
+        rng.gen_range(1000..10_000),
+        char::from(b'A' + rng.gen_range(0..26u8)),
+    );
+    json!({
+        "make": make,
+        "model": model,
+        "color": COLOURS[rng.gen_range(0..COLOURS.len())],
+        "plate": plate,
+    })
+}
+
 pub struct Driver {
     pub session: Session,
     pub rng: StdRng,
@@ -99,11 +125,21 @@ pub async fn run(
         Err(err) => anyhow::bail!("driver {} could not go online: {err}", me.session.id),
     }
     let profile: DriverProfile = api.get("/drivers/me", &token).await?;
+    if profile.vehicle.is_none() {
+        // As the driver app asks before going online the first time.
+        let vehicle = vehicle_for(&mut rand::thread_rng());
+        if let Err(err) = api
+            .put::<Value>("/drivers/me/vehicle", &token, vehicle)
+            .await
+        {
+            world.error(format!("set a vehicle: {err}"));
+        }
+    }
     if let Some(trip_id) = profile.current_trip_id {
         let trip: Trip = api.get(&format!("/trips/{trip_id}"), &token).await?;
         world.track(trip.clone());
         leg = match trip.status {
-            TripStatus::Assigned => Some(Leg::ToPickup(trip)),
+            TripStatus::Assigned | TripStatus::Arrived => Some(Leg::ToPickup(trip)),
             TripStatus::Ongoing => Some(Leg::ToDropoff(trip)),
             _ => None,
         };
@@ -201,16 +237,40 @@ impl Run {
                 self.leg = Leg::Wander(self.settings.bbox.random_point(&mut self.me.rng));
             }
             Leg::ToPickup(trip) => {
+                // At the pickup: say so, then start with the rider's PIN
+                // when the city asks for one (the driver asks the rider).
                 match self
                     .api
-                    .post::<Trip>(&format!("/trips/{}/start", trip.id), &token, json!({}))
+                    .post::<Trip>(&format!("/trips/{}/arrive", trip.id), &token, json!({}))
+                    .await
+                {
+                    Ok(arrived) => {
+                        self.world.observe(&arrived);
+                        self.world.arrived(trip.id);
+                    }
+                    // Arrived already (a resumed trip): start anyway.
+                    Err(err) if err.is("invalid_transition") => {}
+                    Err(err) => return self.lost_trip(trip, err).await,
+                }
+                let body = match self.world.pin(trip.id) {
+                    Some(pin) => json!({ "pin": pin }),
+                    None => json!({}),
+                };
+                match self
+                    .api
+                    .post::<Trip>(&format!("/trips/{}/start", trip.id), &token, body)
                     .await
                 {
                     Ok(started) => {
                         self.world.observe(&started);
                         self.leg = Leg::ToDropoff(started);
                     }
-                    Err(err) => self.lost_trip(trip, err).await,
+                    Err(err) => {
+                        if err.is("wrong_pin") {
+                            Counters::add(&self.world.counters.pin_failures);
+                        }
+                        self.lost_trip(trip, err).await
+                    }
                 }
             }
             Leg::ToDropoff(trip) => {
@@ -221,6 +281,7 @@ impl Run {
                 {
                     Ok(done) => {
                         self.world.observe(&done);
+                        self.world.completed(&done);
                         self.world.release(done.id);
                         self.leg = Leg::Wander(self.settings.bbox.random_point(&mut self.me.rng));
                     }
@@ -246,6 +307,11 @@ impl Run {
                     TripStatus::Ongoing => Leg::ToDropoff(now),
                     _ => Leg::ToPickup(now),
                 };
+                // A PIN refused: wait before trying again, as a driver
+                // talking to the rider would.
+                if err.is("wrong_pin") {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
             }
             Ok(now) => {
                 self.world.observe(&now);
@@ -300,6 +366,19 @@ impl Run {
                 {
                     self.pending_accept = None;
                     Counters::add(&self.world.counters.offer_expired);
+                }
+            }
+            // The backend's pickup ETA for the trip this driver is heading
+            // to: the first one is the prediction the summary scores.
+            "driver:location" => {
+                let eta = value["pickup_eta_secs"].as_u64();
+                let trip = value["trip_id"]
+                    .as_str()
+                    .and_then(|t| Uuid::parse_str(t).ok());
+                if let (Some(eta), Some(trip), Leg::ToPickup(current)) = (eta, trip, &self.leg) {
+                    if current.id == trip {
+                        self.world.predict_eta(trip, eta);
+                    }
                 }
             }
             // The token ran out and the gateway closed the socket: log in

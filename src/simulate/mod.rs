@@ -200,6 +200,9 @@ pub struct Report {
     pub request_conflicts: u64,
     pub riders_all_busy: u64,
     pub unexpected: u64,
+    pub pin_failures: u64,
+    pub arrivals: u64,
+    pub ratings: u64,
     pub errors: Vec<String>,
     pub violations: Vec<Violation>,
 }
@@ -223,6 +226,36 @@ impl Report {
                 "mean pickup distance",
                 f.mean_pickup_km
                     .map_or("n/a".into(), |km| format!("{km:.2} km")),
+            ),
+            (
+                "mean final fare",
+                if f.mean_fares.is_empty() {
+                    "n/a".into()
+                } else {
+                    f.mean_fares
+                        .iter()
+                        .map(|(currency, cents, n)| {
+                            format!(
+                                "{currency} {} ({n} trips)",
+                                hail_shared::api::fares::Money(*cents)
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+            ),
+            (
+                "mean pickup ETA error (backend ETA at assignment vs arrival)",
+                f.mean_eta_error_secs.map_or("n/a".into(), |(secs, n)| {
+                    format!("{secs:.0} s over {n} arrivals")
+                }),
+            ),
+            (
+                "arrivals / PIN failures (0 expected) / ratings given",
+                format!(
+                    "{} / {} / {}",
+                    self.arrivals, self.pin_failures, self.ratings
+                ),
             ),
             ("offers received", self.offers.to_string()),
             (
@@ -473,6 +506,9 @@ pub async fn run(args: SimulateArgs, stop: CancellationToken) -> anyhow::Result<
         request_conflicts: load(&c.request_conflicts),
         riders_all_busy: load(&c.riders_all_busy),
         unexpected: load(&c.unexpected),
+        pin_failures: load(&c.pin_failures),
+        arrivals: load(&c.arrivals),
+        ratings: load(&c.ratings),
         errors: world.errors(),
         violations: world.violations(),
     })

@@ -4,7 +4,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use hail_shared::api::trips::Trip;
+use hail_shared::api::trips::{Trip, TripStatus};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde_json::json;
 use tokio::{sync::Mutex, task::JoinSet};
@@ -111,6 +111,7 @@ async fn request(
     match api.post::<Trip>("/trips", &rider, body).await {
         Ok(trip) => {
             world.track(trip.clone());
+            world.note_pin(&trip);
             follow(trip, rider, index, api, world, idle, stop).await;
         }
         Err(err) if err.is("active_trip_exists") => {
@@ -120,6 +121,7 @@ async fn request(
                 Ok(trips) => match trips.into_iter().find(|t| t.status.is_active()) {
                     Some(active) => {
                         world.track(active.clone());
+                        world.note_pin(&active);
                         follow(active, rider, index, api, world, idle, stop).await;
                     }
                     None => idle.lock().await.push(index),
@@ -172,6 +174,22 @@ async fn follow(
                 }
             }
             Err(err) => world.error(format!("poll trip: {err}")),
+        }
+    }
+    // Riders rate about half of their completed trips, mostly well.
+    if world.status(trip.id) == Some(TripStatus::Completed) && rng.gen_bool(0.5) {
+        let stars = *[5, 5, 5, 4, 4, 3].get(rng.gen_range(0..6)).unwrap_or(&5);
+        let rating = api
+            .post::<Trip>(
+                &format!("/trips/{}/rating", trip.id),
+                &rider,
+                json!({ "stars": stars }),
+            )
+            .await;
+        match rating {
+            Ok(_) => Counters::add(&world.counters.ratings),
+            Err(err) if err.is("already_rated") => {}
+            Err(err) => world.error(format!("rate a trip: {err}")),
         }
     }
     idle.lock().await.push(index);

@@ -34,6 +34,10 @@ pub struct Counters {
     pub request_conflicts: AtomicU64,
     pub riders_all_busy: AtomicU64,
     pub unexpected: AtomicU64,
+    /// Starts refused with `wrong_pin` (0 expected: drivers ask the rider).
+    pub pin_failures: AtomicU64,
+    pub arrivals: AtomicU64,
+    pub ratings: AtomicU64,
 }
 
 impl Counters {
@@ -60,6 +64,15 @@ struct Inner {
     violations: Vec<Violation>,
     reported: HashSet<Uuid>,
     errors: Vec<String>,
+    /// The pickup PIN each rider was shown (the driver "asks the rider").
+    pins: HashMap<Uuid, String>,
+    /// The backend's pickup ETA when the driver was assigned: (seconds,
+    /// when it was read).
+    predicted_eta: HashMap<Uuid, (u64, f64)>,
+    /// |predicted - actual| pickup ETA, summed over arrivals, and how many.
+    eta_error: (f64, u64),
+    /// Final fares in hundredths (per currency), summed, and how many.
+    fares: HashMap<String, (i64, u64)>,
 }
 
 pub struct World {
@@ -81,14 +94,19 @@ pub struct Snapshot {
     pub cancelled: u64,
     pub in_progress: u64,
     pub mean_pickup_km: Option<f64>,
+    /// Per currency, the mean final fare in hundredths.
+    pub mean_fares: Vec<(String, i64, u64)>,
+    /// Mean |predicted - actual| pickup ETA in seconds, and over how many.
+    pub mean_eta_error_secs: Option<(f64, u64)>,
 }
 
 fn rank(status: TripStatus) -> u8 {
     match status {
         TripStatus::Requested => 0,
         TripStatus::Assigned => 1,
-        TripStatus::Ongoing => 2,
-        _ => 3,
+        TripStatus::Arrived => 2,
+        TripStatus::Ongoing => 3,
+        _ => 4,
     }
 }
 
@@ -158,6 +176,47 @@ impl World {
         inner.pickup_km.1 += 1;
     }
 
+    /// The rider's PIN for `trip` (from the rider's own view of it).
+    pub fn note_pin(&self, trip: &Trip) {
+        if let Some(pin) = &trip.pickup_pin {
+            self.lock().pins.insert(trip.id, pin.clone());
+        }
+    }
+
+    pub fn pin(&self, trip: Uuid) -> Option<String> {
+        self.lock().pins.get(&trip).cloned()
+    }
+
+    /// The backend's first pickup ETA for `trip` after assignment.
+    pub fn predict_eta(&self, trip: Uuid, secs: u64) {
+        let now = self.now();
+        self.lock().predicted_eta.entry(trip).or_insert((secs, now));
+    }
+
+    /// The driver arrived: how far off the first prediction was.
+    pub fn arrived(&self, trip: Uuid) {
+        Counters::add(&self.counters.arrivals);
+        let now = self.now();
+        let mut inner = self.lock();
+        if let Some((predicted, at)) = inner.predicted_eta.remove(&trip) {
+            let actual = now - at;
+            inner.eta_error.0 += (actual - predicted as f64).abs();
+            inner.eta_error.1 += 1;
+        }
+    }
+
+    /// A completed trip's final fare.
+    pub fn completed(&self, trip: &Trip) {
+        let Some(fare) = trip.fare.final_amount else {
+            return;
+        };
+        let mut inner = self.lock();
+        let sum = inner.fares.entry(trip.fare.currency.clone()).or_default();
+        sum.0 += fare.hundredths();
+        sum.1 += 1;
+        inner.pins.remove(&trip.id);
+    }
+
     pub fn release(&self, trip: Uuid) {
         self.lock().working.remove(&trip);
     }
@@ -200,7 +259,7 @@ impl World {
             let worked = working.contains_key(&record.trip.id);
             let held = matches!(
                 record.trip.status,
-                TripStatus::Assigned | TripStatus::Ongoing
+                TripStatus::Assigned | TripStatus::Arrived | TripStatus::Ongoing
             );
             record.unworked_since = match (held && !worked, record.unworked_since) {
                 (true, Some(since)) => Some(since),
@@ -253,6 +312,17 @@ impl World {
             requested: inner.trips.len() as u64,
             mean_pickup_km: (inner.pickup_km.1 > 0)
                 .then(|| inner.pickup_km.0 / inner.pickup_km.1 as f64),
+            mean_fares: inner
+                .fares
+                .iter()
+                .map(|(currency, (sum, n))| (currency.clone(), sum / (*n).max(1) as i64, *n))
+                .collect(),
+            mean_eta_error_secs: (inner.eta_error.1 > 0).then(|| {
+                (
+                    inner.eta_error.0 / inner.eta_error.1 as f64,
+                    inner.eta_error.1,
+                )
+            }),
             ..Snapshot::default()
         };
         for record in inner.trips.values() {

@@ -4,12 +4,14 @@
 -- KEYS[3] last position  driver:{id}:pos     (hash: lat, lng, heading, at, city, seq)
 -- KEYS[4] claim lock     driver:{id}:lock
 -- KEYS[5] ride           driver:{id}:ride    (the trip whose rider watches)
+-- KEYS[6] pickup         driver:{id}:pickup  ("<trip> <lat> <lng>" until arrival)
 -- ARGV[1] lng   ARGV[2] lat   ARGV[3] presence TTL (s)   ARGV[4] heading
 -- ('' when unknown)   ARGV[5] time (RFC 3339)   ARGV[6] the city this ping
 -- lies in ('' for none)
 -- Returns {status} when refused: OFFLINE, or UNKNOWN (no cached status:
 -- load it from Postgres and call again); else {status, the city of the
--- ping before, the ride ('' for none), stamp...} (see stamp.lua). The
+-- ping before, the ride ('' for none), the ride's pickup ('' for none),
+-- stamp...} (see stamp.lua). The
 -- caller publishes the ping to the ride's rider: only a BUSY driver on a
 -- ride has one, so a free driver's ping reaches no gateway at all.
 local cached = redis.call('GET', KEYS[1])
@@ -31,7 +33,11 @@ if status == 'ONLINE' and redis.call('EXISTS', KEYS[4]) == 0 then
   intent = 'add'
 end
 local ride = ''
+local pickup = ''
 if status == 'BUSY' then
   ride = redis.call('GET', KEYS[5]) or ''
+  if ride ~= '' then
+    pickup = redis.call('GET', KEYS[6]) or ''
+  end
 end
-return {status, pos[1] or '', ride, seq, ARGV[6], intent, ARGV[1], ARGV[2]}
+return {status, pos[1] or '', ride, pickup, seq, ARGV[6], intent, ARGV[1], ARGV[2]}

@@ -16,7 +16,10 @@
 use std::time::Duration;
 
 use hail_shared::{
-    api::drivers::{DriverStatus, Hold, HoldState, HoldsRequest, HoldsResponse},
+    api::{
+        drivers::{DriverStatus, Hold, HoldState, HoldsRequest, HoldsResponse},
+        geo::LatLng,
+    },
     extract::INTERNAL_TOKEN_HEADER,
     ApiError, ApiResult,
 };
@@ -52,12 +55,17 @@ pub async fn release(
 /// The trip confirmed its hold (accepted, or auto-assigned): the claim no
 /// longer runs out, the offer leaves the driver's view and its pings go to
 /// the trip's rider. Nothing when the driver is no longer on that trip.
-pub async fn start_ride(state: &AppState, driver_id: Uuid, trip_id: Uuid) -> ApiResult<()> {
+pub async fn start_ride(
+    state: &AppState,
+    driver_id: Uuid,
+    trip_id: Uuid,
+    pickup: Option<LatLng>,
+) -> ApiResult<()> {
     if repo::confirm_hold(&state.pool, driver_id, trip_id).await? {
         let mut redis = state.redis.clone();
         state
             .index
-            .start_ride(&mut redis, driver_id, trip_id)
+            .start_ride(&mut redis, driver_id, trip_id, pickup)
             .await?;
     }
     Ok(())
@@ -100,7 +108,7 @@ async fn reconcile(state: &AppState) -> ApiResult<usize> {
     for (hold, answer) in holds.iter().zip(answers) {
         let (driver, trip) = (hold.driver_id, hold.trip_id);
         match answer {
-            HoldState::Assigned => start_ride(state, driver, trip).await?,
+            HoldState::Assigned => start_ride(state, driver, trip, None).await?,
             HoldState::Offered => {
                 repo::recheck_claim_in(&state.pool, driver, trip, RECHECK_OFFERED_SECS).await?;
             }

@@ -10,6 +10,7 @@ mod claims;
 pub mod index;
 mod pings;
 mod repo;
+mod rides;
 mod rings;
 mod routes;
 mod state;

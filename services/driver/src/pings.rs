@@ -1,9 +1,10 @@
 //! Recording location pings: one REST ping, or a gateway's batch of socket
 //! pings, by the same rules and with the same answers.
 //!
-//! A ping is one Redis script (`Index::ping`) and never touches Postgres,
-//! except the first one after Redis lost the driver's status mirror, which
-//! loads it and pings again. A batch runs its pings side by side on the one
+//! A ping is one Redis script (`Index::ping`) and touches Postgres only when
+//! the driver is on a trip (its point is kept for the fare, `crate::rides`:
+//! one INSERT per REST ping or per batch), or when Redis lost the driver's
+//! status mirror (it is loaded, and the ping made again). A batch runs its pings side by side on the one
 //! multiplexed Redis connection, so they share round trips (one pipeline's
 //! worth instead of one round trip each).
 
@@ -16,13 +17,30 @@ use hail_shared::{
 use uuid::Uuid;
 use validator::Validate;
 
-use crate::{index::PingOutcome, state::AppState, status};
+use crate::{
+    index::{PingOutcome, RidePoint},
+    rides,
+    state::AppState,
+    status,
+};
 
 /// The most pings one batch may carry (inside the 64 KiB body limit).
 pub const MAX_BATCH: usize = 400;
 
 /// Records one ping of `driver_id`.
 pub async fn record(state: &AppState, driver_id: Uuid, update: &LocationUpdate) -> ApiResult<()> {
+    if let Some(point) = index_ping(state, driver_id, update).await? {
+        keep_ride_points(state, &[point]).await;
+    }
+    Ok(())
+}
+
+/// The ping in the index; the point to keep when the driver is on a ride.
+async fn index_ping(
+    state: &AppState,
+    driver_id: Uuid,
+    update: &LocationUpdate,
+) -> ApiResult<Option<RidePoint>> {
     let mut redis = state.redis.clone();
     let mut outcome = state.index.ping(&mut redis, driver_id, update).await?;
     if let PingOutcome::StatusUnknown = outcome {
@@ -34,7 +52,7 @@ pub async fn record(state: &AppState, driver_id: Uuid, update: &LocationUpdate) 
         outcome = state.index.ping(&mut redis, driver_id, update).await?;
     }
     match outcome {
-        PingOutcome::Recorded => Ok(()),
+        PingOutcome::Recorded { ride } => Ok(ride),
         PingOutcome::Offline => Err(ApiError::conflict(
             "driver_offline",
             "you are offline: go online before sharing your location",
@@ -45,21 +63,42 @@ pub async fn record(state: &AppState, driver_id: Uuid, update: &LocationUpdate) 
     }
 }
 
+/// Keeps the points of drivers on rides for their fares. A failure is
+/// logged, not answered: the positions are in the index and reached the
+/// riders; only the fare's record of the route misses them (it falls back
+/// to the estimate's distance when too few points are kept).
+async fn keep_ride_points(state: &AppState, points: &[RidePoint]) {
+    if let Err(err) = rides::keep(&state.pool, points).await {
+        tracing::warn!(error = %err, points = points.len(), "could not keep ride points");
+    }
+}
+
 /// Records a batch; one outcome per ping, in order (`None`: recorded). A
 /// ping that fails validation is refused alone: the gateway checked it, but
 /// this service trusts no caller with its index.
 pub async fn record_batch(state: &AppState, pings: &[SocketPing]) -> Vec<Option<ErrorDetail>> {
-    join_all(pings.iter().map(|ping| async move {
-        let recorded = match ping.update.validate() {
-            Ok(()) => record(state, ping.driver_id, &ping.update).await,
+    let recorded = join_all(pings.iter().map(|ping| async move {
+        match ping.update.validate() {
+            Ok(()) => index_ping(state, ping.driver_id, &ping.update).await,
             Err(errors) => Err(ApiError::from(errors)),
-        };
-        recorded.err().map(|err| {
-            if let ApiError::Internal(cause) = &err {
-                tracing::error!(driver_id = %ping.driver_id, %cause, "a socket ping failed");
-            }
-            err.body().error
-        })
+        }
     }))
-    .await
+    .await;
+    let rides: Vec<RidePoint> = recorded
+        .iter()
+        .filter_map(|r| r.as_ref().ok().copied().flatten())
+        .collect();
+    keep_ride_points(state, &rides).await;
+    recorded
+        .into_iter()
+        .zip(pings)
+        .map(|(recorded, ping)| {
+            recorded.err().map(|err| {
+                if let ApiError::Internal(cause) = &err {
+                    tracing::error!(driver_id = %ping.driver_id, %cause, "a socket ping failed");
+                }
+                err.body().error
+            })
+        })
+        .collect()
 }

@@ -8,6 +8,8 @@ use uuid::Uuid;
 
 pub struct DriverRow {
     pub id: Uuid,
+    pub name: Option<String>,
+    pub vehicle: Option<serde_json::Value>,
     pub status: String,
     pub current_trip_id: Option<Uuid>,
     pub version: i64,
@@ -16,6 +18,18 @@ pub struct DriverRow {
 }
 
 impl DriverRow {
+    /// The vehicle as riders see it (`None` before the driver set one).
+    pub fn vehicle(&self) -> Option<hail_shared::api::drivers::Vehicle> {
+        self.vehicle
+            .clone()
+            .and_then(|v| serde_json::from_value(v).ok())
+    }
+
+    /// The name riders see; profiles from before names were kept have none.
+    pub fn display_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| "Your driver".into())
+    }
+
     pub fn status(&self) -> Result<DriverStatus, ApiError> {
         self.status.parse().map_err(|_| {
             ApiError::internal(format!("driver {} has status {:?}", self.id, self.status))
@@ -23,11 +37,14 @@ impl DriverRow {
     }
 }
 
-/// Creates an OFFLINE profile; a second call for the same id changes nothing.
-pub async fn create(pool: &PgPool, driver_id: Uuid) -> Result<(), sqlx::Error> {
+/// Creates an OFFLINE profile; a second call for the same id changes
+/// nothing but a missing name.
+pub async fn create(pool: &PgPool, driver_id: Uuid, name: Option<&str>) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "INSERT INTO drivers (id) VALUES ($1) ON CONFLICT (id) DO NOTHING",
-        driver_id
+        "INSERT INTO drivers (id, name) VALUES ($1, $2)
+         ON CONFLICT (id) DO UPDATE SET name = COALESCE(drivers.name, EXCLUDED.name)",
+        driver_id,
+        name
     )
     .execute(pool)
     .await?;
@@ -37,13 +54,29 @@ pub async fn create(pool: &PgPool, driver_id: Uuid) -> Result<(), sqlx::Error> {
 pub async fn find(pool: &PgPool, driver_id: Uuid) -> Result<Option<DriverRow>, sqlx::Error> {
     sqlx::query_as!(
         DriverRow,
-        r#"SELECT id, status, current_trip_id, version,
+        r#"SELECT id, name, vehicle, status, current_trip_id, version,
                   (status = 'BUSY' AND claim_expires_at IS NULL) AS "on_trip!"
            FROM drivers WHERE id = $1"#,
         driver_id
     )
     .fetch_optional(pool)
     .await
+}
+
+/// Sets the driver's vehicle; `false` when there is no such driver.
+pub async fn set_vehicle(
+    pool: &PgPool,
+    driver_id: Uuid,
+    vehicle: &serde_json::Value,
+) -> Result<bool, sqlx::Error> {
+    let set = sqlx::query!(
+        "UPDATE drivers SET vehicle = $2, updated_at = now() WHERE id = $1",
+        driver_id,
+        vehicle
+    )
+    .execute(pool)
+    .await?;
+    Ok(set.rows_affected() == 1)
 }
 
 /// OFFLINE or ONLINE -> `status` (ONLINE or OFFLINE). `None` when the driver

@@ -32,7 +32,7 @@ pub async fn reload(state: &AppState, driver_id: Uuid) -> ApiResult<bool> {
         let mut redis = state.redis.clone();
         state
             .index
-            .start_ride(&mut redis, driver_id, trip_id)
+            .start_ride(&mut redis, driver_id, trip_id, None)
             .await?;
     }
     Ok(true)

@@ -150,5 +150,6 @@ pub async fn socket_back(
         tier: view.tier,
         distance_km,
         expires_at,
+        fare_estimate: view.fare.amount_estimate(),
     }))
 }

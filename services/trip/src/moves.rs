@@ -8,7 +8,12 @@
 
 use chrono::Utc;
 use hail_shared::{
-    api::trips::{Trip, TripRequest},
+    api::{
+        drivers::CandidateSearch,
+        fares::{round_km, Estimate, FareAmount, Money},
+        geo::LatLng,
+        trips::{Trip, TripRequest, TripStatus},
+    },
     events::{channel, DriverEvent, DriverMessage, OfferRevoked, RevokeReason, TripEvent},
     ApiError, ApiResult,
 };
@@ -20,9 +25,11 @@ use crate::{
     domain::{
         abuse::{cancel_wait, CANCEL_WINDOW},
         dispatch::FreedDriver,
+        fare,
+        lifecycle::Move,
     },
     freed,
-    repo::{self, NewTrip, OfferRow, OfferStatus, TripRow},
+    repo::{self, DriverCard, NewTrip, OfferRow, OfferStatus, TripRow},
     state::AppState,
 };
 
@@ -39,12 +46,7 @@ pub async fn create_trip(
     request: &TripRequest,
     idempotency_key: Option<&str>,
 ) -> ApiResult<Created> {
-    let city = state.cities.at(request.pickup).ok_or_else(|| {
-        ApiError::OutsideServiceArea(format!(
-            "the pickup ({}, {}) lies in no city Hail serves; GET /api/v1/cities lists them",
-            request.pickup.lat, request.pickup.lng
-        ))
-    })?;
+    let city = city_of(state, request.pickup)?;
     let trip_id = Uuid::new_v4();
     let mut tx = state.pool.begin().await?;
     if let Some(key) = idempotency_key {
@@ -62,13 +64,14 @@ pub async fn create_trip(
             let trip = repo::find_trip(&mut *tx, first_trip)
                 .await?
                 .ok_or_else(|| ApiError::internal("idempotent trip vanished"))?;
-            return Ok(Created::Replayed(trip.to_trip()));
+            return Ok(Created::Replayed(trip.to_trip_for(rider_id)));
         }
     }
     let cancels = repo::recent_rider_cancels(&mut tx, rider_id, CANCEL_WINDOW).await?;
     if let Some(retry_after_secs) = cancel_wait(&cancels, state.rider_cancel_limit, Utc::now()) {
         return Err(ApiError::RateLimited { retry_after_secs });
     }
+    let quote = fare::estimate(city, request.pickup, request.dropoff, request.tier);
     let new = NewTrip {
         id: trip_id,
         rider_id,
@@ -77,6 +80,11 @@ pub async fn create_trip(
         dropoff: request.dropoff,
         search_radius_km: state.policies.of(&city.id).search.first_radius_km,
         city: city.id.clone(),
+        currency: city.currency.clone(),
+        fare_estimate: quote.amount,
+        estimate_distance_km: quote.distance_km,
+        estimate_duration_secs: quote.duration_secs,
+        pickup_pin: city.pickup_pin.then(fare::new_pin),
     };
     let row = repo::insert_trip(&mut tx, &new).await?.ok_or_else(|| {
         ApiError::conflict(
@@ -84,13 +92,12 @@ pub async fn create_trip(
             "you already have a trip under way: cancel it or wait until it ends",
         )
     })?;
-    let trip = row.to_trip();
     record_change(
         &mut tx,
-        &trip,
+        &row,
         "REQUESTED",
         None,
-        serde_json::json!({"tier": trip.tier}),
+        serde_json::json!({"tier": row.tier, "fare_estimate": Money(row.fare_estimate)}),
     )
     .await?;
     notify_dispatch(&mut tx).await?;
@@ -98,12 +105,54 @@ pub async fn create_trip(
     state.outbox_wake.notify_one();
     // This instance's matcher at once; NOTIFY wakes the others.
     state.dispatch_wake.notify_waiters();
-    Ok(Created::New(trip))
+    Ok(Created::New(row.to_trip_for(rider_id)))
+}
+
+/// What a trip from `request.pickup` to `request.dropoff` would cost, and
+/// when the nearest matchable driver could be at the pickup (one candidate
+/// search, in the city's widest radius).
+pub async fn estimate(state: &AppState, request: &TripRequest) -> ApiResult<Estimate> {
+    let city = city_of(state, request.pickup)?;
+    let quote = fare::estimate(city, request.pickup, request.dropoff, request.tier);
+    let search = CandidateSearch {
+        lat: request.pickup.lat,
+        lng: request.pickup.lng,
+        radius_km: state.policies.of(&city.id).search.max_radius_km,
+        limit: 1,
+        exclude: Vec::new(),
+    };
+    let nearest = state.drivers.candidates(vec![search]).await?;
+    let pickup_eta_secs = nearest
+        .first()
+        .and_then(|found| found.first())
+        .map(|d| city.eta_secs(LatLng::new(d.lat, d.lng), request.pickup));
+    Ok(Estimate {
+        city: city.id.clone(),
+        distance_km: round_km(quote.distance_km),
+        duration_secs: quote.duration_secs,
+        fare: FareAmount {
+            currency: city.currency.clone(),
+            amount: quote.amount,
+        },
+        pickup_eta_secs,
+    })
+}
+
+/// The city a pickup lies in, or 422 `outside_service_area`.
+fn city_of(state: &AppState, pickup: LatLng) -> ApiResult<&hail_shared::cities::City> {
+    state.cities.at(pickup).ok_or_else(|| {
+        ApiError::OutsideServiceArea(format!(
+            "the pickup ({}, {}) lies in no city Hail serves; GET /api/v1/cities lists them",
+            pickup.lat, pickup.lng
+        ))
+    })
 }
 
 /// The offered driver accepts: the offer must still be open (not expired,
 /// not revoked) and the trip still REQUESTED, both checked in one transaction.
 pub async fn accept(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiResult<Trip> {
+    // Asked before the transaction, so no row lock waits on the network.
+    let card = driver_card(state, driver_id).await?;
     let mut tx = state.pool.begin().await?;
     if repo::answer_offer(&mut tx, trip_id, driver_id, OfferStatus::Accepted)
         .await?
@@ -111,7 +160,7 @@ pub async fn accept(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiResu
     {
         return Err(offer_gone(state, trip_id, driver_id).await);
     }
-    let Some(row) = repo::assign(&mut tx, trip_id, driver_id).await? else {
+    let Some(row) = repo::assign(&mut tx, trip_id, driver_id, &card).await? else {
         // The rider cancelled in between: the cancel revokes the offer.
         return Err(offer_expired());
     };
@@ -126,7 +175,7 @@ pub async fn accept(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiResu
     .await?;
     record_change(
         &mut tx,
-        &trip,
+        &row,
         "ASSIGNED",
         Some(driver_id),
         serde_json::json!({}),
@@ -163,46 +212,222 @@ pub async fn decline(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiRes
     Ok(())
 }
 
-pub async fn start(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiResult<Trip> {
-    driver_step(state, trip_id, driver_id, DriverStep::Start).await
+/// The assigned driver is at the pickup: its last ping must lie within
+/// the arrive radius. The rider hears at once (`trip:update`).
+pub async fn arrive(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiResult<Trip> {
+    let trip = repo::find_trip(&state.pool, trip_id)
+        .await?
+        .filter(|t| t.driver_id == Some(driver_id))
+        .ok_or_else(trip_not_found)?;
+    if trip.status == TripStatus::Assigned {
+        let at = state.drivers.record(driver_id).await?.location;
+        let distance_m =
+            at.map(|at| LatLng::new(at.lat, at.lng).distance_km(&trip.pickup()) * 1000.0);
+        match distance_m {
+            Some(m) if m <= state.arrive_radius_m => {}
+            Some(m) => {
+                return Err(ApiError::conflict(
+                    "not_at_pickup",
+                    format!(
+                        "your last position is {:.0} m from the pickup; arrive within {:.0} m",
+                        m, state.arrive_radius_m
+                    ),
+                ))
+            }
+            None => {
+                return Err(ApiError::conflict(
+                    "not_at_pickup",
+                    "Hail has no position of yours yet: share your location, then arrive",
+                ))
+            }
+        }
+    }
+    let trip = driver_step(state, trip_id, driver_id, DriverStep::Arrive).await?;
+    end_pickup(state, driver_id, trip_id).await;
+    Ok(trip)
 }
 
-/// The trip ends; the driver is ONLINE and matchable again at once.
+/// The assigned driver starts the trip (from ASSIGNED or ARRIVED), with the
+/// rider's PIN when the trip has one. A wrong PIN counts; the fifth cancels
+/// the trip (`pin_attempts`) and frees the driver. A missing PIN is asked
+/// for and does not count.
+pub async fn start(
+    state: &AppState,
+    trip_id: Uuid,
+    driver_id: Uuid,
+    pin: Option<&str>,
+) -> ApiResult<Trip> {
+    match driver_step(state, trip_id, driver_id, DriverStep::Start { pin }).await {
+        Ok(trip) => {
+            end_pickup(state, driver_id, trip_id).await;
+            Ok(trip)
+        }
+        Err(refused) => match repo::needs_pin(&state.pool, trip_id).await? {
+            Some(true) => wrong_pin(state, trip_id, driver_id, pin, refused).await,
+            _ => Err(refused),
+        },
+    }
+}
+
+/// Why a start with a PIN failed: the PIN (counted unless missing), or the
+/// move itself (`refused`).
+async fn wrong_pin(
+    state: &AppState,
+    trip_id: Uuid,
+    driver_id: Uuid,
+    pin: Option<&str>,
+    refused: ApiError,
+) -> ApiResult<Trip> {
+    let Some(_) = pin else {
+        // Not a guess: ask for it, unless the move is refused anyway.
+        let trip = repo::find_trip(&state.pool, trip_id).await?;
+        return match trip {
+            Some(t) if t.driver_id == Some(driver_id) && Move::Start.apply(t.status).is_some() => {
+                Err(ApiError::WrongPin {
+                    message: "this trip needs the rider's 4-digit pickup PIN: ask the rider".into(),
+                    attempts_left: attempts_left(t.pin_attempts),
+                })
+            }
+            _ => Err(refused),
+        };
+    };
+    let mut tx = state.pool.begin().await?;
+    let Some(tries) = repo::count_wrong_pin(&mut tx, trip_id, driver_id).await? else {
+        return Err(refused);
+    };
+    if tries < fare::PIN_ATTEMPTS {
+        tx.commit().await?;
+        return Err(ApiError::WrongPin {
+            message: "that is not the rider's pickup PIN".into(),
+            attempts_left: attempts_left(tries),
+        });
+    }
+    let Some(row) = repo::pin_lockout(&mut tx, trip_id).await? else {
+        return Err(refused);
+    };
+    record_change(
+        &mut tx,
+        &row,
+        "CANCELLED",
+        Some(driver_id),
+        serde_json::json!({"by": "hail", "reason": "pin_attempts"}),
+    )
+    .await?;
+    tx.commit().await?;
+    state.outbox_wake.notify_one();
+    on_driver_done(state, driver_id, trip_id).await;
+    Err(ApiError::WrongPin {
+        message: format!(
+            "{} wrong PINs: the trip is cancelled for the rider's safety",
+            fare::PIN_ATTEMPTS
+        ),
+        attempts_left: 0,
+    })
+}
+
+fn attempts_left(tries: i16) -> u32 {
+    u32::try_from(fare::PIN_ATTEMPTS - tries).unwrap_or(0)
+}
+
+/// The trip ends; the driver is ONLINE and matchable again at once. The
+/// final fare is priced from the distance the driver's pings covered since
+/// the start (the estimate's distance when too few were kept) and the real
+/// duration.
 pub async fn complete(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiResult<Trip> {
-    let trip = driver_step(state, trip_id, driver_id, DriverStep::Complete).await?;
+    let trip = repo::find_trip(&state.pool, trip_id).await?;
+    let Some((trip, Some(started_at))) = trip
+        .filter(|t| t.driver_id == Some(driver_id) && t.status == TripStatus::Ongoing)
+        .map(|t| (t.started_at, t))
+        .map(|(at, t)| (t, at))
+    else {
+        return Err(refused_move(state, trip_id, driver_id).await);
+    };
+    let at = Utc::now();
+    let driven = match state.drivers.route_driven(trip_id, started_at, at).await {
+        Ok(driven) => driven,
+        Err(err) => {
+            tracing::warn!(%trip_id, error = %err, "could not read the route driven; pricing by the estimate's distance");
+            None
+        }
+    };
+    let distance_km = driven.unwrap_or(trip.estimate_distance_km);
+    let duration_secs = u64::try_from((at - started_at).num_seconds()).unwrap_or(0);
+    let city = state
+        .cities
+        .get(&trip.city)
+        .unwrap_or_else(|| state.cities.default_city());
+    let done = repo::Completion {
+        at,
+        fare: fare::final_fare(city, trip.tier, distance_km, duration_secs),
+        distance_km,
+        duration_secs,
+    };
+    let trip = driver_step(state, trip_id, driver_id, DriverStep::Complete(&done)).await?;
     on_driver_done(state, driver_id, trip_id).await;
     Ok(trip)
 }
 
 /// The assigned driver's own moves along the trip.
 #[derive(Clone, Copy)]
-enum DriverStep {
-    Start,
-    Complete,
+enum DriverStep<'a> {
+    Arrive,
+    Start { pin: Option<&'a str> },
+    Complete(&'a repo::Completion),
 }
 
 async fn driver_step(
     state: &AppState,
     trip_id: Uuid,
     driver_id: Uuid,
-    step: DriverStep,
+    step: DriverStep<'_>,
 ) -> ApiResult<Trip> {
     let mut tx = state.pool.begin().await?;
     let (moved, kind) = match step {
-        DriverStep::Start => (repo::start(&mut tx, trip_id, driver_id).await?, "STARTED"),
-        DriverStep::Complete => (
-            repo::complete(&mut tx, trip_id, driver_id).await?,
+        DriverStep::Arrive => (repo::arrive(&mut tx, trip_id, driver_id).await?, "ARRIVED"),
+        DriverStep::Start { pin } => (
+            repo::start(&mut tx, trip_id, driver_id, pin).await?,
+            "STARTED",
+        ),
+        DriverStep::Complete(done) => (
+            repo::complete(&mut tx, trip_id, driver_id, done).await?,
             "COMPLETED",
         ),
     };
     let Some(row) = moved else {
         return Err(refused_move(state, trip_id, driver_id).await);
     };
-    let trip = row.to_trip();
-    record_change(&mut tx, &trip, kind, Some(driver_id), serde_json::json!({})).await?;
+    let detail = match step {
+        DriverStep::Complete(done) => serde_json::json!({
+            "fare": done.fare,
+            "distance_km": round_km(done.distance_km),
+            "duration_secs": done.duration_secs,
+        }),
+        _ => serde_json::json!({}),
+    };
+    record_change(&mut tx, &row, kind, Some(driver_id), detail).await?;
     tx.commit().await?;
     state.outbox_wake.notify_one();
-    Ok(trip)
+    Ok(row.to_trip())
+}
+
+/// The driver's pings stop carrying a pickup ETA (best effort: a failure
+/// leaves an ETA the apps no longer show past ASSIGNED).
+async fn end_pickup(state: &AppState, driver_id: Uuid, trip_id: Uuid) {
+    if let Err(err) = state.drivers.end_pickup(driver_id, trip_id).await {
+        tracing::warn!(%driver_id, %trip_id, error = %err, "could not end the pickup ETA");
+    }
+}
+
+/// The driver's card for the rider, from the driver service.
+pub(crate) async fn driver_card(state: &AppState, driver_id: Uuid) -> ApiResult<DriverCard> {
+    let record = state.drivers.record(driver_id).await?;
+    Ok(DriverCard {
+        name: record.name.unwrap_or_else(|| "Your driver".into()),
+        vehicle: record
+            .vehicle
+            .map(|v| serde_json::to_value(v).map_err(ApiError::internal))
+            .transpose()?,
+    })
 }
 
 /// The rider cancels (any active trip): an open offer is revoked and any
@@ -221,13 +446,13 @@ pub async fn rider_cancel(
     let Some(row) = repo::rider_cancel(&mut tx, trip_id, rider_id, reason).await? else {
         return Err(refused_move(state, trip_id, rider_id).await);
     };
-    let trip = row.to_trip();
+    let trip = row.to_trip_for(rider_id);
     if let Some(driver_id) = offered {
         queue_revoke(&mut tx, driver_id, trip_id, RevokeReason::Cancelled).await?;
     }
     record_change(
         &mut tx,
-        &trip,
+        &row,
         "CANCELLED",
         None,
         serde_json::json!({"by": "rider", "reason": trip.cancel_reason}),
@@ -264,7 +489,7 @@ pub async fn driver_cancel(
     };
     record_change(
         &mut tx,
-        &trip,
+        &row,
         kind,
         Some(driver_id),
         serde_json::json!({"by": "driver", "reason": reason}),
@@ -319,10 +544,9 @@ pub async fn give_up(state: &AppState, trip: &TripRow) -> ApiResult<()> {
     let Some(row) = repo::give_up(&mut tx, trip.id).await? else {
         return Ok(());
     };
-    let trip = row.to_trip();
     record_change(
         &mut tx,
-        &trip,
+        &row,
         "NO_DRIVER",
         None,
         serde_json::json!({"searched_km": row.search_radius_km}),
@@ -344,7 +568,11 @@ async fn on_driver_done(state: &AppState, driver_id: Uuid, trip_id: Uuid) {
 /// now go to the rider. A failure is logged: the driver's next reload of its
 /// status (a Redis restart) or the claim reconciler repairs it.
 pub(crate) async fn on_assigned(state: &AppState, trip: &Trip, driver_id: Uuid) {
-    if let Err(err) = state.drivers.end_offer(driver_id, trip.id).await {
+    if let Err(err) = state
+        .drivers
+        .end_offer(driver_id, trip.id, trip.pickup)
+        .await
+    {
         tracing::warn!(%driver_id, trip_id = %trip.id, error = %err, "could not start the driver's ride");
     }
 }
@@ -378,7 +606,7 @@ pub async fn free_driver(state: &AppState, driver_id: Uuid, trip_id: Uuid) {
 /// own transaction.
 pub(crate) async fn record_change(
     tx: &mut PgConnection,
-    trip: &Trip,
+    trip: &TripRow,
     kind: &str,
     driver_id: Option<Uuid>,
     detail: serde_json::Value,
@@ -387,8 +615,11 @@ pub(crate) async fn record_change(
     queue_trip_update(tx, trip).await
 }
 
-async fn queue_trip_update(tx: &mut PgConnection, trip: &Trip) -> ApiResult<()> {
-    let event = TripEvent { trip: trip.clone() };
+async fn queue_trip_update(tx: &mut PgConnection, trip: &TripRow) -> ApiResult<()> {
+    let event = TripEvent {
+        trip: trip.to_trip(),
+        rider_pin: trip.pickup_pin.clone(),
+    };
     repo::push_outbox(tx, channel::TRIP_EVENTS, to_json(&event)?).await?;
     Ok(())
 }

@@ -30,6 +30,8 @@ pub struct AppState {
     pub pause_before_batch_claim: Option<std::time::Duration>,
     /// Cancels a rider may make in 10 minutes before requests are 429.
     pub rider_cancel_limit: u32,
+    /// How near the pickup `arrive` is allowed (`HAIL_ARRIVE_RADIUS_M`).
+    pub arrive_radius_m: f64,
     /// Wakes the dispatch workers (fed by Postgres NOTIFY, so any instance's
     /// new trip wakes every instance's workers).
     pub dispatch_wake: Arc<Notify>,
@@ -71,6 +73,7 @@ impl AppState {
             #[cfg(feature = "failpoints")]
             pause_before_batch_claim: config.dispatch.pause_before_batch_claim,
             rider_cancel_limit: config.rate_limits.rider_cancel_limit,
+            arrive_radius_m: config.arrive_radius_m,
             dispatch_wake: Arc::new(Notify::new()),
             outbox_wake: Arc::new(Notify::new()),
             reconnect_grace: config.delivery.reconnect_grace,

@@ -56,6 +56,11 @@ pub struct DriverLocation {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DriverProfile {
     pub id: Uuid,
+    /// The name given at registration, as riders see it.
+    pub name: String,
+    pub vehicle: Option<Vehicle>,
+    /// The riders' ratings so far; null before the first.
+    pub rating: Option<DriverRating>,
     pub status: DriverStatus,
     pub current_trip_id: Option<Uuid>,
     /// The open offer (the `offer` socket event's payload), or null.
@@ -70,6 +75,99 @@ pub struct DriverProfile {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CreateDriverProfile {
     pub driver_id: Uuid,
+    /// The name registered with, shown to riders.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `PUT /api/v1/drivers/me/vehicle`, and the vehicle riders see.
+#[derive(
+    Clone, Debug, PartialEq, Eq, Serialize, Deserialize, validator::Validate, utoipa::ToSchema,
+)]
+pub struct Vehicle {
+    #[schema(min_length = 1, max_length = 40, example = "Toyota")]
+    #[validate(custom(function = "make_or_model"))]
+    pub make: String,
+    #[schema(min_length = 1, max_length = 40, example = "Corolla Altis")]
+    #[validate(custom(function = "make_or_model"))]
+    pub model: String,
+    #[schema(min_length = 1, max_length = 20, example = "silver")]
+    #[validate(custom(function = "color"))]
+    pub color: String,
+    /// Letters, digits, spaces and dashes.
+    #[schema(min_length = 1, max_length = 16, example = "SGX 1234 A")]
+    #[validate(custom(function = "plate"))]
+    pub plate: String,
+}
+
+impl Vehicle {
+    /// The same vehicle with surrounding spaces trimmed and the plate in
+    /// capitals with single spaces, as riders read it off the car.
+    pub fn tidied(&self) -> Self {
+        Self {
+            make: self.make.trim().to_string(),
+            model: self.model.trim().to_string(),
+            color: self.color.trim().to_string(),
+            plate: self
+                .plate
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_uppercase(),
+        }
+    }
+}
+
+fn text_of(value: &str, max: usize) -> Result<(), validator::ValidationError> {
+    crate::api::no_control_chars(value)?;
+    let chars = value.trim().chars().count();
+    if chars == 0 || chars > max {
+        let mut err = validator::ValidationError::new("length");
+        err.message = Some(format!("must be 1 to {max} characters long").into());
+        return Err(err);
+    }
+    Ok(())
+}
+
+fn make_or_model(value: &str) -> Result<(), validator::ValidationError> {
+    text_of(value, 40)
+}
+
+fn color(value: &str) -> Result<(), validator::ValidationError> {
+    text_of(value, 20)
+}
+
+fn plate(value: &str) -> Result<(), validator::ValidationError> {
+    text_of(value, 16)?;
+    if !value
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == ' ' || c == '-')
+    {
+        let mut err = validator::ValidationError::new("plate");
+        err.message = Some("may hold only letters, digits, spaces and dashes".into());
+        return Err(err);
+    }
+    Ok(())
+}
+
+/// A driver's ratings from riders.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DriverRating {
+    /// Mean stars, rounded to 2 places.
+    pub average: f64,
+    pub count: u64,
+}
+
+impl DriverRating {
+    /// From the sum and the number of stars given; `None` before the first.
+    pub fn from_sum(stars_sum: i64, count: i64) -> Option<Self> {
+        let count_u = u64::try_from(count).ok().filter(|c| *c > 0)?;
+        let average = (stars_sum as f64 / count as f64 * 100.0).round() / 100.0;
+        Some(Self {
+            average,
+            count: count_u,
+        })
+    }
 }
 
 /// Answer to `online` / `offline`.
@@ -229,10 +327,43 @@ pub struct TripRef {
     pub trip_id: Uuid,
 }
 
-/// `GET /internal/drivers/{id}`: whether the driver profile exists.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct DriverExists {
+/// `GET /internal/drivers/{id}`: whether the driver profile exists, and
+/// what the trip service shows or checks of it (its card for the rider, its
+/// last position for `arrive`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct DriverRecord {
     pub exists: bool,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub vehicle: Option<Vehicle>,
+    #[serde(default)]
+    pub location: Option<DriverLocation>,
+}
+
+/// `POST /internal/drivers/{id}/offer/end`: the driver is on the trip now;
+/// with the pickup, its pings carry the pickup ETA until it arrives.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StartRide {
+    pub trip_id: Uuid,
+    #[serde(default)]
+    pub pickup: Option<super::geo::LatLng>,
+}
+
+/// `POST /internal/rides/{trip_id}/route`: how far the driver of a trip
+/// drove between two moments (its pings, GPS jumps left out).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RouteQuery {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+/// What `POST /internal/rides/{trip_id}/route` answers: `distance_km` is
+/// null when too few pings were recorded to tell.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RouteDriven {
+    pub distance_km: Option<f64>,
+    pub points: usize,
 }
 
 /// `POST /internal/drivers/{id}/release`.

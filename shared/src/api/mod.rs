@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod delivery;
 pub mod drivers;
+pub mod fares;
 pub mod geo;
 pub mod rooms;
 pub mod trips;

@@ -7,13 +7,20 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{geo::LatLng, UnknownValue};
+use super::{
+    drivers::{DriverRating, Vehicle},
+    fares::{FareAmount, TripFare},
+    geo::LatLng,
+    UnknownValue,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TripStatus {
     Requested,
     Assigned,
+    /// The driver is at the pickup (`POST /trips/{id}/arrive`).
+    Arrived,
     Ongoing,
     Completed,
     Cancelled,
@@ -21,9 +28,10 @@ pub enum TripStatus {
 }
 
 impl TripStatus {
-    pub const ALL: [TripStatus; 6] = [
+    pub const ALL: [TripStatus; 7] = [
         Self::Requested,
         Self::Assigned,
+        Self::Arrived,
         Self::Ongoing,
         Self::Completed,
         Self::Cancelled,
@@ -34,6 +42,7 @@ impl TripStatus {
         match self {
             Self::Requested => "REQUESTED",
             Self::Assigned => "ASSIGNED",
+            Self::Arrived => "ARRIVED",
             Self::Ongoing => "ONGOING",
             Self::Completed => "COMPLETED",
             Self::Cancelled => "CANCELLED",
@@ -41,9 +50,17 @@ impl TripStatus {
         }
     }
 
-    /// REQUESTED, ASSIGNED or ONGOING: the rider may not ask for another.
+    /// REQUESTED, ASSIGNED, ARRIVED or ONGOING: the rider may not ask for another.
     pub fn is_active(self) -> bool {
-        matches!(self, Self::Requested | Self::Assigned | Self::Ongoing)
+        matches!(
+            self,
+            Self::Requested | Self::Assigned | Self::Arrived | Self::Ongoing
+        )
+    }
+
+    /// ASSIGNED, ARRIVED or ONGOING: a driver is on the trip.
+    pub fn has_driver_on_it(self) -> bool {
+        matches!(self, Self::Assigned | Self::Arrived | Self::Ongoing)
     }
 }
 
@@ -119,14 +136,38 @@ pub struct Trip {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub assigned_at: Option<DateTime<Utc>>,
+    pub arrived_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub cancel_reason: Option<String>,
     /// The id of the city the pickup lies in (`GET /api/v1/cities`).
     pub city: String,
+    /// Who is coming: from ASSIGNED on, else null.
+    pub driver: Option<TripDriver>,
+    pub fare: TripFare,
+    /// Four digits the rider tells the driver at pickup, when the city asks
+    /// for one; null for everyone but the trip's rider.
+    pub pickup_pin: Option<String>,
     /// The rider's rating, once given (after COMPLETED).
     pub rating: Option<TripRating>,
+}
+
+/// A trip's `driver`: what the rider needs to find the car.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TripDriver {
+    pub id: Uuid,
+    pub name: String,
+    pub vehicle: Option<Vehicle>,
+    pub rating: Option<DriverRating>,
+}
+
+/// `POST /api/v1/trips/{id}/start`: the rider's PIN when the city asks for one.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Validate, utoipa::ToSchema)]
+pub struct StartRequest {
+    #[schema(max_length = 16, example = "4821")]
+    #[validate(length(max = 16, message = "must be at most 16 characters long"))]
+    pub pin: Option<String>,
 }
 
 /// A rider's rating of a completed trip.
@@ -208,6 +249,7 @@ pub enum DispatchEventType {
     OfferExpired,
     OfferUnreachable,
     Assigned,
+    Arrived,
     DriverCancelled,
     Started,
     Completed,
@@ -224,4 +266,6 @@ pub struct Offer {
     pub tier: Tier,
     pub distance_km: f64,
     pub expires_at: DateTime<Utc>,
+    /// The trip's fare estimate.
+    pub fare_estimate: FareAmount,
 }

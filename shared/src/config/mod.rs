@@ -232,6 +232,9 @@ pub struct Config {
     /// is open (`HAIL_PRESENCE_REFRESH_MS`); well under the presence TTL.
     pub presence_refresh: Duration,
     pub delivery: DeliveryConfig,
+    /// How near the pickup (by the driver's last ping) `arrive` is allowed,
+    /// in metres (`HAIL_ARRIVE_RADIUS_M`, 200).
+    pub arrive_radius_m: f64,
 }
 
 /// When an offer that did not reach the driver's phone is given up on
@@ -493,6 +496,7 @@ impl Config {
                     3.0,
                 )?),
             },
+            arrive_radius_m: positive(&var, "HAIL_ARRIVE_RADIUS_M", 200.0)?,
         })
     }
 }

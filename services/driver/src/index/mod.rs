@@ -62,11 +62,37 @@ pub struct Index {
 
 /// What a ping found.
 pub enum PingOutcome {
-    Recorded,
+    /// Recorded; `ride` is the point to keep when the driver is on a trip.
+    Recorded {
+        ride: Option<RidePoint>,
+    },
     Offline,
     /// Redis has no status for this driver (it restarted, or the driver is
     /// new): load it from Postgres, mirror it, and ping again.
     StatusUnknown,
+}
+
+/// A ping of a driver on a trip: kept in Postgres so the trip can be priced
+/// by the distance driven (`crate::rides`).
+#[derive(Clone, Copy, Debug)]
+pub struct RidePoint {
+    pub trip_id: Uuid,
+    pub at: chrono::DateTime<Utc>,
+    pub point: LatLng,
+}
+
+/// How long a ride's pickup is kept at most (a trip whose driver never
+/// arrives nor starts, and is never released, does not leave it forever).
+const PICKUP_TTL_SECS: u64 = 4 * 3600;
+
+/// The ride's pickup from the pickup key's `"<trip> <lat> <lng>"`, if it is
+/// this trip's.
+fn read_pickup(raw: &str, trip_id: Uuid) -> Option<LatLng> {
+    let mut parts = raw.split(' ');
+    let trip = Uuid::parse_str(parts.next()?).ok()?;
+    let lat: f64 = parts.next()?.parse().ok()?;
+    let lng: f64 = parts.next()?.parse().ok()?;
+    (trip == trip_id && lat.is_finite() && lng.is_finite()).then(|| LatLng::new(lat, lng))
 }
 
 /// A driver script that stamps (`scripts/stamp.lua` goes first).
@@ -106,6 +132,7 @@ impl Index {
         let answer: Vec<String> = self
             .on_driver(&self.ping, driver_id)
             .key(k.driver_ride(driver_id))
+            .key(k.driver_pickup(driver_id))
             .arg(update.lng)
             .arg(update.lat)
             .arg(PRESENCE_TTL_SECS)
@@ -114,8 +141,10 @@ impl Index {
             .arg(city.map_or("", |c| c.id.as_str()))
             .invoke_async(redis)
             .await?;
-        let (status, before, ride, stamp) = match answer.as_slice() {
-            [status, before, ride, stamp @ ..] => (status, before, ride, Stamp::read(stamp)),
+        let (status, before, ride, pickup, stamp) = match answer.as_slice() {
+            [status, before, ride, pickup, stamp @ ..] => {
+                (status, before, ride, pickup, Stamp::read(stamp))
+            }
             [status, ..] if status == "OFFLINE" => return Ok(PingOutcome::Offline),
             _ => return Ok(PingOutcome::StatusUnknown),
         };
@@ -141,21 +170,34 @@ impl Index {
         synced?;
         // Published only while a rider watches (a BUSY driver on a ride),
         // with the trip named, so no gateway looks anything up per ping.
-        if let Ok(trip_id) = Uuid::parse_str(ride) {
-            let event = TripLocation {
-                driver_id,
+        let Ok(trip_id) = Uuid::parse_str(ride) else {
+            return Ok(PingOutcome::Recorded { ride: None });
+        };
+        let here = LatLng::new(update.lat, update.lng);
+        let pickup_eta_secs = read_pickup(pickup, trip_id).and_then(|pickup| {
+            let city = self.cities.at(pickup)?;
+            Some(city.eta_secs(here, pickup))
+        });
+        let event = TripLocation {
+            driver_id,
+            trip_id,
+            lat: update.lat,
+            lng: update.lng,
+            heading: update.heading,
+            ts: now,
+            pickup_eta_secs,
+        };
+        let payload = serde_json::to_string(&event).unwrap_or_default();
+        redis
+            .publish(&k.channel_driver_location(), &payload)
+            .await?;
+        Ok(PingOutcome::Recorded {
+            ride: Some(RidePoint {
                 trip_id,
-                lat: update.lat,
-                lng: update.lng,
-                heading: update.heading,
-                ts: now,
-            };
-            let payload = serde_json::to_string(&event).unwrap_or_default();
-            redis
-                .publish(&k.channel_driver_location(), &payload)
-                .await?;
-        }
-        Ok(PingOutcome::Recorded)
+                at: now,
+                point: here,
+            }),
+        })
     }
 
     /// Mirrors a status (with its Postgres version) and fixes the index.
@@ -342,18 +384,44 @@ impl Index {
         redis: &mut RedisConn,
         driver_id: Uuid,
         trip_id: Uuid,
+        pickup: Option<LatLng>,
     ) -> redis::RedisResult<bool> {
         let k = &self.keys;
+        let pickup = pickup
+            .map(|p| format!("{trip_id} {} {}", p.lat, p.lng))
+            .unwrap_or_default();
         let started: i64 = self
             .end_offer
             .key(k.driver_offer(driver_id))
             .key(k.driver_lock(driver_id))
             .key(k.driver_status(driver_id))
             .key(k.driver_ride(driver_id))
+            .key(k.driver_pickup(driver_id))
             .arg(trip_id.to_string())
+            .arg(pickup)
+            .arg(PICKUP_TTL_SECS)
             .invoke_async(redis)
             .await?;
         Ok(started == 1)
+    }
+
+    /// The driver arrived at `trip_id`'s pickup, or started it: its pings
+    /// stop carrying a pickup ETA. Another trip's pickup is left alone.
+    pub async fn end_pickup(
+        &self,
+        redis: &mut RedisConn,
+        driver_id: Uuid,
+        trip_id: Uuid,
+    ) -> redis::RedisResult<()> {
+        let key = self.keys.driver_pickup(driver_id);
+        let current: Option<String> = redis.get(&key).await?;
+        if current.is_some_and(|raw| read_pickup(&raw, trip_id).is_some()) {
+            // A new ride's pickup can only replace this one after this trip
+            // released the driver, which is not before this call: the trip
+            // service makes it for a trip the driver is still on.
+            let _: () = redis.del(&key).await?;
+        }
+        Ok(())
     }
 
     /// Extends a live presence (an open socket between pings); its city's

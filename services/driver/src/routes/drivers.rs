@@ -5,7 +5,8 @@ use hail_shared::{
     api::{
         delivery::{DeliveredVia, OfferReceipt},
         drivers::{
-            DriverProfile, DriverStatus, LocationUpdate, NearbyDriver, NearbyQuery, StatusResponse,
+            DriverProfile, DriverRating, DriverStatus, LocationUpdate, NearbyDriver, NearbyQuery,
+            StatusResponse, Vehicle,
         },
         geo::LatLng,
     },
@@ -17,7 +18,8 @@ use uuid::Uuid;
 
 use crate::{pings, repo, state::AppState, status};
 
-/// The calling driver: status, current trip, open offer, last position.
+/// The calling driver: name, vehicle, rating, status, current trip, open
+/// offer, last position.
 #[utoipa::path(get, path = "/api/v1/drivers/me", tag = "drivers", operation_id = "driver_me",
     security(("bearer" = ["driver"])),
     responses((status = 200, description = "The driver's profile", body = DriverProfile)))]
@@ -26,9 +28,13 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json
     let row = repo::find(&state.pool, driver_id)
         .await?
         .ok_or_else(no_profile)?;
-    let mut redis = state.redis.clone();
-    let location = state.index.position(&mut redis, driver_id).await?;
-    let current_offer = state.index.current_offer(&mut redis, driver_id).await?;
+    let (mut redis, mut redis2) = (state.redis.clone(), state.redis.clone());
+    let (location, current_offer, rating) = tokio::join!(
+        state.index.position(&mut redis2, driver_id),
+        state.index.current_offer(&mut redis, driver_id),
+        driver_rating(&state, driver_id)
+    );
+    let (location, current_offer) = (location?, current_offer?);
     if let Some(offer) = &current_offer {
         // Reading it here is a delivery (API.md, "Offer delivery").
         report_rest_receipt(&state, driver_id, offer.trip_id).await;
@@ -39,12 +45,38 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json
         .map(|city| city.id.clone());
     Ok(Json(DriverProfile {
         id: row.id,
+        name: row.display_name(),
+        vehicle: row.vehicle(),
+        rating,
         status: row.status()?,
         current_trip_id: row.current_trip_id,
         current_offer,
         location,
         city,
     }))
+}
+
+/// Set the car riders look for: make, model, colour, plate.
+#[utoipa::path(put, path = "/api/v1/drivers/me/vehicle", tag = "drivers", operation_id = "driver_vehicle",
+    security(("bearer" = ["driver"])),
+    request_body = Vehicle,
+    responses(
+        (status = 200, description = "The vehicle, as riders will see it (plate in capitals)", body = Vehicle),
+        (status = 403, description = "`forbidden`: drivers only", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: `details` lists `{field: [messages]}`", body = ErrorBody),
+    ))]
+pub async fn set_vehicle(
+    State(state): State<AppState>,
+    caller: Caller,
+    ValidatedJson(vehicle): ValidatedJson<Vehicle>,
+) -> ApiResult<Json<Vehicle>> {
+    let driver_id = caller.driver()?;
+    let vehicle = vehicle.tidied();
+    let stored = serde_json::to_value(&vehicle).map_err(ApiError::internal)?;
+    if !repo::set_vehicle(&state.pool, driver_id, &stored).await? {
+        return Err(no_profile());
+    }
+    Ok(Json(vehicle))
 }
 
 /// Become matchable (idempotent).
@@ -141,6 +173,30 @@ pub async fn nearby(
         )
         .await?;
     Ok(Json(drivers))
+}
+
+/// The driver's ratings, kept by the trip service (which records them).
+/// Unknown while the trip service is unreachable: the profile still
+/// answers, without them, rather than failing whole.
+async fn driver_rating(state: &AppState, driver_id: Uuid) -> Option<DriverRating> {
+    let asked = state
+        .trip
+        .send(|base| {
+            state
+                .http
+                .get(format!("{base}/internal/drivers/{driver_id}/rating"))
+                .header(INTERNAL_TOKEN_HEADER, &*state.trip_token)
+        })
+        .await
+        .and_then(|r| r.error_for_status());
+    let answer = match asked {
+        Ok(answer) => answer.json::<Option<DriverRating>>().await,
+        Err(err) => Err(err),
+    };
+    answer.unwrap_or_else(|err| {
+        tracing::warn!(%driver_id, error = %err.without_url(), "could not read the driver's rating");
+        None
+    })
 }
 
 /// Tells the trip service the driver has read its open offer. The trip

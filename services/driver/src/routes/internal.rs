@@ -8,8 +8,8 @@ use hail_shared::{
     api::{
         drivers::{
             CandidatesRequest, CandidatesResponse, ClaimsRequest, ClaimsResponse,
-            CreateDriverProfile, DriverExists, DriverStatus, PingBatch, PingBatchResponse,
-            ReleaseRequest, Released, ShowOffer, TripRef,
+            CreateDriverProfile, DriverRecord, DriverStatus, PingBatch, PingBatchResponse,
+            ReleaseRequest, Released, RouteDriven, RouteQuery, ShowOffer, StartRide, TripRef,
         },
         geo::LatLng,
     },
@@ -19,7 +19,7 @@ use hail_shared::{
 
 use uuid::Uuid;
 
-use crate::{claims, index::Leave, pings, repo, state::AppState, status};
+use crate::{claims, index::Leave, pings, repo, rides, state::AppState, status};
 
 /// `POST /internal/drivers`: the user service registering a driver. Idempotent,
 /// so a retried registration never fails here.
@@ -27,18 +27,62 @@ pub async fn create_profile(
     State(state): State<AppState>,
     Json(body): Json<CreateDriverProfile>,
 ) -> ApiResult<StatusCode> {
-    repo::create(&state.pool, body.driver_id).await?;
+    let name = body
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    repo::create(&state.pool, body.driver_id, name).await?;
     Ok(StatusCode::CREATED)
 }
 
 /// `GET /internal/drivers/{id}`: whether this driver exists (support
-/// asking for a driver's day).
-pub async fn exists(
+/// asking for a driver's day), its card for the rider (at assignment) and
+/// its last position (`arrive`).
+pub async fn record(
     State(state): State<AppState>,
     PathId(driver_id): PathId,
-) -> ApiResult<Json<DriverExists>> {
-    let exists = repo::find(&state.pool, driver_id).await?.is_some();
-    Ok(Json(DriverExists { exists }))
+) -> ApiResult<Json<DriverRecord>> {
+    let Some(row) = repo::find(&state.pool, driver_id).await? else {
+        return Ok(Json(DriverRecord::default()));
+    };
+    let mut redis = state.redis.clone();
+    let location = state.index.position(&mut redis, driver_id).await?;
+    Ok(Json(DriverRecord {
+        exists: true,
+        name: Some(row.display_name()),
+        vehicle: row.vehicle(),
+        location,
+    }))
+}
+
+/// `POST /internal/drivers/{id}/pickup/end`: the driver arrived at the
+/// trip's pickup or started the trip; its pings stop carrying the ETA.
+pub async fn end_pickup(
+    State(state): State<AppState>,
+    PathId(driver_id): PathId,
+    Json(body): Json<TripRef>,
+) -> ApiResult<StatusCode> {
+    let mut redis = state.redis.clone();
+    state
+        .index
+        .end_pickup(&mut redis, driver_id, body.trip_id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /internal/rides/{trip_id}/route`: how far the trip's driver drove
+/// between two moments, by the pings kept (`crate::rides`).
+pub async fn route_driven(
+    State(state): State<AppState>,
+    PathId(trip_id): PathId,
+    Json(body): Json<RouteQuery>,
+) -> ApiResult<Json<RouteDriven>> {
+    let points = rides::points(&state.pool, trip_id, body.from, body.to).await?;
+    Ok(Json(RouteDriven {
+        distance_km: rides::driven_km(&points),
+        points: points.len(),
+    }))
 }
 
 /// The most searches one candidates call may carry.
@@ -215,9 +259,9 @@ pub async fn show_offer(
 pub async fn end_offer(
     State(state): State<AppState>,
     PathId(driver_id): PathId,
-    Json(body): Json<TripRef>,
+    Json(body): Json<StartRide>,
 ) -> ApiResult<StatusCode> {
-    claims::start_ride(&state, driver_id, body.trip_id).await?;
+    claims::start_ride(&state, driver_id, body.trip_id, body.pickup).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

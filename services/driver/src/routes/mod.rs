@@ -33,6 +33,7 @@ struct PublicApi;
 fn public_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(PublicApi::openapi())
         .routes(routes!(drivers::me))
+        .routes(routes!(drivers::set_vehicle))
         .routes(routes!(drivers::online))
         .routes(routes!(drivers::offline))
         .routes(routes!(drivers::location))
@@ -46,7 +47,12 @@ pub fn router(state: AppState, config: &Config) -> Router {
     let from_trip = Router::new()
         .route("/internal/drivers/candidates", post(internal::candidates))
         .route("/internal/drivers/claims", post(internal::claims))
-        .route("/internal/drivers/{id}", get(internal::exists))
+        .route("/internal/drivers/{id}", get(internal::record))
+        .route(
+            "/internal/drivers/{id}/pickup/end",
+            post(internal::end_pickup),
+        )
+        .route("/internal/rides/{id}/route", post(internal::route_driven))
         .route("/internal/drivers/{id}/release", post(internal::release))
         .route("/internal/drivers/{id}/offer", post(internal::show_offer))
         .route(

@@ -88,6 +88,12 @@ pub const PUBLIC_ROUTES: &[PublicRoute] = &[
     route(Method::GET, "/api/v1/auth/me", Upstream::User, ANY),
     route(Method::GET, "/api/v1/drivers/me", Upstream::Driver, DRIVER),
     route(
+        Method::PUT,
+        "/api/v1/drivers/me/vehicle",
+        Upstream::Driver,
+        DRIVER,
+    ),
+    route(
         Method::POST,
         "/api/v1/drivers/me/online",
         Upstream::Driver,
@@ -107,6 +113,18 @@ pub const PUBLIC_ROUTES: &[PublicRoute] = &[
     ),
     route(Method::GET, "/api/v1/drivers/nearby", Upstream::Driver, ANY),
     route(Method::POST, "/api/v1/trips", Upstream::Trip, RIDER),
+    route(
+        Method::POST,
+        "/api/v1/trips/estimate",
+        Upstream::Trip,
+        RIDER,
+    ),
+    route(
+        Method::POST,
+        "/api/v1/trips/{id}/arrive",
+        Upstream::Trip,
+        ANY,
+    ),
     route(Method::GET, "/api/v1/trips", Upstream::Trip, ANY),
     route(Method::GET, "/api/v1/trips/{id}", Upstream::Trip, ANY),
     route(

@@ -120,7 +120,7 @@ pub async fn run<A: Adapter>(
 /// assigned driver's sockets are put in the trip's room; anyone else in it
 /// (a driver who cancelled) is taken out, and everyone once the trip ended.
 async fn on_trip_event<A: Adapter>(io: &SocketIo<A>, payload: &str) {
-    let Ok(TripEvent { trip }) = serde_json::from_str::<TripEvent>(payload) else {
+    let Ok(TripEvent { trip, rider_pin }) = serde_json::from_str::<TripEvent>(payload) else {
         tracing::warn!("unreadable trip event");
         return;
     };
@@ -129,7 +129,10 @@ async fn on_trip_event<A: Adapter>(io: &SocketIo<A>, payload: &str) {
     if let Some(driver_id) = trip.driver_id {
         members.push(room_driver(driver_id));
     }
-    if matches!(trip.status, TripStatus::Assigned | TripStatus::Requested) {
+    if matches!(
+        trip.status,
+        TripStatus::Assigned | TripStatus::Requested | TripStatus::Arrived
+    ) {
         let _ = io.local().to(members.clone()).join(room.clone()).await;
         let _ = io
             .local()
@@ -138,11 +141,17 @@ async fn on_trip_event<A: Adapter>(io: &SocketIo<A>, payload: &str) {
             .leave(room.clone())
             .await;
     }
+    // The rider's copy carries the pickup PIN; nobody else's ever does.
+    let rider = room_user(trip.rider_id);
     let _ = io
         .local()
-        .to([room.clone(), room_user(trip.rider_id)])
+        .to(room.clone())
+        .except(rider.clone())
         .emit("trip:update", &trip)
         .await;
+    let mut riders_copy = trip.clone();
+    riders_copy.pickup_pin = rider_pin;
+    let _ = io.local().to(rider).emit("trip:update", &riders_copy).await;
     if !trip.status.is_active() {
         let _ = io.local().within(room.clone()).leave(room).await;
     }

@@ -226,7 +226,7 @@ pub(crate) async fn resync<A: Adapter>(socket: &SocketRef<A>, state: &AppState, 
     };
     let active = matches!(
         trip["status"].as_str(),
-        Some("REQUESTED" | "ASSIGNED" | "ONGOING")
+        Some("REQUESTED" | "ASSIGNED" | "ARRIVED" | "ONGOING")
     );
     if let (true, Some(id)) = (active, trip["id"].as_str()) {
         socket.join(room_trip(id));

@@ -13,3 +13,4 @@ mod pings;
 mod realtime;
 mod security;
 mod support;
+mod trip_steps;

@@ -8,6 +8,7 @@ use chrono::{Duration as ChronoDuration, Utc};
 use hail_shared::{
     api::{
         drivers::NearbyDriver,
+        fares::{FareAmount, Money},
         trips::{Offer, Trip},
     },
     config::{MatchMode, MatchStrategy},
@@ -18,8 +19,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{
-    moves::{free_driver, on_assigned, record_change, to_json},
-    repo::{self, OfferStatus, TripRow},
+    moves::{driver_card, free_driver, on_assigned, record_change, to_json},
+    repo::{self, DriverCard, OfferStatus, TripRow},
     state::AppState,
 };
 
@@ -80,14 +81,31 @@ pub async fn commit_claim(
     how: &Dispatched,
 ) -> ApiResult<()> {
     let driver_id = candidate.driver_id;
+    // Auto mode shows the rider the driver's card at once: asked before the
+    // transaction, so no row lock waits on the network. Without it the
+    // driver goes back, as when the trip moved on.
+    let card = match &commitment {
+        Commitment::Assign => match driver_card(state, driver_id).await {
+            Ok(card) => Some(card),
+            Err(err) => {
+                free_driver(state, driver_id, trip.id).await;
+                repo::drop_claiming(&state.pool, offer_id).await?;
+                return Err(err);
+            }
+        },
+        Commitment::Offer(_) => None,
+    };
     let mut tx = state.pool.begin().await?;
-    let committed = match &commitment {
-        Commitment::Offer(offer) => open_offer(&mut tx, trip, offer_id, driver_id, offer, how)
+    let committed = match (&commitment, &card) {
+        (Commitment::Offer(offer), _) => open_offer(&mut tx, trip, offer_id, driver_id, offer, how)
             .await?
             .then_some(None),
-        Commitment::Assign => auto_assign(&mut tx, trip, offer_id, candidate, how)
-            .await?
-            .map(Some),
+        (Commitment::Assign, Some(card)) => {
+            auto_assign(&mut tx, trip, offer_id, candidate, card, how)
+                .await?
+                .map(Some)
+        }
+        (Commitment::Assign, None) => None,
     };
     let Some(assigned) = committed else {
         drop(tx);
@@ -158,18 +176,19 @@ async fn auto_assign(
     trip: &TripRow,
     offer_id: Uuid,
     candidate: &NearbyDriver,
+    card: &DriverCard,
     how: &Dispatched,
 ) -> ApiResult<Option<Trip>> {
     if !repo::settle_claiming(tx, offer_id, OfferStatus::Accepted, None).await? {
         return Ok(None);
     }
-    let Some(row) = repo::assign(tx, trip.id, candidate.driver_id).await? else {
+    let Some(row) = repo::assign(tx, trip.id, candidate.driver_id, card).await? else {
         return Ok(None);
     };
     let assigned = row.to_trip();
     record_change(
         tx,
-        &assigned,
+        &row,
         "ASSIGNED",
         Some(candidate.driver_id),
         how.into_detail(serde_json::json!({"mode": "auto", "distance_km": candidate.distance_km})),
@@ -191,5 +210,9 @@ fn offer_for(state: &AppState, trip: &TripRow, candidate: &NearbyDriver) -> ApiR
         tier: trip_view.tier,
         distance_km: candidate.distance_km,
         expires_at: Utc::now() + timeout,
+        fare_estimate: FareAmount {
+            currency: trip.currency.clone(),
+            amount: Money(trip.fare_estimate),
+        },
     })
 }

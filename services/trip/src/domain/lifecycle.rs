@@ -1,11 +1,13 @@
 //! The trip state machine, exactly as API.md draws it:
 //!
 //! ```text
-//! REQUESTED --accept/auto-assign--> ASSIGNED --start--> ONGOING --complete--> COMPLETED
+//! REQUESTED --accept/auto-assign--> ASSIGNED --arrive--> ARRIVED --start--> ONGOING --complete--> COMPLETED
+//! ASSIGNED  --start--> ONGOING             (a driver may start without arriving first)
 //! REQUESTED --search deadline passed--> NO_DRIVER
-//! REQUESTED | ASSIGNED | ONGOING --rider cancel--> CANCELLED
-//! ASSIGNED  --driver cancel--> REQUESTED   (re-dispatched, that driver excluded)
+//! REQUESTED | ASSIGNED | ARRIVED | ONGOING --rider cancel--> CANCELLED
+//! ASSIGNED | ARRIVED --driver cancel--> REQUESTED   (re-dispatched, that driver excluded)
 //! ONGOING   --driver cancel--> CANCELLED
+//! ASSIGNED | ARRIVED --fifth wrong pickup PIN--> CANCELLED (`pin_attempts`)
 //! ```
 //!
 //! Pure: handlers ask it which statuses a move may start from, and put that
@@ -17,22 +19,27 @@ use hail_shared::api::trips::TripStatus;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Move {
     Assign,
+    Arrive,
     Start,
     Complete,
     SearchExpired,
     RiderCancel,
     DriverCancel,
+    /// The fifth wrong pickup PIN.
+    PinLockout,
 }
 
 impl Move {
     #[cfg(test)]
-    pub const ALL: [Move; 6] = [
+    pub const ALL: [Move; 8] = [
         Self::Assign,
+        Self::Arrive,
         Self::Start,
         Self::Complete,
         Self::SearchExpired,
         Self::RiderCancel,
         Self::DriverCancel,
+        Self::PinLockout,
     ];
 
     /// Where `self` takes a trip in `from`, or `None` if it is not a legal move.
@@ -40,12 +47,14 @@ impl Move {
         use TripStatus::*;
         match (self, from) {
             (Self::Assign, Requested) => Some(Assigned),
-            (Self::Start, Assigned) => Some(Ongoing),
+            (Self::Arrive, Assigned) => Some(Arrived),
+            (Self::Start, Assigned | Arrived) => Some(Ongoing),
             (Self::Complete, Ongoing) => Some(Completed),
             (Self::SearchExpired, Requested) => Some(NoDriver),
-            (Self::RiderCancel, Requested | Assigned | Ongoing) => Some(Cancelled),
-            (Self::DriverCancel, Assigned) => Some(Requested),
+            (Self::RiderCancel, Requested | Assigned | Arrived | Ongoing) => Some(Cancelled),
+            (Self::DriverCancel, Assigned | Arrived) => Some(Requested),
             (Self::DriverCancel, Ongoing) => Some(Cancelled),
+            (Self::PinLockout, Assigned | Arrived) => Some(Cancelled),
             _ => None,
         }
     }
@@ -65,7 +74,7 @@ impl Move {
 pub fn has_driver(status: TripStatus) -> bool {
     matches!(
         status,
-        TripStatus::Assigned | TripStatus::Ongoing | TripStatus::Completed
+        TripStatus::Assigned | TripStatus::Arrived | TripStatus::Ongoing | TripStatus::Completed
     )
 }
 
@@ -79,14 +88,20 @@ mod tests {
     fn the_legal_moves_and_nothing_else() {
         let legal = [
             (Move::Assign, Requested, Assigned),
+            (Move::Arrive, Assigned, Arrived),
             (Move::Start, Assigned, Ongoing),
+            (Move::Start, Arrived, Ongoing),
             (Move::Complete, Ongoing, Completed),
             (Move::SearchExpired, Requested, NoDriver),
             (Move::RiderCancel, Requested, Cancelled),
             (Move::RiderCancel, Assigned, Cancelled),
+            (Move::RiderCancel, Arrived, Cancelled),
             (Move::RiderCancel, Ongoing, Cancelled),
             (Move::DriverCancel, Assigned, Requested),
+            (Move::DriverCancel, Arrived, Requested),
             (Move::DriverCancel, Ongoing, Cancelled),
+            (Move::PinLockout, Assigned, Cancelled),
+            (Move::PinLockout, Arrived, Cancelled),
         ];
         for mv in Move::ALL {
             for from in TripStatus::ALL {
@@ -120,7 +135,7 @@ mod tests {
         /// dispatch's rule, tested through the API, not the state machine's.)
         #[test]
         fn invariants_hold_over_random_moves(
-            moves in proptest::collection::vec((0usize..6, 0u8..4), 0..40)
+            moves in proptest::collection::vec((0usize..Move::ALL.len(), 0u8..4), 0..40)
         ) {
             let mut model = Model { status: Requested, driver: None };
             for (index, driver) in moves {
@@ -144,6 +159,14 @@ mod tests {
                 }
                 if after == Requested || after == NoDriver {
                     prop_assert!(model.driver.is_none(), "{after} with a driver");
+                }
+                // Nobody reaches ARRIVED or ONGOING without a driver, and
+                // ARRIVED only from ASSIGNED.
+                if after == Arrived {
+                    prop_assert_eq!(before, Assigned);
+                }
+                if after == Ongoing {
+                    prop_assert!(matches!(before, Assigned | Arrived));
                 }
             }
         }

@@ -59,7 +59,10 @@ pub async fn pick_due_trips(
          ))
          RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km, city, rating_stars, rating_comment"#,
+                   search_radius_km, city, rating_stars, rating_comment,
+                   arrived_at, driver_name, driver_vehicle, driver_rating_sum, driver_rating_count,
+                   currency, fare_estimate, estimate_distance_km, estimate_duration_secs,
+                   fare_final, distance_km, duration_secs, pickup_pin, pin_attempts"#,
         lease.as_secs_f64(),
         deadline.as_secs_f64(),
         i64::try_from(lanes.due).unwrap_or(i64::MAX),
@@ -96,7 +99,10 @@ pub async fn pick_batch(
          ))
          RETURNING id, rider_id, driver_id, status AS "status: TripStatus", tier AS "tier: Tier", pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                    created_at, updated_at, assigned_at, started_at, completed_at, cancelled_at, cancel_reason,
-                   search_radius_km, city, rating_stars, rating_comment"#,
+                   search_radius_km, city, rating_stars, rating_comment,
+                   arrived_at, driver_name, driver_vehicle, driver_rating_sum, driver_rating_count,
+                   currency, fare_estimate, estimate_distance_km, estimate_duration_secs,
+                   fare_final, distance_km, duration_secs, pickup_pin, pin_attempts"#,
         lease.as_secs_f64(),
         city,
         i64::try_from(limit).unwrap_or(i64::MAX)

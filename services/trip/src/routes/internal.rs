@@ -37,6 +37,15 @@ pub async fn holds(
     Ok(Json(HoldsResponse { holds }))
 }
 
+/// `GET /internal/drivers/{id}/rating`: the driver's ratings so far (null
+/// before the first), for its profile.
+pub async fn driver_rating(
+    State(state): State<AppState>,
+    PathId(driver_id): PathId,
+) -> ApiResult<Json<Option<hail_shared::api::drivers::DriverRating>>> {
+    Ok(Json(repo::driver_rating(&state.pool, driver_id).await?))
+}
+
 /// `POST /internal/offers/delivered`: a gateway heard the app's ack, or the
 /// driver service showed the offer over REST. Only the first receipt counts.
 pub async fn offer_delivered(

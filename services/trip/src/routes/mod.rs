@@ -38,7 +38,9 @@ fn public_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(PublicApi::openapi())
         .routes(routes!(trips::create, trips::list))
         .routes(routes!(trips::get))
+        .routes(routes!(trips::estimate))
         .routes(routes!(trips::accept))
+        .routes(routes!(trips::arrive))
         .routes(routes!(trips::decline))
         .routes(routes!(trips::start))
         .routes(routes!(trips::complete))
@@ -61,6 +63,10 @@ pub fn router(state: AppState, config: &Config) -> Router {
     let routes = routes.with_state(state.clone());
     let from_driver = Router::new()
         .route("/internal/trips/holds", post(internal::holds))
+        .route(
+            "/internal/drivers/{id}/rating",
+            axum::routing::get(internal::driver_rating),
+        )
         .with_state(state.clone());
     let receipts = Router::new()
         .route(

@@ -7,9 +7,10 @@ use axum::{
 };
 use hail_shared::{
     api::{
+        fares::Estimate,
         trips::{
-            CancelRequest, DeclineResponse, DispatchEvent, RatingRequest, Trip, TripListQuery,
-            TripRequest,
+            CancelRequest, DeclineResponse, DispatchEvent, RatingRequest, StartRequest, Trip,
+            TripListQuery, TripRequest,
         },
         Role,
     },
@@ -74,7 +75,7 @@ pub async fn get(
                 || caller.role == Role::Support
         })
         .ok_or_else(trip_not_found)?;
-    Ok(Json(row.to_trip()))
+    Ok(Json(row.to_trip_for(caller.user_id)))
 }
 
 /// The caller's own trips, newest first.
@@ -92,7 +93,11 @@ pub async fn list(
     ValidatedQuery(query): ValidatedQuery<TripListQuery>,
 ) -> ApiResult<Json<Vec<Trip>>> {
     let rows = repo::list_trips(&state.pool, caller.user_id, query.limit).await?;
-    Ok(Json(rows.iter().map(|row| row.to_trip()).collect()))
+    Ok(Json(
+        rows.iter()
+            .map(|row| row.to_trip_for(caller.user_id))
+            .collect(),
+    ))
 }
 
 /// Accept the offer the calling driver holds.
@@ -136,23 +141,66 @@ pub async fn decline(
     }))
 }
 
-/// The assigned driver picks the rider up.
-#[utoipa::path(post, path = "/api/v1/trips/{id}/start", tag = "trips", operation_id = "start_trip",
+/// What the trip will cost and how long it takes, before booking.
+#[utoipa::path(post, path = "/api/v1/trips/estimate", tag = "trips", operation_id = "estimate_trip",
+    security(("bearer" = ["rider"])),
+    request_body = TripRequest,
+    responses(
+        (status = 200, description = "Distance, duration, fare, and the nearest driver's pickup ETA", body = Estimate),
+        (status = 403, description = "`forbidden`: riders only", body = ErrorBody),
+        (status = 422, description = "`validation_failed`, or `outside_service_area`: the pickup lies in no city Hail serves", body = ErrorBody),
+    ))]
+pub async fn estimate(
+    State(state): State<AppState>,
+    caller: Caller,
+    ValidatedJson(request): ValidatedJson<TripRequest>,
+) -> ApiResult<Json<Estimate>> {
+    caller.rider()?;
+    Ok(Json(moves::estimate(&state, &request).await?))
+}
+
+/// The assigned driver is at the pickup; the rider hears at once.
+#[utoipa::path(post, path = "/api/v1/trips/{id}/arrive", tag = "trips", operation_id = "arrive_trip",
     security(("bearer" = ["driver"])),
     params(("id" = uuid::Uuid, Path, description = "Trip id")),
     responses(
-        (status = 200, description = "The trip, ONGOING", body = Trip),
+        (status = 200, description = "The trip, ARRIVED", body = Trip),
         (status = 403, description = "`forbidden`: drivers only", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 409, description = "`invalid_transition`", body = ErrorBody),
+        (status = 409, description = "`not_at_pickup`: the driver's last ping is farther than `HAIL_ARRIVE_RADIUS_M` (200) from the pickup; or `invalid_transition`", body = ErrorBody),
     ))]
-pub async fn start(
+pub async fn arrive(
     State(state): State<AppState>,
     caller: Caller,
     PathId(trip_id): PathId,
 ) -> ApiResult<Json<Trip>> {
     let driver_id = caller.driver()?;
-    Ok(Json(moves::start(&state, trip_id, driver_id).await?))
+    Ok(Json(moves::arrive(&state, trip_id, driver_id).await?))
+}
+
+/// The assigned driver picks the rider up (with the rider's PIN when the
+/// city asks for one).
+#[utoipa::path(post, path = "/api/v1/trips/{id}/start", tag = "trips", operation_id = "start_trip",
+    security(("bearer" = ["driver"])),
+    params(("id" = uuid::Uuid, Path, description = "Trip id")),
+    request_body(content = Option<StartRequest>, description = "`{pin}` when the city asks for a pickup PIN"),
+    responses(
+        (status = 200, description = "The trip, ONGOING", body = Trip),
+        (status = 403, description = "`forbidden`: drivers only", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`invalid_transition`", body = ErrorBody),
+        (status = 422, description = "`wrong_pin`: a missing or wrong PIN, `details.attempts_left`; the fifth wrong one cancels the trip (`pin_attempts`)", body = ErrorBody),
+    ))]
+pub async fn start(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(trip_id): PathId,
+    body: Option<ValidatedJson<StartRequest>>,
+) -> ApiResult<Json<Trip>> {
+    let driver_id = caller.driver()?;
+    let pin = body.and_then(|ValidatedJson(b)| b.pin);
+    let pin = pin.as_deref().map(str::trim);
+    Ok(Json(moves::start(&state, trip_id, driver_id, pin).await?))
 }
 
 /// The assigned driver drops the rider off; the driver is ONLINE again.
@@ -229,9 +277,15 @@ pub async fn rate(
         .map(str::trim)
         .filter(|c| !c.is_empty());
     let stars = i16::from(body.stars);
-    if let Some(row) = repo::rate_trip(&state.pool, trip_id, rider_id, stars, comment).await? {
-        return Ok(Json(row.to_trip()));
+    let mut tx = state.pool.begin().await?;
+    if let Some(row) = repo::rate_trip(&mut tx, trip_id, rider_id, stars, comment).await? {
+        if let Some(driver_id) = row.driver_id {
+            repo::add_driver_rating(&mut tx, driver_id, stars).await?;
+        }
+        tx.commit().await?;
+        return Ok(Json(row.to_trip_for(rider_id)));
     }
+    drop(tx);
     // Why not: someone else's trip (404, never leak it), rated before, or
     // not completed.
     match repo::find_trip(&state.pool, trip_id).await? {

@@ -51,7 +51,7 @@ pub async fn register(
             InsertError::Sql(err) => err.into(),
         })?;
     if body.role == Role::Driver {
-        state.drivers.create_profile(row.id).await?;
+        state.drivers.create_profile(row.id, &row.name).await?;
     }
     tx.commit().await?;
 
