@@ -215,7 +215,9 @@ impl City {
     /// How long `road_km` takes at the city's `avg_speed_kmh`, in whole
     /// seconds (rounded up, so a driver 10 m away is not "0 s" away).
     pub fn travel_secs(&self, road_km: f64) -> u64 {
-        let secs = road_km / self.avg_speed_kmh * 3600.0;
+        // To the millisecond first, so 13 km at 30 km/h is 1560 s, not the
+        // 1561 a float's last bit would round up to.
+        let secs = (road_km / self.avg_speed_kmh * 3_600_000.0).round() / 1000.0;
         if secs.is_finite() && secs > 0.0 {
             secs.ceil() as u64
         } else {

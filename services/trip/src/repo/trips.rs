@@ -429,6 +429,9 @@ pub async fn driver_cancel(
              cancelled_at = CASE WHEN status = 'ONGOING' THEN now() END,
              cancel_reason = CASE WHEN status = 'ONGOING' THEN COALESCE($3, 'driver cancelled') END,
              cancelled_by = CASE WHEN status = 'ONGOING' THEN 'driver' END,
+             -- The next driver gets all five tries: the one who cancelled
+             -- is never offered this trip again, so it cannot resume guessing.
+             pin_attempts = CASE WHEN status = 'ONGOING' THEN pin_attempts ELSE 0 END,
              next_attempt_at = now(),
              leased_until = NULL,
              updated_at = now()

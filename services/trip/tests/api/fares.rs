@@ -36,7 +36,7 @@ async fn per_km_app() -> TestApp {
 /// x 1.3 at 30 km/h; 3.00 + 0.70/km + 0.25/min, at least 6.00.
 fn expected_sg_fare(pickup: LatLng, dropoff: LatLng, premium: bool) -> (f64, u64, Money) {
     let km = pickup.distance_km(&dropoff) * 1.3;
-    let secs = (km / 30.0 * 3600.0).ceil() as u64;
+    let secs = ((km / 30.0 * 3_600_000.0).round() / 1000.0).ceil() as u64;
     let metres = (km * 1000.0).round() as i64;
     let cents = (300 + (70 * metres + 500) / 1000 + (25 * secs as i64 + 30) / 60).max(600);
     let cents = if premium {

@@ -48,9 +48,11 @@ async fn insert_waiting(pool: &PgPool, n: usize) -> Vec<Waiting> {
     sqlx::query(
         "INSERT INTO trip.trips (id, rider_id, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                                  search_radius_km, next_attempt_at, created_at,
-                                 searched, starved, idle_retry, city)
+                                 searched, starved, idle_retry, city,
+                                 currency, fare_estimate, estimate_distance_km, estimate_duration_secs)
          SELECT id, rider_id, lat, lng, lat, lng, 3, now() + interval '1 hour',
-                now() - make_interval(secs => age_ms / 1000.0), true, true, true, 'sg'
+                now() - make_interval(secs => age_ms / 1000.0), true, true, true, 'sg',
+                'SGD', 600, 0, 0
          FROM unnest($1::uuid[], $2::uuid[], $3::float8[], $4::float8[], $5::int4[])
               AS t(id, rider_id, lat, lng, age_ms)",
     )
@@ -181,10 +183,12 @@ async fn insert_due_far_west(db: &PgPool, ids: &[Uuid], idle: bool) {
     sqlx::query(
         "INSERT INTO trip.trips (id, rider_id, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                                  search_radius_km, next_attempt_at, idle_retry, searched, starved,
-                                 created_at, city)
+                                 created_at, city,
+                                 currency, fare_estimate, estimate_distance_km, estimate_duration_secs)
          SELECT id, gen_random_uuid(), 1.30 + (k % 40) * 0.002, 103.69 + (k / 40) * 0.001,
                 1.30, 103.69, 3, now(), $2, true, $2,
-                now() - interval '10 seconds' - make_interval(secs => k / 1000.0), 'sg'
+                now() - interval '10 seconds' - make_interval(secs => k / 1000.0), 'sg',
+                'SGD', 600, 0, 0
          FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, k)",
     )
     .bind(ids)
@@ -219,9 +223,10 @@ async fn a_new_trip_does_not_wait_for_an_older_one_that_has_not_missed_a_search(
     sqlx::query(
         "INSERT INTO trip.trips (id, rider_id, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                                  search_radius_km, next_attempt_at, searched, starved, created_at,
-                                 city)
+                                 city, currency, fare_estimate, estimate_distance_km,
+                                 estimate_duration_secs)
          VALUES ($1, gen_random_uuid(), $2, $3, $2, $3, 3, now() + interval '2 seconds',
-                 true, false, now() - interval '10 seconds', 'sg')",
+                 true, false, now() - interval '10 seconds', 'sg', 'SGD', 600, 0, 0)",
     )
     .bind(older)
     .bind(older_at.lat)
