@@ -1,10 +1,15 @@
 #!/usr/bin/env node
 // End-to-end test of the web apps in headless Chromium against a real Hail:
 // starts its own stack (fresh database, own Redis prefix, free ports, the
-// built apps from frontend/dist), drives a rider and a driver through one whole
-// trip (its first offer going to a nearer driver whose phone never confirms
-// it, so the rider reads "Finding another driver…"), then a support person
-// through that trip's audit trail and the driver's day of offers; checks what
+// built apps from frontend/dist, one city that asks for a pickup PIN), drives
+// a rider and a driver through one whole trip (the driver adds the car, the
+// rider sees the price before booking, its first offer goes to a nearer
+// driver whose phone never confirms it, so the rider reads "Finding another
+// driver…"; the rider sees who is coming in which car, the driver arrives,
+// starts with the rider's PIN, completes; the rider reads the receipt and
+// rates the trip), a support person through that trip's audit trail and
+// the driver's day of offers, then a trip that five wrong PINs cancel and one
+// started from ASSIGNED whose rating was already given; checks what
 // each screen shows at each step, checks that every API answer the apps
 // received matched contracts.ts, checks that no page broke the gateway's
 // Content-Security-Policy (map tiles included), and saves screenshots to
@@ -15,8 +20,9 @@
 // CHROMIUM (default /usr/bin/chromium), HAIL_E2E_ONLY=trip|carpool.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, existsSync, mkdirSync, readdirSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -73,6 +79,13 @@ function freePort() {
   });
 }
 
+// One city, Singapore, that asks riders for a pickup PIN (API.md, "Cities").
+const citiesFile = join(tmpdir(), `hail-e2e-cities-${suffix}.toml`);
+writeFileSync(
+  citiesFile,
+  ['[[city]]', 'id = "sg"', 'name = "Singapore"', "bbox = [1.2172, 103.6849, 1.487, 103.9547]", "pickup_pin = true", ""].join("\n"),
+);
+
 const ports = { gateway: await freePort(), user: await freePort(), driver: await freePort(), trip: await freePort() };
 const base = `http://127.0.0.1:${ports.gateway}`;
 const env = {
@@ -94,6 +107,7 @@ const env = {
   // next look at the trail before the browser driver comes back online.
   HAIL_MATCH_DEADLINE_SECS: "20",
   HAIL_ROOM_CONFIRM_SECS: "30",
+  HAIL_CITIES_FILE: citiesFile,
   RUST_LOG: process.env.RUST_LOG ?? "info",
 };
 
@@ -134,6 +148,7 @@ async function waitReady(seconds = 60) {
 }
 
 function cleanup() {
+  rmSync(citiesFile, { force: true });
   const psql = findPsql();
   if (psql) {
     const r = spawnSync(psql, [adminUrl.toString(), "-qAtX", "-c", `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`], { encoding: "utf8" });
@@ -194,11 +209,13 @@ async function expectHidden(page, selector, timeout = 15000) {
 async function shot(page, name) {
   await page.screenshot({ path: join(out, `${name}.png`) });
 }
-/** The same screen at phone and laptop width. */
-async function shotBoth(page, name, phone = { width: 375, height: 812 }) {
+/** The same screen at phone and laptop width; `focus`, when given, is
+ * scrolled into the phone's view (the panel scrolls under the map). */
+async function shotBoth(page, name, phone = { width: 375, height: 812 }, focus = null) {
   const size = page.viewportSize();
   await page.setViewportSize(phone);
   await page.waitForTimeout(250);
+  if (focus) await page.locator(focus).first().scrollIntoViewIfNeeded();
   await shot(page, `${name}-${phone.width}`);
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.waitForTimeout(250);
@@ -323,6 +340,65 @@ async function silentDriver(at) {
   return { id: auth.user.id, token, socket, seen };
 }
 
+// ---------- trips, money and places ----------
+const PHONE = { width: 390, height: 844 };
+const PICKUP = { lat: 1.304, lng: 103.832 };
+/** Where the driver app's simulated car starts (geo.ts's CITY). */
+const CITY_CENTRE = { lat: 1.3048, lng: 103.8318 };
+const PLATE = "SBA 1234 K";
+
+/** The apps' money format (common/fare.ts): "SGD 12.40". */
+const money = (currency, amount) => `${currency} ${amount.toFixed(2)}`;
+
+function metres(a, b) {
+  const rad = (d) => (d * Math.PI) / 180;
+  const h = Math.sin(rad(b.lat - a.lat) / 2) ** 2 + Math.cos(rad(a.lat)) * Math.cos(rad(b.lat)) * Math.sin(rad(b.lng - a.lng) / 2) ** 2;
+  return 2 * 6371008.8 * Math.asin(Math.min(1, Math.sqrt(h)));
+}
+
+/** The driver app's simulated position, from its "Position lat, lng" line. */
+async function driverPosition(page) {
+  const text = await expectText(page, '[data-testid="driver-position"]', /Position -?\d+\.\d+, -?\d+\.\d+/);
+  const [, lat, lng] = text.match(/Position (-?\d+\.\d+), (-?\d+\.\d+)/);
+  return { lat: Number(lat), lng: Number(lng) };
+}
+
+/** Places the driver app's car by clicking its map south of where it
+ * starts, so that it is between `min` and `max` metres from the pickup:
+ * far enough that "I've arrived" is refused at first (over 200 m), near
+ * enough to drive there in seconds. */
+async function placeCarAwayFromPickup(page, min = 280, max = 650) {
+  const me = await page.locator(".hail-marker-me").boundingBox();
+  const x = me.x + me.width / 2;
+  const y = me.y + me.height / 2;
+  let offset = 48;
+  let at = null;
+  for (let i = 0; i < 4; i++) {
+    await page.mouse.click(x, y + offset);
+    await page.waitForTimeout(150);
+    at = await driverPosition(page);
+    const m = metres(at, PICKUP);
+    if (m >= min && m <= max) return at;
+    const fromStart = Math.max(20, metres(at, CITY_CENTRE));
+    offset = Math.min(120, Math.max(10, Math.round((offset * 430) / fromStart)));
+  }
+  fail(`could not place the car ${min}-${max} m from the pickup by clicking the map; it is at ${JSON.stringify(at)}, ${Math.round(metres(at, PICKUP))} m away`);
+}
+
+/** Every POST /trips/estimate answer a page received, in order. */
+function recordEstimates(page) {
+  const seen = [];
+  page.on("response", async (res) => {
+    if (!res.url().endsWith("/api/v1/trips/estimate") || res.request().method() !== "POST") return;
+    const body = await res.json().catch(() => null);
+    seen.push({ request: res.request().postDataJSON(), status: res.status(), body });
+  });
+  return seen;
+}
+
+/** A PIN that is not `pin`. */
+const wrongPin = (pin) => String((Number(pin) + 1111) % 10000).padStart(4, "0");
+
 // ---------- the runs ----------
 async function tripRun(browser) {
   const driver = await newApp(browser, 375, 812);
@@ -330,6 +406,8 @@ async function tripRun(browser) {
   const d = driver.page;
   const r = rider.page;
   const riderEmail = `rita-${suffix}@example.com`;
+  const estimates = recordEstimates(r);
+  let estimatedFare = null;
 
   await step("driver signs up and is offline", async () => {
     await d.goto(`${base}/driver/${tiles}`);
@@ -339,11 +417,51 @@ async function tripRun(browser) {
     await expectText(d, '[data-testid="driver-status"]', /^Offline$/);
   });
 
-  await step("driver goes online with a simulated position", async () => {
+  await step("a driver without a car is asked for it before going online; the API's field errors show under their fields", async () => {
+    await expectText(d, '[data-testid="vehicle-form"] h2', /^Add your car$/);
+    if (await d.getByRole("button", { name: "Go online" }).count()) fail("the driver should be asked for the car before the Go online button shows");
+    await expectVisible(d, 'button:has-text("Skip for now")');
+    await shotBoth(d, "01b-driver-add-car", PHONE);
+    await d.fill('input[name="vehicle_make"]', "Toyota");
+    await d.fill('input[name="vehicle_model"]', "Corolla Altis");
+    await d.fill('input[name="vehicle_color"]', "Silver");
+    // The app leaves the plate's characters to the API: its 422 names the field.
+    await d.fill('input[name="vehicle_plate"]', "SBA#1234");
+    const refused = d.waitForResponse((res) => res.url().endsWith("/api/v1/drivers/me/vehicle") && res.request().method() === "PUT");
+    await d.getByRole("button", { name: "Save car" }).click();
+    const answer = await refused;
+    const body = await answer.json();
+    if (answer.status() !== 422 || body?.error?.code !== "validation_failed" || !Array.isArray(body?.error?.details?.plate)) {
+      fail(`PUT /drivers/me/vehicle with plate "SBA#1234" should answer 422 validation_failed with details.plate, answered ${answer.status()} ${JSON.stringify(body)}`);
+    }
+    const shown = await expectText(d, '[data-testid="vehicle-error-plate"]', /\w/);
+    if (!shown.includes(body.error.details.plate[0])) fail(`the plate's error should show the API's message ${JSON.stringify(body.error.details.plate)}, showed ${JSON.stringify(shown)}`);
+    if (await d.locator('[data-testid="vehicle-error-make"]').count()) fail("only the plate was wrong, yet the make shows an error");
+    await shot(d, "01c-driver-car-error-375");
+  });
+
+  await step("the driver saves the car and sees it; GET /drivers/me has it", async () => {
+    await d.fill('input[name="vehicle_plate"]', PLATE);
+    await d.getByRole("button", { name: "Save car" }).click();
+    await expectText(d, '[data-testid="my-plate"]', new RegExp(`^${PLATE}$`));
+    await expectText(d, '[data-testid="my-car"]', /^Silver Toyota Corolla Altis$/);
+    await expectText(d, '[data-testid="driver-rating"]', /New driver/);
+    await expectVisible(d, 'button:has-text("Go online")');
+    const driver = await sessionOf(d, "driver");
+    const me = await expectCall("GET", "/drivers/me", driver.token, undefined, 200);
+    const want = { make: "Toyota", model: "Corolla Altis", color: "Silver", plate: PLATE };
+    if (JSON.stringify(me.vehicle) !== JSON.stringify(want)) fail(`GET /drivers/me's vehicle should be ${JSON.stringify(want)}, was ${JSON.stringify(me.vehicle)}`);
+    if (me.name !== "Dan Driver" || me.rating !== null) fail(`GET /drivers/me should have name "Dan Driver" and rating null, had ${JSON.stringify({ name: me.name, rating: me.rating })}`);
+    await shotBoth(d, "01d-driver-car-saved", PHONE);
+  });
+
+  await step("driver places the car a few hundred metres from the coming pickup and goes online", async () => {
+    await expectVisible(d, ".hail-marker-me");
+    const at = await placeCarAwayFromPickup(d);
+    log(`driver's car placed at ${at.lat}, ${at.lng}, ${Math.round(metres(at, PICKUP))} m from the pickup`);
     await d.getByRole("button", { name: "Go online" }).click();
     await expectText(d, '[data-testid="driver-status"]', /^Online$/);
     await expectText(d, ".card h2", /You are online/);
-    await expectVisible(d, ".hail-marker-me");
     await shot(d, "02-driver-online");
   });
 
@@ -383,8 +501,42 @@ async function tripRun(browser) {
       dropoff = await r.inputValue('input[name="dropoff"]');
       return /^-?\d+\.\d+, -?\d+\.\d+$/.test(dropoff);
     }, 3000).catch(() => fail(`the map click should fill the dropoff, got ${JSON.stringify(dropoff)}`));
-    await r.getByRole("radio", { name: /Premium/ }).click();
     await shot(r, "05-rider-route");
+  });
+
+  await step("rider sees the price, distance, time and the nearest driver's ETA before booking, for the tier chosen", async () => {
+    const standard = await waitFor("a standard estimate", () => estimates.find((e) => e.request?.tier === "standard" && e.status === 200), 10000);
+    await expectText(r, '[data-testid="estimate-fare"]', new RegExp(`^${money(standard.body.fare.currency, standard.body.fare.amount)}$`));
+    await r.getByRole("radio", { name: /Premium/ }).click();
+    const premium = await waitFor("a premium estimate", () => estimates.find((e) => e.request?.tier === "premium" && e.status === 200), 10000);
+    const fare = money(premium.body.fare.currency, premium.body.fare.amount);
+    await expectText(r, '[data-testid="estimate-fare"]', new RegExp(`^${fare}$`));
+    if (premium.body.fare.currency !== "SGD" || premium.body.city !== "sg") fail(`the estimate should be in SGD for city sg, was ${JSON.stringify(premium.body)}`);
+    if (!(premium.body.fare.amount > standard.body.fare.amount)) fail(`premium (${premium.body.fare.amount}) should cost more than standard (${standard.body.fare.amount})`);
+    if (typeof premium.body.pickup_eta_secs !== "number") fail(`the online driver is a few hundred metres away, so the estimate should have a pickup ETA, had ${JSON.stringify(premium.body)}`);
+    await expectText(r, '[data-testid="estimate-distance"]', /^\d+(\.\d)? k?m$/);
+    await expectText(r, '[data-testid="estimate-duration"]', /^(< 1|\d+) min$/);
+    await expectText(r, '[data-testid="estimate-eta"]', /^Nearest driver (< 1|\d+) min away$/);
+    estimatedFare = premium.body.fare;
+    await shotBoth(r, "05b-rider-estimate", PHONE, '[data-testid="estimate"]');
+  });
+
+  await step("a pickup outside the city gets no price and cannot be booked, with a clear message", async () => {
+    const rider = await sessionOf(r, "rider");
+    const outside = { lat: 1.6, lng: 103.832 };
+    const direct = await expectCall("POST", "/trips/estimate", rider.token, { pickup: outside, dropoff: PICKUP }, 422);
+    if (direct?.error?.code !== "outside_service_area") fail(`an estimate from outside every city should be 422 outside_service_area, was ${JSON.stringify(direct)}`);
+    await r.fill('input[name="pickup"]', "1.60000, 103.83200");
+    await r.press('input[name="pickup"]', "Enter");
+    await expectText(r, '[data-testid="estimate-error"]', /does not serve this pickup/);
+    if (await r.getByRole("button", { name: "Request ride" }).isEnabled()) fail("Request ride should be disabled for a pickup outside the service area");
+    await shotBoth(r, "05c-rider-outside-area", PHONE, '[data-testid="estimate-error"]');
+    const before = estimates.length;
+    await r.fill('input[name="pickup"]', "1.30400, 103.83200");
+    await r.press('input[name="pickup"]', "Enter");
+    await waitFor("a new estimate for the pickup back in the city", () => estimates.slice(before).find((e) => e.status === 200 && e.request?.pickup?.lat === 1.304), 10000);
+    await expectText(r, '[data-testid="estimate-fare"]', new RegExp(`^${money(estimatedFare.currency, estimatedFare.amount)}$`));
+    if (!(await r.getByRole("button", { name: "Request ride" }).isEnabled())) fail("Request ride should be enabled again");
   });
 
   // The pickup is 1.30400, 103.83200; the browser driver's simulated car
@@ -419,6 +571,10 @@ async function tripRun(browser) {
     const [trip] = await expectCall("GET", "/trips?limit=1", rider.token, undefined, 200);
     if (trip?.status !== "REQUESTED") fail(`the rider's newest trip should be REQUESTED, got ${JSON.stringify(trip)}`);
     tripId = trip.id;
+    if (trip.fare?.estimate !== estimatedFare.amount || trip.fare?.currency !== estimatedFare.currency || trip.fare?.final !== null) {
+      fail(`the trip's fare should be the estimate shown before booking (${JSON.stringify(estimatedFare)}), final null; was ${JSON.stringify(trip.fare)}`);
+    }
+    if (trip.driver !== null || trip.rating !== null || trip.arrived_at !== null) fail(`a REQUESTED trip has no driver, rating or arrived_at yet: ${JSON.stringify(trip)}`);
     await waitFor("the silent driver's offer", () => silent.seen.offers.find((o) => o.trip_id === tripId), 10000);
     const revoked = await waitFor("the silent driver's offer:revoked", () => silent.seen.revoked.find((x) => x.trip_id === tripId), 15000);
     if (revoked.reason !== "unreachable") fail(`the unconfirmed offer should be revoked as unreachable, got ${JSON.stringify(revoked)}`);
@@ -447,21 +603,48 @@ async function tripRun(browser) {
       fail(`countdown should be within the 30 s offer, got ${secs}; ${JSON.stringify(seen)}`);
     }
     await expectText(d, ".offer-meta", /Premium · pickup \d+ m away/);
+    await expectText(d, '[data-testid="offer-fare"]', new RegExp(`^${money(estimatedFare.currency, estimatedFare.amount)}$`));
     await shotBoth(d, "07-driver-offer");
     // Still looking, as far as the rider knows, until a driver accepts.
     await expectVisible(r, '[data-testid="finding-another"]');
   });
 
-  await step("driver accepts; rider sees the driver assigned with distance and ETA", async () => {
+  await step("driver accepts and taps \"I've arrived\" too early: the API's not_at_pickup shows as a clear message", async () => {
     await d.getByRole("button", { name: "Accept" }).click();
     await expectText(d, '[data-testid="driver-trip-title"]', /Pick up your rider/);
     await expectText(d, '[data-testid="driver-status"]', /On a trip/);
+    const refused = d.waitForResponse((res) => res.url().endsWith(`/api/v1/trips/${tripId}/arrive`));
+    await d.getByRole("button", { name: "I've arrived" }).click();
+    const answer = await refused;
+    const body = await answer.json().catch(() => null);
+    if (answer.status() !== 409 || body?.error?.code !== "not_at_pickup") fail(`an arrive ${Math.round(metres(await driverPosition(d), PICKUP))} m from the pickup should answer 409 not_at_pickup, answered ${answer.status()} ${JSON.stringify(body)}`);
+    await expectText(d, '[data-testid="not-at-pickup"]', /not at the pickup yet.*200 m/);
+    await shot(d, "09-driver-not-at-pickup");
+  });
+
+  await step("rider sees who is coming: name, rating, car, colour, a large plate, and the backend's pickup ETA", async () => {
     await expectText(r, '[data-testid="trip-title"]', /Driver assigned/);
     await expectHidden(r, '[data-testid="finding-another"]', 10000);
-    await expectText(r, '[data-testid="trip-detail"]', /away · ETA (\d+ min|arriving now)/);
+    await expectText(r, '[data-testid="driver-name"]', /^Dan Driver$/);
+    await expectText(r, '[data-testid="driver-rating"]', /New driver/);
+    await expectText(r, '[data-testid="vehicle-plate"]', new RegExp(`^${PLATE}$`));
+    await expectText(r, '[data-testid="vehicle"]', /Toyota Corolla Altis\s*Silver/);
+    const plate = await r.locator('[data-testid="vehicle-plate"]').evaluate((el) => {
+      const s = getComputedStyle(el);
+      return { size: parseFloat(s.fontSize), family: s.fontFamily, color: s.color, background: s.backgroundColor };
+    });
+    if (plate.size < 28 || !/mono/i.test(plate.family)) fail(`the plate should be 28px+ monospace, was ${JSON.stringify(plate)}`);
+    if (plate.color !== "rgb(0, 0, 0)" || plate.background !== "rgb(255, 255, 255)") fail(`the plate should be black on white, was ${JSON.stringify(plate)}`);
+    // The ETA is the backend's (driver:location's pickup_eta_secs), in minutes.
+    await expectText(r, '[data-testid="driver-eta"] strong', /^(< 1|\d+) min$/, 15000);
+    await expectText(r, '[data-testid="trip-detail"]', /away · ETA (< 1|\d+) min$/);
+    await expectText(d, '[data-testid="driver-trip-detail"]', /(away · ETA (< 1|\d+) min|at the pickup)/);
     await expectVisible(r, ".hail-marker-car");
-    await shotBoth(r, "08-rider-assigned");
-    await shot(d, "09-driver-to-pickup");
+    const rider = await sessionOf(r, "rider");
+    const trip = await expectCall("GET", `/trips/${tripId}`, rider.token, undefined, 200);
+    if (trip.driver?.name !== "Dan Driver" || trip.driver?.vehicle?.plate !== PLATE) fail(`the rider's trip should name the driver and the plate, had ${JSON.stringify(trip.driver)}`);
+    await shotBoth(r, "08-rider-assigned", PHONE);
+    await shot(d, "09b-driver-to-pickup");
   });
 
   await step("the rider's car moves toward the pickup", async () => {
@@ -491,8 +674,39 @@ async function tripRun(browser) {
     await expectText(r, '[data-testid="trip-title"]', /Driver assigned/);
   });
 
-  await step("driver starts; rider sees the trip under way", async () => {
+  let pin = null;
+  await step("the car reaches the pickup, the driver arrives; the rider reads 'here' and the PIN, which only the rider's trip carries", async () => {
+    await expectText(d, '[data-testid="driver-trip-detail"]', /You are at the pickup/, 60000);
+    await d.getByRole("button", { name: "I've arrived" }).click();
+    await expectText(d, '[data-testid="driver-trip-title"]', /^Waiting for your rider$/);
+    await expectHidden(d, '[data-testid="not-at-pickup"]', 2000);
+    await expectText(r, '[data-testid="trip-title"]', /^Your driver is here$/);
+    await expectText(r, '[data-testid="pickup-pin-card"] .pin-lead', /^Tell your driver this PIN$/);
+    pin = await expectText(r, '[data-testid="pickup-pin"]', /^\d{4}$/);
+    await expectText(r, '[data-testid="vehicle-plate"]', new RegExp(`^${PLATE}$`));
+    const digit = await r.locator('[data-testid="pickup-pin"] span').first().evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
+    if (digit < 40) fail(`the PIN's digits should be big on arrival, were ${digit}px`);
+    const rider = await sessionOf(r, "rider");
+    const driver = await sessionOf(d, "driver");
+    const riders = await expectCall("GET", `/trips/${tripId}`, rider.token, undefined, 200);
+    const drivers = await expectCall("GET", `/trips/${tripId}`, driver.token, undefined, 200);
+    if (riders.status !== "ARRIVED" || !riders.arrived_at) fail(`the trip should be ARRIVED with arrived_at, was ${JSON.stringify(riders)}`);
+    if (riders.pickup_pin !== pin) fail(`the rider's trip should carry the PIN shown (${pin}), carried ${JSON.stringify(riders.pickup_pin)}`);
+    if (drivers.pickup_pin !== null) fail(`the driver's copy of the trip must not carry the PIN, carried ${JSON.stringify(drivers.pickup_pin)}`);
+    await shotBoth(r, "10b-rider-driver-here", PHONE);
+    await shot(d, "10c-driver-arrived");
+  });
+
+  await step("driver starts: the app asks for the PIN, says a wrong one is wrong with the attempts left, and starts with the rider's", async () => {
     await d.getByRole("button", { name: "Start trip" }).click();
+    await expectText(d, '[data-testid="pin-prompt"]', /^Ask the rider for their 4-digit PIN$/);
+    await shotBoth(d, "11a-driver-pin", PHONE, '[data-testid="pin-entry"]');
+    await d.fill('input[name="pin"]', wrongPin(pin));
+    await d.getByRole("button", { name: "Start with this PIN" }).click();
+    await expectText(d, '[data-testid="pin-prompt"]', /^Wrong PIN\. 4 attempts left\.$/);
+    await shot(d, "11b-driver-wrong-pin-375");
+    await d.fill('input[name="pin"]', pin);
+    await d.getByRole("button", { name: "Start with this PIN" }).click();
     await expectText(d, '[data-testid="driver-trip-title"]', /Drive to the destination/);
     await expectText(r, '[data-testid="trip-title"]', /On your trip/);
     await expectText(r, '[data-testid="trip-detail"]', /to your destination/);
@@ -500,12 +714,39 @@ async function tripRun(browser) {
     await shot(d, "12-driver-on-trip");
   });
 
-  await step("driver completes; both see it completed", async () => {
+  await step("driver completes; both see it completed with the final fare on a receipt", async () => {
+    await d.waitForTimeout(3000); // a few pings of driving, for the fare's distance
     await d.getByRole("button", { name: "Complete trip" }).click();
     await expectText(d, '[data-testid="driver-trip-title"]', /Trip completed/);
     await expectText(r, '[data-testid="trip-title"]', /Trip completed/);
-    await shot(r, "13-rider-completed");
+    const rider = await sessionOf(r, "rider");
+    const trip = await expectCall("GET", `/trips/${tripId}`, rider.token, undefined, 200);
+    if (typeof trip.fare?.final !== "number") fail(`a completed trip has a final fare, had ${JSON.stringify(trip.fare)}`);
+    const fare = money(trip.fare.currency, trip.fare.final);
+    await expectText(r, '[data-testid="receipt-fare"]', new RegExp(`^${fare}$`));
+    await expectText(r, '[data-testid="receipt"]', /Total/);
+    await expectText(r, '[data-testid="receipt-distance"]', /^\d+(\.\d)? k?m$/);
+    await expectText(r, '[data-testid="receipt-duration"]', /^(< 1|\d+) min$/);
+    await expectText(d, '[data-testid="receipt-fare"]', new RegExp(`^${fare}$`));
+    await shotBoth(r, "13-rider-completed", PHONE, '[data-testid="receipt"]');
     await shot(d, "14-driver-completed");
+  });
+
+  await step("rider rates the trip 4 stars with a comment; a second rating is 409 already_rated", async () => {
+    await expectVisible(r, '[data-testid="rate-trip"]');
+    await r.getByRole("radio", { name: /^4 stars/ }).click();
+    await r.fill('textarea[name="comment"]', "Easy to find the car");
+    await r.getByRole("button", { name: "Submit rating" }).click();
+    await expectVisible(r, '[data-testid="your-rating"][data-stars="4"]');
+    await expectText(r, '[data-testid="your-rating-comment"]', /Easy to find the car/);
+    await shotBoth(r, "13b-rider-rated", PHONE, '[data-testid="your-rating"]');
+    const rider = await sessionOf(r, "rider");
+    const trip = await expectCall("GET", `/trips/${tripId}`, rider.token, undefined, 200);
+    if (trip.rating?.stars !== 4 || trip.rating?.comment !== "Easy to find the car") fail(`the trip's rating should be 4 stars with the comment, was ${JSON.stringify(trip.rating)}`);
+    const again = await expectCall("POST", `/trips/${tripId}/rating`, rider.token, { stars: 1 }, 409);
+    if (again?.error?.code !== "already_rated") fail(`a second rating should be 409 already_rated, was ${JSON.stringify(again)}`);
+    const me = await expectCall("GET", "/drivers/me", (await sessionOf(d, "driver")).token, undefined, 200);
+    if (me.rating?.average !== 4 || me.rating?.count !== 1) fail(`the driver's rating should now be {average: 4, count: 1}, was ${JSON.stringify(me.rating)}`);
     await d.getByRole("button", { name: "Done" }).click();
     await expectText(d, '[data-testid="driver-status"]', /^Online$/);
   });
@@ -518,12 +759,78 @@ async function tripRun(browser) {
       await page.getByRole("tab", { name: "History" }).click();
       await expectVisible(page, '[data-testid="history-item"][data-status="COMPLETED"]');
       await expectText(page, '[data-testid="history-item"] .chip', /Completed/);
+      await expectText(page, '[data-testid="history-item"] [data-testid="history-fare"]', /^SGD \d+\.\d{2}$/);
       await shotBoth(page, name);
       await page.getByRole("tab", { name: page === r ? "Ride" : "Drive" }).click();
     }
   });
 
   await supportRun(browser, { riderPage: r, driverPage: d, riderEmail, tripId, silentId: silent.id });
+
+  await step("five wrong PINs cancel a trip started from ASSIGNED; both apps say why", async () => {
+    await r.getByRole("button", { name: "Book another ride" }).click();
+    await r.fill('input[name="pickup"]', "1.30400, 103.83200");
+    await r.press('input[name="pickup"]', "Enter");
+    await r.fill('input[name="dropoff"]', "1.29000, 103.84500");
+    await r.press('input[name="dropoff"]', "Enter");
+    await expectText(r, '[data-testid="estimate-fare"]', /^SGD \d+\.\d{2}$/);
+    await r.getByRole("button", { name: "Request ride" }).click();
+    await expectVisible(d, '[data-testid="offer-card"]', 20000);
+    await d.getByRole("button", { name: "Accept" }).click();
+    await expectText(d, '[data-testid="driver-trip-title"]', /Pick up your rider/);
+    const rider = await sessionOf(r, "rider");
+    const [trip] = await expectCall("GET", "/trips?limit=1", rider.token, undefined, 200);
+    if (trip?.status !== "ASSIGNED" || !/^\d{4}$/.test(trip.pickup_pin ?? "")) fail(`the rider's new trip should be ASSIGNED with a PIN, was ${JSON.stringify(trip)}`);
+    await expectVisible(r, '[data-testid="pickup-pin-card"]');
+    // Started straight from ASSIGNED, as API.md allows.
+    await d.getByRole("button", { name: "Start trip" }).click();
+    await expectText(d, '[data-testid="pin-prompt"]', /^Ask the rider for their 4-digit PIN$/);
+    const bad = wrongPin(trip.pickup_pin);
+    for (let left = 4; left >= 0; left--) {
+      await d.fill('input[name="pin"]', bad);
+      await d.getByRole("button", { name: "Start with this PIN" }).click();
+      if (left > 0) await expectText(d, '[data-testid="pin-prompt"]', new RegExp(`^Wrong PIN\\. ${left} attempts? left\\.$`));
+    }
+    await expectText(d, '[data-testid="driver-trip-title"]', /^Trip cancelled: wrong PIN$/);
+    await expectText(r, '[data-testid="trip-title"]', /^Trip cancelled: wrong PIN$/);
+    await expectText(r, '[data-testid="trip-detail"]', /wrong pickup PIN 5 times/);
+    const ended = await expectCall("GET", `/trips/${trip.id}`, rider.token, undefined, 200);
+    if (ended.status !== "CANCELLED" || ended.cancel_reason !== "pin_attempts") fail(`the trip should be CANCELLED with reason pin_attempts, was ${ended.status} ${JSON.stringify(ended.cancel_reason)}`);
+    await shotBoth(r, "16b-rider-pin-cancelled", PHONE);
+    await shot(d, "16c-driver-pin-cancelled");
+    await d.getByRole("button", { name: "Done" }).click();
+    await expectText(d, '[data-testid="driver-status"]', /^Online$/);
+  });
+
+  await step("a trip started from ASSIGNED with the PIN; a rating already given (409 already_rated) shows as the rating, not an error", async () => {
+    await r.getByRole("button", { name: "Book another ride" }).click();
+    await r.fill('input[name="dropoff"]', "1.29000, 103.84500");
+    await r.press('input[name="dropoff"]', "Enter");
+    await expectText(r, '[data-testid="estimate-fare"]', /^SGD \d+\.\d{2}$/);
+    await r.getByRole("button", { name: "Request ride" }).click();
+    await expectVisible(d, '[data-testid="offer-card"]', 20000);
+    await d.getByRole("button", { name: "Accept" }).click();
+    await expectText(d, '[data-testid="driver-trip-title"]', /Pick up your rider/);
+    const shownPin = await expectText(r, '[data-testid="pickup-pin"]', /^\d{4}$/);
+    await d.getByRole("button", { name: "Start trip" }).click();
+    await d.fill('input[name="pin"]', shownPin);
+    await d.getByRole("button", { name: "Start with this PIN" }).click();
+    await expectText(d, '[data-testid="driver-trip-title"]', /Drive to the destination/);
+    await d.getByRole("button", { name: "Complete trip" }).click();
+    await expectText(r, '[data-testid="trip-title"]', /Trip completed/);
+    await expectVisible(r, '[data-testid="receipt"][data-final="true"]');
+    // Rated elsewhere (another phone) while this screen still offers it.
+    const rider = await sessionOf(r, "rider");
+    const [trip] = await expectCall("GET", "/trips?limit=1", rider.token, undefined, 200);
+    await expectCall("POST", `/trips/${trip.id}/rating`, rider.token, { stars: 5 }, 200);
+    await r.getByRole("radio", { name: /^2 stars/ }).click();
+    await r.getByRole("button", { name: "Submit rating" }).click();
+    await expectVisible(r, '[data-testid="your-rating"][data-stars="5"]');
+    await expectText(r, '[data-testid="your-rating"]', /already rated/);
+    if (await r.locator('[data-testid="rate-trip"] [data-testid="alert-error"]').count()) fail("a 409 already_rated should not show as an error");
+    await d.getByRole("button", { name: "Done" }).click();
+    await expectText(d, '[data-testid="driver-status"]', /^Online$/);
+  });
 
   await step("a rider cancel takes the offer card away with a message", async () => {
     await r.getByRole("button", { name: "Book another ride" }).click();
@@ -715,6 +1022,26 @@ async function carpoolRun(browser) {
     await d.goto(`${base}/driver/${tiles}`);
     await signUp(d, { name: "Cara Carpool", email: `cara-${suffix}@example.com`, password: "driver-password" });
     await expectText(d, '[data-testid="driver-status"]', /Offline/);
+    // A driver may skip the car, and still go online (and off again).
+    await d.getByRole("button", { name: "Skip for now" }).click();
+    await expectText(d, '[data-testid="vehicle-card"]', /No car yet/);
+    await d.getByRole("button", { name: "Go online" }).click();
+    await expectText(d, '[data-testid="driver-status"]', /^Online$/);
+    await d.getByRole("button", { name: "Go offline" }).click();
+    await expectText(d, '[data-testid="driver-status"]', /^Offline$/);
+    await d.reload();
+    await expectVisible(d, 'button:has-text("Go online")');
+    if (await d.locator('[data-testid="vehicle-form"]').count()) fail("a driver who skipped the car should not be asked again after a reload");
+    // The car can be added (or changed) later from its card.
+    await d.locator('[data-testid="vehicle-card"]').getByRole("button", { name: "Add your car" }).click();
+    await expectText(d, '[data-testid="vehicle-form"] h2', /^Your car$/);
+    await d.fill('input[name="vehicle_make"]', "Honda");
+    await d.fill('input[name="vehicle_model"]', "Jazz");
+    await d.fill('input[name="vehicle_color"]', "Red");
+    await d.fill('input[name="vehicle_plate"]', "SKC-42 B");
+    await d.getByRole("button", { name: "Save car" }).click();
+    await expectText(d, '[data-testid="my-plate"]', /^SKC-42 B$/);
+    await expectText(d, '[data-testid="my-car"]', /^Red Honda Jazz$/);
     await d.getByRole("tab", { name: "Carpool" }).click();
     await d.fill('input[name="origin"]', origin);
     await d.selectOption('select[name="day"]', "mon");
@@ -792,7 +1119,7 @@ try {
   await step("every API answer and event matched contracts.ts", async () => {
     if (contracts.failures.length) fail(`mismatches: ${JSON.stringify(contracts.failures, null, 2)}`);
     const want = [
-      ...(only !== "carpool" ? ["AuthResponse", "ErrorBody", "NearbyDriver[]", "Trip", "Trip[]", "TripEvent[]", "DriverDispatch[]", "DriverProfile", "StatusResponse", "trip:update", "driver:location", "offer", "ack:driver:location", "ack:trip:subscribe", "offer:revoked", "DeclineResponse"] : []),
+      ...(only !== "carpool" ? ["FareEstimate", "Vehicle", "AuthResponse", "ErrorBody", "NearbyDriver[]", "Trip", "Trip[]", "TripEvent[]", "DriverDispatch[]", "DriverProfile", "StatusResponse", "trip:update", "driver:location", "offer", "ack:driver:location", "ack:trip:subscribe", "offer:revoked", "DeclineResponse"] : []),
       ...(only !== "trip" ? ["AuthResponse", "RoomState", "room:state", "room:match_request", "ack:room:join"] : []),
     ];
     const missing = want.filter((k) => !contracts.checked[k]);

@@ -2,7 +2,9 @@
 import { useEffect, useState } from "react";
 import { Api, errorText } from "./api";
 import { TripList, type Trip } from "./contracts";
+import { historyFare } from "./fare";
 import { distanceKm, formatDistance } from "./geo";
+import { StarRow } from "./Stars";
 import { statusLabel } from "./tripView";
 import { Alert } from "./Shell";
 
@@ -36,8 +38,17 @@ export function TripHistory({ api, refreshKey }: { api: Api; refreshKey: string 
             <span className="dot dot-b">B</span> {t.dropoff.lat.toFixed(4)}, {t.dropoff.lng.toFixed(4)}
           </div>
           <div className="history-meta">
-            {t.tier === "premium" ? "Premium" : "Standard"} · {formatDistance(distanceKm(t.pickup, t.dropoff))}
+            <span>
+              {t.tier === "premium" ? "Premium" : "Standard"} · {formatDistance(t.status === "COMPLETED" ? t.fare.distance_km : distanceKm(t.pickup, t.dropoff))}
+              {t.driver ? ` · ${t.driver.name}` : ""}
+            </span>
+            <span className="history-fare" data-testid="history-fare">{historyFare(t)}</span>
           </div>
+          {t.rating && (
+            <div className="history-rating" data-testid="history-rating">
+              <StarRow stars={t.rating.stars} size={14} />
+            </div>
+          )}
         </li>
       ))}
     </ul>

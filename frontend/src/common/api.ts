@@ -86,6 +86,9 @@ export class Api {
   post<S extends z.ZodType>(path: string, name: string, schema: S | null, body?: unknown) {
     return this.call("POST", path, name, schema, body);
   }
+  put<S extends z.ZodType>(path: string, name: string, schema: S | null, body?: unknown) {
+    return this.call("PUT", path, name, schema, body);
+  }
   delete<S extends z.ZodType>(path: string, name: string, schema: S) {
     return this.call("DELETE", path, name, schema);
   }

@@ -64,6 +64,7 @@ export interface LoginRequest {
 export const TripStatus = z.enum([
   "REQUESTED",
   "ASSIGNED",
+  "ARRIVED",
   "ONGOING",
   "COMPLETED",
   "NO_DRIVER",
@@ -74,23 +75,113 @@ export type TripStatus = z.infer<typeof TripStatus>;
 export const Tier = z.enum(["standard", "premium"]);
 export type Tier = z.infer<typeof Tier>;
 
-export const Trip = z.object({
-  id: uuid,
-  rider_id: uuid,
-  driver_id: uuid.nullable(),
-  status: TripStatus,
-  tier: Tier,
-  pickup: LatLng,
-  dropoff: LatLng,
-  created_at: time,
-  updated_at: time,
-  assigned_at: time.nullable(),
-  started_at: time.nullable(),
-  completed_at: time.nullable(),
-  cancelled_at: time.nullable(),
-  cancel_reason: z.string().nullable(),
-  city: z.string(),
+// ---- money, vehicles, ratings ----
+/** An ISO 4217 code, as the cities file names it ("SGD"). */
+export const Currency = z.string().regex(/^[A-Z]{3}$/, "a three-letter currency code");
+
+/** An amount in the currency's major unit, rounded to 2 places (API.md). */
+export const Amount = z
+  .number()
+  .nonnegative()
+  .refine((n) => Number.isFinite(n) && Math.abs(n * 100 - Math.round(n * 100)) < 1e-6, "an amount with at most 2 decimal places");
+
+export const Money = z.object({ currency: Currency, amount: Amount });
+export type Money = z.infer<typeof Money>;
+
+/** A plate: letters, digits, spaces and dashes (PUT /drivers/me/vehicle). */
+export const PLATE_PATTERN = /^[\p{L}\p{N} -]+$/u;
+
+export const Vehicle = z.object({
+  make: z.string().min(1).max(40),
+  model: z.string().min(1).max(40),
+  color: z.string().min(1).max(20),
+  plate: z.string().min(1).max(16).regex(PLATE_PATTERN, "letters, digits, spaces and dashes"),
 });
+export type Vehicle = z.infer<typeof Vehicle>;
+
+export interface VehicleRequest {
+  make: string;
+  model: string;
+  color: string;
+  plate: string;
+}
+
+/** A driver's average over the trips riders rated; null until the first. */
+export const RatingSummary = z.object({
+  average: z.number().min(1).max(5),
+  count: z.number().int().positive(),
+});
+export type RatingSummary = z.infer<typeof RatingSummary>;
+
+/** One rider's rating of one trip. */
+export const TripRating = z.object({
+  stars: z.number().int().min(1).max(5),
+  comment: z.string().max(500).nullable(),
+});
+export type TripRating = z.infer<typeof TripRating>;
+
+export interface RatingRequest {
+  stars: number;
+  comment?: string;
+}
+
+// ---- trips ----
+/** The driver as the trip's rider sees them, from ASSIGNED on. */
+export const TripDriver = z.object({
+  id: uuid,
+  name: z.string(),
+  vehicle: Vehicle.nullable(),
+  rating: RatingSummary.nullable(),
+});
+export type TripDriver = z.infer<typeof TripDriver>;
+
+/** `estimate` fixed at request time; `final` from COMPLETED on. Distance
+ * and duration are the estimate's until COMPLETED, then the trip's own. */
+export const Fare = z.object({
+  currency: Currency,
+  estimate: Amount,
+  final: Amount.nullable(),
+  distance_km: z.number().nonnegative(),
+  duration_secs: z.number().nonnegative(),
+});
+export type Fare = z.infer<typeof Fare>;
+
+/** Four digits, and only ever non-null for the trip's own rider. */
+export const PickupPin = z.string().regex(/^[0-9]{4}$/, "four digits");
+
+export const Trip = z
+  .object({
+    id: uuid,
+    rider_id: uuid,
+    driver_id: uuid.nullable(),
+    status: TripStatus,
+    tier: Tier,
+    pickup: LatLng,
+    dropoff: LatLng,
+    created_at: time,
+    updated_at: time,
+    assigned_at: time.nullable(),
+    arrived_at: time.nullable(),
+    started_at: time.nullable(),
+    completed_at: time.nullable(),
+    cancelled_at: time.nullable(),
+    cancel_reason: z.string().nullable(),
+    city: z.string(),
+    driver: TripDriver.nullable(),
+    fare: Fare,
+    pickup_pin: PickupPin.nullable(),
+    rating: TripRating.nullable(),
+  })
+  .superRefine((t, ctx) => {
+    // API.md's rules between fields: the driver object goes with driver_id,
+    // a final fare and a rating only exist once the trip is completed.
+    if ((t.driver === null) !== (t.driver_id === null) || (t.driver && t.driver.id !== t.driver_id)) {
+      ctx.addIssue({ code: "custom", path: ["driver"], message: "the driver object must be present exactly when driver_id is, with the same id" });
+    }
+    if (t.status !== "COMPLETED" && t.fare.final !== null) ctx.addIssue({ code: "custom", path: ["fare", "final"], message: "only a completed trip has a final fare" });
+    if (t.status !== "COMPLETED" && t.rating !== null) ctx.addIssue({ code: "custom", path: ["rating"], message: "only a completed trip is rated" });
+    if (t.status === "ARRIVED" && t.arrived_at === null) ctx.addIssue({ code: "custom", path: ["arrived_at"], message: "an ARRIVED trip has arrived_at" });
+  });
 export type Trip = z.infer<typeof Trip>;
 export const TripList = z.array(Trip);
 
@@ -98,6 +189,22 @@ export interface TripRequest {
   pickup: LatLng;
   dropoff: LatLng;
   tier?: Tier;
+}
+
+/** POST /trips/estimate: the price and times before booking. */
+export const FareEstimate = z.object({
+  city: z.string(),
+  distance_km: z.number().nonnegative(),
+  duration_secs: z.number().nonnegative(),
+  fare: Money,
+  /** The nearest matchable driver's ETA to the pickup; null when none is in reach. */
+  pickup_eta_secs: z.number().nonnegative().nullable(),
+});
+export type FareEstimate = z.infer<typeof FareEstimate>;
+
+/** POST /trips/{id}/start: the rider's PIN when the city asks for one. */
+export interface StartRequest {
+  pin?: string;
 }
 
 /** The dispatch audit trail's kinds of step (API.md, "Audit `type`s"). */
@@ -139,6 +246,7 @@ export const Offer = z.object({
   tier: Tier,
   distance_km: z.number().nonnegative(),
   expires_at: time,
+  fare_estimate: Money,
 });
 export type Offer = z.infer<typeof Offer>;
 
@@ -154,7 +262,11 @@ export type DriverStatus = z.infer<typeof DriverStatus>;
 
 export const DriverProfile = z.object({
   id: uuid,
+  name: z.string(),
   status: DriverStatus,
+  city: z.string().nullable(),
+  vehicle: Vehicle.nullable(),
+  rating: RatingSummary.nullable(),
   current_trip_id: uuid.nullable(),
   current_offer: Offer.nullable(),
   location: z.object({ lat: z.number(), lng: z.number(), updated_at: time }).nullable(),
@@ -204,6 +316,8 @@ export const DriverLocationEvent = z.object({
   lng: z.number(),
   heading: z.number().nullable().optional(),
   ts: time,
+  /** The backend's pickup ETA while the trip is ASSIGNED; null from ARRIVED on. */
+  pickup_eta_secs: z.number().nonnegative().nullable(),
 });
 export type DriverLocationEvent = z.infer<typeof DriverLocationEvent>;
 

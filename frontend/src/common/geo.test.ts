@@ -1,23 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { distanceKm, etaMinutes, formatDistance, formatEta, parseCoordinates, secondsLeft, stepToward } from "./geo";
+import { distanceKm, formatDistance, parseCoordinates, secondsLeft, stepToward } from "./geo";
 
 const orchard = { lat: 1.3048, lng: 103.8318 };
 const marina = { lat: 1.284, lng: 103.851 };
 
-describe("distance and ETA", () => {
+describe("distance", () => {
   it("measures a known straight line", () => {
     const km = distanceKm(orchard, marina);
     expect(km).toBeGreaterThan(3.0);
     expect(km).toBeLessThan(3.3);
     expect(distanceKm(orchard, orchard)).toBe(0);
-  });
-  it("rounds the ETA to whole minutes at city speed, at least one while moving", () => {
-    expect(etaMinutes(15)).toBe(30);
-    expect(etaMinutes(0.1)).toBe(1);
-    expect(etaMinutes(0)).toBe(0);
-    expect(etaMinutes(10, 60)).toBe(10);
-    expect(formatEta(0)).toBe("arriving now");
-    expect(formatEta(75)).toBe("1 h 15 min");
   });
   it("formats metres under a kilometre", () => {
     expect(formatDistance(0.4321)).toBe("432 m");

@@ -1,5 +1,6 @@
-// Straight-line geometry for the map: distances, ETAs, and the "simulate
-// driving" step. Pure functions; the apps call them on every tick.
+// Straight-line geometry for the map: distances and the "simulate driving"
+// step. ETAs are the backend's (eta.ts), never computed here. Pure
+// functions; the apps call them on every tick.
 import type { LatLng } from "./contracts";
 
 const EARTH_KM = 6371.0088;
@@ -13,27 +14,12 @@ export function distanceKm(a: LatLng, b: LatLng): number {
   return 2 * EARTH_KM * Math.asin(Math.min(1, Math.sqrt(h)));
 }
 
-/** The city speed an ETA assumes when nothing better is known. */
-export const CITY_SPEED_KMH = 30;
-
 /** Where the maps open before anyone has a position: central Singapore. */
 export const CITY: LatLng = { lat: 1.3048, lng: 103.8318 };
-
-/** Whole minutes to cover `km` at `speedKmh`: at least 1 while any distance is left. */
-export function etaMinutes(km: number, speedKmh = CITY_SPEED_KMH): number {
-  if (!(km > 0.02)) return 0;
-  return Math.max(1, Math.round((km / speedKmh) * 60));
-}
 
 export function formatDistance(km: number): string {
   if (km < 1) return `${Math.round(km * 1000)} m`;
   return `${km.toFixed(km < 10 ? 1 : 0)} km`;
-}
-
-export function formatEta(minutes: number): string {
-  if (minutes <= 0) return "arriving now";
-  if (minutes < 60) return `${minutes} min`;
-  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
 /** Compass bearing from a to b in degrees, 0..360. */

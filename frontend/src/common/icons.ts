@@ -5,3 +5,6 @@ export const CAR_PATH =
 
 export const carSvg = (color: string, size = 18) =>
   `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" width="${size}" height="${size}" aria-hidden="true"><path fill="${color}" d="${CAR_PATH}"/></svg>`;
+
+/** Material Design's "star" (Apache-2.0). */
+export const STAR_PATH = "M12 17.27 18.18 21l-1.64-7.03L22 9.24l-7.19-.61L12 2 9.19 8.63 2 9.24l5.46 4.73L5.82 21z";

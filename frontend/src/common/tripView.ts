@@ -1,7 +1,10 @@
-// What each screen shows for a trip: pure functions from the trip (and the
-// car's last known position) to titles, details and which actions exist.
+// What each screen shows for a trip: pure functions from the trip, the car's
+// last known position and the backend's pickup ETA to titles, details and
+// which actions exist. Distances are measured here; ETAs never are (they
+// come from the backend, see eta.ts).
 import type { LatLng, Trip, TripStatus } from "./contracts";
-import { distanceKm, etaMinutes, formatDistance, formatEta } from "./geo";
+import { formatPickupEta } from "./eta";
+import { distanceKm, formatDistance } from "./geo";
 
 export type Tone = "info" | "progress" | "success" | "warning" | "neutral";
 
@@ -17,10 +20,19 @@ export interface RiderView {
   route: { from: LatLng; to: LatLng } | null;
 }
 
-export const ACTIVE: readonly TripStatus[] = ["REQUESTED", "ASSIGNED", "ONGOING"];
+export const ACTIVE: readonly TripStatus[] = ["REQUESTED", "ASSIGNED", "ARRIVED", "ONGOING"];
 export const isActive = (t: Trip | null | undefined): boolean => !!t && ACTIVE.includes(t.status);
 
-export function riderView(trip: Trip, car: LatLng | null): RiderView {
+/** The cancel reason the backend gives a trip after five wrong pickup PINs. */
+export const PIN_ATTEMPTS = "pin_attempts";
+
+/** "1.2 km away · ETA 3 min", or without the ETA when the backend has none. */
+function awayText(car: LatLng, to: LatLng, etaSecs: number | null | undefined): string {
+  const eta = formatPickupEta(etaSecs);
+  return `${formatDistance(distanceKm(car, to))} away${eta ? ` · ETA ${eta}` : ""}`;
+}
+
+export function riderView(trip: Trip, car: LatLng | null, pickupEtaSecs?: number | null): RiderView {
   switch (trip.status) {
     case "REQUESTED":
       return {
@@ -35,22 +47,29 @@ export function riderView(trip: Trip, car: LatLng | null): RiderView {
       if (!car) {
         return { title: "Driver assigned", detail: "Your driver is on the way. Locating the car…", tone: "info", canCancel: true, finished: false, route: null };
       }
-      const km = distanceKm(car, trip.pickup);
       return {
         title: "Driver assigned",
-        detail: `Your driver is ${formatDistance(km)} away · ETA ${formatEta(etaMinutes(km))}`,
+        detail: `Your driver is ${awayText(car, trip.pickup, pickupEtaSecs)}`,
         tone: "info",
         canCancel: true,
         finished: false,
         route: { from: car, to: trip.pickup },
       };
     }
+    case "ARRIVED":
+      return {
+        title: "Your driver is here",
+        detail: trip.pickup_pin ? "Meet your driver at the pickup and tell them your PIN." : "Meet your driver at the pickup point.",
+        tone: "success",
+        canCancel: true,
+        finished: false,
+        route: null,
+      };
     case "ONGOING": {
       const from = car ?? trip.pickup;
-      const km = distanceKm(from, trip.dropoff);
       return {
         title: "On your trip",
-        detail: `${formatDistance(km)} to your destination · ${formatEta(etaMinutes(km))}`,
+        detail: `${formatDistance(distanceKm(from, trip.dropoff))} to your destination`,
         tone: "progress",
         canCancel: true,
         finished: false,
@@ -62,6 +81,16 @@ export function riderView(trip: Trip, car: LatLng | null): RiderView {
     case "NO_DRIVER":
       return { title: "No driver found", detail: "No driver was free near your pickup. Try again in a minute, or move the pickup.", tone: "warning", canCancel: false, finished: true, route: null };
     case "CANCELLED":
+      if (trip.cancel_reason === PIN_ATTEMPTS) {
+        return {
+          title: "Trip cancelled: wrong PIN",
+          detail: "The driver entered a wrong pickup PIN 5 times, so Hail cancelled this trip to keep you safe. You were not charged. Only get into a car whose driver has your PIN.",
+          tone: "warning",
+          canCancel: false,
+          finished: true,
+          route: null,
+        };
+      }
       return {
         title: "Trip cancelled",
         detail: trip.cancel_reason ? `Reason: ${trip.cancel_reason}` : "This trip was cancelled.",
@@ -73,30 +102,62 @@ export function riderView(trip: Trip, car: LatLng | null): RiderView {
   }
 }
 
+/** The rider's progress bar: five steps, done up to the trip's status (a
+ * trip started without an "arrived" step still has that step behind it). */
+export function riderSteps(status: TripStatus): { label: string; done: boolean }[] {
+  const order: TripStatus[] = ["REQUESTED", "ASSIGNED", "ARRIVED", "ONGOING", "COMPLETED"];
+  const labels = ["Requested", "On the way", "Driver here", "On trip", "Done"];
+  const at = order.indexOf(status);
+  return labels.map((label, i) => ({ label, done: at >= i }));
+}
+
+export type DriverAction = "arrive" | "start" | "complete";
+
 export interface DriverTripView {
   title: string;
   detail: string;
-  action: "start" | "complete" | null;
+  /** The buttons, the first one the main one. */
+  actions: DriverAction[];
   canCancel: boolean;
+  /** Cancelling hands the trip back to dispatch (before the rider is in). */
+  handsBack: boolean;
   /** Where the car is heading (and the simulated drive goes). */
   target: LatLng | null;
   finished: boolean;
 }
 
-export function driverTripView(trip: Trip, car: LatLng | null): DriverTripView {
-  const away = (to: LatLng) => (car ? `${formatDistance(distanceKm(car, to))} away · ${formatEta(etaMinutes(distanceKm(car, to)))}` : "");
+/** Within this of the pickup the driver app says the car is there. */
+export const AT_PICKUP_KM = 0.03;
+
+export function driverTripView(trip: Trip, car: LatLng | null, pickupEtaSecs?: number | null): DriverTripView {
+  const base = { canCancel: false, handsBack: false, finished: false };
   switch (trip.status) {
-    case "ASSIGNED":
-      return { title: "Pick up your rider", detail: away(trip.pickup) || "Head to the pickup point.", action: "start", canCancel: true, target: trip.pickup, finished: false };
+    case "ASSIGNED": {
+      const there = car && distanceKm(car, trip.pickup) <= AT_PICKUP_KM;
+      const detail = there ? "You are at the pickup. Tell Hail you have arrived." : car ? awayText(car, trip.pickup, pickupEtaSecs) : "Head to the pickup point.";
+      return { ...base, title: "Pick up your rider", detail, actions: ["arrive", "start"], canCancel: true, handsBack: true, target: trip.pickup };
+    }
+    case "ARRIVED":
+      return { ...base, title: "Waiting for your rider", detail: "The rider knows you are here. Start the trip once they are in the car.", actions: ["start"], canCancel: true, handsBack: true, target: trip.pickup };
     case "ONGOING":
-      return { title: "Drive to the destination", detail: away(trip.dropoff) || "Head to the dropoff point.", action: "complete", canCancel: true, target: trip.dropoff, finished: false };
+      return {
+        ...base,
+        title: "Drive to the destination",
+        detail: car ? `${formatDistance(distanceKm(car, trip.dropoff))} to go` : "Head to the dropoff point.",
+        actions: ["complete"],
+        canCancel: true,
+        target: trip.dropoff,
+      };
     case "COMPLETED":
-      return { title: "Trip completed", detail: "Nice driving. You are back online for the next ride.", action: null, canCancel: false, target: null, finished: true };
+      return { ...base, title: "Trip completed", detail: "Nice driving. You are back online for the next ride.", actions: [], target: null, finished: true };
     case "CANCELLED":
-      return { title: "The rider cancelled", detail: trip.cancel_reason ? `Reason: ${trip.cancel_reason}` : "You are free for the next ride.", action: null, canCancel: false, target: null, finished: true };
+      if (trip.cancel_reason === PIN_ATTEMPTS) {
+        return { ...base, title: "Trip cancelled: wrong PIN", detail: "The PIN was wrong 5 times, so Hail cancelled the trip. Make sure you pick up the right rider. You are free for the next ride.", actions: [], target: null, finished: true };
+      }
+      return { ...base, title: "The rider cancelled", detail: trip.cancel_reason ? `Reason: ${trip.cancel_reason}` : "You are free for the next ride.", actions: [], target: null, finished: true };
     case "REQUESTED":
     case "NO_DRIVER":
-      return { title: "Trip handed back", detail: "This trip is no longer yours.", action: null, canCancel: false, target: null, finished: true };
+      return { ...base, title: "Trip handed back", detail: "This trip is no longer yours.", actions: [], target: null, finished: true };
   }
 }
 
@@ -110,6 +171,7 @@ export function newerTrip(current: Trip | null, incoming: Trip): Trip {
 export const statusLabel: Record<TripStatus, string> = {
   REQUESTED: "Searching",
   ASSIGNED: "Driver assigned",
+  ARRIVED: "Driver arrived",
   ONGOING: "On trip",
   COMPLETED: "Completed",
   NO_DRIVER: "No driver",

@@ -1,11 +1,12 @@
-// The driver app: go online, share a position (GPS or simulated driving),
-// answer offers before they expire, drive the trip, see past trips, and the
-// Carpool tab.
+// The driver app: add the car, go online, share a position (GPS or simulated
+// driving), answer offers before they expire, drive the trip (arrive, start
+// with the rider's PIN, complete), see past trips, and the Carpool tab.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Api, ApiError, errorText } from "../common/api";
 import { CarpoolTab } from "../common/CarpoolTab";
-import { check, DeclineResponse, DriverProfile, Offer, OfferRevoked, StatusResponse, Trip, type DriverStatus, type LatLng } from "../common/contracts";
-import { CITY, distanceKm, formatDistance, secondsLeft, stepToward } from "../common/geo";
+import { check, DeclineResponse, DriverLocationEvent, DriverProfile, Offer, OfferRevoked, StatusResponse, Trip, type DriverStatus, type LatLng, type Vehicle } from "../common/contracts";
+import { etaFor, type PickupEta } from "../common/eta";
+import { CITY, secondsLeft } from "../common/geo";
 import { MapView, type MapMarker } from "../common/MapView";
 import { SessionGate, type HomeProps } from "../common/SessionGate";
 import { Alert, Shell } from "../common/Shell";
@@ -13,8 +14,17 @@ import { TripHistory } from "../common/TripHistory";
 import { driverTripView, isActive, newerTrip } from "../common/tripView";
 import { useAction } from "../common/useAction";
 import { emitAck, useSocket } from "../common/useSocket";
-import { nextPingDelayMs, SIM_SPEED_KMH, SIM_TICK_MS } from "./driving";
+import { DriverTripCard } from "./DriverTripCard";
+import { OfferCard } from "./OfferCard";
 import { receiveOffer } from "./offerDelivery";
+import { NO_PIN_YET, pinRefused, startBody, type PinStep } from "./pinStep";
+import { VehicleCard } from "./VehicleCard";
+import { useCarPosition } from "./useCarPosition";
+import { VehicleForm } from "./VehicleForm";
+import { rememberVehicleSkipped, shouldAskForVehicle, vehicleSkipped } from "./vehicleForm";
+
+/** What "I've arrived" says when the backend does not see the car at the pickup. */
+export const NOT_AT_PICKUP = "You are not at the pickup yet: Hail sees your car more than 200 m from it. Drive to the pickup point, then tap “I've arrived” again.";
 
 type Tab = "drive" | "carpool" | "history";
 
@@ -26,10 +36,15 @@ function DriverHome({ session, onExpired, onLogout }: HomeProps) {
   const api = useMemo(() => new Api(session.token, onExpired), [session.token, onExpired]);
   const [tab, setTab] = useState<Tab>("drive");
   const [status, setStatus] = useState<DriverStatus | null>(null);
+  const [profile, setProfile] = useState<DriverProfile | null>(null);
+  const [editingVehicle, setEditingVehicle] = useState(false);
+  const [skippedVehicle, setSkippedVehicle] = useState(() => vehicleSkipped(session.user.id));
+  const [pickupEta, setPickupEta] = useState<PickupEta | null>(null);
+  const [pinStep, setPinStep] = useState<PinStep>(NO_PIN_YET);
+  const [pin, setPin] = useState("");
+  const [arriveProblem, setArriveProblem] = useState<string | null>(null);
   const [offer, setOffer] = useState<Offer | null>(null);
   const [trip, setTrip] = useState<Trip | null>(null);
-  const [position, setPosition] = useState<LatLng | null>(null);
-  const [heading, setHeading] = useState(0);
   const [simulate, setSimulate] = useState(true);
   const [info, setInfo] = useState<string | null>(null);
   const { busy, error, setError, act } = useAction(() => setInfo(null));
@@ -39,6 +54,12 @@ function DriverHome({ session, onExpired, onLogout }: HomeProps) {
   const subscribed = useRef<string | null>(null);
   const tripRef = useRef<Trip | null>(null);
   tripRef.current = trip;
+
+  // Where the car heads (the pickup, then the dropoff; nowhere once the trip
+  // is over), where it is (simulated or GPS), and sharing it while online.
+  const target = trip ? driverTripView(trip, null).target : null;
+  const sharing = status === "ONLINE" || status === "BUSY";
+  const { position, setPosition } = useCarPosition({ api, socketRef, simulate, target, sharing, onOffline: () => setStatus("OFFLINE"), onError: setError });
 
   const followTrip = useCallback((t: Trip) => {
     setTrip((cur) => newerTrip(cur, t));
@@ -54,6 +75,7 @@ function DriverHome({ session, onExpired, onLogout }: HomeProps) {
   const refresh = useCallback(async () => {
     try {
       const me = await api.get("/drivers/me", "DriverProfile", DriverProfile);
+      setProfile(me);
       setStatus(me.status);
       setOffer(me.current_offer && secondsLeft(me.current_offer.expires_at) > 0 ? me.current_offer : null);
       setPosition((p) => p ?? (me.location ? { lat: me.location.lat, lng: me.location.lng } : CITY));
@@ -84,7 +106,16 @@ function DriverHome({ session, onExpired, onLogout }: HomeProps) {
       "trip:update": (p) => {
         const t = check("trip:update", Trip, p);
         setTrip((cur) => (cur && cur.id === t.id ? newerTrip(cur, t) : isActive(t) && t.status !== "REQUESTED" ? t : cur));
-        if (!isActive(t)) setHistoryKey(String(Date.now()));
+        if (!isActive(t)) {
+          setHistoryKey(String(Date.now()));
+          // Ended without this app's doing (the rider cancelled, five wrong
+          // PINs): read the driver's status again.
+          if (tripRef.current?.id === t.id) void refresh();
+        }
+      },
+      "driver:location": (p) => {
+        const ev = check("driver:location", DriverLocationEvent, p);
+        if (tripRef.current?.id === ev.trip_id) setPickupEta({ tripId: ev.trip_id, secs: ev.pickup_eta_secs });
       },
     },
     () => {
@@ -115,70 +146,16 @@ function DriverHome({ session, onExpired, onLogout }: HomeProps) {
     }
   }, [offer, offerSeconds]);
 
-  const view = trip ? driverTripView(trip, position) : null;
-  const target = view && !view.finished ? view.target : null;
-
-  // Simulated driving: toward the pickup, then the dropoff.
-  const positionRef = useRef(position);
-  positionRef.current = position;
+  // A new trip starts with no PIN asked and no ETA yet.
+  const tripId = trip?.id;
   useEffect(() => {
-    if (!simulate || !target) return;
-    const timer = setInterval(() => {
-      const from = positionRef.current;
-      if (!from) return;
-      const step = stepToward(from, target, SIM_SPEED_KMH, SIM_TICK_MS / 1000);
-      setPosition(step.position);
-      setHeading(step.heading);
-    }, SIM_TICK_MS);
-    return () => clearInterval(timer);
-  }, [simulate, target?.lat, target?.lng]); // eslint-disable-line react-hooks/exhaustive-deps
+    setPinStep(NO_PIN_YET);
+    setPin("");
+    setArriveProblem(null);
+  }, [tripId]);
 
-  // Browser geolocation.
-  useEffect(() => {
-    if (simulate) return;
-    if (!("geolocation" in navigator)) {
-      setError("This browser cannot share a location. Switch on Simulate driving.");
-      return;
-    }
-    const id = navigator.geolocation.watchPosition(
-      (p) => {
-        setPosition({ lat: p.coords.latitude, lng: p.coords.longitude });
-        if (p.coords.heading != null && !Number.isNaN(p.coords.heading)) setHeading(p.coords.heading);
-      },
-      () => setError("Location is blocked. Allow location for this site in the browser, or switch on Simulate driving."),
-      { enableHighAccuracy: true, maximumAge: 2000 },
-    );
-    return () => navigator.geolocation.clearWatch(id);
-  }, [simulate]);
+  const view = trip ? driverTripView(trip, position, etaFor(pickupEta, tripId)) : null;
 
-  // Share the position while online: over the socket when it is up, else REST.
-  const sharing = status === "ONLINE" || status === "BUSY";
-  const moving = !!target && simulate;
-  const headingRef = useRef(heading);
-  headingRef.current = heading;
-  useEffect(() => {
-    if (!sharing) return;
-    let stop = false;
-    let timer: ReturnType<typeof setTimeout>;
-    const send = async () => {
-      const p = positionRef.current;
-      if (p) {
-        const body = { lat: p.lat, lng: p.lng, heading: Math.round(headingRef.current) % 360, speed_kmh: moving ? SIM_SPEED_KMH : 0 };
-        try {
-          if (socketRef.current?.connected) await emitAck(socketRef.current, "driver:location", body);
-          else await api.post("/drivers/me/location", "", null, body);
-        } catch (e) {
-          if (e instanceof ApiError && e.code === "driver_offline") setStatus("OFFLINE");
-        }
-      }
-      if (!stop) timer = setTimeout(send, nextPingDelayMs(moving));
-    };
-    void send();
-    return () => {
-      stop = true;
-      clearTimeout(timer);
-    };
-  }, [sharing, moving, api]);
 
   const toggleOnline = () =>
     act(async () => {
@@ -212,7 +189,38 @@ function DriverHome({ session, onExpired, onLogout }: HomeProps) {
       setInfo("Offer declined. You stay online for the next one.");
     });
 
-  const move = (step: "start" | "complete" | "cancel") =>
+  const arrive = () =>
+    act(async () => {
+      if (!trip) return;
+      setArriveProblem(null);
+      try {
+        followTrip(await api.post(`/trips/${trip.id}/arrive`, "Trip", Trip));
+      } catch (e) {
+        if (e instanceof ApiError && e.code === "not_at_pickup") return setArriveProblem(NOT_AT_PICKUP);
+        throw e;
+      }
+    });
+
+  // Without a PIN first: only a 422 wrong_pin says this city wants one.
+  const start = () =>
+    act(async () => {
+      if (!trip) return;
+      const body = startBody(pinStep, pin);
+      try {
+        followTrip(await api.post(`/trips/${trip.id}/start`, "Trip", Trip, body));
+        setPinStep(NO_PIN_YET);
+        setPin("");
+      } catch (e) {
+        if (!(e instanceof ApiError && e.code === "wrong_pin")) throw e;
+        const next = pinRefused(body, e.details);
+        setPinStep(next);
+        setPin("");
+        // The last wrong PIN cancelled the trip: show how it ended.
+        if (next.attemptsLeft === 0) await refresh();
+      }
+    });
+
+  const move = (step: "complete" | "cancel") =>
     act(async () => {
       if (!trip) return;
       const t = await api.post(`/trips/${trip.id}/${step}`, "Trip", Trip, step === "cancel" ? { reason: "Cancelled by the driver" } : undefined);
@@ -241,6 +249,21 @@ function DriverHome({ session, onExpired, onLogout }: HomeProps) {
       setPosition(p);
       setInfo("Car placed. Online drivers near a rider get their requests.");
     }
+  };
+
+  // Between trips: the online switch, and the car (asked for once, before
+  // the first time online, when the profile has none).
+  const idle = !offer && (!trip || !!view?.finished);
+  const askVehicle = shouldAskForVehicle(profile && status ? { status, vehicle: profile.vehicle } : null, skippedVehicle);
+  const vehicleFormShown = askVehicle || editingVehicle;
+  const saveVehicle = (v: Vehicle) => {
+    setProfile((p) => (p ? { ...p, vehicle: v } : p));
+    setEditingVehicle(false);
+    setInfo(`Car saved. Riders will look for ${v.plate}.`);
+  };
+  const skipVehicle = () => {
+    rememberVehicleSkipped(session.user.id);
+    setSkippedVehicle(true);
   };
 
   const statusChip = status ?? "…";
@@ -275,63 +298,34 @@ function DriverHome({ session, onExpired, onLogout }: HomeProps) {
       {tab === "carpool" && <CarpoolTab api={api} socket={sock.socket} connected={sock.connected} me={session.user.id} role="driver" />}
       {tab === "drive" && (
         <>
-          {offer && (
-            <div className="card offer" data-testid="offer-card">
-              <div className="offer-head">
-                <h2>New trip request</h2>
-                <span className="countdown" data-testid="offer-countdown">{offerSeconds}s</span>
-              </div>
-              <div className="offer-bar">
-                <span style={{ width: `${Math.min(100, (offerSeconds / 15) * 100)}%` }} />
-              </div>
-              <p className="offer-meta">
-                {offer.tier === "premium" ? "Premium" : "Standard"} · pickup {formatDistance(offer.distance_km)} away · trip {formatDistance(distanceKm(offer.pickup, offer.dropoff))}
-              </p>
-              <div className="trip-points">
-                <div>
-                  <span className="dot dot-a">A</span> {offer.pickup.lat.toFixed(5)}, {offer.pickup.lng.toFixed(5)}
-                </div>
-                <div>
-                  <span className="dot dot-b">B</span> {offer.dropoff.lat.toFixed(5)}, {offer.dropoff.lng.toFixed(5)}
-                </div>
-              </div>
-              <div className="row">
-                <button className="btn btn-ghost" onClick={decline} disabled={busy}>
-                  Decline
-                </button>
-                <button className="btn btn-primary grow" onClick={accept} disabled={busy}>
-                  Accept
-                </button>
-              </div>
-            </div>
-          )}
+          {offer && <OfferCard offer={offer} secondsLeft={offerSeconds} busy={busy} onAccept={accept} onDecline={decline} />}
           {trip && view && (
-            <div className="card status" data-testid="driver-trip" data-status={trip.status}>
-              <h2 data-testid="driver-trip-title">{view.title}</h2>
-              <p className="status-detail">{view.detail}</p>
-              {view.action === "start" && (
-                <button className="btn btn-primary btn-block" onClick={() => move("start")} disabled={busy}>
-                  Start trip
-                </button>
-              )}
-              {view.action === "complete" && (
-                <button className="btn btn-success btn-block" onClick={() => move("complete")} disabled={busy}>
-                  Complete trip
-                </button>
-              )}
-              {view.canCancel && (
-                <button className="btn btn-ghost btn-block" onClick={() => move("cancel")} disabled={busy}>
-                  {trip.status === "ASSIGNED" ? "Hand the trip back" : "Cancel trip"}
-                </button>
-              )}
-              {view.finished && (
-                <button className="btn btn-primary btn-block" onClick={() => setTrip(null)}>
-                  Done
-                </button>
-              )}
-            </div>
+            <DriverTripCard
+              trip={trip}
+              view={view}
+              busy={busy}
+              pinStep={pinStep}
+              pin={pin}
+              arriveProblem={arriveProblem}
+              onPin={setPin}
+              onArrive={arrive}
+              onStart={start}
+              onComplete={() => move("complete")}
+              onCancel={() => move("cancel")}
+              onDone={() => setTrip(null)}
+            />
           )}
-          {!offer && (!trip || view?.finished) && (
+          {idle && vehicleFormShown && (
+            <VehicleForm
+              api={api}
+              current={profile?.vehicle ?? null}
+              firstTime={askVehicle}
+              onSaved={saveVehicle}
+              onSkip={askVehicle ? skipVehicle : undefined}
+              onCancel={askVehicle ? undefined : () => setEditingVehicle(false)}
+            />
+          )}
+          {idle && !vehicleFormShown && (
             <div className="card">
               <h2>{status === "ONLINE" ? "You are online" : "You are offline"}</h2>
               <p className="muted">{status === "ONLINE" ? "Waiting for trip requests near you." : "Go online to receive trip requests."}</p>
@@ -340,6 +334,7 @@ function DriverHome({ session, onExpired, onLogout }: HomeProps) {
               </button>
             </div>
           )}
+          {idle && !vehicleFormShown && profile && <VehicleCard vehicle={profile.vehicle} rating={profile.rating} onEdit={() => setEditingVehicle(true)} />}
           <div className="card">
             <label className="switch">
               <input type="checkbox" name="simulate" checked={simulate} onChange={(e) => setSimulate(e.target.checked)} />
@@ -349,7 +344,7 @@ function DriverHome({ session, onExpired, onLogout }: HomeProps) {
                 <span className="muted block">{simulate ? "The car drives itself to the pickup, then the dropoff. Tap the map to place it." : "Using this device's location."}</span>
               </span>
             </label>
-            {position && <p className="muted small">Position {position.lat.toFixed(5)}, {position.lng.toFixed(5)}{sharing ? " · shared" : ""}</p>}
+            {position && <p className="muted small" data-testid="driver-position">Position {position.lat.toFixed(5)}, {position.lng.toFixed(5)}{sharing ? " · shared" : ""}</p>}
           </div>
         </>
       )}

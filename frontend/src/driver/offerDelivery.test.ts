@@ -9,7 +9,7 @@ const offer = {
   tier: "premium",
   distance_km: 0.4,
   expires_at: "2026-01-01T00:00:30Z",
-  fare_estimate: 12.5,
+  fare_estimate: { currency: "SGD", amount: 12.5 },
 };
 
 describe("an offer pushed to the phone", () => {

@@ -1,11 +1,11 @@
-// The passenger app: book a ride on the map, watch it live, see past trips,
-// and the Carpool tab.
+// The passenger app: book a ride on the map (its price shown first), watch
+// it live (who is coming in which car, the backend's pickup ETA, the pickup
+// PIN), read the receipt and rate the trip, see past trips, and the Carpool tab.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Api, errorText } from "../common/api";
 import { CarpoolTab } from "../common/CarpoolTab";
 import { check, DriverLocationEvent, NearbyList, Trip, TripList, type LatLng, type NearbyDriver, type Tier } from "../common/contracts";
-import { CoordinateField } from "../common/CoordinateField";
-import { carSvg } from "../common/icons";
+import { etaFor, type PickupEta } from "../common/eta";
 import { MapView, type MapMarker } from "../common/MapView";
 import { SessionGate, type HomeProps } from "../common/SessionGate";
 import { Alert, Shell } from "../common/Shell";
@@ -14,6 +14,9 @@ import { CITY } from "../common/geo";
 import { useAction } from "../common/useAction";
 import { emitAck, useSocket } from "../common/useSocket";
 import { isActive, newerTrip, riderView } from "../common/tripView";
+import { BookingCard } from "./BookingCard";
+import { TripStatusCard } from "./TripStatusCard";
+import { useFareEstimate } from "./useFareEstimate";
 import { useSearchNotice } from "./useSearchNotice";
 
 type Tab = "ride" | "carpool" | "history";
@@ -27,6 +30,7 @@ function RiderHome({ session, onExpired, onLogout }: HomeProps) {
   const [tab, setTab] = useState<Tab>("ride");
   const [trip, setTrip] = useState<Trip | null>(null);
   const [car, setCar] = useState<LatLng | null>(null);
+  const [pickupEta, setPickupEta] = useState<PickupEta | null>(null);
   const [pickup, setPickup] = useState<LatLng | null>(null);
   const [dropoff, setDropoff] = useState<LatLng | null>(null);
   const [picking, setPicking] = useState<"pickup" | "dropoff">("pickup");
@@ -73,7 +77,9 @@ function RiderHome({ session, onExpired, onLogout }: HomeProps) {
       "trip:update": (p) => follow(check("trip:update", Trip, p)),
       "driver:location": (p) => {
         const ev = check("driver:location", DriverLocationEvent, p);
-        if (tripRef.current?.id === ev.trip_id) setCar({ lat: ev.lat, lng: ev.lng });
+        if (tripRef.current?.id !== ev.trip_id) return;
+        setCar({ lat: ev.lat, lng: ev.lng });
+        setPickupEta({ tripId: ev.trip_id, secs: ev.pickup_eta_secs });
       },
     },
     () => resync(),
@@ -107,8 +113,10 @@ function RiderHome({ session, onExpired, onLogout }: HomeProps) {
     };
   }, [api, searching, around.lat, around.lng]);
 
-  const view = trip ? riderView(trip, car) : null;
+  const etaSecs = etaFor(pickupEta, trip?.id);
+  const view = trip ? riderView(trip, car, etaSecs) : null;
   const notice = useSearchNotice(api, trip);
+  const estimate = useFareEstimate(api, !trip && tab === "ride" ? pickup : null, dropoff, tier);
 
   async function request() {
     if (!pickup || !dropoff) return;
@@ -116,6 +124,7 @@ function RiderHome({ session, onExpired, onLogout }: HomeProps) {
       async () => {
         const t = await api.post("/trips", "Trip", Trip, { pickup, dropoff, tier });
         setCar(null);
+        setPickupEta(null);
         follow(t);
         setHistoryKey(String(Date.now()));
       },
@@ -136,6 +145,7 @@ function RiderHome({ session, onExpired, onLogout }: HomeProps) {
   function bookAnother() {
     setTrip(null);
     setCar(null);
+    setPickupEta(null);
     setDropoff(null);
     setPicking("dropoff");
     setHistoryKey(String(Date.now()));
@@ -192,71 +202,24 @@ function RiderHome({ session, onExpired, onLogout }: HomeProps) {
       )}
       {tab === "carpool" && <CarpoolTab api={api} socket={sock.socket} connected={sock.connected} me={session.user.id} role="rider" />}
       {tab === "ride" && trip && view && (
-        <div className={`card status status-${view.tone}`} data-testid="trip-status" data-status={trip.status}>
-          <div className="status-head">
-            {view.tone === "progress" && trip.status === "REQUESTED" && <span className="pulse" aria-hidden />}
-            <h2 data-testid="trip-title">{view.title}</h2>
-          </div>
-          <p className="status-detail" data-testid="trip-detail">{view.detail}</p>
-          {trip.status === "REQUESTED" && notice && (
-            <p className="search-notice" role="status" data-testid="finding-another">
-              {notice}
-            </p>
-          )}
-          {trip.status !== "NO_DRIVER" && trip.status !== "CANCELLED" && <ol className="steps">
-            {(["REQUESTED", "ASSIGNED", "ONGOING", "COMPLETED"] as const).map((s, i) => {
-              const order = ["REQUESTED", "ASSIGNED", "ONGOING", "COMPLETED"];
-              const at = order.indexOf(trip.status);
-              return (
-                <li key={s} className={at >= i ? "done" : ""}>
-                  {["Requested", "Driver on the way", "On trip", "Arrived"][i]}
-                </li>
-              );
-            })}
-          </ol>}
-          <div className="trip-points">
-            <div>
-              <span className="dot dot-a">A</span> {trip.pickup.lat.toFixed(5)}, {trip.pickup.lng.toFixed(5)}
-            </div>
-            <div>
-              <span className="dot dot-b">B</span> {trip.dropoff.lat.toFixed(5)}, {trip.dropoff.lng.toFixed(5)}
-            </div>
-            <div className="muted">{trip.tier === "premium" ? "Premium" : "Standard"}</div>
-          </div>
-          {view.canCancel && (
-            <button className="btn btn-danger btn-block" onClick={cancel} disabled={busy}>
-              Cancel trip
-            </button>
-          )}
-          {view.finished && (
-            <button className="btn btn-primary btn-block" onClick={bookAnother}>
-              {trip.status === "NO_DRIVER" ? "Try again" : "Book another ride"}
-            </button>
-          )}
-        </div>
+        <TripStatusCard api={api} trip={trip} view={view} notice={notice} etaSecs={etaSecs} busy={busy} onCancel={cancel} onBookAnother={bookAnother} onTrip={follow} />
       )}
       {tab === "ride" && !trip && (
-        <div className="card">
-          <h2>Where to?</h2>
-          <p className="muted hint">Tap the map to set the {picking === "pickup" ? "pickup (A)" : "dropoff (B)"}, or type coordinates.</p>
-          <CoordinateField name="pickup" label="Pickup" badge="A" value={pickup} active={picking === "pickup"} onFocus={() => setPicking("pickup")} onChange={(p) => (setPickup(p), setPicking("dropoff"))} />
-          <CoordinateField name="dropoff" label="Dropoff" badge="B" value={dropoff} active={picking === "dropoff"} onFocus={() => setPicking("dropoff")} onChange={setDropoff} />
-          <div className="tiers" role="radiogroup" aria-label="Ride type">
-            {(["standard", "premium"] as const).map((t) => (
-              <button key={t} role="radio" aria-checked={tier === t} className={`tier ${tier === t ? "on" : ""}`} onClick={() => setTier(t)}>
-                <span className="tier-icon" dangerouslySetInnerHTML={{ __html: carSvg(t === "premium" ? "#0f172a" : "#2563eb", 22) }} />
-                <span className="tier-name">{t === "premium" ? "Premium" : "Standard"}</span>
-                <span className="tier-note">{t === "premium" ? "Matched first" : "Everyday rides"}</span>
-              </button>
-            ))}
-          </div>
-          <p className="nearby" data-testid="nearby-count">
-            {nearbyError ? nearbyError : nearby.length === 0 ? "No drivers nearby right now" : `${nearby.length} driver${nearby.length === 1 ? "" : "s"} nearby`}
-          </p>
-          <button className="btn btn-primary btn-block" disabled={!pickup || !dropoff || busy} onClick={request}>
-            {busy ? "Requesting…" : "Request ride"}
-          </button>
-        </div>
+        <BookingCard
+          pickup={pickup}
+          dropoff={dropoff}
+          picking={picking}
+          onPicking={setPicking}
+          onPickup={(p) => (setPickup(p), setPicking("dropoff"))}
+          onDropoff={setDropoff}
+          tier={tier}
+          onTier={setTier}
+          nearby={nearby}
+          nearbyError={nearbyError}
+          estimate={estimate}
+          busy={busy}
+          onRequest={request}
+        />
       )}
     </Shell>
   );

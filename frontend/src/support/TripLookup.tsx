@@ -3,6 +3,8 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import type { Api } from "../common/api";
 import { Trip, TripEventList, type TripEvent } from "../common/contracts";
+import { formatDuration, formatMoney } from "../common/fare";
+import { formatDistance } from "../common/geo";
 import { Alert } from "../common/Shell";
 import { useAction } from "../common/useAction";
 import { compactJson, idSegment, oldestFirst, utcClock, utcDateTime } from "./format";
@@ -100,6 +102,8 @@ function TripFacts({ trip, onDriver }: { trip: Trip; onDriver: (id: string) => v
       <dd>{utcDateTime(trip.created_at)}</dd>
       <dt>Assigned</dt>
       <dd>{utcDateTime(trip.assigned_at)}</dd>
+      <dt>Arrived</dt>
+      <dd>{utcDateTime(trip.arrived_at)}</dd>
       <dt>Started</dt>
       <dd>{utcDateTime(trip.started_at)}</dd>
       <dt>Completed</dt>
@@ -110,6 +114,25 @@ function TripFacts({ trip, onDriver }: { trip: Trip; onDriver: (id: string) => v
           <dd>
             {utcDateTime(trip.cancelled_at)}
             {trip.cancel_reason ? ` · ${trip.cancel_reason}` : ""}
+          </dd>
+        </>
+      )}
+      <dt>Fare</dt>
+      <dd data-testid="trip-fare">
+        {formatMoney(trip.fare.currency, trip.fare.final ?? trip.fare.estimate)}
+        {trip.fare.final === null ? " (estimate)" : ""} · {formatDistance(trip.fare.distance_km)} · {formatDuration(trip.fare.duration_secs)}
+      </dd>
+      {trip.driver && (
+        <>
+          <dt>Car</dt>
+          <dd>{trip.driver.vehicle ? `${trip.driver.vehicle.plate} · ${trip.driver.vehicle.color} ${trip.driver.vehicle.make} ${trip.driver.vehicle.model}` : "—"}</dd>
+        </>
+      )}
+      {trip.rating && (
+        <>
+          <dt>Rating</dt>
+          <dd data-testid="trip-rating">
+            {trip.rating.stars}/5{trip.rating.comment ? ` · ${trip.rating.comment}` : ""}
           </dd>
         </>
       )}
