@@ -35,16 +35,20 @@ const LONG_ABOUT: &str = "\
 Fills a city with simulated drivers and riders through the gateway's public API only.
 
 Drivers register, or log in when a run with the same --seed made them (emails are
-sim<seed>-driver-<n>@sim.hail.test), go online, and drive around the box at 20 to 60 km/h,
+sim<seed>-driver-<n>@sim.hail.test), set a vehicle when they have none, go online, and drive around the box at 20 to 60 km/h,
 pinging `driver:location` over Socket.IO every 2 to 4 s. An `offer` is acknowledged at once
 (the Socket.IO ack the driver app gives), then accepted after a random --accept-delay,
 declined (--decline-prob) or ignored (--ignore-prob); --unreachable gives a fraction of the
 drivers phones that never answer (half never ack an offer, half drop their socket as it
 arrives and reconnect 10 s later), which Hail should skip within HAIL_OFFER_ACK_MS or the
 reconnect grace. An accepted
-trip is driven to the pickup, started, driven to the dropoff and completed. In auto match
-mode drivers learn their assignment from `trip:update`. Riders request trips at --rate per
-minute between random points in the box; a rider with a trip still active waits.
+trip is driven to the pickup, arrived at (`arrive`), started (with the rider's pickup PIN
+when the city asks for one: the driver asks the rider), driven to the dropoff and completed.
+In auto match mode drivers learn their assignment from `trip:update`. Riders request trips
+at --rate per minute between random points in the box; a rider with a trip still active
+waits, and rates about half of the completed trips. The summary adds the mean final fare,
+the mean error of the backend's pickup ETA (its first figure after assignment against the
+time the driver took to arrive) and the starts refused for a wrong PIN (0 expected).
 
 Invariants (any broken one makes the exit code 1, each is listed on stderr):
   - no driver is on two active trips at once (judged from the server's assigned_at and

@@ -212,3 +212,34 @@ async fn five_wrong_pins_cancel_the_trip_and_free_the_driver() {
     // The rider may ask again at once (this cancel is not the rider's).
     app.request_trip(&rider, PICKUP, DROPOFF).await;
 }
+
+#[tokio::test]
+async fn the_next_driver_gets_all_five_tries_and_the_guesser_never_comes_back() {
+    let app = pin_app().await;
+    let (trip, rider, guesser) = assigned_trip(&app, PICKUP.north(0.1)).await;
+    let pin = app.trip(&rider, trip.id).await.pickup_pin.unwrap();
+    let wrong = if pin == "0000" { "1111" } else { "0000" };
+    for left in [4, 3, 2, 1] {
+        let response = start_with(&app, &guesser, &trip, wrong).await;
+        assert_eq!(attempts_left(response).await, left);
+    }
+    // Four wrong guesses, then a cancel: back to dispatch.
+    let response = app.trip_action(&guesser, trip.id, "cancel").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let next = app.driver_online_at(PICKUP.north(0.2)).await;
+    app.wait_for_offer(&next, SOON)
+        .await
+        .expect("re-dispatched");
+    assert_eq!(
+        app.trip_action(&next, trip.id, "accept").await.status(),
+        StatusCode::OK
+    );
+    // The guesser is no longer on the trip: its tries are refused as a stranger's.
+    let response = start_with(&app, &guesser, &trip, &pin).await;
+    assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    // The new driver has five.
+    let response = start_with(&app, &next, &trip, wrong).await;
+    assert_eq!(attempts_left(response).await, 4);
+    let response = start_with(&app, &next, &trip, &pin).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
