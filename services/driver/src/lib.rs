@@ -38,14 +38,16 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
     .await?;
     db::migrate(&pool, SCHEMA, &MIGRATOR).await?;
     let redis = redis_conn::connect(&config.redis_url, config.redis_cluster).await?;
-    let state = AppState::new(pool, redis, config)?;
+    let (rides, ride_writer) = rides::ride_log();
+    let state = AppState::new(pool.clone(), redis, config, rides)?;
     let router = routes::router(state.clone(), config);
     let reconciler = state.clone();
     Ok(
         Application::bind(config.service_host, config.ports.driver, router)
             .await?
             .with_background(move |stop| sweep_stale_members(state, stop))
-            .with_background(move |stop| claims::run_reconciler(reconciler, stop)),
+            .with_background(move |stop| claims::run_reconciler(reconciler, stop))
+            .with_background(move |stop| rides::write_points(pool, ride_writer, stop)),
     )
 }
 

@@ -1,10 +1,10 @@
 //! Recording location pings: one REST ping, or a gateway's batch of socket
 //! pings, by the same rules and with the same answers.
 //!
-//! A ping is one Redis script (`Index::ping`) and touches Postgres only when
-//! the driver is on a trip (its point is kept for the fare, `crate::rides`:
-//! one INSERT per REST ping or per batch), or when Redis lost the driver's
-//! status mirror (it is loaded, and the ping made again). A batch runs its pings side by side on the one
+//! A ping is one Redis script (`Index::ping`) and never waits on Postgres,
+//! except the first one after Redis lost the driver's status mirror, which
+//! loads it and pings again. A driver on a trip also hands its point to the
+//! ride log (`crate::rides`), which writes it off this path. A batch runs its pings side by side on the one
 //! multiplexed Redis connection, so they share round trips (one pipeline's
 //! worth instead of one round trip each).
 
@@ -19,7 +19,6 @@ use validator::Validate;
 
 use crate::{
     index::{PingOutcome, RidePoint},
-    rides,
     state::AppState,
     status,
 };
@@ -30,7 +29,7 @@ pub const MAX_BATCH: usize = 400;
 /// Records one ping of `driver_id`.
 pub async fn record(state: &AppState, driver_id: Uuid, update: &LocationUpdate) -> ApiResult<()> {
     if let Some(point) = index_ping(state, driver_id, update).await? {
-        keep_ride_points(state, &[point]).await;
+        state.rides.keep(&[point]);
     }
     Ok(())
 }
@@ -63,16 +62,6 @@ async fn index_ping(
     }
 }
 
-/// Keeps the points of drivers on rides for their fares. A failure is
-/// logged, not answered: the positions are in the index and reached the
-/// riders; only the fare's record of the route misses them (it falls back
-/// to the estimate's distance when too few points are kept).
-async fn keep_ride_points(state: &AppState, points: &[RidePoint]) {
-    if let Err(err) = rides::keep(&state.pool, points).await {
-        tracing::warn!(error = %err, points = points.len(), "could not keep ride points");
-    }
-}
-
 /// Records a batch; one outcome per ping, in order (`None`: recorded). A
 /// ping that fails validation is refused alone: the gateway checked it, but
 /// this service trusts no caller with its index.
@@ -88,7 +77,7 @@ pub async fn record_batch(state: &AppState, pings: &[SocketPing]) -> Vec<Option<
         .iter()
         .filter_map(|r| r.as_ref().ok().copied().flatten())
         .collect();
-    keep_ride_points(state, &rides).await;
+    state.rides.keep(&rides);
     recorded
         .into_iter()
         .zip(pings)

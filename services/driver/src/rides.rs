@@ -1,16 +1,25 @@
 //! The route a driver drove on a trip, from the pings it sent while on it.
 //!
-//! Pings of a driver on a ride are kept in Postgres (`ride_points`, one
-//! multi-row INSERT per REST ping or gateway batch), so a trip is priced by
-//! the distance actually covered even after Redis forgot the positions.
+//! Pings of a driver on a ride are kept in Postgres (`ride_points`), so a
+//! trip is priced by the distance actually covered even after Redis forgot
+//! the positions. They are written off the ping's path: a ping hands its
+//! point to [`RideLog`] (a bounded queue) and answers; one writer task
+//! (per driver-service instance) gathers them for up to 200 ms and writes
+//! them in one multi-row INSERT, so a fleet's pings cost a few statements a
+//! second, and a slow Postgres delays fares, never positions. Asking for a route first
+//! flushes the queue, so the last ping before `complete` counts.
 //! The rule that turns points into a distance is pure ([`driven_km`]): a
 //! point that would mean driving faster than [`MAX_PLAUSIBLE_KMH`] from the
 //! last good point is a GPS jump and is left out, so one wild fix cannot
 //! put kilometres on the rider's bill.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use hail_shared::api::geo::LatLng;
 use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::index::RidePoint;
@@ -47,8 +56,113 @@ pub fn driven_km(points: &[(DateTime<Utc>, LatLng)]) -> Option<f64> {
     (good >= 2).then_some(km)
 }
 
+/// Points waiting to be written, at most; past it a point is dropped (and
+/// logged): its trip's fare then counts on the points around it.
+const QUEUE: usize = 20_000;
+/// The most points one INSERT carries.
+const BATCH: usize = 2_000;
+/// How long the writer gathers points before writing them.
+const GATHER: Duration = Duration::from_millis(200);
+
+enum Queued {
+    Point(RidePoint),
+    /// Answered once everything queued before it is written.
+    Flush(oneshot::Sender<()>),
+}
+
+/// The ping path's handle on the writer.
+#[derive(Clone)]
+pub struct RideLog {
+    queue: mpsc::Sender<Queued>,
+}
+
+/// The writer's end, run by [`write_points`].
+pub struct RideWriter {
+    queue: mpsc::Receiver<Queued>,
+}
+
+pub fn ride_log() -> (RideLog, RideWriter) {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    (RideLog { queue: tx }, RideWriter { queue: rx })
+}
+
+impl RideLog {
+    /// Queues points to keep; never waits.
+    pub fn keep(&self, points: &[RidePoint]) {
+        for point in points {
+            if self.queue.try_send(Queued::Point(*point)).is_err() {
+                tracing::warn!(trip_id = %point.trip_id, "the ride point queue is full; a point is dropped");
+            }
+        }
+    }
+
+    /// Waits (at most `within`) until every point queued so far is written.
+    pub async fn flush(&self, within: Duration) {
+        let (done, written) = oneshot::channel();
+        if self.queue.send(Queued::Flush(done)).await.is_ok() {
+            let _ = tokio::time::timeout(within, written).await;
+        }
+    }
+}
+
+/// Writes queued points until `stop`, then what is left.
+pub async fn write_points(pool: PgPool, mut writer: RideWriter, stop: CancellationToken) {
+    let mut points = Vec::with_capacity(BATCH);
+    let mut flushes = Vec::new();
+    loop {
+        let first = tokio::select! {
+            _ = stop.cancelled() => None,
+            next = writer.queue.recv() => next,
+        };
+        let Some(first) = first else {
+            // Stopping: what is already queued still gets written.
+            writer.queue.close();
+            while let Ok(queued) = writer.queue.try_recv() {
+                take(queued, &mut points, &mut flushes);
+            }
+            write_batch(&pool, &mut points, &mut flushes).await;
+            return;
+        };
+        take(first, &mut points, &mut flushes);
+        // Gather for a moment: many points per INSERT cost Postgres far less
+        // than one each. A route asked for (a flush) is written at once.
+        let deadline = tokio::time::Instant::now() + GATHER;
+        while points.len() < BATCH && flushes.is_empty() {
+            match tokio::time::timeout_at(deadline, writer.queue.recv()).await {
+                Ok(Some(queued)) => take(queued, &mut points, &mut flushes),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        write_batch(&pool, &mut points, &mut flushes).await;
+    }
+}
+
+fn take(queued: Queued, points: &mut Vec<RidePoint>, flushes: &mut Vec<oneshot::Sender<()>>) {
+    match queued {
+        Queued::Point(point) => points.push(point),
+        Queued::Flush(done) => flushes.push(done),
+    }
+}
+
+async fn write_batch(
+    pool: &PgPool,
+    points: &mut Vec<RidePoint>,
+    flushes: &mut Vec<oneshot::Sender<()>>,
+) {
+    if let Err(err) = keep(pool, points).await {
+        // The positions are in the index and reached the riders; only the
+        // fare's record of the route misses them (it falls back to the
+        // estimate's distance when too few points are kept).
+        tracing::warn!(error = %err, points = points.len(), "could not keep ride points");
+    }
+    points.clear();
+    for done in flushes.drain(..) {
+        let _ = done.send(());
+    }
+}
+
 /// Keeps the points of drivers on rides, all in one statement.
-pub async fn keep(pool: &PgPool, points: &[RidePoint]) -> Result<(), sqlx::Error> {
+async fn keep(pool: &PgPool, points: &[RidePoint]) -> Result<(), sqlx::Error> {
     if points.is_empty() {
         return Ok(());
     }

@@ -23,10 +23,17 @@ pub struct AppState {
     pub trip_token: Arc<str>,
     /// The cities served: `GET /drivers/me` names the one a driver is in.
     pub cities: Arc<hail_shared::cities::Cities>,
+    /// Where pings of drivers on a trip go to be kept (`crate::rides`).
+    pub rides: crate::rides::RideLog,
 }
 
 impl AppState {
-    pub fn new(pool: PgPool, redis: RedisConn, config: &Config) -> Result<Self, StartError> {
+    pub fn new(
+        pool: PgPool,
+        redis: RedisConn,
+        config: &Config,
+        rides: crate::rides::RideLog,
+    ) -> Result<Self, StartError> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(config.request_timeout)
@@ -44,6 +51,7 @@ impl AppState {
             http,
             trip: hail_shared::upstream::Instances::new(&config.upstreams.trip),
             trip_token: peer_token(&config.internal_token, Peer::Driver).into(),
+            rides,
         })
     }
 }

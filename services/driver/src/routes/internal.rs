@@ -78,6 +78,8 @@ pub async fn route_driven(
     PathId(trip_id): PathId,
     Json(body): Json<RouteQuery>,
 ) -> ApiResult<Json<RouteDriven>> {
+    // The last pings may still be on their way to Postgres.
+    state.rides.flush(std::time::Duration::from_secs(1)).await;
     let points = rides::points(&state.pool, trip_id, body.from, body.to).await?;
     Ok(Json(RouteDriven {
         distance_km: rides::driven_km(&points),
