@@ -79,7 +79,14 @@ function DriverHome({ session, onExpired, onLogout }: HomeProps) {
       setStatus(me.status);
       setOffer(me.current_offer && secondsLeft(me.current_offer.expires_at) > 0 ? me.current_offer : null);
       setPosition((p) => p ?? (me.location ? { lat: me.location.lat, lng: me.location.lng } : CITY));
-      if (me.current_trip_id) followTrip(await api.get(`/trips/${me.current_trip_id}`, "Trip", Trip));
+      if (me.current_trip_id) {
+        const t = await api.get(`/trips/${me.current_trip_id}`, "Trip", Trip);
+        followTrip(t);
+        // The trip has ended and the driver's release is still on its way
+        // (it follows the trip's own change): look again shortly, so the
+        // chip does not stay at "On a trip".
+        if (!isActive(t) && me.status === "BUSY") window.setTimeout(() => void refreshRef.current?.(), 500);
+      }
       // The trip we were showing ended while we were away: show how it ended.
       else if (tripRef.current && isActive(tripRef.current)) followTrip(await api.get(`/trips/${tripRef.current.id}`, "Trip", Trip));
       setError(null);
@@ -87,6 +94,9 @@ function DriverHome({ session, onExpired, onLogout }: HomeProps) {
       setError(errorText(e));
     }
   }, [api, followTrip]);
+
+  const refreshRef = useRef<(() => Promise<void>) | null>(null);
+  refreshRef.current = refresh;
 
   const sock = useSocket(
     session.token,

@@ -57,11 +57,6 @@ impl TripStatus {
             Self::Requested | Self::Assigned | Self::Arrived | Self::Ongoing
         )
     }
-
-    /// ASSIGNED, ARRIVED or ONGOING: a driver is on the trip.
-    pub fn has_driver_on_it(self) -> bool {
-        matches!(self, Self::Assigned | Self::Arrived | Self::Ongoing)
-    }
 }
 
 impl fmt::Display for TripStatus {

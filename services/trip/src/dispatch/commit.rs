@@ -8,7 +8,6 @@ use chrono::{Duration as ChronoDuration, Utc};
 use hail_shared::{
     api::{
         drivers::NearbyDriver,
-        fares::{FareAmount, Money},
         trips::{Offer, Trip},
     },
     config::{MatchMode, MatchStrategy},
@@ -210,9 +209,6 @@ fn offer_for(state: &AppState, trip: &TripRow, candidate: &NearbyDriver) -> ApiR
         tier: trip_view.tier,
         distance_km: candidate.distance_km,
         expires_at: Utc::now() + timeout,
-        fare_estimate: FareAmount {
-            currency: trip.currency.clone(),
-            amount: Money(trip.fare_estimate),
-        },
+        fare_estimate: trip_view.fare.amount_estimate(),
     })
 }
