@@ -19,7 +19,7 @@ use std::{
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{protocol::WebSocketConfig, Message};
 
 /// How the client behaves.
 #[derive(Clone, Copy, Debug)]
@@ -184,11 +184,25 @@ impl Connection {
     }
 }
 
+/// Socket.IO frames here are small (a ping, an offer, a trip). tungstenite
+/// zeroes its whole read buffer's free room before every read, 128 KiB by
+/// default: with a thousand bench sockets that memset was 40 % of the bench
+/// client's CPU (a `perf` profile of `hail bench dense`'s socket ingest).
+fn small_reads() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(4 * 1024)
+}
+
 impl Connection {
     async fn run(self, mut queued: mpsc::UnboundedReceiver<String>) {
         let mut backoff = Duration::from_millis(200);
         loop {
-            let said_goodbye = match tokio_tungstenite::connect_async(&self.ws_url).await {
+            let said_goodbye = match tokio_tungstenite::connect_async_with_config(
+                &self.ws_url,
+                Some(small_reads()),
+                true,
+            )
+            .await
+            {
                 Ok((ws, _)) => {
                     backoff = Duration::from_millis(200);
                     self.serve(ws, &mut queued).await

@@ -6,7 +6,7 @@
 //! future, an `iat` more than a minute ahead, and a `sub` that is not a UUID
 //! in its canonical hyphenated lower-case form: one user has one spelling.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -32,8 +32,13 @@ pub struct Claims {
     pub iss: String,
 }
 
+/// Cheap to clone (every handler's state holds one, and socketioxide clones
+/// the state for every event): the keys and the validation rules, with their
+/// sets of names, are shared.
 #[derive(Clone)]
-pub struct TokenKeys {
+pub struct TokenKeys(Arc<Keys>);
+
+struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -47,16 +52,16 @@ impl TokenKeys {
         validation.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = 5;
-        Self {
+        Self(Arc::new(Keys {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
             validation,
             ttl,
-        }
+        }))
     }
 
     pub fn ttl(&self) -> Duration {
-        self.ttl
+        self.0.ttl
     }
 
     /// Signs a token for `user_id`, valid for the configured lifetime.
@@ -66,7 +71,7 @@ impl TokenKeys {
             sub: user_id,
             role,
             iat: now,
-            exp: now + self.ttl.as_secs() as i64,
+            exp: now + self.0.ttl.as_secs() as i64,
             iss: ISSUER.into(),
         };
         self.sign(&claims)
@@ -74,7 +79,7 @@ impl TokenKeys {
 
     /// Signs arbitrary claims (tests use it for expired tokens).
     pub fn sign(&self, claims: &Claims) -> Result<String, ApiError> {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.0.encoding)
             .map_err(ApiError::internal)
     }
 
@@ -84,7 +89,7 @@ impl TokenKeys {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(invalid());
         }
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.0.decoding, &self.0.validation)
             .map(|data| data.claims)
             .map_err(|err| match err.kind() {
                 ErrorKind::ExpiredSignature => {

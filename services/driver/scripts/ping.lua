@@ -5,13 +5,17 @@
 -- KEYS[4] claim lock     driver:{id}:lock
 -- KEYS[5] ride           driver:{id}:ride    (the trip whose rider watches)
 -- KEYS[6] pickup         driver:{id}:pickup  ("<trip> <lat> <lng>" until arrival)
+-- KEYS[7], KEYS[8] (single Redis only, when the ping lies in a city): the
+-- city's GEO set and last-seen set, so the index is written here and not by
+-- a second script (on a cluster they live in another slot: index_sync.lua)
 -- ARGV[1] lng   ARGV[2] lat   ARGV[3] presence TTL (s)   ARGV[4] heading
 -- ('' when unknown)   ARGV[5] time (RFC 3339)   ARGV[6] the city this ping
--- lies in ('' for none)
+-- lies in ('' for none)   ARGV[7] driver id (with KEYS[7])
 -- Returns {status} when refused: OFFLINE, or UNKNOWN (no cached status:
 -- load it from Postgres and call again); else {status, the city of the
 -- ping before, the ride ('' for none), the ride's pickup ('' for none),
--- stamp...} (see stamp.lua). The
+-- '1' if the city's index is written ('0': sync the stamp), stamp...}
+-- (see stamp.lua). The
 -- caller publishes the ping to the ride's rider: only a BUSY driver on a
 -- ride has one, so a free driver's ping reaches no gateway at all.
 local cached = redis.call('GET', KEYS[1])
@@ -40,4 +44,17 @@ if status == 'BUSY' then
     pickup = redis.call('GET', KEYS[6]) or ''
   end
 end
-return {status, pos[1] or '', ride, pickup, seq, ARGV[6], intent, ARGV[1], ARGV[2]}
+local indexed = '0'
+if KEYS[7] then
+  -- index_sync.lua's checks are not needed here: this script made the
+  -- driver's newest stamp, atomically with the city's keys, so no newer
+  -- one can be in the city, and it is not old.
+  redis.call('ZADD', KEYS[8], seq, ARGV[7])
+  if intent == 'add' then
+    redis.call('GEOADD', KEYS[7], ARGV[1], ARGV[2], ARGV[7])
+  else
+    redis.call('ZREM', KEYS[7], ARGV[7])
+  end
+  indexed = '1'
+end
+return {status, pos[1] or '', ride, pickup, indexed, seq, ARGV[6], intent, ARGV[1], ARGV[2]}

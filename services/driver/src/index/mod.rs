@@ -2,8 +2,9 @@
 //! presence keys, the status mirror, claims and open offers.
 //!
 //! Guarantees (DESIGN.md, "the matching core"):
-//! - a ping is two scripts (the driver's, then its city's: `sync`) and never
-//!   touches Postgres;
+//! - a ping is one script on a single Redis (the driver's, writing its
+//!   city's index too) and two on a cluster (the driver's, then its city's:
+//!   `sync`), and never touches Postgres;
 //! - each city has its own GEO set, and a driver is in at most one: the
 //!   city its last ping lies in (none when it lies in no city);
 //! - only ONLINE, present, unclaimed drivers are in a GEO set, and
@@ -129,8 +130,8 @@ impl Index {
         let now = Utc::now();
         let k = &self.keys;
         let city = self.cities.at(LatLng::new(update.lat, update.lng));
-        let answer: Vec<String> = self
-            .on_driver(&self.ping, driver_id)
+        let mut invocation = self.on_driver(&self.ping, driver_id);
+        invocation
             .key(k.driver_ride(driver_id))
             .key(k.driver_pickup(driver_id))
             .arg(update.lng)
@@ -138,13 +139,26 @@ impl Index {
             .arg(PRESENCE_TTL_SECS)
             .arg(update.heading.map(|h| h.to_string()).unwrap_or_default())
             .arg(now.to_rfc3339())
-            .arg(city.map_or("", |c| c.id.as_str()))
-            .invoke_async(redis)
-            .await?;
-        let (status, before, ride, pickup, stamp) = match answer.as_slice() {
-            [status, before, ride, pickup, stamp @ ..] => {
-                (status, before, ride, pickup, Stamp::read(stamp))
-            }
+            .arg(city.map_or("", |c| c.id.as_str()));
+        // On a single Redis the city's index is in reach of the same script:
+        // one script per ping instead of two (on a cluster it is another
+        // slot, and `sync` below writes it).
+        if let (Some(city), false) = (city, redis.is_cluster()) {
+            invocation
+                .key(k.driver_locations(&city.id))
+                .key(k.drivers_seen(&city.id))
+                .arg(driver_id.to_string());
+        }
+        let answer: Vec<String> = invocation.invoke_async(redis).await?;
+        let (status, before, ride, pickup, indexed, stamp) = match answer.as_slice() {
+            [status, before, ride, pickup, indexed, stamp @ ..] => (
+                status,
+                before,
+                ride,
+                pickup,
+                indexed == "1",
+                Stamp::read(stamp),
+            ),
             [status, ..] if status == "OFFLINE" => return Ok(PingOutcome::Offline),
             _ => return Ok(PingOutcome::StatusUnknown),
         };
@@ -164,7 +178,13 @@ impl Index {
                     None => Ok(()),
                 }
             },
-            self.sync(redis, driver_id, &stamp)
+            async {
+                if indexed {
+                    Ok(())
+                } else {
+                    self.sync(redis, driver_id, &stamp).await
+                }
+            }
         );
         left?;
         synced?;

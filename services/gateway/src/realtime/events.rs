@@ -45,19 +45,30 @@ fn admit<T: DeserializeOwned, E>(
     data: Result<Value, E>,
     shape: &str,
 ) -> Result<T, Value> {
+    let (data, _) = admit_json(state, who, data, shape)?;
+    serde_json::from_value(data).map_err(|_| bad_payload(shape))
+}
+
+/// The rate limit and the size limit; the payload and its JSON text.
+fn admit_json<E>(
+    state: &AppState,
+    who: Identity,
+    data: Result<Value, E>,
+    shape: &str,
+) -> Result<(Value, Vec<u8>), Value> {
     state
         .limits
         .check_socket_event(who.user_id)
         .map_err(|_| error("rate_limited", "too many events; slow down (10 per second)"))?;
     let data = data.map_err(|_| bad_payload(shape))?;
-    let size = serde_json::to_vec(&data).map_or(usize::MAX, |bytes| bytes.len());
-    if size > MAX_EVENT_BYTES {
+    let bytes = serde_json::to_vec(&data).unwrap_or_default();
+    if bytes.len() > MAX_EVENT_BYTES {
         return Err(error(
             "payload_too_large",
             "the event payload is larger than 16 KiB",
         ));
     }
-    serde_json::from_value(data).map_err(|_| bad_payload(shape))
+    Ok((data, bytes))
 }
 
 pub(super) async fn trip_subscribe<A: Adapter>(
@@ -84,7 +95,7 @@ pub(super) async fn driver_location<A: Adapter>(
     ack: AckSender<A>,
 ) {
     let answer = async {
-        let data: Value = admit(&state, who, data, "{lat, lng, heading?, speed_kmh?}")?;
+        let (_, bytes) = admit_json(&state, who, data, "{lat, lng, heading?, speed_kmh?}")?;
         // REST's checks, in REST's order: the role, then the body.
         let refused = |err: ApiError| {
             let body = err.body();
@@ -96,7 +107,6 @@ pub(super) async fn driver_location<A: Adapter>(
         }
         .driver()
         .map_err(refused)?;
-        let bytes = serde_json::to_vec(&data).unwrap_or_default();
         let update: LocationUpdate = parse_json(&bytes).map_err(refused)?;
         update.validate().map_err(|e| refused(e.into()))?;
         state
