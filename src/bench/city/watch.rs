@@ -190,12 +190,42 @@ pub(in crate::bench) fn offer(value: &Value) -> Option<(Uuid, Duration)> {
         .get("trip_id")
         .and_then(Value::as_str)
         .and_then(|t| Uuid::parse_str(t).ok())?;
-    let expires = value
-        .get("expires_at")
-        .and_then(Value::as_str)
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&chrono::Utc) - chrono::Utc::now())
-        .and_then(|d| d.to_std().ok())
-        .unwrap_or(Duration::from_secs(15));
+    // An offer read after its expiry (a busy bench) has no time left, not
+    // the default: taking it as open for 15 s made its driver's next offer
+    // look like a double.
+    let expires = match value.get("expires_at").and_then(Value::as_str) {
+        Some(at) => chrono::DateTime::parse_from_rfc3339(at)
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc) - chrono::Utc::now())
+            .map_or(Duration::from_secs(15), |d| {
+                d.to_std().unwrap_or(Duration::ZERO)
+            }),
+        None => Duration::from_secs(15),
+    };
     Some((trip, expires))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer_expiring_in(secs: i64) -> Value {
+        let at = chrono::Utc::now() + chrono::Duration::seconds(secs);
+        serde_json::json!({"trip_id": Uuid::nil(), "expires_at": at.to_rfc3339()})
+    }
+
+    #[test]
+    fn an_offer_read_after_its_expiry_has_no_time_left() {
+        let (trip, left) = offer(&offer_expiring_in(-2)).expect("an offer");
+        assert_eq!(trip, Uuid::nil());
+        assert_eq!(left, Duration::ZERO);
+    }
+
+    #[test]
+    fn an_open_offer_has_its_time_left_and_one_without_expiry_the_default() {
+        let (_, left) = offer(&offer_expiring_in(10)).expect("an offer");
+        assert!(left > Duration::from_secs(8) && left <= Duration::from_secs(10));
+        let (_, left) = offer(&serde_json::json!({"trip_id": Uuid::nil()})).expect("an offer");
+        assert_eq!(left, Duration::from_secs(15));
+    }
 }

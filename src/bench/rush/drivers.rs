@@ -84,6 +84,21 @@ async fn watch_one(
             };
             let Some((event, value)) = next else { break };
             let at = Instant::now();
+            if event == "trip:update" {
+                // A rider may cancel while this driver rides (or is on the
+                // way): the driver is free at once, and its next offer is no
+                // double.
+                if let Some(trip) = cancelled(&value) {
+                    crew.ledger.let_go(d, trip, at, false);
+                }
+                continue;
+            }
+            // Only offers: a driver on a trip also hears its own
+            // `driver:location` (its trip room), which names the trip too
+            // and was taken for an offer of the trip it rides (a "double").
+            if event != "offer" && event != "offer:revoked" {
+                continue;
+            }
             let Some((trip, expires)) = watch::offer(&value) else {
                 continue;
             };
@@ -99,6 +114,13 @@ async fn watch_one(
         }
     });
     Ok(client)
+}
+
+/// The trip a `trip:update` says was cancelled.
+fn cancelled(trip: &Value) -> Option<Uuid> {
+    (trip["status"] == "CANCELLED")
+        .then(|| trip["id"].as_str().and_then(|id| Uuid::parse_str(id).ok()))
+        .flatten()
 }
 
 /// One driver's answer to one offer.
