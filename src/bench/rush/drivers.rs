@@ -84,43 +84,58 @@ async fn watch_one(
             };
             let Some((event, value)) = next else { break };
             let at = Instant::now();
-            if event == "trip:update" {
-                // A rider may cancel while this driver rides (or is on the
-                // way): the driver is free at once, and its next offer is no
-                // double.
-                if let Some(trip) = cancelled(&value) {
-                    crew.ledger.let_go(d, trip, at, false);
+            match heard(&event, &value) {
+                Heard::Offer { trip, expires } => {
+                    if crew.ledger.offer_heard(d, trip, at, at + expires) {
+                        let crew = crew.clone();
+                        let session = session.clone();
+                        crew.tasks.clone().spawn(async move {
+                            react(&crew, &session, d, trip, at + expires).await
+                        });
+                    }
                 }
-                continue;
-            }
-            // Only offers: a driver on a trip also hears its own
-            // `driver:location` (its trip room), which names the trip too
-            // and was taken for an offer of the trip it rides (a "double").
-            if event != "offer" && event != "offer:revoked" {
-                continue;
-            }
-            let Some((trip, expires)) = watch::offer(&value) else {
-                continue;
-            };
-            if event == "offer:revoked" {
-                crew.ledger.let_go(d, trip, at, false);
-            } else if crew.ledger.offer_heard(d, trip, at, at + expires) {
-                let crew = crew.clone();
-                let session = session.clone();
-                crew.tasks
-                    .clone()
-                    .spawn(async move { react(&crew, &session, d, trip, at + expires).await });
+                Heard::Gone { trip } => crew.ledger.let_go(d, trip, at, false),
+                Heard::Other => {}
             }
         }
     });
     Ok(client)
 }
 
-/// The trip a `trip:update` says was cancelled.
-fn cancelled(trip: &Value) -> Option<Uuid> {
-    (trip["status"] == "CANCELLED")
-        .then(|| trip["id"].as_str().and_then(|id| Uuid::parse_str(id).ok()))
-        .flatten()
+/// What a watched driver's socket event is to the ledger.
+#[derive(Debug, PartialEq)]
+enum Heard {
+    /// An offer, open for `expires` more.
+    Offer {
+        trip: Uuid,
+        expires: Duration,
+    },
+    /// The driver no longer holds `trip`: its offer was revoked, or the
+    /// rider cancelled it (also while the driver rides it).
+    Gone {
+        trip: Uuid,
+    },
+    Other,
+}
+
+/// Only `offer` is an offer: a driver on a trip also hears its own
+/// `driver:location` in the trip's room, which names the trip too, and
+/// was once taken for an offer of the trip it rides (a false double).
+fn heard(event: &str, value: &Value) -> Heard {
+    match event {
+        "offer" => watch::offer(value).map_or(Heard::Other, |(trip, expires)| Heard::Offer {
+            trip,
+            expires,
+        }),
+        "offer:revoked" => {
+            watch::offer(value).map_or(Heard::Other, |(trip, _)| Heard::Gone { trip })
+        }
+        "trip:update" if value["status"] == "CANCELLED" => value["id"]
+            .as_str()
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .map_or(Heard::Other, |trip| Heard::Gone { trip }),
+        _ => Heard::Other,
+    }
 }
 
 /// One driver's answer to one offer.
@@ -170,4 +185,40 @@ async fn call(crew: &Crew, session: &Session, trip: Uuid, step: &str) -> Result<
         .post::<Value>(&format!("/trips/{trip}/{step}"), session, json!({}))
         .await;
     crew.calls.note(answer).map_err(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TRIP: &str = "5b0f8c9e-7d1a-4c2b-9e3f-1a2b3c4d5e6f";
+
+    fn trip() -> Uuid {
+        Uuid::parse_str(TRIP).expect("a uuid")
+    }
+
+    #[test]
+    fn a_drivers_own_position_on_its_trip_is_not_an_offer() {
+        let position = json!({"driver_id": Uuid::nil(), "trip_id": TRIP, "lat": 1.3, "lng": 103.8});
+        assert_eq!(heard("driver:location", &position), Heard::Other);
+    }
+
+    #[test]
+    fn an_offer_a_revoke_and_a_cancel_are_told_apart() {
+        let at = (chrono::Utc::now() + chrono::Duration::seconds(3)).to_rfc3339();
+        let offer = json!({"trip_id": TRIP, "expires_at": at});
+        assert!(matches!(heard("offer", &offer), Heard::Offer { trip: t, .. } if t == trip()));
+        let revoked = json!({"trip_id": TRIP, "reason": "cancelled"});
+        assert_eq!(
+            heard("offer:revoked", &revoked),
+            Heard::Gone { trip: trip() }
+        );
+        let cancelled = json!({"id": TRIP, "status": "CANCELLED"});
+        assert_eq!(
+            heard("trip:update", &cancelled),
+            Heard::Gone { trip: trip() }
+        );
+        let ongoing = json!({"id": TRIP, "status": "ONGOING"});
+        assert_eq!(heard("trip:update", &ongoing), Heard::Other);
+    }
 }
