@@ -28,6 +28,9 @@ export const NOT_AT_PICKUP = "You are not at the pickup yet: Hail sees your car 
 
 type Tab = "drive" | "carpool" | "history";
 
+// Looks again at a driver still BUSY after its trip ended, 500 ms apart.
+const MAX_RELEASE_CHECKS = 10;
+
 export function DriverApp() {
   return <SessionGate role="driver" home={(props) => <DriverHome {...props} />} />;
 }
@@ -54,6 +57,7 @@ function DriverHome({ session, onExpired, onLogout }: HomeProps) {
   const subscribed = useRef<string | null>(null);
   const tripRef = useRef<Trip | null>(null);
   tripRef.current = trip;
+  const releaseChecks = useRef(0);
 
   // Where the car heads (the pickup, then the dropoff; nowhere once the trip
   // is over), where it is (simulated or GPS), and sharing it while online.
@@ -83,9 +87,11 @@ function DriverHome({ session, onExpired, onLogout }: HomeProps) {
         const t = await api.get(`/trips/${me.current_trip_id}`, "Trip", Trip);
         followTrip(t);
         // The trip has ended and the driver's release is still on its way
-        // (it follows the trip's own change): look again shortly, so the
-        // chip does not stay at "On a trip".
-        if (!isActive(t) && me.status === "BUSY") window.setTimeout(() => void refreshRef.current?.(), 500);
+        // (it follows the trip's own change): look again shortly, a few
+        // times at most, so the chip does not stay at "On a trip".
+        const releasing = !isActive(t) && me.status === "BUSY";
+        releaseChecks.current = releasing ? releaseChecks.current + 1 : 0;
+        if (releasing && releaseChecks.current <= MAX_RELEASE_CHECKS) window.setTimeout(() => void refreshRef.current?.(), 500);
       }
       // The trip we were showing ended while we were away: show how it ended.
       else if (tripRef.current && isActive(tripRef.current)) followTrip(await api.get(`/trips/${tripRef.current.id}`, "Trip", Trip));

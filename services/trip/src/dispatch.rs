@@ -92,7 +92,7 @@ pub struct Matcher {
 impl Matcher {
     /// Trips woken for a freed driver are due: the matcher that picks the
     /// due lane wakes them ([`freed`]).
-    pub fn wakes_freed_trips(&self) -> bool {
+    fn wakes_freed_trips(&self) -> bool {
         self.lanes.due > 0
     }
 }
