@@ -56,7 +56,13 @@ pub async fn wake_trips_near_freed(state: &AppState) -> Result<Vec<Uuid>, WakeEr
     if freed.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(repo::wake_near(&state.pool, &freed, WAKE_PER_DRIVER).await?)
+    Ok(repo::wake_near(
+        &state.pool,
+        &freed,
+        WAKE_PER_DRIVER,
+        state.policies.widest_radius_km(),
+    )
+    .await?)
 }
 
 #[derive(Debug, thiserror::Error)]

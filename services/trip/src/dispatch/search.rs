@@ -92,7 +92,13 @@ pub(super) async fn wishes(
             })
         })
         .collect();
-    let wanted = repo::wanted_by_queue_ahead(&state.pool, &pairs, batch).await?;
+    let wanted = repo::wanted_by_queue_ahead(
+        &state.pool,
+        &pairs,
+        batch,
+        state.policies.widest_radius_km(),
+    )
+    .await?;
     let ahead: Vec<Uuid> = wanted.iter().map(|(_, trip)| *trip).collect();
     let wanted: HashSet<usize> = wanted.into_iter().map(|(pair, _)| pair).collect();
     // Pairs are numbered trip by trip, candidate by candidate.

@@ -193,6 +193,14 @@ impl CityPolicies {
             .unwrap_or_default()
     }
 
+    /// The widest radius any city's trips search in: how far from a driver
+    /// a waiting trip that could use it may stand.
+    pub fn widest_radius_km(&self) -> f64 {
+        self.all()
+            .map(|p| p.search.max_radius_km.max(p.search.first_radius_km))
+            .fold(0.0, f64::max)
+    }
+
     /// The longest claim any city's offer needs: one matcher call claims
     /// for trips of several cities, and a claim may outlive its offer.
     pub fn longest_claim_ttl(&self) -> Duration {
