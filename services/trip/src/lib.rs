@@ -46,11 +46,18 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
     .await?;
     db::migrate(&pool, SCHEMA, &MIGRATOR).await?;
     db::warn_if_autovacuum_off(&pool).await;
-    let background_pool = db::connect(
+    // Background commits do not wait for the disk (`Commits::Relaxed`):
+    // they are the matcher's bookkeeping (leases, claims, schedules, an
+    // offer opened or expired) and the relay's deletes, which a crash of
+    // the database's host can only make happen again. The two outcomes a
+    // rider is told as such (auto-assigned, no driver) still commit
+    // durably (`repo::commit_durably`).
+    let background_pool = db::connect_with(
         url,
         SCHEMA,
         config.database_background_pool_size,
         BACKGROUND_ACQUIRE_TIMEOUT,
+        db::Commits::Relaxed,
     )
     .await?;
     let redis = redis_conn::connect(&config.redis_url, config.redis_cluster).await?;

@@ -541,6 +541,7 @@ pub async fn expire_offer(state: &AppState, offer: &OfferRow) -> ApiResult<bool>
 /// The search deadline passed with nobody found.
 pub async fn give_up(state: &AppState, trip: &TripRow) -> ApiResult<()> {
     let mut tx = state.pool.begin().await?;
+    repo::commit_durably(&mut tx).await?;
     let Some(row) = repo::give_up(&mut tx, trip.id).await? else {
         return Ok(());
     };

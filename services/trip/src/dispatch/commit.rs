@@ -95,6 +95,10 @@ pub async fn commit_claim(
         Commitment::Offer(_) => None,
     };
     let mut tx = state.pool.begin().await?;
+    if card.is_some() {
+        // Auto mode: the rider is told "assigned" as an outcome.
+        repo::commit_durably(&mut tx).await?;
+    }
     let committed = match (&commitment, &card) {
         (Commitment::Offer(offer), _) => open_offer(&mut tx, trip, offer_id, driver_id, offer, how)
             .await?

@@ -373,3 +373,27 @@ async fn a_cancel_storm_leaves_dispatch_and_delivery_working() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Background work's pool commits without waiting for the disk; requests'
+/// pool waits for it (`hail_shared::db::Commits`).
+#[tokio::test]
+async fn background_commits_skip_the_flush_and_requests_do_not() {
+    let app = spawn_app().await;
+    let url = &app.config.database_url;
+    let wait = Duration::from_secs(3);
+    let requests = hail_shared::db::connect(url, "trip", 1, wait)
+        .await
+        .unwrap();
+    let background =
+        hail_shared::db::connect_with(url, "trip", 1, wait, hail_shared::db::Commits::Relaxed)
+            .await
+            .unwrap();
+    let setting = |pool: PgPool| async move {
+        sqlx::query_scalar::<_, String>("SHOW synchronous_commit")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(setting(requests).await, "on");
+    assert_eq!(setting(background).await, "off");
+}
