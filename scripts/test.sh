@@ -25,7 +25,7 @@ start_redis_cluster
 trap stop_redis_cluster EXIT
 HAIL_REDIS_CLUSTER=true REDIS_URL="$HAIL_CLUSTER_URL" \
   cargo test --locked -p hail-driver -p hail-trip -p hail-gateway --test api -- \
-  location:: cities:: internal:: matching:: claims:: races:: rooms:: events:: dispatch:: lifecycle:: realtime:: pings:: delivery:: pickup:: trip_steps::
+  location:: cities:: index_order:: internal:: matching:: claims:: races:: rooms:: events:: dispatch:: lifecycle:: realtime:: pings:: delivery:: pickup:: trip_steps::
 stop_redis_cluster
 trap - EXIT
 log "building hail (for the browser test and the API fuzzing)"

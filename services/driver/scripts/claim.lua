@@ -4,8 +4,13 @@
 -- KEYS[1] status cache   KEYS[2] presence   KEYS[3] last position
 -- KEYS[4] claim lock
 -- ARGV[1] trip id   ARGV[2] city id   ARGV[3] TTL (s)
--- Returns {'0'} if not won, or {'1', stamp...} (see stamp.lua: the claimed
--- driver leaves its city's index).
+-- KEYS[5], KEYS[6] (single Redis only): that city's GEO set and last-seen
+-- set, so the claimed driver leaves the index here and not by a second
+-- script (on a cluster they live in another slot: index_sync.lua)
+-- ARGV[4] driver id (with KEYS[5])
+-- Returns {'0'} if not won, or {'1', stamp..., indexed} (see stamp.lua: the
+-- claimed driver leaves its city's index; indexed is '1' when this script
+-- wrote the index, '0' when the caller must sync the stamp).
 local held = redis.call('GET', KEYS[4])
 if held and held ~= ARGV[1] then
   return {'0'}
@@ -22,4 +27,16 @@ if not held then
   redis.call('SET', KEYS[4], ARGV[1], 'EX', ARGV[3])
 end
 local s = stamp(KEYS[1], KEYS[2], KEYS[3], KEYS[4])
-return {'1', s[1], s[2], s[3], s[4], s[5]}
+local indexed = '0'
+if KEYS[5] and s[2] == ARGV[2] then
+  -- index_sync.lua's checks are not needed here (as in ping.lua): this
+  -- script made the driver's newest stamp, atomically with the city's keys.
+  redis.call('ZADD', KEYS[6], s[1], ARGV[4])
+  if s[3] == 'add' then
+    redis.call('GEOADD', KEYS[5], s[4], s[5], ARGV[4])
+  else
+    redis.call('ZREM', KEYS[5], ARGV[4])
+  end
+  indexed = '1'
+end
+return {'1', s[1], s[2], s[3], s[4], s[5], indexed}

@@ -2,9 +2,9 @@
 //! presence keys, the status mirror, claims and open offers.
 //!
 //! Guarantees (DESIGN.md, "the matching core"):
-//! - a ping is one script on a single Redis (the driver's, writing its
-//!   city's index too) and two on a cluster (the driver's, then its city's:
-//!   `sync`), and never touches Postgres;
+//! - a ping, and a claim, is one script on a single Redis (the driver's,
+//!   writing its city's index too) and two on a cluster (the driver's, then
+//!   its city's: `sync`); a ping never touches Postgres;
 //! - each city has its own GEO set, and a driver is in at most one: the
 //!   city its last ping lies in (none when it lies in no city);
 //! - only ONLINE, present, unclaimed drivers are in a GEO set, and
@@ -328,19 +328,32 @@ impl Index {
         wish: &ClaimWish,
         ttl_secs: u64,
     ) -> redis::RedisResult<bool> {
-        let answer: Vec<String> = self
-            .on_driver(&self.claim, driver_id)
+        let mut invocation = self.on_driver(&self.claim, driver_id);
+        invocation
             .arg(wish.trip_id.to_string())
             .arg(wish.city.as_str())
-            .arg(ttl_secs.max(1))
-            .invoke_async(redis)
-            .await?;
+            .arg(ttl_secs.max(1));
+        // On a single Redis the city's index is in reach of the same script,
+        // as for a ping: one round trip per claim instead of two.
+        if !redis.is_cluster() {
+            invocation
+                .key(self.keys.driver_locations(&wish.city))
+                .key(self.keys.drivers_seen(&wish.city))
+                .arg(driver_id.to_string());
+        }
+        let answer: Vec<String> = invocation.invoke_async(redis).await?;
         let won = answer.first().is_some_and(|won| won == "1");
+        let (answer, indexed) = match answer.split_last() {
+            Some((indexed, stamp)) if won => (stamp, indexed == "1"),
+            _ => (answer.as_slice(), false),
+        };
         // The claim stands once its script ran: the index step only takes
         // the driver out of searches that would pass it over anyway (its
         // lock is checked), so a failure there is not the claim's.
-        if let Err(err) = self.sync_answer(redis, driver_id, &answer).await {
-            tracing::warn!(%driver_id, error = %err, "claimed driver left in its city's index until its next ping");
+        if !indexed {
+            if let Err(err) = self.sync_answer(redis, driver_id, answer).await {
+                tracing::warn!(%driver_id, error = %err, "claimed driver left in its city's index until its next ping");
+            }
         }
         Ok(won)
     }

@@ -105,3 +105,50 @@ async fn pings_racing_a_driver_going_offline_never_leave_it_indexed() {
         );
     }
 }
+
+/// A won claim takes the driver out of its city's index, stamped as the
+/// driver's newest step (on a single Redis by the claim script itself, on a
+/// cluster by the index step after it), and a lost one changes nothing.
+#[tokio::test]
+async fn a_won_claim_leaves_the_index_stamped_as_the_newest_step() {
+    let app = spawn_app().await;
+    let driver = online_at(&app, PICKUP).await;
+    let (index, keys) = index_of(&app);
+    let mut redis = app.redis().await;
+    assert!(indexed(&app, &keys, &driver).await);
+    let wish = |trip_id| hail_shared::api::drivers::ClaimWish {
+        trip_id,
+        city: "sg".into(),
+        drivers: vec![driver.id],
+    };
+
+    let won = index
+        .claim_first(&mut redis, &[wish(uuid::Uuid::new_v4())], 30)
+        .await
+        .unwrap();
+    assert_eq!(won, [Some(driver.id)]);
+    assert!(
+        !indexed(&app, &keys, &driver).await,
+        "a claimed driver stayed in its city's index"
+    );
+    let newest: String = redis
+        .hget(keys.driver_position(driver.id), "seq")
+        .await
+        .unwrap();
+    let heard: Option<f64> = redis
+        .zscore(keys.drivers_seen("sg"), driver.id.to_string())
+        .await
+        .unwrap();
+    assert_eq!(heard, Some(newest.parse::<f64>().unwrap()));
+
+    let lost = index
+        .claim_first(&mut redis, &[wish(uuid::Uuid::new_v4())], 30)
+        .await
+        .unwrap();
+    assert_eq!(lost, [None]);
+    let after: String = redis
+        .hget(keys.driver_position(driver.id), "seq")
+        .await
+        .unwrap();
+    assert_eq!(after, newest, "a lost claim stamped the driver");
+}
