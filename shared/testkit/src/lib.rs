@@ -552,7 +552,18 @@ impl Drop for TestApp {
             };
             rt.block_on(async move {
                 use sqlx::Connection;
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                // The server's `postgres` database, as `db::ensure_database`
+                // uses to create it: DATABASE_URL may name a database that
+                // does not exist (scripts/test.sh's `.../hail`), and every
+                // test database was left behind then (289 in one CI run).
+                let admin =
+                    <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(&admin_url)
+                        .map(|options| options.database("postgres"));
+                let conn = match admin {
+                    Ok(options) => sqlx::PgConnection::connect_with(&options).await,
+                    Err(err) => Err(err),
+                };
+                if let Ok(mut conn) = conn {
                     let _ = sqlx::query(&format!(
                         "DROP DATABASE IF EXISTS {} WITH (FORCE)",
                         db::quote_ident(&db_name)
