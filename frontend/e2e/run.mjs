@@ -223,6 +223,19 @@ async function shotBoth(page, name, phone = { width: 375, height: 812 }, focus =
   await page.setViewportSize(size);
 }
 
+// Where the car marker is drawn. The map redraws its markers on every
+// driver:location, so the element read a moment ago may be gone; ask again
+// until one answers.
+async function carBox(page, timeout = 5000) {
+  const until = Date.now() + timeout;
+  for (;;) {
+    const box = await page.locator(".hail-marker-car").first().boundingBox({ timeout: 1000 }).catch(() => null);
+    if (box) return box;
+    if (Date.now() > until) fail(`the car marker was not on the rider's map for ${timeout / 1000} s`);
+    await page.waitForTimeout(100);
+  }
+}
+
 const contracts = { checked: {}, failures: [] };
 async function collectContracts(page) {
   const r = await page.evaluate(() => window.__hailContracts ?? { checked: {}, failures: [] });
@@ -648,9 +661,9 @@ async function tripRun(browser) {
   });
 
   await step("the rider's car moves toward the pickup", async () => {
-    const before = await r.locator(".hail-marker-car").boundingBox();
+    const before = await carBox(r);
     await r.waitForTimeout(2500);
-    const after = await r.locator(".hail-marker-car").boundingBox();
+    const after = await carBox(r);
     if (before.x === after.x && before.y === after.y) fail("the car marker did not move in 2.5 s of simulated driving");
   });
 
