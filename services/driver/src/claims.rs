@@ -43,7 +43,15 @@ pub async fn release(
         .index
         .release(&mut redis, driver_id, trip_id, leave)
         .await?;
-    match repo::mark_available(&state.pool, driver_id, trip_id).await? {
+    // An offer that ended unanswered is bookkeeping (`AppState::claims_pool`);
+    // a driver coming off a ride it was confirmed for is told to the disk, as
+    // nothing would find the row again if that commit were lost.
+    let freed =
+        match repo::mark_unconfirmed_available(&state.claims_pool, driver_id, trip_id).await? {
+            Some(version) => Some(version),
+            None => repo::mark_available(&state.pool, driver_id, trip_id).await?,
+        };
+    match freed {
         Some(version) => {
             status::mirror(state, driver_id, DriverStatus::Online, version).await?;
             Ok(true)

@@ -37,9 +37,17 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
     )
     .await?;
     db::migrate(&pool, SCHEMA, &MIGRATOR).await?;
+    let claims_pool = db::connect_with(
+        &config.database_url,
+        SCHEMA,
+        config.database_background_pool_size,
+        config.database_acquire_timeout,
+        db::Commits::Relaxed,
+    )
+    .await?;
     let redis = redis_conn::connect(&config.redis_url, config.redis_cluster).await?;
     let (rides, ride_writer) = rides::ride_log();
-    let state = AppState::new(pool.clone(), redis, config, rides)?;
+    let state = AppState::new((pool.clone(), claims_pool), redis, config, rides)?;
     let router = routes::router(state.clone(), config);
     let reconciler = state.clone();
     Ok(

@@ -119,6 +119,28 @@ pub async fn mark_busy(
     .await
 }
 
+/// BUSY for `trip_id` -> ONLINE, for a claim its trip never confirmed (an
+/// offer declined, expired or revoked). `None` when the driver is not held
+/// that way (released already, or on the ride: [`mark_available`]).
+pub async fn mark_unconfirmed_available(
+    pool: &PgPool,
+    driver_id: Uuid,
+    trip_id: Uuid,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "UPDATE drivers
+         SET status = 'ONLINE', current_trip_id = NULL, version = version + 1, updated_at = now(),
+             claim_expires_at = NULL
+         WHERE id = $1 AND status = 'BUSY' AND current_trip_id = $2
+           AND claim_expires_at IS NOT NULL
+         RETURNING version",
+        driver_id,
+        trip_id
+    )
+    .fetch_optional(pool)
+    .await
+}
+
 /// BUSY for `trip_id` -> ONLINE. `None` when the driver is not on that trip
 /// (already released: releases are idempotent).
 pub async fn mark_available(

@@ -14,6 +14,15 @@ use crate::index::Index;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
+    /// Claims, and releases of claims no trip confirmed: commits that do not
+    /// wait for the disk (`hail_shared::db::Commits::Relaxed`). Safe because
+    /// both ends are re-derived when a crash of the database's host forgets
+    /// them: a claim's row is written before its trip's offer (same WAL, so
+    /// a lost claim loses its offer too and the accept answers
+    /// `offer_expired`), and a lost release leaves an unconfirmed claim that
+    /// runs out and is reconciled (`crate::claims`). Everything that answers
+    /// a person, and the release of a confirmed ride, uses `pool`.
+    pub claims_pool: PgPool,
     pub redis: RedisConn,
     pub index: Index,
     pub candidate_overfetch: usize,
@@ -29,7 +38,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(
-        pool: PgPool,
+        (pool, claims_pool): (PgPool, PgPool),
         redis: RedisConn,
         config: &Config,
         rides: crate::rides::RideLog,
@@ -42,6 +51,7 @@ impl AppState {
         Ok(Self {
             cities: config.cities.clone(),
             pool,
+            claims_pool,
             redis,
             index: Index::new(
                 Keys::new(config.redis_prefix.clone()),

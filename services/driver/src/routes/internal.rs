@@ -184,7 +184,8 @@ async fn record_claim(
     trip_id: Uuid,
     ttl_secs: u64,
 ) -> ApiResult<bool> {
-    if let Some(version) = repo::mark_busy(&state.pool, driver_id, trip_id, ttl_secs).await? {
+    if let Some(version) = repo::mark_busy(&state.claims_pool, driver_id, trip_id, ttl_secs).await?
+    {
         status::mirror(state, driver_id, DriverStatus::Busy, version).await?;
         return Ok(true);
     }

@@ -213,3 +213,49 @@ async fn a_batch_of_socket_pings_answers_each_in_order_as_rest_would() {
     .await;
     assert!((lat(app.driver_profile(&online).await) - at.lat).abs() < 1e-9);
 }
+
+/// A release frees the driver whichever way its claim ended: an offer left
+/// unanswered (the claim never confirmed: committed without waiting for the
+/// disk) or a ride it was confirmed for (`offer/end`; committed durably).
+/// Either way it is ONLINE and found by `nearby` again, and a second
+/// release changes nothing.
+#[tokio::test]
+async fn a_release_frees_the_driver_after_an_unanswered_offer_and_after_a_ride() {
+    let app = spawn_app().await;
+    let driver = online_at(&app, PICKUP).await;
+    let rider = app.register_rider().await;
+    for confirmed in [false, true] {
+        let trip_id = uuid::Uuid::new_v4();
+        let claim = json!({"claims": [{"trip_id": trip_id, "city": "sg", "drivers": [driver.id]}], "ttl_secs": 30});
+        let response = internal(&app, "/internal/drivers/claims", Peer::Trip, &claim).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body["claimed"][0],
+            json!(driver.id),
+            "confirmed={confirmed}"
+        );
+        assert_eq!(status_of(&app, &driver).await, DriverStatus::Busy);
+        if confirmed {
+            let path = format!("/internal/drivers/{}/offer/end", driver.id);
+            let end = json!({"trip_id": trip_id});
+            let response = internal(&app, &path, Peer::Trip, &end).await;
+            assert!(response.status().is_success(), "{}", response.status());
+        }
+        let path = format!("/internal/drivers/{}/release", driver.id);
+        let release = json!({"trip_id": trip_id});
+        for _ in 0..2 {
+            let response = internal(&app, &path, Peer::Trip, &release).await;
+            assert_eq!(response.status(), StatusCode::OK, "confirmed={confirmed}");
+        }
+        assert_eq!(
+            status_of(&app, &driver).await,
+            DriverStatus::Online,
+            "confirmed={confirmed}"
+        );
+        assert!(
+            nearby(&app, &rider, PICKUP).await.contains(&driver.id),
+            "confirmed={confirmed}: the released driver is not matchable"
+        );
+    }
+}
