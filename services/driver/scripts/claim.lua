@@ -29,14 +29,7 @@ end
 local s = stamp(KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 local indexed = '0'
 if KEYS[5] and s[2] == ARGV[2] then
-  -- index_sync.lua's checks are not needed here (as in ping.lua): this
-  -- script made the driver's newest stamp, atomically with the city's keys.
-  redis.call('ZADD', KEYS[6], s[1], ARGV[4])
-  if s[3] == 'add' then
-    redis.call('GEOADD', KEYS[5], s[4], s[5], ARGV[4])
-  else
-    redis.call('ZREM', KEYS[5], ARGV[4])
-  end
+  apply_index(KEYS[5], KEYS[6], ARGV[4], s[1], s[3], s[4], s[5])
   indexed = '1'
 end
 return {'1', s[1], s[2], s[3], s[4], s[5], indexed}

@@ -16,12 +16,5 @@ local heard = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if heard and tonumber(heard) >= tonumber(ARGV[2]) then
   return 0
 end
--- The last-seen set is also what the sweeper reads: only drivers silent
--- past their presence are ever looked at, never the whole fleet.
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-if ARGV[3] == 'add' then
-  redis.call('GEOADD', KEYS[1], ARGV[4], ARGV[5], ARGV[1])
-else
-  redis.call('ZREM', KEYS[1], ARGV[1])
-end
+apply_index(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 return 1

@@ -46,15 +46,7 @@ if status == 'BUSY' then
 end
 local indexed = '0'
 if KEYS[7] then
-  -- index_sync.lua's checks are not needed here: this script made the
-  -- driver's newest stamp, atomically with the city's keys, so no newer
-  -- one can be in the city, and it is not old.
-  redis.call('ZADD', KEYS[8], seq, ARGV[7])
-  if intent == 'add' then
-    redis.call('GEOADD', KEYS[7], ARGV[1], ARGV[2], ARGV[7])
-  else
-    redis.call('ZREM', KEYS[7], ARGV[7])
-  end
+  apply_index(KEYS[7], KEYS[8], ARGV[7], seq, intent, ARGV[1], ARGV[2])
   indexed = '1'
 end
 return {status, pos[1] or '', ride, pickup, indexed, seq, ARGV[6], intent, ARGV[1], ARGV[2]}

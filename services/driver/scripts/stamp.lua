@@ -1,5 +1,6 @@
 -- Prepended to every script that changes what a driver's city index should
--- say about it (ping, status, presence refresh, claim).
+-- say about it (ping, status, presence refresh, claim), and to the one that
+-- writes a city's index (index_sync.lua).
 --
 -- On a Redis Cluster a driver's keys and its city's index live in
 -- different slots, so no script writes both. Instead, each change to the
@@ -38,4 +39,21 @@ local function stamp(status_key, presence_key, pos_key, lock_key)
     intent = 'add'
   end
   return {seq, pos[3] or '', intent, pos[1] or '', pos[2] or ''}
+end
+
+-- Makes a city's index say what a stamp says of a driver: its last-seen
+-- score is the stamp, and it is in the GEO set only when the intent is
+-- 'add'. Callers decide whether the stamp may be applied: index_sync.lua
+-- checks it is the newest the city heard; ping.lua and claim.lua (single
+-- Redis only, the city's keys passed in with the driver's) made the
+-- driver's newest stamp in the same script, so no newer one can be there.
+local function apply_index(geo_key, seen_key, driver, seq, intent, lng, lat)
+  -- The last-seen set is also what the sweeper reads: only drivers silent
+  -- past their presence are ever looked at, never the whole fleet.
+  redis.call('ZADD', seen_key, seq, driver)
+  if intent == 'add' then
+    redis.call('GEOADD', geo_key, lng, lat, driver)
+  else
+    redis.call('ZREM', geo_key, driver)
+  end
 end

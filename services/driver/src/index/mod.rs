@@ -96,7 +96,8 @@ fn read_pickup(raw: &str, trip_id: Uuid) -> Option<LatLng> {
     (trip == trip_id && lat.is_finite() && lng.is_finite()).then(|| LatLng::new(lat, lng))
 }
 
-/// A driver script that stamps (`scripts/stamp.lua` goes first).
+/// A driver script that stamps, or one that applies a stamp to a city's
+/// index (`scripts/stamp.lua`, which defines both, goes first).
 fn stamping(script: &str) -> Script {
     Script::new(&format!(
         "{}\n{script}",
@@ -116,7 +117,7 @@ impl Index {
             refresh_presence: stamping(include_str!("../../scripts/refresh_presence.lua")),
             release: stamping(include_str!("../../scripts/release.lua")),
             end_offer: Script::new(include_str!("../../scripts/end_offer.lua")),
-            index_sync: Script::new(include_str!("../../scripts/index_sync.lua")),
+            index_sync: stamping(include_str!("../../scripts/index_sync.lua")),
             sweep: Script::new(include_str!("../../scripts/sweep.lua")),
         }
     }
