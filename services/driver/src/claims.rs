@@ -26,7 +26,12 @@ use hail_shared::{
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::{index::Leave, repo, state::AppState, status};
+use crate::{
+    index::Leave,
+    repo::{self, Releasable},
+    state::AppState,
+    status,
+};
 
 /// Gives `driver_id` back from `trip_id` (idempotent; another trip's claim
 /// is never touched): ONLINE, and matchable again at once unless `leave`
@@ -46,11 +51,17 @@ pub async fn release(
     // An offer that ended unanswered is bookkeeping (`AppState::claims_pool`);
     // a driver coming off a ride it was confirmed for is told to the disk, as
     // nothing would find the row again if that commit were lost.
-    let freed =
-        match repo::mark_unconfirmed_available(&state.claims_pool, driver_id, trip_id).await? {
-            Some(version) => Some(version),
-            None => repo::mark_available(&state.pool, driver_id, trip_id).await?,
-        };
+    let unconfirmed = repo::mark_available(
+        &state.claims_pool,
+        driver_id,
+        trip_id,
+        Releasable::Unconfirmed,
+    )
+    .await?;
+    let freed = match unconfirmed {
+        Some(version) => Some(version),
+        None => repo::mark_available(&state.pool, driver_id, trip_id, Releasable::Any).await?,
+    };
     match freed {
         Some(version) => {
             status::mirror(state, driver_id, DriverStatus::Online, version).await?;

@@ -119,43 +119,34 @@ pub async fn mark_busy(
     .await
 }
 
-/// BUSY for `trip_id` -> ONLINE, for a claim its trip never confirmed (an
-/// offer declined, expired or revoked). `None` when the driver is not held
-/// that way (released already, or on the ride: [`mark_available`]).
-pub async fn mark_unconfirmed_available(
-    pool: &PgPool,
-    driver_id: Uuid,
-    trip_id: Uuid,
-) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "UPDATE drivers
-         SET status = 'ONLINE', current_trip_id = NULL, version = version + 1, updated_at = now(),
-             claim_expires_at = NULL
-         WHERE id = $1 AND status = 'BUSY' AND current_trip_id = $2
-           AND claim_expires_at IS NOT NULL
-         RETURNING version",
-        driver_id,
-        trip_id
-    )
-    .fetch_optional(pool)
-    .await
+/// Which holds a release may end ([`mark_available`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Releasable {
+    /// Only a claim its trip never confirmed (an offer declined, expired or
+    /// revoked).
+    Unconfirmed,
+    /// Any: also a ride the trip confirmed.
+    Any,
 }
 
-/// BUSY for `trip_id` -> ONLINE. `None` when the driver is not on that trip
-/// (already released: releases are idempotent).
+/// BUSY for `trip_id` -> ONLINE, if the driver is held as `releasable` says.
+/// `None` when it is not (already released: releases are idempotent).
 pub async fn mark_available(
     pool: &PgPool,
     driver_id: Uuid,
     trip_id: Uuid,
+    releasable: Releasable,
 ) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar!(
         "UPDATE drivers
          SET status = 'ONLINE', current_trip_id = NULL, version = version + 1, updated_at = now(),
              claim_expires_at = NULL
          WHERE id = $1 AND status = 'BUSY' AND current_trip_id = $2
+           AND ($3 OR claim_expires_at IS NOT NULL)
          RETURNING version",
         driver_id,
-        trip_id
+        trip_id,
+        releasable == Releasable::Any
     )
     .fetch_optional(pool)
     .await
