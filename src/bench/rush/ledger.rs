@@ -68,13 +68,26 @@ pub(super) struct AreaTimes {
     pub(super) decline_next: Latencies,
 }
 
+/// An offer of `offered` heard by watched driver `driver` while it held
+/// an open offer of `held` (`left`: that offer's time still to run) or
+/// rode it (`left` is `None`): what the report lists, so the two trips'
+/// dispatch timelines can be read.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Double {
+    pub(super) driver: usize,
+    pub(super) held: Uuid,
+    pub(super) left: Option<Duration>,
+    pub(super) offered: Uuid,
+}
+
 /// The figures the report reads.
 pub(super) struct Tally {
     pub(super) times: HashMap<Area, AreaTimes>,
     pub(super) freed_to_offer: Latencies,
     pub(super) requested: HashMap<Area, usize>,
     pub(super) offers: usize,
-    pub(super) doubles: usize,
+    /// Offers heard while the driver held or rode another trip.
+    pub(super) doubles: Vec<Double>,
     pub(super) peak_waiting: HashMap<Area, usize>,
     /// Hotspot trips taken as NO_DRIVER client-side (waited past the deadline).
     pub(super) past_deadline: usize,
@@ -301,7 +314,7 @@ impl Tally {
             freed_to_offer: Latencies::new()?,
             requested: HashMap::new(),
             offers: 0,
-            doubles: 0,
+            doubles: Vec::new(),
             peak_waiting: HashMap::new(),
             past_deadline: 0,
             unplaced: 0,
@@ -359,7 +372,18 @@ impl Book {
                     self.set_trip(t, TripState::Waiting);
                 }
             }
-            DriverState::Holding { .. } | DriverState::Riding(_) => self.tally.doubles += 1,
+            DriverState::Holding { trip: held, until } => self.tally.doubles.push(Double {
+                driver: d,
+                held,
+                left: Some(until.saturating_duration_since(at)),
+                offered: trip,
+            }),
+            DriverState::Riding(held) => self.tally.doubles.push(Double {
+                driver: d,
+                held,
+                left: None,
+                offered: trip,
+            }),
             DriverState::Free => {}
         }
         self.tally.offers += 1;

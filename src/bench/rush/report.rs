@@ -20,6 +20,9 @@ use crate::{
     simulate::api::{Api, Session},
 };
 
+/// Doubles listed under the table by their trips (all are counted).
+const MAX_DOUBLES_LISTED: usize = 5;
+
 /// The stack's counters before the run.
 pub(super) struct Before {
     scrape: Scrape,
@@ -183,7 +186,7 @@ impl Run {
         answers(&mut t, &crew.calls, keepalive_failures);
         t.row(
             "double offers/assignments (a driver offered a trip while holding another)",
-            tally.doubles.to_string(),
+            tally.doubles.len().to_string(),
             "0",
         );
         t.row(
@@ -197,6 +200,20 @@ impl Run {
             "0",
         );
         t.print();
+        for d in tally.doubles.iter().take(MAX_DOUBLES_LISTED) {
+            let held = match d.left {
+                Some(left) => format!(
+                    "holding an offer of {} ({} ms still to run)",
+                    d.held,
+                    left.as_millis()
+                ),
+                None => format!("riding {}", d.held),
+            };
+            println!(
+                "double: watched driver {} heard an offer of {} while {held}",
+                d.driver, d.offered
+            );
+        }
     }
 
     fn demand(&self, t: &mut Table, args: &RushArgs, tally: &Tally) {
