@@ -2,7 +2,7 @@
 //! the issue sets one. The stack's own figures are the run's deltas of its
 //! /metrics and Postgres counters; histograms are read to their bucket.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -12,13 +12,16 @@ use super::{
     drivers::Crew,
     ledger::{Ledger, Tally},
     plan::Area,
-    server::{self, bucket_delta, bucket_ms, bucket_quantile, Scrape},
+    server::{self, bucket_delta, bucket_ms, bucket_quantile, Scrape, StatementTotals},
     RushArgs,
 };
 use crate::{
     bench::latency::{ms, Latencies},
     simulate::api::{Api, Session},
 };
+
+/// Statements listed under the table, by Postgres time in the run.
+const STATEMENTS_LISTED: usize = 8;
 
 /// Doubles listed under the table by their trips (all are counted).
 const MAX_DOUBLES_LISTED: usize = 5;
@@ -27,17 +30,22 @@ const MAX_DOUBLES_LISTED: usize = 5;
 pub(super) struct Before {
     scrape: Scrape,
     row_writes: Option<i64>,
+    statements: Option<HashMap<i64, StatementTotals>>,
 }
 
 impl Before {
     pub(super) async fn read(args: &RushArgs, pool: Option<&PgPool>) -> anyhow::Result<Self> {
-        let row_writes = match pool {
-            Some(pool) => Some(server::row_writes(pool).await?),
-            None => None,
+        let (row_writes, statements) = match pool {
+            Some(pool) => (
+                Some(server::row_writes(pool).await?),
+                server::statement_totals(pool).await,
+            ),
+            None => (None, None),
         };
         Ok(Self {
             scrape: Scrape::read(&args.trip_metrics).await?,
             row_writes,
+            statements,
         })
     }
 }
@@ -56,6 +64,8 @@ pub(super) struct Lost {
 /// The run's figures from the stack.
 pub(super) struct Run {
     stack: Vec<(String, String)>,
+    /// Where Postgres spent the run (`pg_stat_statements`, when installed).
+    statements: Vec<StatementTotals>,
     requested: usize,
     peak_db: Option<i64>,
     pub(super) lost: Lost,
@@ -72,6 +82,13 @@ impl Run {
         let writes = match (pool, before.row_writes) {
             (Some(pool), Some(was)) => Some(server::settled_row_writes(pool).await? - was),
             _ => None,
+        };
+        let statements = match (pool, &before.statements) {
+            (Some(pool), Some(was)) => server::statement_totals(pool)
+                .await
+                .map(|now| server::busiest_statements(was, now, STATEMENTS_LISTED))
+                .unwrap_or_default(),
+            _ => Vec::new(),
         };
         let after = Scrape::read(&args.trip_metrics).await?;
         let per_trip = |n: f64| format!("{:.1}", n / requested.max(1) as f64);
@@ -161,6 +178,7 @@ impl Run {
         }
         Ok(Self {
             stack,
+            statements,
             requested,
             peak_db,
             lost: Lost::default(),
@@ -200,6 +218,7 @@ impl Run {
             "0",
         );
         t.print();
+        print_statements(&self.statements);
         for d in tally.doubles.iter().take(MAX_DOUBLES_LISTED) {
             let held = match d.left {
                 Some(left) => format!(
@@ -386,6 +405,27 @@ pub(super) fn with_tokens(riders: &[Session], open: Vec<(Uuid, usize)>) -> Vec<(
     open.into_iter()
         .filter_map(|(trip, k)| riders.get(k).map(|r| (trip, r.token())))
         .collect()
+}
+
+/// Where Postgres spent the run, when `pg_stat_statements` could say.
+fn print_statements(statements: &[StatementTotals]) {
+    if statements.is_empty() {
+        return;
+    }
+    println!(
+        "\n| statement (pg_stat_statements, this run) | calls | total | mean |\n|---|---|---|---|"
+    );
+    for s in statements {
+        let query = s.query.split_whitespace().collect::<Vec<_>>().join(" ");
+        let query: String = query.chars().take(90).collect();
+        println!(
+            "| `{}` | {} | {:.0} ms | {:.2} ms |",
+            query.replace('|', "\\|"),
+            s.calls,
+            s.total_ms,
+            s.total_ms / s.calls.max(1) as f64
+        );
+    }
 }
 
 #[derive(Default)]

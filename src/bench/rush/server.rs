@@ -199,3 +199,100 @@ db_statements_total 4000
         assert_eq!(all, vec![(0.001, 12.0)]);
     }
 }
+
+/// One statement's totals in `pg_stat_statements`, this database only.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct StatementTotals {
+    pub(super) query: String,
+    pub(super) calls: i64,
+    pub(super) total_ms: f64,
+}
+
+/// What `pg_stat_statements` holds for the bench's database, by query id;
+/// `None` when the extension is not installed there (it needs
+/// `shared_preload_libraries`, so the bench never installs it).
+pub(super) async fn statement_totals(
+    pool: &PgPool,
+) -> Option<std::collections::HashMap<i64, StatementTotals>> {
+    let rows: Vec<(i64, String, i64, f64)> = sqlx::query_as(
+        "SELECT queryid, min(query), sum(calls)::bigint, sum(total_exec_time)
+         FROM pg_stat_statements
+         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND queryid IS NOT NULL
+         GROUP BY queryid",
+    )
+    .fetch_all(pool)
+    .await
+    .ok()?;
+    Some(
+        rows.into_iter()
+            .map(|(id, query, calls, total_ms)| {
+                let totals = StatementTotals {
+                    query,
+                    calls,
+                    total_ms,
+                };
+                (id, totals)
+            })
+            .collect(),
+    )
+}
+
+/// The statements that took Postgres the most time between two readings,
+/// most first, at most `limit`.
+pub(super) fn busiest_statements(
+    before: &std::collections::HashMap<i64, StatementTotals>,
+    after: std::collections::HashMap<i64, StatementTotals>,
+    limit: usize,
+) -> Vec<StatementTotals> {
+    let mut run: Vec<StatementTotals> = after
+        .into_iter()
+        .map(|(id, now)| {
+            let (calls, ms) = before
+                .get(&id)
+                .map_or((0, 0.0), |was| (was.calls, was.total_ms));
+            StatementTotals {
+                query: now.query,
+                calls: now.calls - calls,
+                total_ms: now.total_ms - ms,
+            }
+        })
+        .filter(|s| s.calls > 0)
+        .collect();
+    run.sort_by(|a, b| b.total_ms.total_cmp(&a.total_ms));
+    run.truncate(limit);
+    run
+}
+
+#[cfg(test)]
+mod statement_tests {
+    use super::*;
+
+    fn totals(query: &str, calls: i64, total_ms: f64) -> StatementTotals {
+        StatementTotals {
+            query: query.into(),
+            calls,
+            total_ms,
+        }
+    }
+
+    #[test]
+    fn the_busiest_statements_are_the_runs_deltas_most_first() {
+        let before = [(1, totals("a", 10, 100.0)), (2, totals("b", 5, 5.0))]
+            .into_iter()
+            .collect();
+        let after = [
+            (1, totals("a", 12, 110.0)),
+            (2, totals("b", 5, 5.0)),
+            (3, totals("c", 4, 40.0)),
+        ]
+        .into_iter()
+        .collect();
+        let run = busiest_statements(&before, after, 5);
+        assert_eq!(run, vec![totals("c", 4, 40.0), totals("a", 2, 10.0)]);
+        let after_again = [(3, totals("c", 4, 40.0)), (1, totals("a", 12, 110.0))]
+            .into_iter()
+            .collect();
+        assert_eq!(busiest_statements(&before, after_again, 1).len(), 1);
+    }
+}
