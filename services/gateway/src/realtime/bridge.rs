@@ -186,7 +186,9 @@ async fn on_driver_message<A: Adapter>(io: &SocketIo<A>, state: &AppState, paylo
         return;
     };
     match message.event {
-        DriverEvent::Offer(offer) => delivery::send_offer(io, state, message.driver_id, offer),
+        DriverEvent::Offer(offer) => {
+            delivery::send_offer(io, state, message.driver_id, offer).await
+        }
         DriverEvent::OfferRevoked(revoked) => {
             let room = room_driver(message.driver_id);
             if let Err(err) = io.local().to(room).emit("offer:revoked", &revoked).await {

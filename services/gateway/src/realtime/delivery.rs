@@ -30,7 +30,7 @@ use hail_shared::{
 };
 use serde::Serialize;
 use serde_json::Value;
-use socketioxide::{adapter::Adapter, AckError, SocketIo};
+use socketioxide::{ack::AckStream, adapter::Adapter, AckError, SocketIo};
 use uuid::Uuid;
 
 use super::{room_driver, room_socket};
@@ -46,16 +46,21 @@ enum Heard {
 }
 
 /// Sends `offer` to the driver's sockets on this gateway and reports what
-/// came of it; in the background, so the bridge never waits for a phone.
-pub(super) fn send_offer<A: Adapter>(
+/// came of it. The emit happens here, in the order the bridge reads its
+/// messages, so an `offer:revoked` published after the offer (a rider
+/// cancelling a moment after it opened) can never reach the phone before
+/// it and leave a dead offer on screen. Only the wait for the ack runs in
+/// the background, so the bridge never waits for a phone.
+pub(super) async fn send_offer<A: Adapter>(
     io: &SocketIo<A>,
     state: &AppState,
     driver_id: Uuid,
     offer: Offer,
 ) {
-    let (io, state) = (io.clone(), state.clone());
+    let sent = emit(io, state, room_driver(driver_id), &offer).await;
+    let state = state.clone();
     state.socket_tasks.clone().spawn(async move {
-        let heard = emit_with_ack(&io, &state, room_driver(driver_id), &offer).await;
+        let heard = sent.receipt().await;
         report(&state, driver_id, &offer, heard).await;
     });
 }
@@ -83,7 +88,10 @@ pub(super) async fn driver_connected<A: Adapter>(
     let Ok(SocketChanged { offer: Some(offer) }) = answer.json::<SocketChanged>().await else {
         return;
     };
-    let heard = emit_with_ack(io, state, room_socket(socket_id), &offer).await;
+    let heard = emit(io, state, room_socket(socket_id), &offer)
+        .await
+        .receipt()
+        .await;
     report(state, driver_id, &offer, heard).await;
 }
 
@@ -104,16 +112,26 @@ pub(super) async fn driver_disconnected(state: &AppState, driver_id: Uuid, left:
     }
 }
 
-/// Emits `offer` to `room`'s sockets on this gateway and waits for the
-/// first ack, or the ack window (at most the offer's own time).
-async fn emit_with_ack<A: Adapter>(
+/// An `offer` emitted to a room's sockets on this gateway.
+enum Emitted<A: Adapter> {
+    NoSocketHere,
+    Failed,
+    Sent {
+        acks: AckStream<Value, A>,
+        at: std::time::Instant,
+    },
+}
+
+/// Emits `offer` to `room`'s sockets on this gateway, asking for an ack
+/// within the ack window (at most the offer's own time).
+async fn emit<A: Adapter>(
     io: &SocketIo<A>,
     state: &AppState,
     room: String,
     offer: &Offer,
-) -> Heard {
+) -> Emitted<A> {
     if io.local().to(room.clone()).sockets().is_empty() {
-        return Heard::NoSocketHere;
+        return Emitted::NoSocketHere;
     }
     let offer_left = (offer.expires_at - chrono::Utc::now())
         .to_std()
@@ -122,31 +140,41 @@ async fn emit_with_ack<A: Adapter>(
         .offer_ack_window
         .map_or(offer_left, |w| w.min(offer_left))
         .max(Duration::from_millis(1));
-    let started = std::time::Instant::now();
-    let acks = match io
+    let at = std::time::Instant::now();
+    match io
         .local()
         .to(room)
         .timeout(window)
         .emit_with_ack::<_, Value>("offer", offer)
         .await
     {
-        Ok(acks) => acks,
+        Ok(acks) => Emitted::Sent { acks, at },
         Err(err) => {
             tracing::debug!(error = %err, "offer not sent");
-            return Heard::NotAcked;
-        }
-    };
-    futures::pin_mut!(acks);
-    while let Some((_, answer)) = acks.next().await {
-        // Any answer is a receipt (one the server cannot read still came
-        // from the app); a timeout or a closed socket is not.
-        if !matches!(answer, Err(AckError::Timeout | AckError::Socket(_))) {
-            metrics::histogram!("gateway_offer_ack_seconds")
-                .record(started.elapsed().as_secs_f64());
-            return Heard::Acked;
+            Emitted::Failed
         }
     }
-    Heard::NotAcked
+}
+
+impl<A: Adapter> Emitted<A> {
+    /// Waits for the first ack, or the end of the ack window.
+    async fn receipt(self) -> Heard {
+        let (acks, at) = match self {
+            Emitted::NoSocketHere => return Heard::NoSocketHere,
+            Emitted::Failed => return Heard::NotAcked,
+            Emitted::Sent { acks, at } => (acks, at),
+        };
+        futures::pin_mut!(acks);
+        while let Some((_, answer)) = acks.next().await {
+            // Any answer is a receipt (one the server cannot read still
+            // came from the app); a timeout or a closed socket is not.
+            if !matches!(answer, Err(AckError::Timeout | AckError::Socket(_))) {
+                metrics::histogram!("gateway_offer_ack_seconds").record(at.elapsed().as_secs_f64());
+                return Heard::Acked;
+            }
+        }
+        Heard::NotAcked
+    }
 }
 
 /// Tells the trip service what the driver's sockets here did.

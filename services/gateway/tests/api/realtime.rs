@@ -436,3 +436,72 @@ async fn a_connected_driver_socket_keeps_presence_fresh_until_it_closes() {
         last = now;
     }
 }
+
+/// A rider who cancels the moment an offer opens: the trip service
+/// publishes the offer and its revoke back to back. The driver's socket
+/// hears them in that order, every time; a revoke that overtook its offer
+/// would leave a dead offer on the phone.
+#[tokio::test]
+async fn an_offer_revoked_at_once_reaches_the_driver_before_its_revoke() {
+    use hail_shared::{
+        api::{
+            fares::{FareAmount, Money},
+            trips::{Offer, Tier},
+        },
+        events::{DriverEvent, DriverMessage, OfferRevoked, RevokeReason},
+    };
+
+    let app = spawn_app().await;
+    let driver = app.register_driver().await;
+    let mut socket = app.socket(&driver.token).await;
+    let channel =
+        hail_shared::keys::Keys::new(app.config.redis_prefix.clone()).channel_driver_offers();
+    let mut redis = app.redis().await;
+    let message = |event| {
+        serde_json::to_string(&DriverMessage {
+            driver_id: driver.id,
+            event,
+        })
+        .unwrap()
+    };
+    for round in 0..20 {
+        let trip_id = uuid::Uuid::new_v4();
+        let offer = DriverEvent::Offer(Offer {
+            trip_id,
+            pickup: PICKUP,
+            dropoff: DROPOFF,
+            tier: Tier::Standard,
+            distance_km: 0.3,
+            expires_at: chrono::Utc::now() + chrono::Duration::seconds(15),
+            fare_estimate: FareAmount {
+                currency: "SGD".into(),
+                amount: Money(600),
+            },
+        });
+        let revoke = DriverEvent::OfferRevoked(OfferRevoked {
+            trip_id,
+            reason: RevokeReason::Cancelled,
+        });
+        redis
+            .publish_all(&[
+                (channel.clone(), message(offer)),
+                (channel.clone(), message(revoke)),
+            ])
+            .await
+            .unwrap();
+
+        let mut heard = Vec::new();
+        let deadline = tokio::time::Instant::now() + SOON;
+        while heard.len() < 2 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            heard.extend(
+                socket
+                    .drain()
+                    .into_iter()
+                    .filter(|(_, data)| data["trip_id"] == json!(trip_id))
+                    .map(|(event, _)| event),
+            );
+        }
+        assert_eq!(heard, ["offer", "offer:revoked"], "round {round}");
+    }
+}
