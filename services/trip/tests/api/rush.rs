@@ -64,6 +64,12 @@ async fn insert_waiting(pool: &PgPool, n: usize) -> Vec<Waiting> {
     .execute(pool)
     .await
     .unwrap();
+    // As autovacuum would soon after such a burst: with the table's real
+    // statistics, the planner's choices are the ones production gets.
+    sqlx::query("ANALYZE trip.trips")
+        .execute(pool)
+        .await
+        .unwrap();
     trips
 }
 
@@ -134,6 +140,44 @@ async fn a_release_wakes_only_the_waiting_trips_near_the_driver() {
             "woke a trip {:.1} km away",
             trip.pickup.distance_km(&here)
         );
+    }
+
+    // What it cost: the probes (who else wants this driver, for the fresh
+    // trip and for the woken one; which trips its release wakes) read the
+    // starved trips nearest the driver, not the ~900 inside their box.
+    let (probes, read) = starved_index_reads(&db).await;
+    assert!(probes >= 2, "{probes} probes counted");
+    assert!(
+        read <= probes * NEAREST_PROBED,
+        "{probes} probes read {read} index entries"
+    );
+}
+
+/// How many starved trips a neighbourhood probe reads at most.
+const NEAREST_PROBED: i64 = 64;
+
+/// Scans of the starved trips' index so far, and entries they read, once
+/// the servers' counters have reached the statistics (a backend reports
+/// them within a second or so of going idle).
+async fn starved_index_reads(db: &PgPool) -> (i64, i64) {
+    let read = || async {
+        sqlx::query_as::<_, (i64, i64)>(
+            "SELECT idx_scan, idx_tup_read FROM pg_stat_user_indexes
+             WHERE indexrelname = 'trips_starved_pickup'",
+        )
+        .fetch_one(db)
+        .await
+        .unwrap()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut last = read().await;
+    loop {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let now = read().await;
+        if (now == last && now.0 >= 2) || tokio::time::Instant::now() > deadline {
+            return now;
+        }
+        last = now;
     }
 }
 
