@@ -239,25 +239,37 @@ pub async fn due_by(pool: &PgPool, id: Uuid, at: DateTime<Utc>) -> Result<(), sq
 const NEAREST_PROBED: i64 = 64;
 
 /// A transaction for one neighbourhood probe ([`wake_near`],
-/// [`wanted_by_queue_ahead`]), with bitmap scans off until it ends.
+/// [`wanted_by_queue_ahead`]), planned so that its cost stays bounded.
 ///
 /// Each probe's inner search is "the [`NEAREST_PROBED`] starved trips
 /// nearest this driver, inside the box": bounded only if Postgres walks
-/// `trips_starved_pickup` nearest first and stops after that many
-/// entries. The planner prices a box at a fixed handful of rows (its
-/// selectivity for geometric operators is a constant), so left alone it
-/// reads every starved trip in the box with a bitmap scan and sorts them
-/// by distance: at a hotspot, every waiting trip for every driver asked
-/// about. Measured (session 16, 2,200 starved trips in a 2.5 km disc, 100
-/// drivers probed): 126 ms with the bitmap plan, 23 ms walking the index;
-/// after churn and a vacuum, 176 ms against 15 ms. With bitmap scans off
-/// the planner keeps the box as the walk's bound and the distance as its
-/// order; nothing else in the probe wants a bitmap.
+/// `trips_starved_pickup` nearest first and stops after that many entries.
+/// Left alone, the planner rarely does, because every other plan looks
+/// cheap to it at rush hour: it prices a box at a constant handful of
+/// rows, so it reads every starved trip in the box with a bitmap scan and
+/// sorts them by distance; and with statistics taken in a quieter hour
+/// (few trips waiting; autovacuum analyzes a busy database once a minute
+/// at best) it walks every waiting trip in queue order and sorts those.
+/// Either reads the whole crowd for every driver asked about. Measured
+/// (session 16, 100 drivers probed, 1,400-2,200 starved trips in a 2.5 km
+/// disc): 126 ms (bitmap) and 208 ms (stale statistics) against 14-23 ms
+/// walking the index.
+///
+/// So, for this transaction only: no bitmap scans, and sorts priced out,
+/// which leaves the nearest-first walk as the only plan that needs no
+/// sort before its limit (the probe's one real sort, of at most
+/// [`NEAREST_PROBED`] rows into queue order, still runs). JIT is off
+/// because those prices would otherwise make every probe pay for
+/// compiling itself (0.4 s).
 async fn begin_probe(pool: &PgPool) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SET LOCAL enable_bitmapscan = off")
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "SELECT set_config('enable_bitmapscan', 'off', true),
+                set_config('enable_sort', 'off', true),
+                set_config('jit', 'off', true)",
+    )
+    .execute(&mut *tx)
+    .await?;
     Ok(tx)
 }
 
