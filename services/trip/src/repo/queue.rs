@@ -291,11 +291,12 @@ pub async fn wake_near(
     let driver_id: Vec<Uuid> = freed.iter().map(|f| f.driver_id).collect();
     let lat: Vec<f64> = freed.iter().map(|f| f.at.lat).collect();
     let lng: Vec<f64> = freed.iter().map(|f| f.at.lng).collect();
+    // Read in the probe's transaction, then written by id: the planner
+    // settings that keep the probe bounded would make the probe as a
+    // subquery of the UPDATE read every active trip to join them up.
     let mut tx = begin_probe(pool).await?;
-    let woken = sqlx::query_scalar!(
-        r#"UPDATE trips SET next_attempt_at = now(), idle_retry = false
-           WHERE id IN (
-             SELECT woken.id
+    let mut wanted = sqlx::query_scalar!(
+        r#"SELECT woken.id AS "id!"
              FROM unnest($1::uuid[], $2::float8[], $3::float8[]) AS f(driver_id, lat, lng)
              CROSS JOIN LATERAL (
                SELECT q.id FROM (
@@ -324,9 +325,7 @@ pub async fn wake_near(
                  AND NOT EXISTS (SELECT 1 FROM offers o
                                  WHERE o.trip_id = q.id AND o.driver_id = f.driver_id)
                LIMIT $5
-             ) woken
-           )
-           RETURNING id"#,
+             ) woken"#,
         &driver_id,
         &lat,
         &lng,
@@ -337,7 +336,16 @@ pub async fn wake_near(
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(woken)
+    wanted.sort_unstable();
+    wanted.dedup();
+    sqlx::query_scalar!(
+        "UPDATE trips SET next_attempt_at = now(), idle_retry = false
+         WHERE id = ANY($1) AND status = 'REQUESTED'
+         RETURNING id",
+        &wanted
+    )
+    .fetch_all(pool)
+    .await
 }
 
 /// A waiting trip (no offer, not mid-pass) is always due within this: it was
