@@ -58,6 +58,11 @@ pub(super) async fn send_offer<A: Adapter>(
     offer: Offer,
 ) {
     let sent = emit(io, state, room_driver(driver_id), &offer).await;
+    // Every gateway hears every offer; the ones holding no socket of the
+    // driver have nothing to wait for or report.
+    if matches!(sent, Emitted::NoSocketHere) {
+        return;
+    }
     let state = state.clone();
     state.socket_tasks.clone().spawn(async move {
         let heard = sent.receipt().await;
