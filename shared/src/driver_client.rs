@@ -11,8 +11,9 @@ use crate::{
     api::{
         drivers::{
             CandidateSearch, CandidatesRequest, CandidatesResponse, ClaimWish, ClaimsRequest,
-            ClaimsResponse, CreateDriverProfile, DriverRecord, NearbyDriver, ReleaseRequest,
-            Released, RouteDriven, RouteQuery, ShowOffer, StartRide, TripRef,
+            ClaimsResponse, CreateDriverProfile, DriverRecord, NearbyDriver, OfferToShow,
+            OffersShown, ReleaseRequest, Released, RouteDriven, RouteQuery, ShowOffer, ShowOffers,
+            StartRide, TripRef,
         },
         geo::LatLng,
         trips::Offer,
@@ -215,6 +216,28 @@ impl DriverClient {
         )
         .await
         .map(|_| ())
+    }
+
+    /// Shows the offers a matcher pass opened, in one call: per offer,
+    /// whether it is shown (`false`: the trip no longer holds that driver).
+    pub async fn show_offers(&self, offers: Vec<OfferToShow>) -> Result<Vec<bool>, ApiError> {
+        let asked = offers.len();
+        if asked == 0 {
+            return Ok(Vec::new());
+        }
+        let answer: Option<OffersShown> = self
+            .send(
+                Method::POST,
+                "/internal/drivers/offers",
+                Some(&ShowOffers { offers }),
+            )
+            .await?;
+        match answer {
+            Some(answer) if answer.shown.len() == asked => Ok(answer.shown),
+            _ => Err(ApiError::internal(
+                "driver service answered a show-offers call with the wrong number of results",
+            )),
+        }
     }
 
     /// Clears `trip_id`'s offer from the driver's view; the claim stays,

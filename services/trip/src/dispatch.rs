@@ -454,16 +454,44 @@ struct Pass {
 }
 
 impl Pass {
-    /// Opens the offers (or assigns), side by side.
+    /// Opens the offers together ([`commit::open_offers`]); assigns, in
+    /// auto mode, side by side.
     async fn finish(self, state: AppState, matcher: Matcher) {
         let started = std::time::Instant::now();
         let state = &state;
-        join_all(self.commits.iter().map(|c| async move {
-            if let Err(err) = commit(state, &c.trip, c.offer_id, &c.driver, &c.how).await {
-                tracing::warn!(trip_id = %c.trip.id, error = %err, "could not open the offer; the trip will be retried");
+        let mut openings = Vec::new();
+        let mut assigns = Vec::new();
+        for c in &self.commits {
+            match commit::Commitment::for_mode(state, &c.trip, &c.driver) {
+                Ok(commit::Commitment::Offer(offer)) => openings.push(commit::Opening {
+                    trip: &c.trip,
+                    offer_id: c.offer_id,
+                    driver_id: c.driver.driver_id,
+                    offer,
+                    how: c.how,
+                }),
+                Ok(commit::Commitment::Assign) => assigns.push(c),
+                Err(err) => {
+                    tracing::warn!(trip_id = %c.trip.id, error = %err, "could not build the offer; the trip will be retried");
+                }
             }
-        }))
-        .await;
+        }
+        let opened = async {
+            let trips = openings.len();
+            if let Err(err) = commit::open_offers(state, openings).await {
+                tracing::warn!(trips, error = %err, "could not open the pass's offers; its trips will be retried");
+            }
+        };
+        let assigned = join_all(assigns.into_iter().map(|c| async move {
+            let commitment = commit::Commitment::Assign;
+            let done =
+                commit::commit_claim(state, &c.trip, c.offer_id, &c.driver, commitment, &c.how)
+                    .await;
+            if let Err(err) = done {
+                tracing::warn!(trip_id = %c.trip.id, error = %err, "could not assign the trip; it will be retried");
+            }
+        }));
+        tokio::join!(opened, assigned);
         metrics::histogram!("dispatch_step_duration_seconds", "step" => "commit", "matcher" => matcher.name)
             .record(started.elapsed().as_secs_f64());
     }
@@ -624,16 +652,4 @@ async fn claim(
     }
     repo::drop_claimings(&state.pool, &unclaimed).await?;
     Ok(claimed)
-}
-
-/// Opens the offer (or assigns, in auto mode) for a claimed driver.
-async fn commit(
-    state: &AppState,
-    trip: &TripRow,
-    offer_id: Uuid,
-    driver: &NearbyDriver,
-    how: &Dispatched,
-) -> ApiResult<()> {
-    let commitment = commit::Commitment::for_mode(state, trip, driver)?;
-    commit::commit_claim(state, trip, offer_id, driver, commitment, how).await
 }

@@ -321,6 +321,28 @@ pub struct ShowOffer {
     pub ttl_secs: u64,
 }
 
+/// `POST /internal/drivers/offers`: the offers one matcher pass opened,
+/// shown together (one call a pass, not one per offer).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ShowOffers {
+    pub offers: Vec<OfferToShow>,
+}
+
+/// One driver's offer in a [`ShowOffers`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OfferToShow {
+    pub driver_id: Uuid,
+    #[serde(flatten)]
+    pub show: ShowOffer,
+}
+
+/// Per offer, in the request's order: whether it is shown (`false`: the
+/// trip no longer holds that driver).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OffersShown {
+    pub shown: Vec<bool>,
+}
+
 /// `POST /internal/drivers/{id}/offer/end`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TripRef {

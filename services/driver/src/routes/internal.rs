@@ -8,8 +8,9 @@ use hail_shared::{
     api::{
         drivers::{
             CandidatesRequest, CandidatesResponse, ClaimsRequest, ClaimsResponse,
-            CreateDriverProfile, DriverRecord, DriverStatus, PingBatch, PingBatchResponse,
-            ReleaseRequest, Released, RouteDriven, RouteQuery, ShowOffer, StartRide, TripRef,
+            CreateDriverProfile, DriverRecord, DriverStatus, OffersShown, PingBatch,
+            PingBatchResponse, ReleaseRequest, Released, RouteDriven, RouteQuery, ShowOffer,
+            ShowOffers, StartRide, TripRef,
         },
         geo::LatLng,
     },
@@ -253,6 +254,41 @@ pub async fn show_offer(
             "the trip no longer holds this driver",
         ))
     }
+}
+
+/// `POST /internal/drivers/offers`: the offers a matcher pass opened, in
+/// one call. The scripts go out side by side on the shared connection, so
+/// Redis sees them pipelined; each is its own driver's, atomic as the
+/// single-offer route's.
+pub async fn show_offers(
+    State(state): State<AppState>,
+    Json(body): Json<ShowOffers>,
+) -> ApiResult<Json<OffersShown>> {
+    if body.offers.len() > MAX_CLAIM_WISHES {
+        return Err(ApiError::invalid_field(
+            "offers",
+            format!("at most {MAX_CLAIM_WISHES} offers a call"),
+        ));
+    }
+    let shown = join_all(body.offers.iter().map(|o| {
+        let mut redis = state.redis.clone();
+        let index = &state.index;
+        async move {
+            index
+                .show_offer(
+                    &mut redis,
+                    o.driver_id,
+                    o.show.trip_id,
+                    &o.show.offer,
+                    o.show.ttl_secs,
+                )
+                .await
+        }
+    }))
+    .await
+    .into_iter()
+    .collect::<Result<Vec<bool>, _>>()?;
+    Ok(Json(OffersShown { shown }))
 }
 
 /// `POST /internal/drivers/{id}/offer/end`: the driver is on the trip now

@@ -9,7 +9,7 @@ async fn internal_routes_refuse_any_caller_but_their_own() {
     let driver = online_at(&app, PICKUP).await;
     let id = driver.id;
     let claims = json!({"trip_id": uuid::Uuid::new_v4(), "wishes": []});
-    let routes: [(String, Option<Value>, Peer); 6] = [
+    let routes: [(String, Option<Value>, Peer); 7] = [
         (
             "/internal/drivers".into(),
             Some(json!({"driver_id": id})),
@@ -21,6 +21,11 @@ async fn internal_routes_refuse_any_caller_but_their_own() {
             Peer::Trip,
         ),
         ("/internal/drivers/claims".into(), Some(claims), Peer::Trip),
+        (
+            "/internal/drivers/offers".into(),
+            Some(json!({"offers": []})),
+            Peer::Trip,
+        ),
         (
             format!("/internal/drivers/{id}/release"),
             Some(json!({})),
@@ -258,4 +263,68 @@ async fn a_release_frees_the_driver_after_an_unanswered_offer_and_after_a_ride()
             "confirmed={confirmed}: the released driver is not matchable"
         );
     }
+}
+
+/// A matcher pass shows its offers in one call: each driver its trip holds
+/// sees its own offer as `current_offer`; a driver held by another trip (or
+/// by none) is not shown one, and the answer says which were shown, in
+/// order. A call past the cap is refused whole.
+#[tokio::test]
+async fn a_pass_shows_its_offers_in_one_call_only_to_drivers_their_trips_hold() {
+    let app = spawn_app().await;
+    let held = [online_at(&app, PICKUP).await, online_at(&app, PICKUP).await];
+    let free = online_at(&app, PICKUP).await;
+    let trips = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()];
+    for (driver, trip_id) in held.iter().zip(trips) {
+        let claim = json!({"claims": [{"trip_id": trip_id, "city": "sg", "drivers": [driver.id]}], "ttl_secs": 30});
+        let response = internal(&app, "/internal/drivers/claims", Peer::Trip, &claim).await;
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["claimed"][0], json!(driver.id));
+    }
+    let offer = |trip_id: uuid::Uuid, driver: &Account| {
+        json!({
+            "driver_id": driver.id,
+            "trip_id": trip_id,
+            "ttl_secs": 30,
+            "offer": {
+                "trip_id": trip_id,
+                "pickup": {"lat": PICKUP.lat, "lng": PICKUP.lng},
+                "dropoff": {"lat": PICKUP.lat + 0.01, "lng": PICKUP.lng},
+                "tier": "standard",
+                "distance_km": 0.1,
+                "expires_at": "2030-01-01T00:00:00Z",
+                "fare_estimate": {"currency": "SGD", "amount": 7.5}
+            }
+        })
+    };
+    let body = json!({"offers": [
+        offer(trips[0], &held[0]),
+        offer(trips[1], &free),
+        offer(trips[0], &held[1]),
+        offer(trips[1], &held[1]),
+    ]});
+    let response = internal(&app, "/internal/drivers/offers", Peer::Trip, &body).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["shown"], json!([true, false, false, true]));
+    for (driver, trip_id) in held.iter().zip(trips) {
+        let shown = app.driver_profile(driver).await.current_offer;
+        assert_eq!(shown.map(|o| o.trip_id), Some(trip_id));
+    }
+    assert!(app.driver_profile(&free).await.current_offer.is_none());
+
+    let too_many: Vec<Value> = (0..101).map(|_| offer(trips[0], &held[0])).collect();
+    let response = internal(
+        &app,
+        "/internal/drivers/offers",
+        Peer::Trip,
+        &json!({"offers": too_many}),
+    )
+    .await;
+    assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
 }

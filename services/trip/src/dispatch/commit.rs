@@ -4,10 +4,13 @@
 //! in one Postgres transaction that also writes the audit row and the
 //! outbox event. If the trip moved on meanwhile, the driver goes back.
 
+use std::collections::HashSet;
+
 use chrono::{Duration as ChronoDuration, Utc};
+use futures::future::join_all;
 use hail_shared::{
     api::{
-        drivers::NearbyDriver,
+        drivers::{NearbyDriver, OfferToShow, ShowOffer},
         trips::{Offer, Trip},
     },
     config::{MatchMode, MatchStrategy},
@@ -137,6 +140,104 @@ pub async fn commit_claim(
             }
         }
         (None, Commitment::Assign) => {}
+    }
+    Ok(())
+}
+
+/// A claimed driver whose offer a matcher pass opens.
+pub struct Opening<'a> {
+    pub trip: &'a TripRow,
+    pub offer_id: Uuid,
+    pub driver_id: Uuid,
+    pub offer: Offer,
+    pub how: Dispatched,
+}
+
+/// Opens the offers of one matcher pass together: one transaction writes
+/// every offer row, every trip's next look, the audit rows and the outbox
+/// events (five statements a pass, where one offer at a time took six
+/// round trips each), then one call shows them to REST-only drivers. The
+/// rule per offer is [`commit_claim`]'s: it opens only while its row is
+/// CLAIMING and its trip REQUESTED; otherwise its driver goes back.
+/// Locks are taken offer rows first, then trip rows in id order, as every
+/// other transaction takes them.
+pub async fn open_offers(state: &AppState, openings: Vec<Opening<'_>>) -> ApiResult<()> {
+    if openings.is_empty() {
+        return Ok(());
+    }
+    let offer_ids: Vec<Uuid> = openings.iter().map(|o| o.offer_id).collect();
+    let expiries: Vec<_> = openings.iter().map(|o| o.offer.expires_at).collect();
+    let mut tx = state.pool.begin().await?;
+    let claiming: HashSet<Uuid> = repo::open_claimings(&mut tx, &offer_ids, &expiries)
+        .await?
+        .into_iter()
+        .collect();
+    let (mut trips, mut at, mut radius) = (Vec::new(), Vec::new(), Vec::new());
+    for o in openings.iter().filter(|o| claiming.contains(&o.offer_id)) {
+        trips.push(o.trip.id);
+        at.push(o.offer.expires_at);
+        radius.push(o.trip.search_radius_km);
+    }
+    let requested: HashSet<Uuid> = repo::schedule_offered(&mut tx, &trips, &at, &radius)
+        .await?
+        .into_iter()
+        .collect();
+    let (open, gone): (Vec<_>, Vec<_>) = openings
+        .into_iter()
+        .partition(|o| claiming.contains(&o.offer_id) && requested.contains(&o.trip.id));
+    // Opened above, but the rider cancelled first: the offer never was.
+    let unwound: Vec<Uuid> = gone
+        .iter()
+        .filter(|o| claiming.contains(&o.offer_id))
+        .map(|o| o.offer_id)
+        .collect();
+    repo::forget_offers(&mut tx, &unwound).await?;
+    let audit: Vec<_> = open
+        .iter()
+        .map(|o| {
+            let detail = serde_json::json!({"distance_km": o.offer.distance_km, "expires_at": o.offer.expires_at});
+            (o.trip.id, Some(o.driver_id), o.how.into_detail(detail))
+        })
+        .collect();
+    repo::audit_many(&mut tx, "OFFER_SENT", &audit).await?;
+    let events = open
+        .iter()
+        .map(|o| {
+            to_json(&DriverMessage {
+                driver_id: o.driver_id,
+                event: DriverEvent::Offer(o.offer.clone()),
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    repo::push_outbox_many(&mut tx, channel::DRIVER_OFFERS, &events).await?;
+    tx.commit().await?;
+    state.outbox_wake.notify_one();
+    join_all(
+        gone.iter()
+            .map(|o| free_driver(state, o.driver_id, o.trip.id)),
+    )
+    .await;
+    // Shown only now that the offers are open, so an answer can never
+    // arrive before the trip service would take it.
+    let shown = open
+        .into_iter()
+        .map(|o| OfferToShow {
+            driver_id: o.driver_id,
+            show: ShowOffer {
+                trip_id: o.trip.id,
+                ttl_secs: state
+                    .policies
+                    .of(&o.trip.city)
+                    .search
+                    .offer_timeout
+                    .as_secs()
+                    .max(1),
+                offer: o.offer,
+            },
+        })
+        .collect();
+    if let Err(err) = state.drivers.show_offers(shown).await {
+        tracing::warn!(error = %err, "could not show the pass's offers over REST");
     }
     Ok(())
 }

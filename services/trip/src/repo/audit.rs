@@ -27,6 +27,35 @@ pub async fn audit(
     Ok(())
 }
 
+/// Audit rows of one kind for many trips, in one statement (a matcher
+/// pass's `OFFER_SENT`s).
+pub async fn audit_many(
+    conn: &mut PgConnection,
+    kind: &str,
+    rows: &[(Uuid, Option<Uuid>, serde_json::Value)],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let trip_ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+    let driver_ids: Vec<Option<Uuid>> = rows.iter().map(|r| r.1).collect();
+    let details: Vec<serde_json::Value> = rows.iter().map(|r| r.2.clone()).collect();
+    sqlx::query!(
+        "INSERT INTO dispatch_events (trip_id, type, driver_id, detail)
+         SELECT trip_id, $2, driver_id, detail
+         FROM unnest($1::uuid[], $3::uuid[], $4::jsonb[]) AS r(trip_id, driver_id, detail)",
+        &trip_ids,
+        kind,
+        &driver_ids as &[Option<Uuid>],
+        &details
+    )
+    .execute(conn)
+    .await?;
+    metrics::counter!("dispatch_events_total", "type" => kind.to_string())
+        .increment(rows.len() as u64);
+    Ok(())
+}
+
 pub async fn events(pool: &PgPool, trip_id: Uuid) -> Result<Vec<DispatchEvent>, sqlx::Error> {
     sqlx::query_as!(
         DispatchEvent,

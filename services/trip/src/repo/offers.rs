@@ -233,6 +233,39 @@ pub async fn settle_claiming(
     Ok(done.rows_affected() == 1)
 }
 
+/// CLAIMING -> OPEN, with their expiries, for the offers of one matcher
+/// pass in one statement; the ids that were still CLAIMING (a rider's
+/// cancel may have revoked one in between).
+pub async fn open_claimings(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+    expires_at: &[DateTime<Utc>],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "UPDATE offers o SET status = 'OPEN', expires_at = s.expires_at, sent_at = now(),
+                             answered_at = NULL
+         FROM unnest($1::uuid[], $2::timestamptz[]) AS s(id, expires_at)
+         WHERE o.id = s.id AND o.status = 'CLAIMING'
+         RETURNING o.id",
+        ids,
+        expires_at
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Forgets CLAIMING or just-opened rows inside the transaction that opened
+/// them: their trips moved on, so the offers never were.
+pub async fn forget_offers(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!("DELETE FROM offers WHERE id = ANY($1)", ids)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// OPEN -> `to` for this trip and driver: ACCEPTED or DECLINED only while
 /// the offer has not expired; EXPIRED only once it has. Whichever runs first
 /// wins; the other finds nothing.

@@ -19,6 +19,26 @@ pub async fn push_outbox(
     Ok(())
 }
 
+/// Queues several events on one channel, in order, in one statement.
+pub async fn push_outbox_many(
+    conn: &mut PgConnection,
+    channel: &str,
+    payloads: &[serde_json::Value],
+) -> Result<(), sqlx::Error> {
+    if payloads.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        "INSERT INTO outbox (channel, payload)
+         SELECT $1, payload FROM unnest($2::jsonb[]) WITH ORDINALITY AS p(payload, n) ORDER BY n",
+        channel,
+        payloads
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 pub struct OutboxRow {
     pub id: i64,
     pub channel: String,

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use hail_shared::api::trips::{Tier, TripStatus};
-use sqlx::{PgPool, Postgres};
+use sqlx::{PgConnection, PgPool, Postgres};
 use uuid::Uuid;
 
 use crate::domain::dispatch::{FreedDriver, MAX_RETRY_STEPS, RETRY_EMPTY_SEARCH};
@@ -152,6 +152,33 @@ pub async fn schedule(
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// The trips whose offers a pass opened wait for the answers: each is due
+/// again when its offer expires, as [`schedule`] does for one. Rows are
+/// locked in id order, as every multi-row writer of trips here takes them,
+/// so two such statements never deadlock. The ids still REQUESTED.
+pub async fn schedule_offered(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+    at: &[DateTime<Utc>],
+    radius_km: &[f64],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "UPDATE trips t SET next_attempt_at = s.at, search_radius_km = s.radius_km,
+                            leased_until = NULL, idle_retry = false, searched = true,
+                            starved = false, first_in_line = false
+         FROM unnest($1::uuid[], $2::timestamptz[], $3::float8[]) AS s(id, at, radius_km)
+         WHERE t.id = s.id
+           AND t.id IN (SELECT id FROM trips WHERE id = ANY($1) AND status = 'REQUESTED'
+                         ORDER BY id FOR UPDATE)
+         RETURNING t.id",
+        ids,
+        at,
+        radius_km
+    )
+    .fetch_all(conn)
+    .await
 }
 
 /// When the trips of a pass that got nobody search again. One statement for

@@ -397,3 +397,79 @@ async fn searched_and_found_nobody(app: &TestApp, trip: uuid::Uuid) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A matcher pass opens its offers together (one transaction for all of
+/// them): riders who cancel while their trips are in that pass leave no
+/// offer open and no driver held, and every other trip of the pass gets
+/// its own driver's offer, audited once.
+#[tokio::test]
+async fn trips_offered_together_keep_each_offer_to_its_own_trip_when_some_riders_cancel() {
+    let app = spawn_app().await;
+    let db = sqlx::PgPool::connect(&app.config.database_url)
+        .await
+        .unwrap();
+    let mut drivers = Vec::new();
+    let mut riders = Vec::new();
+    // 3 km apart along a line through the city, each at its rider's pickup.
+    let spot = |i: usize| PICKUP.north(3.0 * i as f64 - 13.5);
+    for i in 0..10 {
+        drivers.push(app.driver_online_at(spot(i)).await);
+        riders.push(app.register_rider().await);
+    }
+    // All at once, and the first four cancel as soon as they hear 202.
+    let trips = futures::future::join_all(riders.iter().enumerate().map(|(i, rider)| {
+        let app = &app;
+        async move {
+            let trip = app.request_trip(rider, spot(i), DROPOFF).await;
+            if i < 4 {
+                let response = app
+                    .post(
+                        &format!("/api/v1/trips/{}/cancel", trip.id),
+                        Some(&rider.token),
+                        &json!({}),
+                    )
+                    .await;
+                assert_eq!(response.status(), StatusCode::OK);
+            }
+            trip
+        }
+    }))
+    .await;
+
+    for (driver, trip) in drivers.iter().zip(&trips).skip(4) {
+        let offer = app.wait_for_offer(driver, SOON).await.expect("an offer");
+        assert_eq!(offer.trip_id, trip.id);
+    }
+    for (i, trip) in trips.iter().enumerate() {
+        let (sent, live): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM trip.dispatch_events WHERE trip_id = $1 AND type = 'OFFER_SENT'),
+                    (SELECT count(*) FROM trip.offers WHERE trip_id = $1 AND status IN ('CLAIMING', 'OPEN'))",
+        )
+        .bind(trip.id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        if i < 4 {
+            assert_eq!(live, 0, "cancelled trip {i} still holds an offer");
+            assert!(sent <= 1, "cancelled trip {i}: {sent} offers sent");
+        } else {
+            assert_eq!((sent, live), (1, 1), "trip {i}");
+        }
+    }
+    // The cancelled trips' drivers are free again, offered nothing.
+    for driver in &drivers[..4] {
+        let deadline = Instant::now() + SOON;
+        loop {
+            let profile = app.driver_profile(driver).await;
+            if profile.status == DriverStatus::Online && profile.current_offer.is_none() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "a cancelled trip's driver is still held: {:?}",
+                profile.status
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
