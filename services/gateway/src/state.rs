@@ -44,6 +44,9 @@ pub struct AppState {
     /// How long a driver's socket has to acknowledge an `offer`
     /// (`HAIL_OFFER_ACK_MS`; `None`: no limit but the offer's own).
     pub offer_ack_window: Option<Duration>,
+    /// Offers the bridge revoked lately, so a reconnecting driver is never
+    /// sent one again after its revoke.
+    pub revoked: crate::realtime::delivery::RevokedOffers,
 }
 
 pub struct Upstreams {
@@ -122,6 +125,7 @@ impl AppState {
             cities: config.cities.clone(),
             pings,
             offer_ack_window: config.delivery.ack_window,
+            revoked: Default::default(),
         })
     }
 }

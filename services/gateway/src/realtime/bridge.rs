@@ -190,6 +190,8 @@ async fn on_driver_message<A: Adapter>(io: &SocketIo<A>, state: &AppState, paylo
             delivery::send_offer(io, state, message.driver_id, offer).await
         }
         DriverEvent::OfferRevoked(revoked) => {
+            // Noted before it is sent: see `delivery::driver_connected`.
+            state.revoked.note(message.driver_id, &revoked);
             let room = room_driver(message.driver_id);
             if let Err(err) = io.local().to(room).emit("offer:revoked", &revoked).await {
                 tracing::debug!(error = %err, "offer:revoked not delivered");

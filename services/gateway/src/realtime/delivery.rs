@@ -13,12 +13,17 @@
 //!   their time; the trip service keeps the grace in Postgres, so it holds
 //!   whichever gateway or trip-service instance comes and goes. A socket
 //!   that connects while an offer is open gets the offer again, with an
-//!   ack, so a reconnect within the grace keeps the offer.
+//!   ack, so a reconnect within the grace keeps the offer; never one the
+//!   bridge has revoked meanwhile ([`RevokedOffers`]).
 //!
 //! Every report is one HTTP call with the realtime side's own token; a
 //! failed report costs only speed (the offer runs its whole timeout).
 
-use std::time::Duration;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use futures::StreamExt;
 use hail_shared::{
@@ -26,6 +31,7 @@ use hail_shared::{
         delivery::{DeliveredVia, OfferReceipt, OfferUnacked, SocketChange, SocketChanged},
         trips::Offer,
     },
+    events::OfferRevoked,
     extract::INTERNAL_TOKEN_HEADER,
 };
 use serde::Serialize;
@@ -93,11 +99,71 @@ pub(super) async fn driver_connected<A: Adapter>(
     let Ok(SocketChanged { offer: Some(offer) }) = answer.json::<SocketChanged>().await else {
         return;
     };
-    let heard = emit(io, state, room_socket(socket_id), &offer)
-        .await
-        .receipt()
-        .await;
+    // The trip service's answer may be older than a revoke the bridge has
+    // sent meanwhile (the rider cancelled while this call was under way):
+    // then it is not sent at all. The bridge notes a revoke before sending
+    // it and this checks again after sending the offer, so whichever way
+    // the two interleave, an offer sent here is followed by its revoke.
+    if state.revoked.get(driver_id, offer.trip_id).is_some() {
+        return;
+    }
+    let sent = emit(io, state, room_socket(socket_id), &offer).await;
+    if let Some(revoked) = state.revoked.get(driver_id, offer.trip_id) {
+        if let Err(err) = io
+            .local()
+            .to(room_socket(socket_id))
+            .emit("offer:revoked", &revoked)
+            .await
+        {
+            tracing::debug!(error = %err, "offer:revoked not delivered");
+        }
+        return;
+    }
+    let heard = sent.receipt().await;
     report(state, driver_id, &offer, heard).await;
+}
+
+/// The offers the bridge revoked in the last [`RevokedOffers::KEPT`], by
+/// driver and trip (a trip is never offered to one driver twice).
+#[derive(Clone, Default)]
+pub struct RevokedOffers(Arc<Mutex<Revocations>>);
+
+#[derive(Default)]
+struct Revocations {
+    by_offer: HashMap<(Uuid, Uuid), (OfferRevoked, Instant)>,
+    pruned_at: Option<Instant>,
+}
+
+impl RevokedOffers {
+    /// Far longer than a trip service takes to answer a reconnect.
+    const KEPT: Duration = Duration::from_secs(60);
+
+    pub fn note(&self, driver_id: Uuid, revoked: &OfferRevoked) {
+        let now = Instant::now();
+        let Ok(mut held) = self.0.lock() else {
+            return;
+        };
+        // Old entries go a few times per `KEPT`, so the map holds about a
+        // minute of revokes and a note costs O(1) amortised.
+        if held
+            .pruned_at
+            .is_none_or(|at| now.duration_since(at) > Self::KEPT / 4)
+        {
+            held.by_offer
+                .retain(|_, (_, at)| now.duration_since(*at) < Self::KEPT);
+            held.pruned_at = Some(now);
+        }
+        held.by_offer
+            .insert((driver_id, revoked.trip_id), (revoked.clone(), now));
+    }
+
+    pub fn get(&self, driver_id: Uuid, trip_id: Uuid) -> Option<OfferRevoked> {
+        let held = self.0.lock().ok()?;
+        held.by_offer
+            .get(&(driver_id, trip_id))
+            .filter(|(_, at)| at.elapsed() < Self::KEPT)
+            .map(|(revoked, _)| revoked.clone())
+    }
 }
 
 /// A driver's socket closed, leaving it `left` sockets on any gateway:
@@ -226,4 +292,26 @@ async fn call_trip<B: Serialize>(
         .await
         .and_then(|r| r.error_for_status())
         .map_err(|err| err.without_url())
+}
+
+#[cfg(test)]
+mod tests {
+    use hail_shared::events::RevokeReason;
+
+    use super::*;
+
+    #[test]
+    fn a_revoke_is_held_for_its_driver_and_trip_only() {
+        let revoked = RevokedOffers::default();
+        let (driver, other_driver, trip) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        assert!(revoked.get(driver, trip).is_none());
+        let revoke = OfferRevoked {
+            trip_id: trip,
+            reason: RevokeReason::Cancelled,
+        };
+        revoked.note(driver, &revoke);
+        assert_eq!(revoked.get(driver, trip), Some(revoke));
+        assert!(revoked.get(other_driver, trip).is_none());
+        assert!(revoked.get(driver, Uuid::new_v4()).is_none());
+    }
 }

@@ -18,7 +18,7 @@
 //! - Server events come from Redis through [`bridge`].
 
 pub mod bridge;
-mod delivery;
+pub(crate) mod delivery;
 mod events;
 pub mod pings;
 

@@ -363,3 +363,50 @@ async fn a_connection_that_dies_silently_is_found_by_the_heartbeat_and_skipped()
         .count();
     assert_eq!(delivered_to_dead, 1, "{events:?}");
 }
+
+/// A driver reconnects while the rider cancels: the gateway asks the trip
+/// service for the open offer, and the revoke reaches the bridge before
+/// that answer is sent on. The new socket must not be left holding the
+/// dead offer. Here the revoke is published (as the trip service would)
+/// while the driver is away and the trip service still holds the offer
+/// open, so the gateway's answer is always the older of the two.
+#[tokio::test]
+async fn an_offer_revoked_while_its_driver_reconnects_is_not_left_on_the_new_socket() {
+    use hail_shared::events::{DriverEvent, DriverMessage, OfferRevoked, RevokeReason};
+
+    let app = app_with(2000, 3.0).await;
+    let Street {
+        near: driver,
+        near_phone: mut phone,
+        trip,
+        ..
+    } = street(&app, Acks::Always).await;
+    phone.next("offer", SOON).await.expect("the offer");
+    phone.drop_connection();
+
+    let channel =
+        hail_shared::keys::Keys::new(app.config.redis_prefix.clone()).channel_driver_offers();
+    let revoke = DriverMessage {
+        driver_id: driver.id,
+        event: DriverEvent::OfferRevoked(OfferRevoked {
+            trip_id: trip.id,
+            reason: RevokeReason::Cancelled,
+        }),
+    };
+    let mut redis = app.redis().await;
+    redis
+        .publish_all(&[(channel, serde_json::to_string(&revoke).unwrap())])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut phone = socket(&app, &driver, Acks::Always).await;
+    if let Some(offer) = phone.next("offer", Duration::from_secs(1)).await {
+        assert_eq!(offer["trip_id"], json!(trip.id));
+        let revoked = phone
+            .next("offer:revoked", SOON)
+            .await
+            .expect("an offer sent again after its revoke is revoked again");
+        assert_eq!(revoked["trip_id"], json!(trip.id));
+    }
+}
