@@ -1,28 +1,38 @@
 //! CPU time of the stack's processes during a phase, read from
 //! `/proc/<pid>/stat` (user + system), for figures like "CPU-seconds per
 //! 1,000 dispatches" per process (`--cpu gateway=1234 --cpu trip=5678`;
-//! several processes may share a name, and their times add up).
+//! several processes may share a name, and their times add up), or per
+//! program (`--cpu postgres=comm:postgres`: every process of that command
+//! name at each reading, so backends opened during the run count too).
 
 use std::collections::BTreeMap;
 
 use anyhow::Context;
 
 #[derive(Clone, Debug, Default)]
-pub(super) struct CpuMeter {
+pub(crate) struct CpuMeter {
     processes: Vec<(String, u32)>,
+    /// (name, command name): every process whose `/proc/<pid>/comm` is it.
+    programs: Vec<(String, String)>,
+    machine: bool,
 }
 
 /// CPU-seconds per name at one moment.
-pub(super) type CpuTimes = BTreeMap<String, f64>;
+pub(crate) type CpuTimes = BTreeMap<String, f64>;
 
 impl CpuMeter {
-    /// From `name=pid` pairs.
-    pub(super) fn new(specs: &[String]) -> anyhow::Result<Self> {
+    /// From `name=pid` and `name=comm:<command name>` pairs.
+    pub(crate) fn new(specs: &[String]) -> anyhow::Result<Self> {
         let mut processes = Vec::new();
+        let mut programs = Vec::new();
         for spec in specs {
             let (name, pid) = spec
                 .split_once('=')
                 .with_context(|| format!("--cpu {spec:?}: write name=pid, e.g. --cpu trip=4242"))?;
+            if let Some(comm) = pid.strip_prefix("comm:") {
+                programs.push((name.to_string(), comm.to_string()));
+                continue;
+            }
             let pid: u32 = pid
                 .parse()
                 .with_context(|| format!("--cpu {spec:?}: {pid:?} is not a process id"))?;
@@ -30,16 +40,49 @@ impl CpuMeter {
                 .with_context(|| format!("--cpu {spec:?}: no process {pid} on this machine"))?;
             processes.push((name.to_string(), pid));
         }
-        Ok(Self { processes })
+        Ok(Self {
+            processes,
+            programs,
+            machine: false,
+        })
     }
 
-    pub(super) fn is_empty(&self) -> bool {
-        self.processes.is_empty()
+    pub(crate) fn is_empty(&self) -> bool {
+        self.processes.is_empty() && self.programs.is_empty()
     }
 
-    pub(super) fn now(&self) -> CpuTimes {
+    /// Also times this process (`bench`) and the whole machine
+    /// (`machine`, every core's busy time from `/proc/stat`), so a figure
+    /// per process stands beside what the machine as a whole spent.
+    pub(crate) fn with_bench_and_machine(mut self) -> Self {
+        self.processes.push(("bench".into(), std::process::id()));
+        self.machine = true;
+        self
+    }
+
+    pub(crate) fn now(&self) -> CpuTimes {
         let ticks = clock_ticks();
         let mut times = CpuTimes::new();
+        if !self.programs.is_empty() {
+            for (pid, comm) in all_processes() {
+                for (name, wanted) in &self.programs {
+                    if *wanted == comm {
+                        let secs = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                            .ok()
+                            .and_then(|stat| cpu_ticks(&stat))
+                            .map_or(0.0, |t| t as f64 / ticks);
+                        *times.entry(name.clone()).or_default() += secs;
+                    }
+                }
+            }
+        }
+        if self.machine {
+            let busy = std::fs::read_to_string("/proc/stat")
+                .ok()
+                .and_then(|stat| machine_busy_ticks(&stat))
+                .map_or(0.0, |t| t as f64 / ticks);
+            times.insert("machine".into(), busy);
+        }
         for (name, pid) in &self.processes {
             let secs = std::fs::read_to_string(format!("/proc/{pid}/stat"))
                 .ok()
@@ -61,6 +104,33 @@ fn cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// Every process now: its pid and command name.
+fn all_processes() -> Vec<(u32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+            Some((pid, comm.trim_end().to_string()))
+        })
+        .collect()
+}
+
+/// Busy ticks of all cores (user, nice, system, irq, softirq, steal) from
+/// the first line of `/proc/stat`.
+fn machine_busy_ticks(stat: &str) -> Option<u64> {
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    let at = |i: usize| fields.get(i).copied().unwrap_or(0);
+    Some(at(0) + at(1) + at(2) + at(5) + at(6) + at(7))
+}
+
 fn clock_ticks() -> f64 {
     // `getconf CLK_TCK` is 100 on every Linux Hail runs on.
     100.0
@@ -68,7 +138,7 @@ fn clock_ticks() -> f64 {
 
 /// "gateway 1.23 s, trip 0.45 s" for what each name used per `per` units
 /// of `done` work between two readings.
-pub(super) fn per_unit(before: &CpuTimes, after: &CpuTimes, done: u64, per: f64) -> String {
+pub(crate) fn per_unit(before: &CpuTimes, after: &CpuTimes, done: u64, per: f64) -> String {
     after
         .iter()
         .map(|(name, secs)| {
@@ -88,6 +158,13 @@ mod tests {
         let stat = "4242 (hail serve) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 8 0";
         assert_eq!(cpu_ticks(stat), Some(300));
         assert_eq!(cpu_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn the_machine_busy_time_leaves_out_idle_and_iowait() {
+        let stat = "cpu  100 5 20 9000 300 1 2 3 0 0\ncpu0 50 2 10 4500 150 0 1 1 0 0\n";
+        assert_eq!(machine_busy_ticks(stat), Some(131));
+        assert_eq!(machine_busy_ticks("intr 1 2 3"), None);
     }
 
     #[test]

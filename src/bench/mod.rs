@@ -17,6 +17,7 @@
 //!   delivery acks (issue 19); it starts its own stacks too.
 
 mod city;
+mod cpu;
 mod delivery;
 mod latency;
 mod matching;

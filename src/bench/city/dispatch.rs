@@ -66,7 +66,7 @@ pub(super) async fn run(phase: &TripPhase<'_>, report: &mut Report) -> anyhow::R
     if !phase.cpu.is_empty() {
         report.row(
             "CPU-seconds per 1,000 dispatches (request to offer; the fleet's keep-alive pings included)",
-            super::cpu::per_unit(&before, &phase.cpu.now(), d.trips.len() as u64, 1_000.0),
+            crate::bench::cpu::per_unit(&before, &phase.cpu.now(), d.trips.len() as u64, 1_000.0),
         );
     }
     let what = if d.auto {

@@ -12,8 +12,8 @@ use futures::{stream, StreamExt};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use super::cpu::{per_unit, CpuMeter};
 use super::{ceiling::Ceiling, fleet::Fleet, report::Report, CityArgs};
+use crate::bench::cpu::{per_unit, CpuMeter};
 use crate::{bench::latency::Latencies, simulate::api::Api};
 
 pub(super) async fn run(

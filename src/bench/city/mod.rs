@@ -28,7 +28,6 @@
 //! `report` (the table).
 
 mod ceiling;
-mod cpu;
 mod dense;
 pub(super) mod dispatch;
 pub(super) mod fleet;
@@ -46,7 +45,6 @@ use std::{
 
 use uuid::Uuid;
 
-use self::cpu::CpuMeter;
 pub use self::dense::DenseArgs;
 use self::{
     ceiling::Ceiling,
@@ -54,6 +52,7 @@ use self::{
     report::Report,
     watch::Heard,
 };
+use super::cpu::CpuMeter;
 use super::latency::Latencies;
 use crate::simulate::api::{Api, Session};
 

@@ -41,7 +41,10 @@ use self::{
     report::{Before, Run},
     riders::Spots,
 };
-use super::city::{dispatch::cancel_all, fleet};
+use super::{
+    city::{dispatch::cancel_all, fleet},
+    cpu::CpuMeter,
+};
 use crate::simulate::api::Api;
 
 #[derive(clap::Args, Debug)]
@@ -94,6 +97,12 @@ pub struct RushArgs {
     /// Sign-ups/logins in flight at once (each hashes a password on the server).
     #[arg(long, default_value_t = 32)]
     pub setup_concurrency: usize,
+    /// A stack process to time, as name=pid, or every process of a program
+    /// as name=comm:<command name> (e.g. postgres=comm:postgres); repeatable.
+    /// The bench itself and the whole machine are always timed: CPU-seconds
+    /// per 1,000 trips, a figure a noisy hour moves far less than a latency.
+    #[arg(long = "cpu")]
+    pub cpu: Vec<String>,
 }
 
 pub async fn rush(args: RushArgs) -> anyhow::Result<()> {
@@ -112,6 +121,7 @@ pub async fn rush(args: RushArgs) -> anyhow::Result<()> {
         "[rush] the stack must run with HAIL_OFFER_TIMEOUT_SECS={} and HAIL_MATCH_DEADLINE_SECS={} (offer mode), or the figures mean something else",
         args.offer_timeout_secs, args.match_deadline_secs
     );
+    let cpu = CpuMeter::new(&args.cpu)?.with_bench_and_machine();
     let api = Api::new(&args.gateway)?;
     api.ready().await?;
     let pool = match &args.database_url {
@@ -162,7 +172,7 @@ pub async fn rush(args: RushArgs) -> anyhow::Result<()> {
     let sockets = drivers::watch_all(&crew, &watched_sessions).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let before = Before::read(&args, pool.as_ref()).await?;
+    let before = Before::read(&args, pool.as_ref(), &cpu).await?;
     let capacity = plan::capacity_per_sec(args.hotspot_drivers, args.offer_timeout_secs as f64);
     eprintln!(
         "[rush] {}/s for {} s, {:.0}/s into the hotspot (its drivers serve about {capacity:.0}/s)",
@@ -197,7 +207,7 @@ pub async fn rush(args: RushArgs) -> anyhow::Result<()> {
     progress.abort();
     gauge_stop.cancel();
     let peak_db = pool.is_some().then(|| peak_db.load(Ordering::Relaxed));
-    let mut run = Run::after(&args, pool.as_ref(), before, requested, peak_db).await?;
+    let mut run = Run::after(&args, pool.as_ref(), before, requested, peak_db, &cpu).await?;
     run.add_ceiling(gauge.rows());
     run.lost = report::lost(&api, &riders, &crew.ledger, &args).await;
 

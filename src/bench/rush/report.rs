@@ -2,7 +2,10 @@
 //! the issue sets one. The stack's own figures are the run's deltas of its
 //! /metrics and Postgres counters; histograms are read to their bucket.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -16,7 +19,10 @@ use super::{
     RushArgs,
 };
 use crate::{
-    bench::latency::{ms, Latencies},
+    bench::{
+        cpu::{per_unit, CpuMeter, CpuTimes},
+        latency::{ms, Latencies},
+    },
     simulate::api::{Api, Session},
 };
 
@@ -29,12 +35,18 @@ const MAX_DOUBLES_LISTED: usize = 5;
 /// The stack's counters before the run.
 pub(super) struct Before {
     scrape: Scrape,
+    cpu: CpuTimes,
+    at: Instant,
     row_writes: Option<i64>,
     statements: Option<HashMap<i64, StatementTotals>>,
 }
 
 impl Before {
-    pub(super) async fn read(args: &RushArgs, pool: Option<&PgPool>) -> anyhow::Result<Self> {
+    pub(super) async fn read(
+        args: &RushArgs,
+        pool: Option<&PgPool>,
+        cpu: &CpuMeter,
+    ) -> anyhow::Result<Self> {
         let (row_writes, statements) = match pool {
             Some(pool) => (
                 Some(server::row_writes(pool).await?),
@@ -44,6 +56,8 @@ impl Before {
         };
         Ok(Self {
             scrape: Scrape::read(&args.trip_metrics).await?,
+            cpu: cpu.now(),
+            at: Instant::now(),
             row_writes,
             statements,
         })
@@ -78,7 +92,10 @@ impl Run {
         before: Before,
         requested: usize,
         peak_db: Option<i64>,
+        cpu: &CpuMeter,
     ) -> anyhow::Result<Self> {
+        let cpu_now = cpu.now();
+        let secs = before.at.elapsed().as_secs_f64();
         let writes = match (pool, before.row_writes) {
             (Some(pool), Some(was)) => Some(server::settled_row_writes(pool).await? - was),
             _ => None,
@@ -176,6 +193,20 @@ impl Run {
                 per_trip(writes as f64),
             ));
         }
+        stack.push((
+            "CPU-seconds per 1,000 trips requested (run, from /proc)".into(),
+            per_unit(&before.cpu, &cpu_now, requested as u64, 1_000.0),
+        ));
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let machine = cpu_now.get("machine").copied().unwrap_or(0.0)
+            - before.cpu.get("machine").copied().unwrap_or(0.0);
+        stack.push((
+            "machine busy (all processes, share of every core)".into(),
+            format!(
+                "{:.0} % of {cores:.0} cores for {secs:.0} s",
+                100.0 * machine / (secs * cores).max(f64::EPSILON)
+            ),
+        ));
         Ok(Self {
             stack,
             statements,
