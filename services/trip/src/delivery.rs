@@ -24,13 +24,13 @@
 use chrono::{DateTime, Utc};
 use hail_shared::{
     api::{delivery::DeliveredVia, trips::Offer},
-    events::RevokeReason,
+    events::{channel, RevokeReason},
     ApiResult,
 };
 use uuid::Uuid;
 
 use crate::{
-    moves::{notify_dispatch, queue_revoke},
+    moves::{notify_dispatch, revoke_message},
     repo::{self, Unreachable},
     state::AppState,
 };
@@ -43,20 +43,12 @@ pub async fn record_receipt(
     driver_id: Uuid,
     via: DeliveredVia,
 ) -> ApiResult<bool> {
-    let mut tx = state.pool.begin().await?;
-    let Some(delivery) = repo::record_delivery(&mut tx, trip_id, driver_id, via.as_str()).await?
+    let Some(delivery) =
+        repo::record_delivery(&state.pool, trip_id, driver_id, via.as_str()).await?
     else {
         return Ok(false);
     };
-    repo::audit(
-        &mut tx,
-        trip_id,
-        "OFFER_DELIVERED",
-        Some(driver_id),
-        serde_json::json!({"via": via, "latency_ms": delivery.latency_ms.round() as u64}),
-    )
-    .await?;
-    tx.commit().await?;
+    metrics::counter!("dispatch_events_total", "type" => "OFFER_DELIVERED").increment(1);
     metrics::histogram!("offer_delivery_latency_seconds", "via" => via.as_str())
         .record(delivery.latency_ms / 1000.0);
     Ok(true)
@@ -89,15 +81,18 @@ pub async fn give_up_unreachable(
     {
         return Ok(false);
     }
-    repo::audit(
+    let revoke = revoke_message(driver_id, trip_id, RevokeReason::Unreachable)?;
+    repo::audit_with_event(
         &mut tx,
-        trip_id,
-        "OFFER_UNREACHABLE",
-        Some(driver_id),
-        serde_json::json!({"reason": why.name()}),
+        (
+            trip_id,
+            "OFFER_UNREACHABLE",
+            Some(driver_id),
+            serde_json::json!({"reason": why.name()}),
+        ),
+        (channel::DRIVER_OFFERS, revoke),
     )
     .await?;
-    queue_revoke(&mut tx, driver_id, trip_id, RevokeReason::Unreachable).await?;
     if by == GivenUpBy::Report {
         repo::due_now(&mut *tx, trip_id).await?;
         notify_dispatch(&mut tx).await?;

@@ -517,19 +517,16 @@ pub async fn expire_offer(state: &AppState, offer: &OfferRow) -> ApiResult<bool>
     {
         return Ok(false);
     }
-    repo::audit(
+    let revoke = revoke_message(offer.driver_id, offer.trip_id, RevokeReason::Expired)?;
+    repo::audit_with_event(
         &mut tx,
-        offer.trip_id,
-        "OFFER_EXPIRED",
-        Some(offer.driver_id),
-        serde_json::json!({}),
-    )
-    .await?;
-    queue_revoke(
-        &mut tx,
-        offer.driver_id,
-        offer.trip_id,
-        RevokeReason::Expired,
+        (
+            offer.trip_id,
+            "OFFER_EXPIRED",
+            Some(offer.driver_id),
+            serde_json::json!({}),
+        ),
+        (channel::DRIVER_OFFERS, revoke),
     )
     .await?;
     tx.commit().await?;
@@ -612,16 +609,16 @@ pub(crate) async fn record_change(
     driver_id: Option<Uuid>,
     detail: serde_json::Value,
 ) -> ApiResult<()> {
-    repo::audit(tx, trip.id, kind, driver_id, detail).await?;
-    queue_trip_update(tx, trip).await
-}
-
-async fn queue_trip_update(tx: &mut PgConnection, trip: &TripRow) -> ApiResult<()> {
     let event = TripEvent {
         trip: trip.to_trip(),
         rider_pin: trip.pickup_pin.clone(),
     };
-    repo::push_outbox(tx, channel::TRIP_EVENTS, to_json(&event)?).await?;
+    repo::audit_with_event(
+        tx,
+        (trip.id, kind, driver_id, detail),
+        (channel::TRIP_EVENTS, to_json(&event)?),
+    )
+    .await?;
     Ok(())
 }
 
@@ -631,12 +628,22 @@ pub(crate) async fn queue_revoke(
     trip_id: Uuid,
     reason: RevokeReason,
 ) -> ApiResult<()> {
-    let message = DriverMessage {
+    let message = revoke_message(driver_id, trip_id, reason)?;
+    repo::push_outbox(tx, channel::DRIVER_OFFERS, message).await?;
+    Ok(())
+}
+
+/// The `driver:offers` payload telling the driver its offer on `trip_id`
+/// is gone.
+pub(crate) fn revoke_message(
+    driver_id: Uuid,
+    trip_id: Uuid,
+    reason: RevokeReason,
+) -> ApiResult<serde_json::Value> {
+    to_json(&DriverMessage {
         driver_id,
         event: DriverEvent::OfferRevoked(OfferRevoked { trip_id, reason }),
-    };
-    repo::push_outbox(tx, channel::DRIVER_OFFERS, to_json(&message)?).await?;
-    Ok(())
+    })
 }
 
 /// Wakes every instance's dispatch workers (delivered at commit).

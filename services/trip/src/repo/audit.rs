@@ -27,6 +27,31 @@ pub async fn audit(
     Ok(())
 }
 
+/// One audit row and the event that tells of the same change, in one
+/// statement (a state move writes both; one round trip, not two).
+pub async fn audit_with_event(
+    conn: &mut PgConnection,
+    (trip_id, kind, driver_id, detail): (Uuid, &str, Option<Uuid>, serde_json::Value),
+    (channel, payload): (&str, serde_json::Value),
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "WITH audit AS (
+             INSERT INTO dispatch_events (trip_id, type, driver_id, detail) VALUES ($1, $2, $3, $4)
+         )
+         INSERT INTO outbox (channel, payload) VALUES ($5, $6)",
+        trip_id,
+        kind,
+        driver_id,
+        detail,
+        channel,
+        payload
+    )
+    .execute(conn)
+    .await?;
+    metrics::counter!("dispatch_events_total", "type" => kind.to_string()).increment(1);
+    Ok(())
+}
+
 /// Audit rows of one kind for many trips, in one statement (a matcher
 /// pass's `OFFER_SENT`s).
 pub async fn audit_many(

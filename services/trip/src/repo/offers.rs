@@ -312,19 +312,29 @@ pub struct Delivery {
 }
 
 /// Records the first receipt of the driver's open offer on this trip
-/// (`via`: `socket` or `rest`). `None`: not open, or already delivered.
+/// (`via`: `socket` or `rest`) and its `OFFER_DELIVERED` audit row, in one
+/// statement (no transaction: both rows or neither). `None`: not open, or
+/// already delivered.
 pub async fn record_delivery(
-    conn: &mut PgConnection,
+    conn: impl sqlx::PgExecutor<'_>,
     trip_id: Uuid,
     driver_id: Uuid,
     via: &str,
 ) -> Result<Option<Delivery>, sqlx::Error> {
     let row = sqlx::query!(
-        r#"UPDATE offers SET delivered_at = clock_timestamp(), delivered_via = $3
-         WHERE trip_id = $1 AND driver_id = $2 AND status = 'OPEN' AND delivered_at IS NULL
-         RETURNING id,
-                   (extract(epoch FROM delivered_at - coalesce(sent_at, created_at)) * 1000)::float8
-                       AS "latency_ms!""#,
+        r#"WITH delivered AS (
+               UPDATE offers SET delivered_at = clock_timestamp(), delivered_via = $3
+                WHERE trip_id = $1 AND driver_id = $2 AND status = 'OPEN' AND delivered_at IS NULL
+               RETURNING id,
+                         greatest(extract(epoch FROM delivered_at - coalesce(sent_at, created_at)) * 1000, 0)::float8
+                             AS latency_ms
+           ), audit AS (
+               INSERT INTO dispatch_events (trip_id, type, driver_id, detail)
+               SELECT $1, 'OFFER_DELIVERED', $2,
+                      jsonb_build_object('via', $3::text, 'latency_ms', round(latency_ms)::bigint)
+                 FROM delivered
+           )
+           SELECT id AS "id!", latency_ms AS "latency_ms!" FROM delivered"#,
         trip_id,
         driver_id,
         via
@@ -333,7 +343,7 @@ pub async fn record_delivery(
     .await?;
     Ok(row.map(|r| Delivery {
         offer_id: r.id,
-        latency_ms: r.latency_ms.max(0.0),
+        latency_ms: r.latency_ms,
     }))
 }
 
