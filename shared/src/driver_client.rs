@@ -12,11 +12,10 @@ use crate::{
         drivers::{
             CandidateSearch, CandidatesRequest, CandidatesResponse, ClaimWish, ClaimsRequest,
             ClaimsResponse, CreateDriverProfile, DriverRecord, NearbyDriver, OfferToShow,
-            OffersShown, ReleaseRequest, Released, RouteDriven, RouteQuery, ShowOffer, ShowOffers,
-            StartRide, TripRef,
+            OffersShown, ReleaseRequest, Released, RouteDriven, RouteQuery, ShowOffers, StartRide,
+            TripRef,
         },
         geo::LatLng,
-        trips::Offer,
     },
     error::ErrorBody,
     extract::INTERNAL_TOKEN_HEADER,
@@ -194,28 +193,6 @@ impl DriverClient {
             )
             .await?;
         Ok(driven.and_then(|d| d.distance_km))
-    }
-
-    /// Shows an opened offer to the driver (`current_offer`) for `ttl`.
-    pub async fn show_offer(
-        &self,
-        driver_id: Uuid,
-        trip_id: Uuid,
-        offer: Offer,
-        ttl: Duration,
-    ) -> Result<(), ApiError> {
-        let body = ShowOffer {
-            trip_id,
-            offer,
-            ttl_secs: ttl.as_secs().max(1),
-        };
-        self.send::<_, serde_json::Value>(
-            Method::POST,
-            &format!("/internal/drivers/{driver_id}/offer"),
-            Some(&body),
-        )
-        .await
-        .map(|_| ())
     }
 
     /// Shows the offers a matcher pass opened, in one call: per offer,

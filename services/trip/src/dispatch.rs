@@ -483,10 +483,7 @@ impl Pass {
             }
         };
         let assigned = join_all(assigns.into_iter().map(|c| async move {
-            let commitment = commit::Commitment::Assign;
-            let done =
-                commit::commit_claim(state, &c.trip, c.offer_id, &c.driver, commitment, &c.how)
-                    .await;
+            let done = commit::assign_claim(state, &c.trip, c.offer_id, &c.driver, &c.how).await;
             if let Err(err) = done {
                 tracing::warn!(trip_id = %c.trip.id, error = %err, "could not assign the trip; it will be retried");
             }

@@ -313,7 +313,8 @@ pub struct ClaimsResponse {
     pub claimed: Vec<Option<Uuid>>,
 }
 
-/// `POST /internal/drivers/{id}/offer`: show an opened offer to the driver.
+/// One opened offer to show a driver as `current_offer` for `ttl_secs`
+/// (in a [`ShowOffers`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ShowOffer {
     pub trip_id: Uuid,

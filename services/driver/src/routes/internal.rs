@@ -9,8 +9,8 @@ use hail_shared::{
         drivers::{
             CandidatesRequest, CandidatesResponse, ClaimsRequest, ClaimsResponse,
             CreateDriverProfile, DriverRecord, DriverStatus, OffersShown, PingBatch,
-            PingBatchResponse, ReleaseRequest, Released, RouteDriven, RouteQuery, ShowOffer,
-            ShowOffers, StartRide, TripRef,
+            PingBatchResponse, ReleaseRequest, Released, RouteDriven, RouteQuery, ShowOffers,
+            StartRide, TripRef,
         },
         geo::LatLng,
     },
@@ -226,34 +226,6 @@ pub async fn release(
     Ok(Json(Released {
         freed_at: position.map(|p| LatLng::new(p.lat, p.lng)),
     }))
-}
-
-/// `POST /internal/drivers/{id}/offer`: the trip service opened an offer;
-/// REST-only drivers see it as `current_offer` until it is answered or ends.
-pub async fn show_offer(
-    State(state): State<AppState>,
-    PathId(driver_id): PathId,
-    Json(body): Json<ShowOffer>,
-) -> ApiResult<StatusCode> {
-    let mut redis = state.redis.clone();
-    let shown = state
-        .index
-        .show_offer(
-            &mut redis,
-            driver_id,
-            body.trip_id,
-            &body.offer,
-            body.ttl_secs,
-        )
-        .await?;
-    if shown {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::conflict(
-            "conflict",
-            "the trip no longer holds this driver",
-        ))
-    }
 }
 
 /// `POST /internal/drivers/offers`: the offers a matcher pass opened, in

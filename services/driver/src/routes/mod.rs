@@ -54,7 +54,6 @@ pub fn router(state: AppState, config: &Config) -> Router {
         )
         .route("/internal/rides/{id}/route", post(internal::route_driven))
         .route("/internal/drivers/{id}/release", post(internal::release))
-        .route("/internal/drivers/{id}/offer", post(internal::show_offer))
         .route("/internal/drivers/offers", post(internal::show_offers))
         .route(
             "/internal/drivers/{id}/offer/end",

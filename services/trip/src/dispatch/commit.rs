@@ -1,8 +1,9 @@
 //! Dispatch's commit half: a worker holds a claimed driver for a trip and
 //! turns it into an open offer (offer mode) or an assignment (auto mode),
-//! decided once as a [`Commitment`],
-//! in one Postgres transaction that also writes the audit row and the
-//! outbox event. If the trip moved on meanwhile, the driver goes back.
+//! decided once as a [`Commitment`]. A pass's offers open together in one
+//! Postgres transaction ([`open_offers`]); an assignment is its own
+//! ([`assign_claim`]). Each writes its audit rows and outbox events with
+//! the change. If the trip moved on meanwhile, the driver goes back.
 
 use std::collections::HashSet;
 
@@ -71,49 +72,32 @@ impl Dispatched {
     }
 }
 
-/// A worker holds `candidate` for `trip`: open the offer or assign at once,
-/// as `commitment` says. If the rider cancelled meanwhile, the driver goes
-/// back to the pool first.
-pub async fn commit_claim(
+/// Auto mode: a worker holds `candidate` for `trip` and assigns it at
+/// once. If the rider cancelled meanwhile, the driver goes back to the
+/// pool first. (Offer mode opens a pass's offers together: [`open_offers`].)
+pub async fn assign_claim(
     state: &AppState,
     trip: &TripRow,
     offer_id: Uuid,
     candidate: &NearbyDriver,
-    commitment: Commitment,
     how: &Dispatched,
 ) -> ApiResult<()> {
     let driver_id = candidate.driver_id;
-    // Auto mode shows the rider the driver's card at once: asked before the
+    // The rider sees the driver's card at once: asked before the
     // transaction, so no row lock waits on the network. Without it the
     // driver goes back, as when the trip moved on.
-    let card = match &commitment {
-        Commitment::Assign => match driver_card(state, driver_id).await {
-            Ok(card) => Some(card),
-            Err(err) => {
-                free_driver(state, driver_id, trip.id).await;
-                repo::drop_claiming(&state.pool, offer_id).await?;
-                return Err(err);
-            }
-        },
-        Commitment::Offer(_) => None,
+    let card = match driver_card(state, driver_id).await {
+        Ok(card) => card,
+        Err(err) => {
+            free_driver(state, driver_id, trip.id).await;
+            repo::drop_claiming(&state.pool, offer_id).await?;
+            return Err(err);
+        }
     };
     let mut tx = state.pool.begin().await?;
-    if card.is_some() {
-        // Auto mode: the rider is told "assigned" as an outcome.
-        repo::commit_durably(&mut tx).await?;
-    }
-    let committed = match (&commitment, &card) {
-        (Commitment::Offer(offer), _) => open_offer(&mut tx, trip, offer_id, driver_id, offer, how)
-            .await?
-            .then_some(None),
-        (Commitment::Assign, Some(card)) => {
-            auto_assign(&mut tx, trip, offer_id, candidate, card, how)
-                .await?
-                .map(Some)
-        }
-        (Commitment::Assign, None) => None,
-    };
-    let Some(assigned) = committed else {
+    // The rider is told "assigned" as an outcome.
+    repo::commit_durably(&mut tx).await?;
+    let Some(assigned) = auto_assign(&mut tx, trip, offer_id, candidate, &card, how).await? else {
         drop(tx);
         free_driver(state, driver_id, trip.id).await;
         repo::drop_claiming(&state.pool, offer_id).await?;
@@ -121,26 +105,7 @@ pub async fn commit_claim(
     };
     tx.commit().await?;
     state.outbox_wake.notify_one();
-    match (assigned, commitment) {
-        (Some(trip), _) => on_assigned(state, &trip, driver_id).await,
-        // Shown only now that the offer is open, so an answer can never
-        // arrive before the trip service would take it.
-        (None, Commitment::Offer(offer)) => {
-            let shown = state
-                .drivers
-                .show_offer(
-                    driver_id,
-                    trip.id,
-                    offer,
-                    state.policies.of(&trip.city).search.offer_timeout,
-                )
-                .await;
-            if let Err(err) = shown {
-                tracing::warn!(%driver_id, trip_id = %trip.id, error = %err, "could not show the offer over REST");
-            }
-        }
-        (None, Commitment::Assign) => {}
-    }
+    on_assigned(state, &assigned, driver_id).await;
     Ok(())
 }
 
@@ -240,38 +205,6 @@ pub async fn open_offers(state: &AppState, openings: Vec<Opening<'_>>) -> ApiRes
         tracing::warn!(error = %err, "could not show the pass's offers over REST");
     }
     Ok(())
-}
-
-/// `true`: the offer is open. `false`: the trip is no longer REQUESTED.
-async fn open_offer(
-    tx: &mut PgConnection,
-    trip: &TripRow,
-    offer_id: Uuid,
-    driver_id: Uuid,
-    offer: &Offer,
-    how: &Dispatched,
-) -> ApiResult<bool> {
-    if !repo::settle_claiming(tx, offer_id, OfferStatus::Open, Some(offer.expires_at)).await?
-        || !repo::schedule(&mut *tx, trip.id, offer.expires_at, trip.search_radius_km).await?
-    {
-        return Ok(false);
-    }
-    repo::audit(
-        tx,
-        trip.id,
-        "OFFER_SENT",
-        Some(driver_id),
-        how.into_detail(
-            serde_json::json!({"distance_km": offer.distance_km, "expires_at": offer.expires_at}),
-        ),
-    )
-    .await?;
-    let message = DriverMessage {
-        driver_id,
-        event: DriverEvent::Offer(offer.clone()),
-    };
-    repo::push_outbox(tx, channel::DRIVER_OFFERS, to_json(&message)?).await?;
-    Ok(true)
 }
 
 /// `Some(trip)`: assigned. `None`: the trip is no longer REQUESTED.
