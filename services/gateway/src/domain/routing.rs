@@ -70,6 +70,11 @@ const RIDER: Access = Access::Role(Role::Rider);
 const SUPPORT: Access = Access::Role(Role::Support);
 const ANY: Access = Access::Authenticated;
 
+/// A driver's REST location ping: the driver service's route, but the
+/// gateway batches it with the socket pings (`crate::realtime::pings`)
+/// instead of forwarding each.
+pub const LOCATION_PING: &str = "/api/v1/drivers/me/location";
+
 /// Every route the gateway forwards (API.md). A route missing here is a 404
 /// at the gateway, whatever the services serve.
 pub const PUBLIC_ROUTES: &[PublicRoute] = &[
@@ -105,12 +110,7 @@ pub const PUBLIC_ROUTES: &[PublicRoute] = &[
         Upstream::Driver,
         DRIVER,
     ),
-    route(
-        Method::POST,
-        "/api/v1/drivers/me/location",
-        Upstream::Driver,
-        DRIVER,
-    ),
+    route(Method::POST, LOCATION_PING, Upstream::Driver, DRIVER),
     route(Method::GET, "/api/v1/drivers/nearby", Upstream::Driver, ANY),
     route(Method::POST, "/api/v1/trips", Upstream::Trip, RIDER),
     route(

@@ -1,10 +1,12 @@
-//! Socket pings, batched: a driver's `driver:location` over its socket costs
-//! no HTTP request of its own. Each ping (already checked here as REST would
-//! check it, from an authenticated socket: no JWT is verified per ping) is
-//! queued; one worker takes whatever is queued, up to [`MAX_BATCH`], and
+//! Location pings, batched: a driver's `driver:location` over its socket,
+//! and its `POST /api/v1/drivers/me/location` too, costs no HTTP request
+//! between services of its own. Each ping (already checked here as the
+//! driver service would check it; a socket's JWT was verified when it
+//! connected, a REST ping's by the proxy) is queued; one worker takes whatever is queued, up to [`MAX_BATCH`], and
 //! sends it to the driver service in one `POST /internal/drivers/locations`,
 //! which records the pings side by side in Redis. Each ping's ack waits for
-//! its own outcome, so the answer is REST's.
+//! its own outcome, so the answer is the driver service's (a REST ping's
+//! status is read back from its error code, [`rest_answer`]).
 //!
 //! No timer: a batch is whatever queued while the previous ones were in
 //! flight, so a quiet gateway sends each ping at once and a busy one sends
@@ -14,9 +16,14 @@
 
 use std::sync::Arc;
 
+use axum::{
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
 use hail_shared::{
     api::drivers::{LocationUpdate, PingBatch, PingBatchResponse, SocketPing},
-    error::ErrorDetail,
+    error::{ErrorBody, ErrorDetail, UNAVAILABLE_RETRY_AFTER_SECS},
     extract::INTERNAL_TOKEN_HEADER,
 };
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -70,6 +77,62 @@ impl Pings {
             .await
             .unwrap_or_else(|_| Err(unavailable("the ping was not recorded")))
     }
+
+    /// Records one REST ping of `driver_id`, refused at once (503) rather
+    /// than queued when the queue is full: a REST client retries, and its
+    /// request should not hold a connection meanwhile.
+    pub async fn record_now(
+        &self,
+        driver_id: Uuid,
+        update: LocationUpdate,
+    ) -> Result<(), ErrorDetail> {
+        let (answer, outcome) = oneshot::channel();
+        let ping = SocketPing { driver_id, update };
+        match self.queue.try_send(Queued { ping, answer }) {
+            Ok(()) => outcome
+                .await
+                .unwrap_or_else(|_| Err(unavailable("the ping was not recorded"))),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                Err(unavailable("too many pings are waiting"))
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                Err(unavailable("the gateway is shutting down"))
+            }
+        }
+    }
+}
+
+/// A ping's outcome as the driver service's REST route answers it: 204, or
+/// its error body with the status its code stands for.
+pub fn rest_answer(outcome: Result<(), ErrorDetail>) -> Response {
+    let Err(detail) = outcome else {
+        return StatusCode::NO_CONTENT.into_response();
+    };
+    let status = match detail.code.as_str() {
+        "driver_offline" | "conflict" => StatusCode::CONFLICT,
+        "not_found" => StatusCode::NOT_FOUND,
+        "forbidden" => StatusCode::FORBIDDEN,
+        "bad_request" => StatusCode::BAD_REQUEST,
+        "validation_failed" => StatusCode::UNPROCESSABLE_ENTITY,
+        "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        // Logged with its cause by the driver service.
+        "internal" => StatusCode::INTERNAL_SERVER_ERROR,
+        code => {
+            tracing::error!(
+                code,
+                "a ping batch answered an error code REST does not know"
+            );
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
+    let mut response = (status, Json(ErrorBody { error: detail })).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS),
+        );
+    }
+    response
 }
 
 /// The worker: batches what is queued and sends it, until `stop`.

@@ -17,16 +17,20 @@ use axum::{
 };
 use bytes::Bytes;
 use hail_shared::{
+    api::drivers::LocationUpdate,
     api::Role,
     auth::{bearer_token, Claims},
-    extract::{INTERNAL_TOKEN_HEADER, REQUEST_ID_HEADER, USER_ID_HEADER, USER_ROLE_HEADER},
+    extract::{
+        validated_json, INTERNAL_TOKEN_HEADER, REQUEST_ID_HEADER, USER_ID_HEADER, USER_ROLE_HEADER,
+    },
     ApiError,
 };
 use tower_http::request_id::RequestId;
 use uuid::Uuid;
 
 use crate::{
-    domain::routing::{match_route, Access, NoRoute, Upstream},
+    domain::routing::{match_route, Access, NoRoute, Upstream, LOCATION_PING},
+    realtime::pings,
     state::AppState,
 };
 
@@ -101,6 +105,17 @@ pub async fn forward(
     if policy.path == "/api/v1/auth/login" {
         if let Some(email) = login_email(&body) {
             limits.check_login_email(&email)?;
+        }
+    }
+
+    if policy.path == LOCATION_PING {
+        if let Some(claims) = &caller {
+            // Batched with the socket pings: no HTTP request of its own.
+            let outcome = match validated_json::<LocationUpdate>(&parts.headers, &body) {
+                Ok(update) => state.pings.record_now(claims.sub, update).await,
+                Err(refused) => Err(refused.body().error),
+            };
+            return Ok(pings::rest_answer(outcome));
         }
     }
 

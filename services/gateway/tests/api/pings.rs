@@ -93,3 +93,62 @@ async fn a_socket_ping_is_refused_exactly_as_rest_refuses_it() {
     let profile = app.driver_profile(&online).await;
     assert!(profile.location.is_none(), "{profile:?}");
 }
+
+#[tokio::test]
+async fn rest_pings_are_batched_like_socket_pings_and_never_forwarded_one_by_one() {
+    let app = spawn_app().await;
+    let rider = app.register_rider().await;
+    let mut drivers = Vec::new();
+    for _ in 0..30 {
+        let driver = app.register_driver().await;
+        app.go_online(&driver).await;
+        drivers.push(driver);
+    }
+    let forwarded_before = driver_location_route_calls(&app).await;
+    let statuses = join_all(drivers.iter().zip(0u32..).map(|(driver, i)| {
+        let at = LatLng {
+            lat: PICKUP.lat + 0.0001 * f64::from(i),
+            lng: PICKUP.lng,
+        };
+        app.ping(driver, at)
+    }))
+    .await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::NO_CONTENT),
+        "{statuses:?}"
+    );
+    let found = app.nearby(&rider, PICKUP, "&radius_km=1&limit=100").await;
+    let mut found: Vec<_> = found.iter().map(|d| d.driver_id).collect();
+    let mut want: Vec<_> = drivers.iter().map(|d| d.id).collect();
+    found.sort();
+    want.sort();
+    assert_eq!(found, want, "every REST ping is in the index");
+    assert_eq!(
+        driver_location_route_calls(&app).await,
+        forwarded_before,
+        "the driver service's public location route was called"
+    );
+}
+
+/// Requests the driver service has served on its public location route
+/// (its `http_requests_total`, any status).
+async fn driver_location_route_calls(app: &hail_testkit::TestApp) -> u64 {
+    let url = app.service_url(Service::Driver, "/metrics");
+    let text = app
+        .client
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|line| {
+            line.starts_with("http_requests_total{")
+                && line.contains(r#"service="driver""#)
+                && line.contains(r#"route="/api/v1/drivers/me/location""#)
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
