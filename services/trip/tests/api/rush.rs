@@ -153,6 +153,132 @@ async fn a_release_wakes_only_the_waiting_trips_near_the_driver() {
     );
 }
 
+/// A crowd that has tried this driver already: the freed driver's probe
+/// walks past every trip that tried it (the oldest untried one gets the
+/// driver), one `offers` lookup each, by index, never by reading the whole
+/// table. (The plan that did read it per trip, 96 times in one probe in
+/// session 18's bench, was a plan cached while `offers` was nearly empty;
+/// this test's first plans see the full table, so it guards the rule, and
+/// the probe's planner settings rule that plan out whatever was cached.)
+#[tokio::test]
+async fn a_release_past_trips_that_tried_the_driver_reads_offers_by_index() {
+    let app = spawn_app().await;
+    let db = pool(&app).await;
+    let here = LatLng::new(1.3521, 103.8198);
+    let driver = app.driver_online_at(here).await;
+    // 200 waiting trips within about a kilometre, oldest first; the 100
+    // oldest offered this driver before (it declined), and 2,900 more
+    // declined offers from other drivers fill the table.
+    let waiting = insert_waiting_near(&db, here, 200).await;
+    let tried: Vec<Uuid> = waiting[..100].iter().map(|t| t.id).collect();
+    let filler: Vec<Uuid> = (0..2_900).map(|i| waiting[i % 200].id).collect();
+    sqlx::query(
+        "INSERT INTO trip.offers (id, trip_id, driver_id, status, distance_km)
+         SELECT gen_random_uuid(), trip_id, driver_id, 'DECLINED', 0.5
+         FROM (SELECT unnest($1::uuid[]) AS trip_id, $2::uuid AS driver_id
+               UNION ALL
+               SELECT unnest($3::uuid[]), gen_random_uuid()) o",
+    )
+    .bind(&tried)
+    .bind(driver.id)
+    .bind(&filler)
+    .execute(&db)
+    .await
+    .unwrap();
+
+    let rider = app.register_rider().await;
+    let fresh = app.request_trip(&rider, here, DROPOFF).await;
+    let offer = app.wait_for_offer(&driver, SOON).await.expect("an offer");
+    assert_eq!(offer.trip_id, fresh.id);
+    let before = offers_read_whole(&db).await;
+    let declined = app.trip_action(&driver, fresh.id, "decline").await;
+    assert_eq!(declined.status(), StatusCode::OK);
+
+    // The oldest waiting trip that never tried the driver gets it.
+    let deadline = tokio::time::Instant::now() + SOON;
+    let offered = loop {
+        let offer = app.driver_profile(&driver).await.current_offer;
+        if let Some(offer) = offer.filter(|o| o.trip_id != fresh.id) {
+            break offer;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no second offer");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(offered.trip_id, waiting[100].id);
+
+    // Rows of `offers` read by sequential scans meanwhile: fewer than one
+    // read of the table, where a scan per trip passed would be 100 reads.
+    let read = offers_read_whole(&db).await - before;
+    assert!(read < 3_000, "{read} offers rows read by sequential scans");
+}
+
+/// `n` waiting trips (starved, not due for an hour) on a grid within about
+/// a kilometre of `at`, the first the oldest.
+async fn insert_waiting_near(pool: &PgPool, at: LatLng, n: usize) -> Vec<Waiting> {
+    let side = (n as f64).sqrt().ceil() as usize;
+    let step = 0.012 / side as f64;
+    let trips: Vec<Waiting> = (0..n)
+        .map(|i| Waiting {
+            id: Uuid::new_v4(),
+            rider_id: Uuid::new_v4(),
+            pickup: LatLng::new(
+                at.lat - 0.006 + step * (i / side) as f64,
+                at.lng - 0.006 + step * (i % side) as f64,
+            ),
+        })
+        .collect();
+    let ids: Vec<Uuid> = trips.iter().map(|t| t.id).collect();
+    let riders: Vec<Uuid> = trips.iter().map(|t| t.rider_id).collect();
+    let lats: Vec<f64> = trips.iter().map(|t| t.pickup.lat).collect();
+    let lngs: Vec<f64> = trips.iter().map(|t| t.pickup.lng).collect();
+    let ages_ms: Vec<i32> = (0..n).map(|i| 20_000 - i as i32).collect();
+    sqlx::query(
+        "INSERT INTO trip.trips (id, rider_id, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
+                                 search_radius_km, next_attempt_at, created_at,
+                                 searched, starved, idle_retry, city,
+                                 currency, fare_estimate, estimate_distance_km, estimate_duration_secs)
+         SELECT id, rider_id, lat, lng, lat, lng, 3, now() + interval '1 hour',
+                now() - make_interval(secs => age_ms / 1000.0), true, true, true, 'sg',
+                'SGD', 600, 0, 0
+         FROM unnest($1::uuid[], $2::uuid[], $3::float8[], $4::float8[], $5::int4[])
+              AS t(id, rider_id, lat, lng, age_ms)",
+    )
+    .bind(&ids)
+    .bind(&riders)
+    .bind(&lats)
+    .bind(&lngs)
+    .bind(&ages_ms)
+    .execute(pool)
+    .await
+    .unwrap();
+    trips
+}
+
+/// Rows of `trip.offers` read by sequential scans so far, once the servers'
+/// counters have reached the statistics (within a second or so of a
+/// backend going idle).
+async fn offers_read_whole(db: &PgPool) -> i64 {
+    let read = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT seq_tup_read FROM pg_stat_user_tables
+             WHERE schemaname = 'trip' AND relname = 'offers'",
+        )
+        .fetch_one(db)
+        .await
+        .unwrap()
+    };
+    let mut last = read().await;
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let now = read().await;
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
 /// How many starved trips a neighbourhood probe reads at most.
 const NEAREST_PROBED: i64 = 64;
 
