@@ -37,7 +37,7 @@ pub(super) struct Before {
     scrape: Scrape,
     cpu: CpuTimes,
     at: Instant,
-    row_writes: Option<i64>,
+    rows: Option<server::RowCounters>,
     statements: Option<HashMap<i64, StatementTotals>>,
 }
 
@@ -47,9 +47,9 @@ impl Before {
         pool: Option<&PgPool>,
         cpu: &CpuMeter,
     ) -> anyhow::Result<Self> {
-        let (row_writes, statements) = match pool {
+        let (rows, statements) = match pool {
             Some(pool) => (
-                Some(server::row_writes(pool).await?),
+                Some(server::row_counters(pool).await?),
                 server::statement_totals(pool).await,
             ),
             None => (None, None),
@@ -58,7 +58,7 @@ impl Before {
             scrape: Scrape::read(&args.trip_metrics).await?,
             cpu: cpu.now(),
             at: Instant::now(),
-            row_writes,
+            rows,
             statements,
         })
     }
@@ -96,8 +96,8 @@ impl Run {
     ) -> anyhow::Result<Self> {
         let cpu_now = cpu.now();
         let secs = before.at.elapsed().as_secs_f64();
-        let writes = match (pool, before.row_writes) {
-            (Some(pool), Some(was)) => Some(server::settled_row_writes(pool).await? - was),
+        let rows = match (pool, before.rows) {
+            (Some(pool), Some(was)) => Some(server::settled_row_counters(pool).await? - was),
             _ => None,
         };
         let statements = match (pool, &before.statements) {
@@ -187,10 +187,14 @@ impl Run {
             "Postgres statements per trip (db_statements_total, whole process)".into(),
             per_trip(delta("db_statements_total")),
         ));
-        if let Some(writes) = writes {
+        if let Some(rows) = rows {
             stack.push((
                 "Postgres row writes per trip (pg_stat_user_tables)".into(),
-                per_trip(writes as f64),
+                per_trip(rows.writes as f64),
+            ));
+            stack.push((
+                "Postgres rows read by sequential scans per trip (pg_stat_user_tables)".into(),
+                per_trip(rows.seq_reads as f64),
             ));
         }
         stack.push((

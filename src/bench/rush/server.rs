@@ -120,16 +120,40 @@ pub(super) fn bucket_ms(le: Option<f64>) -> String {
     }
 }
 
-/// Rows inserted, updated or deleted in Hail's schemas, per Postgres.
-pub(super) async fn row_writes(pool: &PgPool) -> anyhow::Result<i64> {
-    let n: Option<i64> = sqlx::query_scalar(
-        "SELECT (sum(n_tup_ins + n_tup_upd + n_tup_del))::bigint FROM pg_stat_user_tables
+/// What Postgres did to the rows of Hail's tables so far.
+#[derive(Clone, Copy, Default)]
+pub(super) struct RowCounters {
+    /// Rows inserted, updated or deleted.
+    pub writes: i64,
+    /// Rows read by sequential scans: a plan that reads a whole table where
+    /// an index would do shows here long before it shows in a latency.
+    pub seq_reads: i64,
+}
+
+impl std::ops::Sub for RowCounters {
+    type Output = Self;
+    fn sub(self, was: Self) -> Self {
+        Self {
+            writes: self.writes - was.writes,
+            seq_reads: self.seq_reads - was.seq_reads,
+        }
+    }
+}
+
+/// Rows written and rows read by sequential scans in Hail's schemas.
+pub(super) async fn row_counters(pool: &PgPool) -> anyhow::Result<RowCounters> {
+    let (writes, seq_reads): (Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT (sum(n_tup_ins + n_tup_upd + n_tup_del))::bigint, sum(seq_tup_read)::bigint
+         FROM pg_stat_user_tables
          WHERE schemaname IN ('trip', 'driver', 'user')",
     )
     .fetch_one(pool)
     .await
     .context("read pg_stat_user_tables")?;
-    Ok(n.unwrap_or(0))
+    Ok(RowCounters {
+        writes: writes.unwrap_or(0),
+        seq_reads: seq_reads.unwrap_or(0),
+    })
 }
 
 /// Trips REQUESTED now, per Postgres (waiting, or holding an open offer).
@@ -142,9 +166,9 @@ pub(super) async fn requested_now(pool: &PgPool) -> anyhow::Result<i64> {
 
 /// Row counters are flushed by each backend now and then: a second's wait
 /// lets the run's last writes show.
-pub(super) async fn settled_row_writes(pool: &PgPool) -> anyhow::Result<i64> {
+pub(super) async fn settled_row_counters(pool: &PgPool) -> anyhow::Result<RowCounters> {
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    row_writes(pool).await
+    row_counters(pool).await
 }
 
 #[cfg(test)]
