@@ -78,6 +78,13 @@ impl BBox {
         (self.min_lat..=self.max_lat).contains(&p.lat)
             && (self.min_lng..=self.max_lng).contains(&p.lng)
     }
+
+    /// The box's area in km² (a degree of latitude is 111 km; a degree of
+    /// longitude that times the cosine of the middle latitude).
+    pub fn area_km2(&self) -> f64 {
+        let middle = ((self.min_lat + self.max_lat) / 2.0).to_radians();
+        (self.max_lat - self.min_lat) * 111.0 * (self.max_lng - self.min_lng) * 111.0 * middle.cos()
+    }
 }
 
 /// Amounts in hundredths of the currency's major unit (exact integers, never

@@ -22,8 +22,30 @@
 //!
 //! Pure: no I/O. `Index::candidates` runs the queries this plans.
 
-/// The first ring, as Namma Yatri starts its search (250 m).
+/// The first ring, as Namma Yatri starts its search (250 m), at most.
 pub const FIRST_RING_KM: f64 = 0.25;
+
+/// The smallest first ring (50 m: about a GPS fix's error in a city).
+pub const MIN_FIRST_RING_KM: f64 = 0.05;
+
+/// The first ring for a search that asks for `count` members, in a city
+/// whose index holds `drivers_per_km2` on average: the radius whose disc
+/// holds `count` at that density, between [`MIN_FIRST_RING_KM`] and
+/// [`FIRST_RING_KM`]. GEOSEARCH walks the geohash cells around its radius
+/// (about nine times its square), so in a city of a million drivers a
+/// 250 m ring walks some 300 members to return its 20; a ring sized for
+/// the 20 walks a fifth of that. A sparse city keeps 250 m: the mean
+/// density says nothing of its downtown, where a wider first ring would
+/// walk the whole crowd. Any first ring gives the same answer (the rings
+/// widen while too few are live); this only decides how many round trips
+/// and how many members it costs.
+pub fn first_ring_km(count: usize, drivers_per_km2: f64) -> f64 {
+    if drivers_per_km2.is_nan() || drivers_per_km2 <= 0.0 {
+        return FIRST_RING_KM;
+    }
+    let km = (count.max(1) as f64 / (std::f64::consts::PI * drivers_per_km2)).sqrt();
+    km.clamp(MIN_FIRST_RING_KM, FIRST_RING_KM)
+}
 
 /// How a search goes on: the ring and COUNT of the next GEOSEARCH.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -53,6 +75,19 @@ impl RingSearch {
             ring_km: FIRST_RING_KM.min(radius_km),
             count: limit.saturating_mul(overfetch).max(limit),
         }
+    }
+
+    /// The same search, its first ring sized by the city's mean density
+    /// ([`first_ring_km`]).
+    pub fn in_density(
+        radius_km: f64,
+        limit: usize,
+        overfetch: usize,
+        drivers_per_km2: f64,
+    ) -> Self {
+        let mut search = Self::new(radius_km, limit, overfetch);
+        search.ring_km = first_ring_km(search.count, drivers_per_km2).min(radius_km);
+        search
     }
 
     /// The next GEOSEARCH: radius (km) and COUNT.
@@ -161,7 +196,21 @@ mod tests {
     /// Runs a search as `Index::candidates` does; returns the answer and
     /// the last ring asked.
     fn run(members: &[Member], radius: f64, limit: usize, overfetch: usize) -> (Vec<f64>, f64) {
-        let mut plan = RingSearch::new(radius, limit, overfetch);
+        run_in(members, radius, limit, overfetch, None)
+    }
+
+    /// [`run`], the first ring sized by a city's density when one is given.
+    fn run_in(
+        members: &[Member],
+        radius: f64,
+        limit: usize,
+        overfetch: usize,
+        drivers_per_km2: Option<f64>,
+    ) -> (Vec<f64>, f64) {
+        let mut plan = match drivers_per_km2 {
+            Some(density) => RingSearch::in_density(radius, limit, overfetch, density),
+            None => RingSearch::new(radius, limit, overfetch),
+        };
         loop {
             let (ring, count) = plan.query();
             let found = geosearch(members, ring, count);
@@ -234,6 +283,23 @@ mod tests {
         assert_eq!(plan.query().0, 0.1);
     }
 
+    #[test]
+    fn the_first_ring_holds_what_is_wanted_at_the_citys_density() {
+        // A million drivers over 2,000 km2, 20 members wanted: about 113 m.
+        let km = first_ring_km(20, 500.0);
+        assert!((km - 0.1128).abs() < 0.001, "{km}");
+        // Ten thousand over the same city: 250 m, never more.
+        assert_eq!(first_ring_km(20, 5.0), FIRST_RING_KM);
+        // Denser than any city: the floor.
+        assert_eq!(first_ring_km(20, 1e9), MIN_FIRST_RING_KM);
+        // An empty or unknown city: the usual first ring.
+        for density in [0.0, -1.0, f64::NAN] {
+            assert_eq!(first_ring_km(20, density), FIRST_RING_KM);
+        }
+        // And never past the radius asked.
+        assert_eq!(RingSearch::in_density(0.03, 5, 4, 500.0).query().0, 0.03);
+    }
+
     fn members() -> impl Strategy<Value = Vec<Member>> {
         prop::collection::vec(
             (0.0f64..12.0, prop::bool::weighted(0.4)).prop_map(|(km, live)| Member { km, live }),
@@ -254,6 +320,26 @@ mod tests {
         ) {
             let (found, _) = run(&members, radius, limit, overfetch);
             prop_assert_eq!(found, brute_force(&members, radius, limit));
+        }
+
+        /// The same whatever first ring the city's density picks.
+        #[test]
+        fn any_first_ring_finds_the_nearest_live_members(
+            members in members(),
+            radius in 0.05f64..10.0,
+            limit in 1usize..20,
+            overfetch in 1usize..5,
+            density in prop_oneof![Just(0.0), 0.0f64..100_000.0],
+        ) {
+            let (found, _) = run_in(&members, radius, limit, overfetch, Some(density));
+            prop_assert_eq!(found, brute_force(&members, radius, limit));
+        }
+
+        /// A first ring always lies between the floor and 250 m.
+        #[test]
+        fn the_first_ring_stays_in_bounds(count in 0usize..10_000, density in any::<f64>()) {
+            let km = first_ring_km(count, density);
+            prop_assert!((MIN_FIRST_RING_KM..=FIRST_RING_KM).contains(&km), "{km}");
         }
 
         /// The last ring asked is at most twice the distance of the

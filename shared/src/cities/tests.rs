@@ -237,6 +237,12 @@ fn bbox() -> impl Strategy<Value = BBox> {
     )
 }
 
+#[test]
+fn the_built_in_city_is_about_30_km_square() {
+    let km2 = SINGAPORE_BBOX.area_km2();
+    assert!((880.0..=910.0).contains(&km2), "{km2}");
+}
+
 proptest! {
     /// Whatever the cities and the point: a city found holds the point and
     /// no earlier city does; no city found means none holds it.

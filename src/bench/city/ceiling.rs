@@ -35,7 +35,7 @@ use crate::{
 };
 
 /// The dispatch step searches as the matcher's first pass does: 3 km, the
-/// five nearest matchable drivers, rings from 250 m with a first COUNT of
+/// five nearest matchable drivers, rings from at most 250 m (less in a dense city) with a first COUNT of
 /// 5 x 4 = 20 (`HAIL_CANDIDATE_OVERFETCH`'s default).
 const SEARCH_RADIUS_KM: f64 = 3.0;
 const NEAREST: usize = 5;

@@ -10,7 +10,7 @@ use crate::bench::latency::{ms, Latencies};
 pub(super) const TRIP_QUANTILES: &[(f64, &str)] = &[(0.5, "p50"), (0.95, "p95"), (0.99, "p99")];
 
 /// What the raw-Redis column ran, printed under the table.
-const CEILING: &str = "Raw Redis: ingest runs the driver service's ping (ping.lua on the driver's slot: SET presence + HSET position, then index_sync.lua on the city's: ZADD last-seen + GEOADD; on a single Redis ping.lua does both in one script; PUBLISH only for a driver on a trip) through its Index on one multiplexed connection; dispatch/redispatch columns are the Index's candidate search for the five nearest (rings from 250 m: GEOSEARCH, then the nearest members' presence/status/lock) + its claim over them (claim.lua on the driver's slot, then index_sync.lua on the city's; on a single Redis claim.lua does both), round trips in sequence; the release that puts the driver back is not timed.";
+const CEILING: &str = "Raw Redis: ingest runs the driver service's ping (ping.lua on the driver's slot: SET presence + HSET position, then index_sync.lua on the city's: ZADD last-seen + GEOADD; on a single Redis ping.lua does both in one script; PUBLISH only for a driver on a trip) through its Index on one multiplexed connection; dispatch/redispatch columns are the Index's candidate search for the five nearest (rings from at most 250 m, less in a dense city: GEOSEARCH, then the nearest members' presence/status/lock) + its claim over them (claim.lua on the driver's slot, then index_sync.lua on the city's; on a single Redis claim.lua does both), round trips in sequence; the release that puts the driver back is not timed.";
 
 struct Row {
     measure: String,

@@ -20,7 +20,11 @@
 mod search;
 mod sync;
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Instant,
+};
 
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
@@ -59,6 +63,8 @@ pub struct Index {
     end_offer: Script,
     index_sync: Script,
     sweep: Script,
+    /// Each city's drivers per km², as last read, for sizing first rings.
+    densities: Arc<Mutex<HashMap<String, (Instant, f64)>>>,
 }
 
 /// What a ping found.
@@ -119,6 +125,7 @@ impl Index {
             end_offer: Script::new(include_str!("../../scripts/end_offer.lua")),
             index_sync: stamping(include_str!("../../scripts/index_sync.lua")),
             sweep: Script::new(include_str!("../../scripts/sweep.lua")),
+            densities: Arc::default(),
         }
     }
 

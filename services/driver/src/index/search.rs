@@ -1,16 +1,23 @@
 //! Candidate search: rings around a point in its city's index, every
 //! member checked against its own keys before it is a candidate.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 use hail_shared::{
     api::{drivers::NearbyDriver, geo::LatLng},
+    cities::City,
     redis_conn::RedisConn,
 };
 use uuid::Uuid;
 
 use super::Index;
 use crate::rings::{Prefix, RingAnswer, RingSearch};
+
+/// How often a city's density is read again.
+const DENSITY_READ_EVERY: Duration = Duration::from_secs(1);
 
 impl Index {
     /// Matchable drivers within `radius_km` of `at`, in `at`'s city, nearest
@@ -33,7 +40,8 @@ impl Index {
             return Ok(Vec::new());
         };
         let key = self.keys.driver_locations(&city.id);
-        let mut plan = RingSearch::new(radius_km, limit, overfetch);
+        let density = self.density(redis, city, &key).await?;
+        let mut plan = RingSearch::in_density(radius_km, limit, overfetch, density);
         // Liveness of every member checked so far: an inner ring's members
         // are not asked about again when the ring widens.
         let mut live: HashMap<Uuid, bool> = HashMap::new();
@@ -93,6 +101,32 @@ impl Index {
                     .collect());
             }
         }
+    }
+
+    /// The city's drivers per km² (its index's members over its box), read
+    /// at most once per [`DENSITY_READ_EVERY`] per city: one O(1) ZCARD, so
+    /// a first ring follows the fleet as it grows or thins within seconds.
+    async fn density(
+        &self,
+        redis: &mut RedisConn,
+        city: &City,
+        key: &str,
+    ) -> redis::RedisResult<f64> {
+        let known = self.densities.lock().ok().and_then(|known| {
+            known
+                .get(&city.id)
+                .filter(|(at, _)| at.elapsed() < DENSITY_READ_EVERY)
+                .map(|(_, density)| *density)
+        });
+        if let Some(density) = known {
+            return Ok(density);
+        }
+        let members: u64 = redis::cmd("ZCARD").arg(key).query_async(redis).await?;
+        let density = members as f64 / city.bbox.area_km2();
+        if let Ok(mut known) = self.densities.lock() {
+            known.insert(city.id.clone(), (Instant::now(), density));
+        }
+        Ok(density)
     }
 
     /// Whether each driver is matchable: present, ONLINE and unclaimed (one
