@@ -29,22 +29,39 @@ async fn pool(app: &TestApp) -> PgPool {
 /// the oldest.
 async fn insert_waiting(pool: &PgPool, n: usize) -> Vec<Waiting> {
     let side = (n as f64).sqrt().ceil() as usize;
-    let trips: Vec<Waiting> = (0..n)
-        .map(|i| Waiting {
+    let pickups = (0..n).map(|i| {
+        LatLng::new(
+            1.24 + 0.22 * (i / side) as f64 / side as f64,
+            103.62 + 0.32 * (i % side) as f64 / side as f64,
+        )
+    });
+    let trips = insert_waiting_at(pool, pickups.collect()).await;
+    // As autovacuum would soon after such a burst: with the table's real
+    // statistics, the planner's choices are the ones production gets.
+    sqlx::query("ANALYZE trip.trips")
+        .execute(pool)
+        .await
+        .unwrap();
+    trips
+}
+
+/// A waiting trip at each pickup: REQUESTED, starved, in the slow lane, not
+/// due for an hour; the first the oldest (20 s), each next a millisecond
+/// younger.
+async fn insert_waiting_at(pool: &PgPool, pickups: Vec<LatLng>) -> Vec<Waiting> {
+    let trips: Vec<Waiting> = pickups
+        .into_iter()
+        .map(|pickup| Waiting {
             id: Uuid::new_v4(),
             rider_id: Uuid::new_v4(),
-            pickup: LatLng::new(
-                1.24 + 0.22 * (i / side) as f64 / side as f64,
-                103.62 + 0.32 * (i % side) as f64 / side as f64,
-            ),
+            pickup,
         })
         .collect();
     let ids: Vec<Uuid> = trips.iter().map(|t| t.id).collect();
     let riders: Vec<Uuid> = trips.iter().map(|t| t.rider_id).collect();
     let lats: Vec<f64> = trips.iter().map(|t| t.pickup.lat).collect();
     let lngs: Vec<f64> = trips.iter().map(|t| t.pickup.lng).collect();
-    // 20 s old for the first, a millisecond younger for each next one.
-    let ages_ms: Vec<i32> = (0..n).map(|i| 20_000 - i as i32).collect();
+    let ages_ms: Vec<i32> = (0..trips.len()).map(|i| 20_000 - i as i32).collect();
     sqlx::query(
         "INSERT INTO trip.trips (id, rider_id, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
                                  search_radius_km, next_attempt_at, created_at,
@@ -64,12 +81,6 @@ async fn insert_waiting(pool: &PgPool, n: usize) -> Vec<Waiting> {
     .execute(pool)
     .await
     .unwrap();
-    // As autovacuum would soon after such a burst: with the table's real
-    // statistics, the planner's choices are the ones production gets.
-    sqlx::query("ANALYZE trip.trips")
-        .execute(pool)
-        .await
-        .unwrap();
     trips
 }
 
@@ -114,15 +125,7 @@ async fn a_release_wakes_only_the_waiting_trips_near_the_driver() {
         .collect();
     assert!(in_reach.len() >= 5, "the grid puts a few trips in reach");
     let oldest_in_reach = in_reach[0].id;
-    let deadline = tokio::time::Instant::now() + SOON;
-    let offered = loop {
-        let offer = app.driver_profile(&driver).await.current_offer;
-        if let Some(offer) = offer.filter(|o| o.trip_id != fresh.id) {
-            break offer;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no second offer");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let offered = next_offer_besides(&app, &driver, fresh.id).await;
     assert_eq!(offered.trip_id, oldest_in_reach);
 
     // Only trips near the driver were woken, and only a few of them; the
@@ -195,15 +198,7 @@ async fn a_release_past_trips_that_tried_the_driver_reads_offers_by_index() {
     assert_eq!(declined.status(), StatusCode::OK);
 
     // The oldest waiting trip that never tried the driver gets it.
-    let deadline = tokio::time::Instant::now() + SOON;
-    let offered = loop {
-        let offer = app.driver_profile(&driver).await.current_offer;
-        if let Some(offer) = offer.filter(|o| o.trip_id != fresh.id) {
-            break offer;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no second offer");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let offered = next_offer_besides(&app, &driver, fresh.id).await;
     assert_eq!(offered.trip_id, waiting[100].id);
 
     // Rows of `offers` read by sequential scans meanwhile: fewer than one
@@ -217,41 +212,13 @@ async fn a_release_past_trips_that_tried_the_driver_reads_offers_by_index() {
 async fn insert_waiting_near(pool: &PgPool, at: LatLng, n: usize) -> Vec<Waiting> {
     let side = (n as f64).sqrt().ceil() as usize;
     let step = 0.012 / side as f64;
-    let trips: Vec<Waiting> = (0..n)
-        .map(|i| Waiting {
-            id: Uuid::new_v4(),
-            rider_id: Uuid::new_v4(),
-            pickup: LatLng::new(
-                at.lat - 0.006 + step * (i / side) as f64,
-                at.lng - 0.006 + step * (i % side) as f64,
-            ),
-        })
-        .collect();
-    let ids: Vec<Uuid> = trips.iter().map(|t| t.id).collect();
-    let riders: Vec<Uuid> = trips.iter().map(|t| t.rider_id).collect();
-    let lats: Vec<f64> = trips.iter().map(|t| t.pickup.lat).collect();
-    let lngs: Vec<f64> = trips.iter().map(|t| t.pickup.lng).collect();
-    let ages_ms: Vec<i32> = (0..n).map(|i| 20_000 - i as i32).collect();
-    sqlx::query(
-        "INSERT INTO trip.trips (id, rider_id, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
-                                 search_radius_km, next_attempt_at, created_at,
-                                 searched, starved, idle_retry, city,
-                                 currency, fare_estimate, estimate_distance_km, estimate_duration_secs)
-         SELECT id, rider_id, lat, lng, lat, lng, 3, now() + interval '1 hour',
-                now() - make_interval(secs => age_ms / 1000.0), true, true, true, 'sg',
-                'SGD', 600, 0, 0
-         FROM unnest($1::uuid[], $2::uuid[], $3::float8[], $4::float8[], $5::int4[])
-              AS t(id, rider_id, lat, lng, age_ms)",
-    )
-    .bind(&ids)
-    .bind(&riders)
-    .bind(&lats)
-    .bind(&lngs)
-    .bind(&ages_ms)
-    .execute(pool)
-    .await
-    .unwrap();
-    trips
+    let pickups = (0..n).map(|i| {
+        LatLng::new(
+            at.lat - 0.006 + step * (i / side) as f64,
+            at.lng - 0.006 + step * (i % side) as f64,
+        )
+    });
+    insert_waiting_at(pool, pickups.collect()).await
 }
 
 /// Rows of `trip.offers` read by sequential scans so far, once the servers'
@@ -277,6 +244,24 @@ async fn offers_read_whole(db: &PgPool) -> i64 {
         last = now;
     }
     last
+}
+
+/// The driver's open offer (read over REST) once it is for a trip other
+/// than `besides`; fails after [`SOON`].
+async fn next_offer_besides(
+    app: &TestApp,
+    driver: &Account,
+    besides: Uuid,
+) -> hail_shared::api::trips::Offer {
+    let deadline = tokio::time::Instant::now() + SOON;
+    loop {
+        let offer = app.driver_profile(driver).await.current_offer;
+        if let Some(offer) = offer.filter(|o| o.trip_id != besides) {
+            return offer;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no second offer");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// How many starved trips a neighbourhood probe reads at most.
