@@ -10,8 +10,7 @@
 
 use futures::future::join_all;
 use hail_shared::{
-    api::drivers::{LocationUpdate, SocketPing},
-    error::ErrorDetail,
+    api::drivers::{LocationUpdate, PingRefusal, SocketPing},
     ApiError, ApiResult,
 };
 use uuid::Uuid;
@@ -65,7 +64,7 @@ async fn index_ping(
 /// Records a batch; one outcome per ping, in order (`None`: recorded). A
 /// ping that fails validation is refused alone: the gateway checked it, but
 /// this service trusts no caller with its index.
-pub async fn record_batch(state: &AppState, pings: &[SocketPing]) -> Vec<Option<ErrorDetail>> {
+pub async fn record_batch(state: &AppState, pings: &[SocketPing]) -> Vec<Option<PingRefusal>> {
     let recorded = join_all(pings.iter().map(|ping| async move {
         match ping.update.validate() {
             Ok(()) => index_ping(state, ping.driver_id, &ping.update).await,
@@ -86,7 +85,7 @@ pub async fn record_batch(state: &AppState, pings: &[SocketPing]) -> Vec<Option<
                 if let ApiError::Internal(cause) = &err {
                     tracing::error!(driver_id = %ping.driver_id, %cause, "a socket ping failed");
                 }
-                err.body().error
+                PingRefusal::from(err)
             })
         })
         .collect()

@@ -309,29 +309,18 @@ mod tests {
     }
 
     proptest! {
-        /// Whatever the mix of live and dead members, rings give exactly
-        /// what one unbounded search and a filter would.
+        /// Whatever the mix of live and dead members, and whatever first
+        /// ring a city's density picks (or none), rings give exactly what
+        /// one unbounded search and a filter would.
         #[test]
         fn rings_find_the_nearest_live_members(
             members in members(),
             radius in 0.05f64..10.0,
             limit in 1usize..20,
             overfetch in 1usize..5,
+            density in prop::option::of(prop_oneof![Just(0.0), 0.0f64..100_000.0]),
         ) {
-            let (found, _) = run(&members, radius, limit, overfetch);
-            prop_assert_eq!(found, brute_force(&members, radius, limit));
-        }
-
-        /// The same whatever first ring the city's density picks.
-        #[test]
-        fn any_first_ring_finds_the_nearest_live_members(
-            members in members(),
-            radius in 0.05f64..10.0,
-            limit in 1usize..20,
-            overfetch in 1usize..5,
-            density in prop_oneof![Just(0.0), 0.0f64..100_000.0],
-        ) {
-            let (found, _) = run_in(&members, radius, limit, overfetch, Some(density));
+            let (found, _) = run_in(&members, radius, limit, overfetch, density);
             prop_assert_eq!(found, brute_force(&members, radius, limit));
         }
 

@@ -208,11 +208,48 @@ pub struct SocketPing {
     pub update: LocationUpdate,
 }
 
-/// One answer per ping, in order: `None` when recorded, else the error the
-/// REST call would have answered.
+/// One answer per ping, in order: `None` when recorded, else what the REST
+/// call would have answered.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct PingBatchResponse {
-    pub outcomes: Vec<Option<crate::error::ErrorDetail>>,
+    pub outcomes: Vec<Option<PingRefusal>>,
+}
+
+/// A ping refused: the status and the error body its REST call answers, so
+/// whoever relays it (a socket's ack, the gateway's REST answer) keeps no
+/// table of codes of its own.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PingRefusal {
+    pub status: u16,
+    pub error: crate::error::ErrorDetail,
+}
+
+impl From<crate::error::ApiError> for PingRefusal {
+    fn from(err: crate::error::ApiError) -> Self {
+        Self {
+            status: err.status().as_u16(),
+            error: err.body().error,
+        }
+    }
+}
+
+impl axum::response::IntoResponse for PingRefusal {
+    fn into_response(self) -> axum::response::Response {
+        use axum::http::{header, HeaderValue, StatusCode};
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_GATEWAY);
+        let mut response = (
+            status,
+            axum::Json(crate::error::ErrorBody { error: self.error }),
+        )
+            .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(crate::error::UNAVAILABLE_RETRY_AFTER_SECS),
+            );
+        }
+        response
+    }
 }
 
 /// `GET /api/v1/drivers/nearby` query.

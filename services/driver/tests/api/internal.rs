@@ -180,19 +180,21 @@ async fn a_batch_of_socket_pings_answers_each_in_order_as_rest_would() {
     let response = internal(&app, "/internal/drivers/locations", Peer::Realtime, &batch).await;
     assert_eq!(response.status(), StatusCode::OK);
     let answer: Value = response.json().await.unwrap();
-    let codes: Vec<Value> = answer["outcomes"]
+    // Each refusal carries the status its REST call answers, so a gateway
+    // relays it as it is.
+    let refusals: Vec<(Value, Value)> = answer["outcomes"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|o| o["code"].clone())
+        .map(|o| (o["status"].clone(), o["error"]["code"].clone()))
         .collect();
     assert_eq!(
-        codes,
+        refusals,
         [
-            Value::Null,
-            json!("driver_offline"),
-            json!("validation_failed"),
-            json!("not_found")
+            (Value::Null, Value::Null),
+            (json!(409), json!("driver_offline")),
+            (json!(422), json!("validation_failed")),
+            (json!(404), json!("not_found"))
         ]
     );
     // The one recorded ping moved the driver.

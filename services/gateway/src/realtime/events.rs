@@ -20,7 +20,7 @@ use socketioxide::{
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{room_trip, Identity, MAX_EVENT_BYTES};
+use super::{pings::WhenFull, room_trip, Identity, MAX_EVENT_BYTES};
 use crate::{
     domain::routing::match_route,
     routes::proxy::{call, Call},
@@ -111,9 +111,9 @@ pub(super) async fn driver_location<A: Adapter>(
         update.validate().map_err(|e| refused(e.into()))?;
         state
             .pings
-            .record(driver_id, update)
+            .record(driver_id, update, WhenFull::Wait)
             .await
-            .map_err(|e| error(&e.code, &e.message))?;
+            .map_err(|e| error(&e.error.code, &e.error.message))?;
         Ok(json!({"ok": true}))
     };
     reply(ack, answer.await);

@@ -5,8 +5,7 @@
 //! connected, a REST ping's by the proxy) is queued; one worker takes whatever is queued, up to [`MAX_BATCH`], and
 //! sends it to the driver service in one `POST /internal/drivers/locations`,
 //! which records the pings side by side in Redis. Each ping's ack waits for
-//! its own outcome, so the answer is the driver service's (a REST ping's
-//! status is read back from its error code, [`rest_answer`]).
+//! its own outcome, so the answer is the driver service's, status and all.
 //!
 //! No timer: a batch is whatever queued while the previous ones were in
 //! flight, so a quiet gateway sends each ping at once and a busy one sends
@@ -16,15 +15,10 @@
 
 use std::sync::Arc;
 
-use axum::{
-    http::{header, HeaderValue, StatusCode},
-    response::{IntoResponse, Response},
-    Json,
-};
 use hail_shared::{
-    api::drivers::{LocationUpdate, PingBatch, PingBatchResponse, SocketPing},
-    error::{ErrorBody, ErrorDetail, UNAVAILABLE_RETRY_AFTER_SECS},
+    api::drivers::{LocationUpdate, PingBatch, PingBatchResponse, PingRefusal, SocketPing},
     extract::INTERNAL_TOKEN_HEADER,
+    ApiError,
 };
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -41,7 +35,7 @@ const QUEUE: usize = 8192;
 /// A ping waiting for its batch, with where its outcome goes.
 pub struct Queued {
     ping: SocketPing,
-    answer: oneshot::Sender<Result<(), ErrorDetail>>,
+    answer: oneshot::Sender<Result<(), PingRefusal>>,
 }
 
 /// Where socket handlers hand their pings.
@@ -65,74 +59,43 @@ pub fn channel() -> (Pings, mpsc::Receiver<Queued>) {
     (Pings { queue }, queued)
 }
 
+/// How a ping waits when the queue is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WhenFull {
+    /// A socket ping waits for room (backpressure on the socket).
+    Wait,
+    /// A REST ping is refused at once (503): a REST client retries, and its
+    /// request should not hold a connection meanwhile.
+    Refuse,
+}
+
 impl Pings {
-    /// Records one ping of `driver_id`; the error is REST's.
-    pub async fn record(&self, driver_id: Uuid, update: LocationUpdate) -> Result<(), ErrorDetail> {
+    /// Records one ping of `driver_id`; a refusal is REST's answer.
+    pub async fn record(
+        &self,
+        driver_id: Uuid,
+        update: LocationUpdate,
+        when_full: WhenFull,
+    ) -> Result<(), PingRefusal> {
         let (answer, outcome) = oneshot::channel();
-        let ping = SocketPing { driver_id, update };
-        if self.queue.send(Queued { ping, answer }).await.is_err() {
-            return Err(unavailable("the gateway is shutting down"));
+        let queued = Queued {
+            ping: SocketPing { driver_id, update },
+            answer,
+        };
+        let sent = match when_full {
+            WhenFull::Wait => self.queue.send(queued).await.map_err(|_| "shutting down"),
+            WhenFull::Refuse => self.queue.try_send(queued).map_err(|err| match err {
+                mpsc::error::TrySendError::Full(_) => "too many pings are waiting",
+                mpsc::error::TrySendError::Closed(_) => "shutting down",
+            }),
+        };
+        if let Err(why) = sent {
+            return Err(unavailable(why));
         }
         outcome
             .await
             .unwrap_or_else(|_| Err(unavailable("the ping was not recorded")))
     }
-
-    /// Records one REST ping of `driver_id`, refused at once (503) rather
-    /// than queued when the queue is full: a REST client retries, and its
-    /// request should not hold a connection meanwhile.
-    pub async fn record_now(
-        &self,
-        driver_id: Uuid,
-        update: LocationUpdate,
-    ) -> Result<(), ErrorDetail> {
-        let (answer, outcome) = oneshot::channel();
-        let ping = SocketPing { driver_id, update };
-        match self.queue.try_send(Queued { ping, answer }) {
-            Ok(()) => outcome
-                .await
-                .unwrap_or_else(|_| Err(unavailable("the ping was not recorded"))),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                Err(unavailable("too many pings are waiting"))
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                Err(unavailable("the gateway is shutting down"))
-            }
-        }
-    }
-}
-
-/// A ping's outcome as the driver service's REST route answers it: 204, or
-/// its error body with the status its code stands for.
-pub fn rest_answer(outcome: Result<(), ErrorDetail>) -> Response {
-    let Err(detail) = outcome else {
-        return StatusCode::NO_CONTENT.into_response();
-    };
-    let status = match detail.code.as_str() {
-        "driver_offline" | "conflict" => StatusCode::CONFLICT,
-        "not_found" => StatusCode::NOT_FOUND,
-        "forbidden" => StatusCode::FORBIDDEN,
-        "bad_request" => StatusCode::BAD_REQUEST,
-        "validation_failed" => StatusCode::UNPROCESSABLE_ENTITY,
-        "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
-        // Logged with its cause by the driver service.
-        "internal" => StatusCode::INTERNAL_SERVER_ERROR,
-        code => {
-            tracing::error!(
-                code,
-                "a ping batch answered an error code REST does not know"
-            );
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
-    };
-    let mut response = (status, Json(ErrorBody { error: detail })).into_response();
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS),
-        );
-    }
-    response
 }
 
 /// The worker: batches what is queued and sends it, until `stop`.
@@ -207,10 +170,6 @@ async fn send(upstream: &Upstream, batch: Vec<Queued>) {
     }
 }
 
-fn unavailable(why: &str) -> ErrorDetail {
-    ErrorDetail {
-        code: "unavailable".into(),
-        message: format!("{why}; try again"),
-        details: None,
-    }
+fn unavailable(why: &str) -> PingRefusal {
+    ApiError::Unavailable(format!("the gateway could not record the ping: {why}")).into()
 }

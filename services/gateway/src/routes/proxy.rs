@@ -13,7 +13,7 @@ use axum::{
     body::{to_bytes, Body},
     extract::{ConnectInfo, Request, State},
     http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode},
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use bytes::Bytes;
 use hail_shared::{
@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::routing::{match_route, Access, NoRoute, Upstream, LOCATION_PING},
-    realtime::pings,
+    realtime::pings::WhenFull,
     state::AppState,
 };
 
@@ -111,11 +111,17 @@ pub async fn forward(
     if policy.path == LOCATION_PING {
         if let Some(claims) = &caller {
             // Batched with the socket pings: no HTTP request of its own.
-            let outcome = match validated_json::<LocationUpdate>(&parts.headers, &body) {
-                Ok(update) => state.pings.record_now(claims.sub, update).await,
-                Err(refused) => Err(refused.body().error),
-            };
-            return Ok(pings::rest_answer(outcome));
+            let update = validated_json::<LocationUpdate>(&parts.headers, &body)?;
+            return Ok(
+                match state
+                    .pings
+                    .record(claims.sub, update, WhenFull::Refuse)
+                    .await
+                {
+                    Ok(()) => StatusCode::NO_CONTENT.into_response(),
+                    Err(refused) => refused.into_response(),
+                },
+            );
         }
     }
 
