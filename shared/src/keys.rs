@@ -12,6 +12,9 @@
 //! - `rooms:{<city>}:*`: a city's carpool rooms, their pending index and
 //!   their events channel (room scripts publish with `SPUBLISH` on a
 //!   cluster, which must be in the script's slot).
+//! - `trip:{<id>}:location`: the channel of one trip's positions, in the
+//!   trip's own slot, so positions spread over the shards and reach only
+//!   the gateways that subscribed (those whose sockets watch the trip).
 //! - Everything else is one key per script.
 //!
 //! No script spans a driver and its city: a driver step returns what the
@@ -126,8 +129,21 @@ impl Keys {
         self.key("trip:events")
     }
 
-    pub fn channel_driver_location(&self) -> String {
-        self.key("driver:location")
+    /// The positions of a trip's driver, published only while the trip is
+    /// under way, heard only by the gateways whose sockets watch the trip
+    /// (each subscribes while it has one). Its own slot on a cluster, so
+    /// positions spread over the shards.
+    pub fn channel_trip_location(&self, trip_id: Uuid) -> String {
+        self.key(format_args!("trip:{{{trip_id}}}:location"))
+    }
+
+    /// The trip a [`Keys::channel_trip_location`] names, if `channel` is one.
+    pub fn trip_of_location_channel(&self, channel: &str) -> Option<Uuid> {
+        let id = channel
+            .strip_prefix(self.prefix.as_str())?
+            .strip_prefix("trip:{")?
+            .strip_suffix("}:location")?;
+        Uuid::parse_str(id).ok()
     }
 
     pub fn channel_driver_offers(&self) -> String {
@@ -145,6 +161,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_location_channel_names_its_trip_and_nothing_else_does() {
+        let keys = Keys::new("t:1:");
+        let trip = Uuid::new_v4();
+        let channel = keys.channel_trip_location(trip);
+        assert_eq!(keys.trip_of_location_channel(&channel), Some(trip));
+        for other in [
+            keys.channel_trip_events(),
+            keys.channel_driver_offers(),
+            keys.channel_room_events("sg"),
+            Keys::new("t:2:").channel_trip_location(trip),
+            format!("t:1:trip:{{{trip}x}}:location"),
+        ] {
+            assert_eq!(keys.trip_of_location_channel(&other), None, "{other}");
+        }
+    }
+
+    #[test]
     fn the_prefix_goes_on_every_key_and_channel() {
         let keys = Keys::new("test:42:");
         let id = Uuid::nil();
@@ -159,7 +192,7 @@ mod tests {
             keys.driver_position(id),
             keys.driver_offer(id),
             keys.channel_trip_events(),
-            keys.channel_driver_location(),
+            keys.channel_trip_location(id),
             keys.channel_driver_offers(),
             keys.channel_room_events("sg"),
             keys.room("sg", "Westie:mon:08:00", "2026-12-07"),

@@ -169,18 +169,53 @@ pub async fn subscribe(
     cluster: bool,
     channels: &[String],
 ) -> redis::RedisResult<Messages> {
+    let (_, messages) = subscriber(url, cluster, channels).await?;
+    Ok(messages)
+}
+
+/// A subscription that takes more channels (and drops them) while its
+/// messages are read: one connection, so one stream, whatever it listens to.
+#[derive(Clone)]
+pub enum Subscriber {
+    Single(redis::aio::PubSubSink),
+    Cluster(ClusterConnection),
+}
+
+impl Subscriber {
+    pub async fn add(&mut self, channel: &str) -> redis::RedisResult<()> {
+        match self {
+            Self::Single(sink) => sink.subscribe(channel).await,
+            Self::Cluster(conn) => conn.ssubscribe(channel).await,
+        }
+    }
+
+    pub async fn remove(&mut self, channel: &str) -> redis::RedisResult<()> {
+        match self {
+            Self::Single(sink) => sink.unsubscribe(channel).await,
+            Self::Cluster(conn) => conn.sunsubscribe(channel).await,
+        }
+    }
+}
+
+/// [`subscribe`], and the [`Subscriber`] that changes what it listens to.
+pub async fn subscriber(
+    url: &str,
+    cluster: bool,
+    channels: &[String],
+) -> redis::RedisResult<(Subscriber, Messages)> {
     if !cluster {
         let mut pubsub = redis::Client::open(url)?.get_async_pubsub().await?;
         for channel in channels {
             pubsub.subscribe(channel).await?;
         }
-        return Ok(pubsub
-            .into_on_message()
+        let (sink, stream) = pubsub.split();
+        let messages = stream
             .filter_map(|message| async move {
                 let payload = message.get_payload::<String>().ok()?;
                 Some((message.get_channel_name().to_string(), payload))
             })
-            .boxed());
+            .boxed();
+        return Ok((Subscriber::Single(sink), messages));
     }
     let (pushes, received) = tokio::sync::mpsc::unbounded_channel();
     let config = ClusterConfig::new().set_push_sender(pushes);
@@ -190,9 +225,10 @@ pub async fn subscribe(
     for channel in channels {
         conn.ssubscribe(channel).await?;
     }
+    let handle = Subscriber::Cluster(conn.clone());
     let messages = tokio_stream_of(received)
         .take_while(|push| std::future::ready(push.kind != PushKind::Disconnection));
-    Ok(messages
+    let messages = messages
         .filter_map(move |push| {
             // The connection lives as long as the stream: it holds the
             // subscriptions (and renews them after a failover).
@@ -209,7 +245,8 @@ pub async fn subscribe(
                 Some((channel, payload))
             }
         })
-        .boxed())
+        .boxed();
+    Ok((handle, messages))
 }
 
 fn tokio_stream_of<T: Send + 'static>(

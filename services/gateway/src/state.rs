@@ -47,6 +47,8 @@ pub struct AppState {
     /// Offers the bridge revoked lately, so a reconnecting driver is never
     /// sent one again after its revoke.
     pub revoked: crate::realtime::delivery::RevokedOffers,
+    /// The trips whose positions this gateway hears (its sockets watch them).
+    pub watched: crate::realtime::watch::Watched,
 }
 
 pub struct Upstreams {
@@ -126,6 +128,7 @@ impl AppState {
             pings,
             offer_ack_window: config.delivery.ack_window,
             revoked: Default::default(),
+            watched: crate::realtime::watch::Watched::new(Keys::new(config.redis_prefix.clone())),
         })
     }
 }

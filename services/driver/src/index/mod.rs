@@ -196,8 +196,9 @@ impl Index {
         );
         left?;
         synced?;
-        // Published only while a rider watches (a BUSY driver on a ride),
-        // with the trip named, so no gateway looks anything up per ping.
+        // Published only while a rider watches (a BUSY driver on a ride), on
+        // the trip's own channel: only the gateways holding its sockets hear
+        // it, and none looks anything up per ping.
         let Ok(trip_id) = Uuid::parse_str(ride) else {
             return Ok(PingOutcome::Recorded { ride: None });
         };
@@ -217,7 +218,7 @@ impl Index {
         };
         let payload = serde_json::to_string(&event).unwrap_or_default();
         redis
-            .publish(&k.channel_driver_location(), &payload)
+            .publish(&k.channel_trip_location(trip_id), &payload)
             .await?;
         Ok(PingOutcome::Recorded {
             ride: Some(RidePoint {

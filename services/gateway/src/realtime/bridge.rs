@@ -1,13 +1,14 @@
 //! The bridge from Redis to Socket.IO: one subscriber per gateway process on
-//! `trip:events`, `driver:location`, `driver:offers` and every city's rooms
-//! channel (sharded pub/sub on a Redis Cluster: each channel is read at the
-//! one shard that owns it).
+//! `trip:events`, `driver:offers`, every city's rooms channel, and the
+//! location channel of each trip its sockets watch ([`watch`]); sharded
+//! pub/sub on a Redis Cluster: each channel is read at the one shard that
+//! owns it.
 //!
-//! Every gateway receives every event, so each emits only to its own
-//! sockets (`local()`): a client hears each event once, through whichever
-//! gateway it is connected to. A position arrives naming its trip (the
-//! driver service publishes only the pings of drivers on a trip, with the
-//! trip's id), so a gateway looks nothing up per position.
+//! Every gateway receives every trip, offer and room event, so each emits
+//! only to its own sockets (`local()`): a client hears each event once,
+//! through whichever gateway it is connected to. Positions are published
+//! only for drivers on a trip, on the trip's channel, so a gateway hears
+//! only those its own sockets watch and looks nothing up per position.
 //!
 //! Positions are many (one per ping of every driver on a trip), so they are
 //! handed to a worker of their own: a flood of pings never holds up an offer
@@ -27,7 +28,7 @@ use hail_shared::{
 use socketioxide::{adapter::Adapter, SocketIo};
 use tokio_util::sync::CancellationToken;
 
-use super::{delivery, resync, room_driver, room_trip, room_user, Identity};
+use super::{delivery, resync, room_driver, room_trip, room_user, watch, watch::Watched, Identity};
 use crate::state::AppState;
 
 /// Where the bridge reads from.
@@ -46,11 +47,7 @@ pub async fn run<A: Adapter>(
     stop: CancellationToken,
 ) {
     let keys = &feed.keys;
-    let mut channels = vec![
-        keys.channel_trip_events(),
-        keys.channel_driver_location(),
-        keys.channel_driver_offers(),
-    ];
+    let mut channels = vec![keys.channel_trip_events(), keys.channel_driver_offers()];
     channels.extend(
         feed.cities
             .iter()
@@ -60,11 +57,17 @@ pub async fn run<A: Adapter>(
     // Its own task, so positions never wait behind offers and trip updates;
     // owned here: it ends once this loop, its only sender, is done.
     let relay = tokio::spawn(relay_locations(io.clone(), queued));
+    let sweep = tokio::spawn(forget_unwatched_trips(
+        io.clone(),
+        state.watched.clone(),
+        stop.clone(),
+    ));
     let mut feed_was_lost = false;
     loop {
         let subscribed = async {
-            let mut messages =
-                redis_conn::subscribe(&feed.redis_url, feed.cluster, &channels).await?;
+            let (subscriber, mut messages) =
+                redis_conn::subscriber(&feed.redis_url, feed.cluster, &channels).await?;
+            state.watched.attach(subscriber).await?;
             if feed_was_lost {
                 // Pub/sub keeps nothing: whatever was published while this
                 // gateway was not subscribed is gone. Now that the feed is
@@ -82,13 +85,13 @@ pub async fn run<A: Adapter>(
                 }
             }
             while let Some((channel, payload)) = messages.next().await {
-                if channel == channels[0] {
-                    on_trip_event(&io, &payload).await;
-                } else if channel == channels[1] {
+                if keys.trip_of_location_channel(&channel).is_some() {
                     if locations.try_send(payload).is_err() {
                         metrics::counter!("realtime_locations_dropped_total").increment(1);
                     }
-                } else if channel == channels[2] {
+                } else if channel == channels[0] {
+                    on_trip_event(&io, &state.watched, &payload).await;
+                } else if channel == channels[1] {
                     on_driver_message(&io, &state, &payload).await;
                 } else {
                     on_room_event(&io, &payload).await;
@@ -100,6 +103,7 @@ pub async fn run<A: Adapter>(
             _ = stop.cancelled() => break,
             result = subscribed => {
                 feed_was_lost = true;
+                state.watched.detach().await;
                 if let Err(err) = result {
                     tracing::warn!(error = %err, "realtime bridge lost Redis; resubscribing");
                 }
@@ -114,12 +118,37 @@ pub async fn run<A: Adapter>(
     if let Err(err) = relay.await {
         tracing::warn!(error = %err, "the position relay stopped abnormally");
     }
+    if let Err(err) = sweep.await {
+        tracing::warn!(error = %err, "the watched-trips sweep stopped abnormally");
+    }
+}
+
+/// How often trips whose watchers here all left are forgotten.
+const FORGET_UNWATCHED_EVERY: Duration = Duration::from_secs(5);
+
+/// Forgets the trips nobody here watches any more (their sockets closed),
+/// until `stop`.
+async fn forget_unwatched_trips<A: Adapter>(
+    io: SocketIo<A>,
+    watched: Watched,
+    stop: CancellationToken,
+) {
+    let mut every = tokio::time::interval(FORGET_UNWATCHED_EVERY);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = every.tick() => {}
+        }
+        watched
+            .unwatch_all(|trip| !watch::has_watchers(&io, trip))
+            .await;
+    }
 }
 
 /// `trip:update` to the trip's room and its rider. The rider's and the
 /// assigned driver's sockets are put in the trip's room; anyone else in it
 /// (a driver who cancelled) is taken out, and everyone once the trip ended.
-async fn on_trip_event<A: Adapter>(io: &SocketIo<A>, payload: &str) {
+async fn on_trip_event<A: Adapter>(io: &SocketIo<A>, watched: &Watched, payload: &str) {
     let Ok(TripEvent { trip, rider_pin }) = serde_json::from_str::<TripEvent>(payload) else {
         tracing::warn!("unreadable trip event");
         return;
@@ -154,6 +183,9 @@ async fn on_trip_event<A: Adapter>(io: &SocketIo<A>, payload: &str) {
     let _ = io.local().to(rider).emit("trip:update", &riders_copy).await;
     if !trip.status.is_active() {
         let _ = io.local().within(room.clone()).leave(room).await;
+        watched.unwatch(trip.id).await;
+    } else if watch::has_watchers(io, trip.id) {
+        watched.watch(trip.id).await;
     }
 }
 

@@ -20,7 +20,7 @@ use socketioxide::{
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{pings::WhenFull, room_trip, Identity, MAX_EVENT_BYTES};
+use super::{is_active, pings::WhenFull, room_trip, Identity, MAX_EVENT_BYTES};
 use crate::{
     domain::routing::match_route,
     routes::proxy::{call, Call},
@@ -83,6 +83,9 @@ pub(super) async fn trip_subscribe<A: Adapter>(
         let path = format!("/api/v1/trips/{}", data.trip_id);
         let trip = expect_ok(service(&state, who, Method::GET, &path, None).await)?;
         socket.join(room_trip(data.trip_id));
+        if is_active(&trip) {
+            state.watched.watch(data.trip_id).await;
+        }
         Ok(json!({"ok": true, "trip": trip}))
     };
     reply(ack, answer.await);

@@ -21,11 +21,15 @@ pub mod bridge;
 pub(crate) mod delivery;
 mod events;
 pub mod pings;
+pub mod watch;
 
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use hail_shared::{api::Role, extract::INTERNAL_TOKEN_HEADER};
+use hail_shared::{
+    api::{trips::TripStatus, Role},
+    extract::INTERNAL_TOKEN_HEADER,
+};
 use serde_json::{json, Value};
 use socketioxide::{
     adapter::Adapter,
@@ -214,6 +218,14 @@ async fn watch_socket<A: Adapter>(
     }
 }
 
+/// Whether a trip (as the trip service answers it) is still under way.
+fn is_active(trip: &Value) -> bool {
+    trip["status"]
+        .as_str()
+        .and_then(|status| status.parse::<TripStatus>().ok())
+        .is_some_and(TripStatus::is_active)
+}
+
 /// Joins the caller's active trip's room and sends its current state.
 pub(crate) async fn resync<A: Adapter>(socket: &SocketRef<A>, state: &AppState, who: Identity) {
     let Ok((StatusCode::OK, body)) =
@@ -224,12 +236,10 @@ pub(crate) async fn resync<A: Adapter>(socket: &SocketRef<A>, state: &AppState, 
     let Some(trip) = body.as_array().and_then(|t| t.first()).cloned() else {
         return;
     };
-    let active = matches!(
-        trip["status"].as_str(),
-        Some("REQUESTED" | "ASSIGNED" | "ARRIVED" | "ONGOING")
-    );
-    if let (true, Some(id)) = (active, trip["id"].as_str()) {
+    let id = trip["id"].as_str().and_then(|id| Uuid::parse_str(id).ok());
+    if let (true, Some(id)) = (is_active(&trip), id) {
         socket.join(room_trip(id));
+        state.watched.watch(id).await;
         let _ = socket.emit("trip:update", &trip);
     }
 }

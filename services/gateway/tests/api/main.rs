@@ -14,3 +14,4 @@ mod realtime;
 mod security;
 mod support;
 mod trip_steps;
+mod watching;

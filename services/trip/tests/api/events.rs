@@ -1,6 +1,6 @@
 //! What reaches Redis for the realtime bridge: trip events through the
-//! outbox, offers, and positions (only those of a driver on a trip, naming
-//! the trip).
+//! outbox, offers, and positions (only those of a driver on a trip, on the
+//! trip's own channel, naming the trip).
 
 use std::time::Duration;
 
@@ -13,15 +13,11 @@ async fn a_trip_publishes_every_step_offers_and_positions() {
     let app = spawn_app().await;
     let driver = app.driver_online_at(PICKUP.north(0.2)).await;
     let rider = app.register_rider().await;
-    let mut pubsub = subscribe(&app, &["trip:events", "driver:offers", "driver:location"]).await;
-    // A free driver's ping is nobody's business: nothing is published.
-    assert_eq!(
-        app.ping(&driver, PICKUP.north(0.2)).await,
-        StatusCode::NO_CONTENT
-    );
-    nothing_published_before(&app, &mut pubsub).await;
-
+    let mut pubsub = subscribe(&app, &["trip:events", "driver:offers"]).await;
+    // A free driver's ping is nobody's business: a position can only go
+    // out on a trip's channel, and this driver has no trip.
     let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    let mut positions = subscribe(&app, &[&location_channel(trip.id)]).await;
     let (channel, event) = next(&app, &mut pubsub).await;
     assert_eq!(channel, "trip:events");
     assert_eq!(event["trip"]["id"], json!(trip.id));
@@ -40,7 +36,7 @@ async fn a_trip_publishes_every_step_offers_and_positions() {
         app.ping(&driver, PICKUP.north(0.2)).await,
         StatusCode::NO_CONTENT
     );
-    nothing_published_before(&app, &mut pubsub).await;
+    nothing_published_before(&app, &mut positions, &[trip.id]).await;
     app.trip_action(&driver, trip.id, "accept").await;
     let (_, event) = next(&app, &mut pubsub).await;
     assert_eq!(event["trip"]["status"], "ASSIGNED");
@@ -52,8 +48,8 @@ async fn a_trip_publishes_every_step_offers_and_positions() {
         app.ping(&driver, PICKUP.north(0.1)).await,
         StatusCode::NO_CONTENT
     );
-    let (channel, event) = next(&app, &mut pubsub).await;
-    assert_eq!(channel, "driver:location");
+    let (channel, event) = next(&app, &mut positions).await;
+    assert_eq!(channel, location_channel(trip.id));
     assert_eq!(event["driver_id"], json!(driver.id));
     assert_eq!(event["trip_id"], json!(trip.id));
     assert!((event["lat"].as_f64().unwrap() - PICKUP.north(0.1).lat).abs() < 1e-9);
@@ -67,7 +63,7 @@ async fn a_trip_publishes_every_step_offers_and_positions() {
     assert_eq!(completed["trip"]["status"], "COMPLETED");
     // The trip is over: its rider hears the driver no more.
     assert_eq!(app.ping(&driver, PICKUP).await, StatusCode::NO_CONTENT);
-    nothing_published_before(&app, &mut pubsub).await;
+    nothing_published_before(&app, &mut positions, &[trip.id]).await;
 }
 
 #[tokio::test]

@@ -90,21 +90,37 @@ async fn read(app: &TestApp, channels: &mut Channels) -> (String, Value) {
     (channel, serde_json::from_str(&payload).unwrap())
 }
 
-/// Asserts that nothing was published on `driver:location` since the last
-/// message read: publishes a marker there and expects it to come before any
-/// position (one channel's messages arrive in the order Redis ran them;
-/// other channels' messages read meanwhile are held for `next`).
-pub async fn nothing_published_before(app: &TestApp, channels: &mut Channels) {
+/// The channel a trip's positions go out on (without the prefix).
+pub fn location_channel(trip_id: uuid::Uuid) -> String {
+    hail_shared::keys::Keys::default().channel_trip_location(trip_id)
+}
+
+/// Asserts that no position was published on these trips' channels since
+/// the last message read: publishes a marker on each and expects it before
+/// any position (one channel's messages arrive in the order Redis ran
+/// them; other channels' messages read meanwhile are held for `next`).
+pub async fn nothing_published_before(
+    app: &TestApp,
+    channels: &mut Channels,
+    trips: &[uuid::Uuid],
+) {
     let mut redis = app.redis().await;
-    let channel = format!("{}driver:location", app.config.redis_prefix);
-    redis.publish(&channel, r#"{"marker":true}"#).await.unwrap();
-    loop {
+    let mut waiting: Vec<String> = trips.iter().map(|&t| location_channel(t)).collect();
+    for channel in &waiting {
+        let channel = format!("{}{channel}", app.config.redis_prefix);
+        redis.publish(&channel, r#"{"marker":true}"#).await.unwrap();
+    }
+    while !waiting.is_empty() {
         let (name, message) = read(app, channels).await;
-        if name != "driver:location" {
+        if !waiting.contains(&name) {
             channels.held.push_back((name, message));
             continue;
         }
-        assert_eq!(message, json!({"marker": true}), "a position was published");
-        return;
+        assert_eq!(
+            message,
+            json!({"marker": true}),
+            "a position was published on {name}"
+        );
+        waiting.retain(|channel| *channel != name);
     }
 }

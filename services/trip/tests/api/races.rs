@@ -198,17 +198,22 @@ async fn two_drivers_answering_one_offer_at_once_cannot_both_win() {
     // driver's pings reach nobody, even once it is BUSY again with the
     // next trip's offer (a ride left over would send them to the first
     // trip's rider).
-    let mut pubsub = subscribe(&app, &["driver:location"]).await;
-    assert_eq!(app.ping(&driver, PICKUP).await, StatusCode::NO_CONTENT);
-    nothing_published_before(&app, &mut pubsub).await;
     let next_rider = app.register_rider().await;
-    app.request_trip(&next_rider, PICKUP, DROPOFF).await;
+    let next_trip = app.request_trip(&next_rider, PICKUP, DROPOFF).await;
+    let both = [trip.id, next_trip.id];
+    let mut pubsub = subscribe(
+        &app,
+        &[&location_channel(trip.id), &location_channel(next_trip.id)],
+    )
+    .await;
+    assert_eq!(app.ping(&driver, PICKUP).await, StatusCode::NO_CONTENT);
+    nothing_published_before(&app, &mut pubsub, &both).await;
     app.wait_for_offer(&driver, SOON)
         .await
         .expect("the next offer");
     assert_eq!(app.driver_profile(&driver).await.status, DriverStatus::Busy);
     assert_eq!(app.ping(&driver, PICKUP).await, StatusCode::NO_CONTENT);
-    nothing_published_before(&app, &mut pubsub).await;
+    nothing_published_before(&app, &mut pubsub, &both).await;
 }
 
 /// One `POST /internal/drivers/claims` straight to the driver service, as
