@@ -285,6 +285,27 @@ impl TestApp {
         }
     }
 
+    /// Requests a trip that `driver` (the only one near) is offered and
+    /// accepts: the trip, ASSIGNED to `driver`.
+    pub async fn assigned_trip(
+        &self,
+        rider: &Account,
+        driver: &Account,
+        pickup: LatLng,
+        dropoff: LatLng,
+    ) -> Trip {
+        let trip = self.request_trip(rider, pickup, dropoff).await;
+        let offer = self.wait_for_offer(driver, Duration::from_secs(5)).await;
+        assert_eq!(
+            offer.map(|o| o.trip_id),
+            Some(trip.id),
+            "the driver is offered the trip"
+        );
+        let accepted = self.trip_action(driver, trip.id, "accept").await;
+        assert_eq!(accepted.status(), StatusCode::OK, "the driver accepts");
+        accepted.json().await.unwrap()
+    }
+
     /// Polls a trip until it reaches `status` (panics after `within`).
     pub async fn wait_for_status(
         &self,

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use hail_shared::keys::Keys;
-use hail_testkit::TestApp;
+use hail_testkit::{socket::TestSocket, Account, TestApp};
 use uuid::Uuid;
 
 use crate::helpers::*;
@@ -37,17 +37,21 @@ async fn wait_for_listeners(app: &TestApp, trip: Uuid, want: i64, within: Durati
     }
 }
 
+/// The rider's new socket, once its resync put it in the trip's room and
+/// the gateway listens to the trip.
+async fn watcher(app: &TestApp, rider: &Account, trip: Uuid) -> TestSocket {
+    let mut socket = app.socket(&rider.token).await;
+    socket.next("trip:update", SOON).await.expect("the resync");
+    assert_eq!(wait_for_listeners(app, trip, 1, SOON).await, 1);
+    socket
+}
+
 #[tokio::test]
 async fn a_gateway_hears_a_trips_positions_only_while_its_sockets_watch_it() {
     let app = spawn_app().await;
     let driver = app.driver_online_at(PICKUP.north(0.3)).await;
     let rider = app.register_rider().await;
-    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
-    app.wait_for_offer(&driver, SOON).await.expect("an offer");
-    assert_eq!(
-        app.trip_action(&driver, trip.id, "accept").await.status(),
-        StatusCode::OK
-    );
+    let trip = app.assigned_trip(&rider, &driver, PICKUP, DROPOFF).await;
     // Nobody has a socket: the driver's pings go out to no gateway.
     assert_eq!(
         app.ping(&driver, PICKUP.north(0.2)).await,
@@ -57,12 +61,7 @@ async fn a_gateway_hears_a_trips_positions_only_while_its_sockets_watch_it() {
 
     // The rider connects: the resync puts the socket in the trip's room,
     // and the gateway listens, so the next position reaches the rider.
-    let mut rider_socket = app.socket(&rider.token).await;
-    rider_socket
-        .next("trip:update", SOON)
-        .await
-        .expect("the resync");
-    assert_eq!(wait_for_listeners(&app, trip.id, 1, SOON).await, 1);
+    let mut rider_socket = watcher(&app, &rider, trip.id).await;
     assert_eq!(
         app.ping(&driver, PICKUP.north(0.1)).await,
         StatusCode::NO_CONTENT
@@ -82,12 +81,7 @@ async fn a_gateway_hears_a_trips_positions_only_while_its_sockets_watch_it() {
     );
 
     // Back again, then the trip ends: the gateway stops at once.
-    let mut rider_socket = app.socket(&rider.token).await;
-    rider_socket
-        .next("trip:update", SOON)
-        .await
-        .expect("the resync");
-    assert_eq!(wait_for_listeners(&app, trip.id, 1, SOON).await, 1);
+    let _rider_socket = watcher(&app, &rider, trip.id).await;
     for action in ["start", "complete"] {
         assert_eq!(
             app.trip_action(&driver, trip.id, action).await.status(),

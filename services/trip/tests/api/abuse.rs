@@ -49,12 +49,7 @@ async fn cancels_by_the_driver_do_not_count_against_the_rider() {
     let app = spawn_app_with(|c| c.rate_limits.rider_cancel_limit = 1).await;
     let rider = app.register_rider().await;
     let driver = app.driver_online_at(PICKUP).await;
-    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
-    app.wait_for_offer(&driver, SOON).await.expect("an offer");
-    assert_eq!(
-        app.trip_action(&driver, trip.id, "accept").await.status(),
-        StatusCode::OK
-    );
+    let trip = app.assigned_trip(&rider, &driver, PICKUP, DROPOFF).await;
     assert_eq!(
         app.trip_action(&driver, trip.id, "start").await.status(),
         StatusCode::OK
