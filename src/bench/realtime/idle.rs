@@ -17,7 +17,7 @@ pub(super) async fn idle_sockets(
     let before = server_rss();
     let mut held = Vec::with_capacity(args.idle);
     let results: Vec<anyhow::Result<Client>> = stream::iter(0..args.idle)
-        .map(|_| connect(&args.gateway, token, |_| {}))
+        .map(|_| connect(args.gateways()[0], token, |_| {}))
         .buffer_unordered(100)
         .collect()
         .await;

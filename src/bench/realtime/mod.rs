@@ -3,7 +3,11 @@
 //!
 //! 1. ping to rider: N rider/driver pairs, each trip ASSIGNED and its rider
 //!    watching on its own socket; then pings (REST) and the time until the
-//!    rider's socket hears `driver:location`, p50/p95/p99;
+//!    rider's socket hears `driver:location`, p50/p95/p99. With several
+//!    gateways (`--gateway a,b`) the riders' sockets are spread over them,
+//!    and with `--cpu` each process's CPU-seconds per 1,000 pings is given,
+//!    which is what shows a gateway hearing the pings of its own riders
+//!    only, or everyone's;
 //! 2. idle sockets: how many one gateway holds, and its memory per socket
 //!    (resident memory of the `hail serve` process before and after).
 //!
@@ -32,11 +36,15 @@ use self::{
     idle::idle_sockets,
     pairs::{setup_pairs, Pair},
 };
-use super::latency::{ms, Latencies};
+use super::{
+    cpu::{per_unit, CpuMeter},
+    latency::{ms, Latencies},
+};
 
 #[derive(clap::Args, Debug)]
 pub struct RealtimeArgs {
-    /// The gateway to measure.
+    /// The gateway to measure; several, comma-separated, take the riders'
+    /// sockets in turn (the first also takes every REST call).
     #[arg(long, default_value = "http://localhost:3000")]
     gateway: String,
     /// Rider/driver pairs, each rider watching its own trip.
@@ -53,6 +61,21 @@ pub struct RealtimeArgs {
     /// at least this high (the default of 5 would close all but 5).
     #[arg(long, default_value_t = 10_000)]
     idle: usize,
+    /// CPU time per 1,000 timed pings for these processes: `name=pid` or
+    /// `name=comm:<command>` (repeat the flag; same names add up).
+    #[arg(long = "cpu")]
+    cpu: Vec<String>,
+}
+
+impl RealtimeArgs {
+    /// Every gateway given, the first one first.
+    fn gateways(&self) -> Vec<&str> {
+        self.gateway
+            .split(',')
+            .map(|g| g.trim().trim_end_matches('/'))
+            .filter(|g| !g.is_empty())
+            .collect()
+    }
 }
 
 type Waiters = Arc<Mutex<HashMap<usize, oneshot::Sender<Instant>>>>;
@@ -67,17 +90,19 @@ pub async fn realtime(args: RealtimeArgs) -> anyhow::Result<()> {
         .timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(64)
         .build()?;
-    let api = format!("{}/api/v1", args.gateway.trim_end_matches('/'));
-    http.get(format!("{}/readyz", args.gateway))
-        .send()
-        .await
-        .and_then(|r| r.error_for_status())
-        .with_context(|| {
-            format!(
-                "Hail does not answer at {}: start it with ./scripts/run.sh",
-                args.gateway
-            )
-        })?;
+    let gateways = args.gateways();
+    let first = gateways.first().context("--gateway names no gateway")?;
+    let api = format!("{first}/api/v1");
+    for gateway in &gateways {
+        http.get(format!("{gateway}/readyz"))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .with_context(|| {
+                format!("Hail does not answer at {gateway}: start it with ./scripts/run.sh")
+            })?;
+    }
+    let cpu = CpuMeter::new(&args.cpu)?.with_bench_and_machine();
 
     eprintln!("[1/3] setting up {} riders with assigned trips (registrations hash passwords: this takes a while)", args.riders);
     let pairs = setup_pairs(&http, &api, args.riders).await?;
@@ -86,7 +111,7 @@ pub async fn realtime(args: RealtimeArgs) -> anyhow::Result<()> {
         pairs.len(),
         args.pings
     );
-    let (heard, lost) = time_pings(&http, &api, &args, &pairs).await?;
+    let (heard, lost, cpu_per_1000) = time_pings(&http, &api, &args, &pairs, &cpu).await?;
     let idle = if args.idle > 0 {
         eprintln!("[3/3] opening {} idle sockets", args.idle);
         Some(idle_sockets(&args, &pairs[0].0).await?)
@@ -94,6 +119,9 @@ pub async fn realtime(args: RealtimeArgs) -> anyhow::Result<()> {
         None
     };
     print_table(&args, pairs.len(), &heard, lost, idle);
+    if !args.cpu.is_empty() {
+        println!("| CPU-seconds per 1,000 pings | {cpu_per_1000} |");
+    }
     Ok(())
 }
 
@@ -104,12 +132,15 @@ async fn time_pings(
     api: &str,
     args: &RealtimeArgs,
     pairs: &[(String, Pair)],
-) -> anyhow::Result<(Latencies, usize)> {
+    cpu: &CpuMeter,
+) -> anyhow::Result<(Latencies, usize, String)> {
     let waiters: Waiters = Arc::new(Mutex::new(HashMap::new()));
     let mut sockets = Vec::with_capacity(pairs.len());
+    let gateways = args.gateways();
     for (index, (rider_token, _)) in pairs.iter().enumerate() {
         let waiters = waiters.clone();
-        let socket = connect(&args.gateway, rider_token, move |event| {
+        let gateway = gateways[index % gateways.len()];
+        let socket = connect(gateway, rider_token, move |event| {
             if event == "driver:location" {
                 let now = Instant::now();
                 if let Some(tx) = waiters.lock().ok().and_then(|mut w| w.remove(&index)) {
@@ -122,6 +153,7 @@ async fn time_pings(
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
 
+    let before = cpu.now();
     let latencies: Vec<Option<Duration>> = stream::iter(0..args.pings)
         .map(|k| {
             // Pings in flight at once go to different pairs, so each
@@ -132,12 +164,13 @@ async fn time_pings(
         .buffered(args.concurrency.clamp(1, pairs.len().max(1)))
         .collect()
         .await;
+    let cpu_per_1000 = per_unit(&before, &cpu.now(), latencies.len() as u64, 1000.0);
     let lost = latencies.iter().filter(|l| l.is_none()).count();
     let heard = Latencies::of(latencies.into_iter().flatten())?;
     for socket in sockets {
         let _ = socket.disconnect().await;
     }
-    Ok((heard, lost))
+    Ok((heard, lost, cpu_per_1000))
 }
 
 /// Pair `index`'s driver pings (the `k`th ping, nudged by `k` so no two
