@@ -175,20 +175,31 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
-        let mut response = (self.status(), Json(self.body())).into_response();
         let retry_after_secs = match self {
             Self::RateLimited { retry_after_secs } => Some(retry_after_secs),
-            // Overload or a dependency away: worth trying again shortly.
-            Self::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
             _ => None,
         };
-        if let Some(secs) = retry_after_secs {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        response
+        error_response(self.status(), self.body(), retry_after_secs)
     }
+}
+
+/// An error answer: its status, its body, and `Retry-After` when the client
+/// should come back (`retry_after_secs`, or soon on any 503: overload or a
+/// dependency away is worth trying again shortly).
+pub fn error_response(
+    status: StatusCode,
+    body: ErrorBody,
+    retry_after_secs: Option<u64>,
+) -> Response {
+    let mut response = (status, Json(body)).into_response();
+    let retry_after_secs = retry_after_secs
+        .or((status == StatusCode::SERVICE_UNAVAILABLE).then_some(UNAVAILABLE_RETRY_AFTER_SECS));
+    if let Some(secs) = retry_after_secs {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
 }
 
 impl From<sqlx::Error> for ApiError {

@@ -235,20 +235,10 @@ impl From<crate::error::ApiError> for PingRefusal {
 
 impl axum::response::IntoResponse for PingRefusal {
     fn into_response(self) -> axum::response::Response {
-        use axum::http::{header, HeaderValue, StatusCode};
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_GATEWAY);
-        let mut response = (
-            status,
-            axum::Json(crate::error::ErrorBody { error: self.error }),
-        )
-            .into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(crate::error::UNAVAILABLE_RETRY_AFTER_SECS),
-            );
-        }
-        response
+        let status = axum::http::StatusCode::from_u16(self.status)
+            .unwrap_or(axum::http::StatusCode::BAD_GATEWAY);
+        let body = crate::error::ErrorBody { error: self.error };
+        crate::error::error_response(status, body, None)
     }
 }
 

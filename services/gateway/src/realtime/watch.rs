@@ -113,9 +113,4 @@ impl Watched {
     pub async fn detach(&self) {
         self.inner.lock().await.subscriber = None;
     }
-
-    /// Every trip watched here.
-    pub async fn trips(&self) -> Vec<Uuid> {
-        self.inner.lock().await.trips.iter().copied().collect()
-    }
 }

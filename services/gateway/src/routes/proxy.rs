@@ -112,16 +112,11 @@ pub async fn forward(
         if let Some(claims) = &caller {
             // Batched with the socket pings: no HTTP request of its own.
             let update = validated_json::<LocationUpdate>(&parts.headers, &body)?;
-            return Ok(
-                match state
-                    .pings
-                    .record(claims.sub, update, WhenFull::Refuse)
-                    .await
-                {
-                    Ok(()) => StatusCode::NO_CONTENT.into_response(),
-                    Err(refused) => refused.into_response(),
-                },
-            );
+            let recorded = state.pings.record(claims.sub, update, WhenFull::Refuse);
+            return Ok(match recorded.await {
+                Ok(()) => StatusCode::NO_CONTENT.into_response(),
+                Err(refused) => refused.into_response(),
+            });
         }
     }
 
