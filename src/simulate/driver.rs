@@ -226,10 +226,14 @@ impl Run {
         let heading = geo::heading(self.me.pos, target);
         let (pos, arrived) = geo::step(self.me.pos, target, self.speed_kmh, secs);
         self.me.pos = pos;
-        self.ping(heading).await;
+        // On arrival the next call (arrive, start, complete) is judged by
+        // this ping, so it must be recorded first, as a driver app would
+        // make sure of; on the way its ack is awaited on the side.
+        let recorded = self.ping(heading);
         if !arrived {
             return;
         }
+        let _ = recorded.await;
         self.new_speed();
         let token = self.me.session.clone();
         match std::mem::replace(&mut self.leg, Leg::Wander(pos)) {
@@ -328,7 +332,8 @@ impl Run {
         }
     }
 
-    async fn ping(&mut self, heading: f64) {
+    /// Sends a ping; the handle ends once its ack came (or did not).
+    fn ping(&mut self, heading: f64) -> tokio::task::JoinHandle<()> {
         Counters::add(&self.world.counters.pings);
         let world = self.world.clone();
         let body = json!({
@@ -337,7 +342,6 @@ impl Run {
             "heading": heading,
             "speed_kmh": self.speed_kmh,
         });
-        // The ack is awaited on the side, so driving never waits for it.
         let socket = self.socket.clone();
         tokio::spawn(async move {
             let answer = socket
@@ -346,7 +350,7 @@ impl Run {
             if answer.and_then(|a| a["ok"].as_bool()) != Some(true) {
                 Counters::add(&world.counters.ping_errors);
             }
-        });
+        })
     }
 
     async fn on_event(&mut self, event: &str, value: Value) {
