@@ -158,6 +158,18 @@ async fn on_trip_event<A: Adapter>(io: &SocketIo<A>, watched: &Watched, payload:
     if let Some(driver_id) = trip.driver_id {
         members.push(room_driver(driver_id));
     }
+    // Every gateway hears every trip event; most have nobody it concerns.
+    // They stop here, before any room change or payload is written, so a
+    // gateway's cost for other gateways' trips stays one parse and one
+    // room lookup per event.
+    let mut concerned = members.clone();
+    concerned.push(room.clone());
+    if io.local().to(concerned).sockets().is_empty() {
+        if !trip.status.is_active() {
+            watched.unwatch(trip.id).await;
+        }
+        return;
+    }
     if matches!(
         trip.status,
         TripStatus::Assigned | TripStatus::Requested | TripStatus::Arrived

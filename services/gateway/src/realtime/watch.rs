@@ -69,9 +69,12 @@ impl Watched {
         }
     }
 
-    /// Hears `trip`'s positions no more.
+    /// Hears `trip`'s positions no more (nothing if not watched).
     pub async fn unwatch(&self, trip: Uuid) {
-        self.unwatch_all(|id| id == trip).await;
+        let mut inner = self.inner.lock().await;
+        if inner.trips.remove(&trip) {
+            self.unsubscribe(&mut inner, vec![trip]).await;
+        }
     }
 
     /// Drops every watched trip `gone` says nobody here watches any more.
@@ -84,6 +87,11 @@ impl Watched {
         for trip in &dropped {
             inner.trips.remove(trip);
         }
+        self.unsubscribe(&mut inner, dropped).await;
+    }
+
+    /// Unsubscribes from the positions of `dropped`, no longer in `trips`.
+    async fn unsubscribe(&self, inner: &mut Inner, dropped: Vec<Uuid>) {
         metrics::gauge!("realtime_trips_watched").set(inner.trips.len() as f64);
         if let Some(subscriber) = &mut inner.subscriber {
             for trip in dropped {
