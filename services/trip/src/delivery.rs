@@ -30,9 +30,10 @@ use hail_shared::{
 use uuid::Uuid;
 
 use crate::{
-    moves::{notify_dispatch, revoke_message},
+    moves::revoke_message,
     repo::{self, Unreachable},
     state::AppState,
+    wake::Lane,
 };
 
 /// Records the first receipt of the driver's open offer on `trip_id`.
@@ -95,12 +96,12 @@ pub async fn give_up_unreachable(
     .await?;
     if by == GivenUpBy::Report {
         repo::due_now(&mut *tx, trip_id).await?;
-        notify_dispatch(&mut tx).await?;
+        state.wakes.elsewhere(&mut tx, Lane::Queue).await?;
     }
     tx.commit().await?;
     state.outbox_wake.notify_one();
     if by == GivenUpBy::Report {
-        state.dispatch_wake.notify_waiters();
+        state.wakes.here(Lane::Queue);
     }
     metrics::counter!("offers_unreachable_total", "reason" => why.name()).increment(1);
     // Not offered to the waiting trips near it: out of the index until its

@@ -60,7 +60,6 @@ use hail_shared::{
     api::drivers::{ClaimWish, NearbyDriver},
     ApiResult,
 };
-use sqlx::postgres::PgListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -76,6 +75,7 @@ use crate::{
     freed, moves,
     repo::{self, OfferRow, OfferStatus, TripRow},
     state::AppState,
+    wake::Lane,
 };
 
 /// One matcher loop and the lanes its passes take ([`repo::pick_due_trips`]).
@@ -87,6 +87,8 @@ pub struct Matcher {
     /// The `matcher` label of its metrics.
     pub name: &'static str,
     lanes: repo::Lanes,
+    /// What wakes it.
+    wake: Lane,
 }
 
 impl Matcher {
@@ -105,6 +107,7 @@ pub const FRESH: Matcher = Matcher {
         due: 0,
         slow: 0,
     },
+    wake: Lane::Fresh,
 };
 
 /// Every trip that has searched before: due again for a reason, then a
@@ -116,6 +119,7 @@ pub const QUEUE: Matcher = Matcher {
         due: BATCH_SIZE,
         slow: SLOW_LANE_PER_PASS,
     },
+    wake: Lane::Queue,
 };
 
 /// The batch loops of batched cities ([`run_batcher`]): only a metrics label.
@@ -126,6 +130,7 @@ pub const BATCH: Matcher = Matcher {
         due: 0,
         slow: 0,
     },
+    wake: Lane::Queue,
 };
 
 /// Fallback poll, for offers expiring and trips whose retry time comes.
@@ -155,7 +160,7 @@ pub async fn run_matcher(state: AppState, matcher: Matcher, stop: CancellationTo
         .map(|(city, _)| city)
         .collect();
     loop {
-        let wake = state.dispatch_wake.notified();
+        let wake = state.wakes.of(matcher.wake).notified();
         tokio::pin!(wake);
         wake.as_mut().enable();
         // Drivers freed since the last pass: the waiting trips near them are
@@ -218,33 +223,6 @@ pub async fn run_matcher(state: AppState, matcher: Matcher, stop: CancellationTo
     }
     if let Some(previous) = finishing {
         let _ = previous.await;
-    }
-}
-
-/// Turns Postgres `NOTIFY hail_dispatch` into a wake-up for this instance's
-/// workers, so a trip inserted anywhere starts matching within milliseconds.
-pub async fn run_listener(state: AppState, stop: CancellationToken) {
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            Err(err) = listen(&state) => {
-                tracing::warn!(error = %err, "dispatch listener lost Postgres; reconnecting");
-            }
-        }
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-    }
-}
-
-/// Wakes the workers on every notification; returns only when Postgres is lost.
-async fn listen(state: &AppState) -> Result<std::convert::Infallible, sqlx::Error> {
-    let mut listener = PgListener::connect_with(&state.pool).await?;
-    listener.listen("hail_dispatch").await?;
-    loop {
-        listener.recv().await?;
-        state.dispatch_wake.notify_waiters();
     }
 }
 

@@ -16,7 +16,7 @@
 use redis::AsyncCommands;
 use uuid::Uuid;
 
-use crate::{domain::dispatch::FreedDriver, repo, state::AppState};
+use crate::{domain::dispatch::FreedDriver, repo, state::AppState, wake::Lane};
 
 /// Entries one pass takes at most.
 const DRAIN: usize = 256;
@@ -39,7 +39,7 @@ pub async fn push(state: &AppState, freed: FreedDriver) -> redis::RedisResult<()
         .ignore()
         .query_async::<()>(&mut redis)
         .await?;
-    state.dispatch_wake.notify_waiters();
+    state.wakes.here(Lane::Queue);
     Ok(())
 }
 

@@ -12,6 +12,7 @@ mod repo;
 mod rooms;
 mod routes;
 mod state;
+mod wake;
 
 use std::time::Duration;
 
@@ -64,8 +65,8 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
     let state = AppState::new(pool.clone(), redis, config)?;
     let router = routes::router(state.clone(), config);
     let background = state.with_pool(background_pool.clone());
-    let (fresh_state, queue_state, listener_state) =
-        (background.clone(), background.clone(), background.clone());
+    let (fresh_state, queue_state) = (background.clone(), background.clone());
+    let (listener_pool, wakes) = (background_pool.clone(), state.wakes.clone());
     let rooms = state.rooms.clone();
     let mut app = Application::bind(config.service_host, config.ports.trip, router).await?;
     for (city, policy) in state.policies.batched() {
@@ -76,7 +77,7 @@ pub async fn build(config: &Config) -> Result<Application, StartError> {
     Ok(app
         .with_background(move |stop| dispatch::run_matcher(fresh_state, dispatch::FRESH, stop))
         .with_background(move |stop| dispatch::run_matcher(queue_state, dispatch::QUEUE, stop))
-        .with_background(move |stop| dispatch::run_listener(listener_state, stop))
+        .with_background(move |stop| wake::run_listener(listener_pool, wakes, stop))
         .with_background(move |stop| rooms.run_sweeper(stop))
         .with_background(move |stop| outbox::run_relay(background, stop))
         .with_background(move |stop| db::watch_pool(pool, "trip", stop))

@@ -31,6 +31,7 @@ use crate::{
     freed,
     repo::{self, DriverCard, NewTrip, OfferRow, OfferStatus, TripRow},
     state::AppState,
+    wake::Lane,
 };
 
 /// What `create_trip` did.
@@ -100,11 +101,10 @@ pub async fn create_trip(
         serde_json::json!({"tier": row.tier, "fare_estimate": Money(row.fare_estimate)}),
     )
     .await?;
-    notify_dispatch(&mut tx).await?;
+    state.wakes.elsewhere(&mut tx, Lane::Fresh).await?;
     tx.commit().await?;
     state.outbox_wake.notify_one();
-    // This instance's matcher at once; NOTIFY wakes the others.
-    state.dispatch_wake.notify_waiters();
+    state.wakes.here(Lane::Fresh);
     Ok(Created::New(row.to_trip_for(rider_id)))
 }
 
@@ -206,8 +206,9 @@ pub async fn decline(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiRes
     )
     .await?;
     repo::due_now(&mut *tx, trip_id).await?;
-    notify_dispatch(&mut tx).await?;
+    state.wakes.elsewhere(&mut tx, Lane::Queue).await?;
     tx.commit().await?;
+    state.wakes.here(Lane::Queue);
     free_driver(state, driver_id, trip_id).await;
     Ok(())
 }
@@ -495,9 +496,10 @@ pub async fn driver_cancel(
         serde_json::json!({"by": "driver", "reason": reason}),
     )
     .await?;
-    notify_dispatch(&mut tx).await?;
+    state.wakes.elsewhere(&mut tx, Lane::Queue).await?;
     tx.commit().await?;
     state.outbox_wake.notify_one();
+    state.wakes.here(Lane::Queue);
     on_driver_done(state, driver_id, trip_id).await;
     Ok(trip)
 }
@@ -644,14 +646,6 @@ pub(crate) fn revoke_message(
         driver_id,
         event: DriverEvent::OfferRevoked(OfferRevoked { trip_id, reason }),
     })
-}
-
-/// Wakes every instance's dispatch workers (delivered at commit).
-pub(crate) async fn notify_dispatch(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query!("SELECT pg_notify('hail_dispatch', '')")
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<serde_json::Value> {

@@ -11,7 +11,7 @@ use hail_shared::{
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
-use crate::{domain::dispatch::CityPolicies, rooms::Rooms};
+use crate::{domain::dispatch::CityPolicies, rooms::Rooms, wake::Wakes};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -32,9 +32,8 @@ pub struct AppState {
     pub rider_cancel_limit: u32,
     /// How near the pickup `arrive` is allowed (`HAIL_ARRIVE_RADIUS_M`).
     pub arrive_radius_m: f64,
-    /// Wakes the dispatch workers (fed by Postgres NOTIFY, so any instance's
-    /// new trip wakes every instance's workers).
-    pub dispatch_wake: Arc<Notify>,
+    /// Wakes the matchers, here and in every other instance.
+    pub wakes: Wakes,
     /// Wakes the outbox relay after a commit that queued events.
     pub outbox_wake: Arc<Notify>,
     /// The carpool rooms (their keys, scripts and ride rows).
@@ -74,7 +73,7 @@ impl AppState {
             pause_before_batch_claim: config.dispatch.pause_before_batch_claim,
             rider_cancel_limit: config.rate_limits.rider_cancel_limit,
             arrive_radius_m: config.arrive_radius_m,
-            dispatch_wake: Arc::new(Notify::new()),
+            wakes: Wakes::default(),
             outbox_wake: Arc::new(Notify::new()),
             reconnect_grace: config.delivery.reconnect_grace,
         })

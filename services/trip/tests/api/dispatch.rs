@@ -473,3 +473,43 @@ async fn trips_offered_together_keep_each_offer_to_its_own_trip_when_some_riders
         }
     }
 }
+
+/// A change wakes the matchers of other instances through Postgres, on its
+/// lane's channel only: a new trip the fresh lane's, a declined offer the
+/// queue's. Each notification names the instance that sent it (which woke
+/// its own matcher already and ignores it); opening an offer wakes nobody.
+#[tokio::test]
+async fn a_change_wakes_only_its_lanes_matchers_in_other_instances() {
+    let app = spawn_app().await;
+    let mut heard = sqlx::postgres::PgListener::connect(&app.config.database_url)
+        .await
+        .unwrap();
+    heard
+        .listen_all(["hail_dispatch_fresh", "hail_dispatch_queue"])
+        .await
+        .unwrap();
+    let driver = app.driver_online_at(PICKUP.north(0.3)).await;
+    let rider = app.register_rider().await;
+
+    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    let request = tokio::time::timeout(SOON, heard.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(request.channel(), "hail_dispatch_fresh");
+    let sender = request.payload().to_string();
+    assert!(uuid::Uuid::parse_str(&sender).is_ok(), "sender {sender:?}");
+
+    app.wait_for_offer(&driver, SOON).await.expect("an offer");
+    let quiet = tokio::time::timeout(Duration::from_millis(300), heard.recv()).await;
+    assert!(quiet.is_err(), "the offer woke someone: {quiet:?}");
+
+    let response = app.trip_action(&driver, trip.id, "decline").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let decline = tokio::time::timeout(SOON, heard.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(decline.channel(), "hail_dispatch_queue");
+    assert_eq!(decline.payload(), sender);
+}
