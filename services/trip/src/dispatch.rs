@@ -89,6 +89,8 @@ pub struct Matcher {
     lanes: repo::Lanes,
     /// What wakes it.
     wake: Lane,
+    /// How long it sleeps between picks that found nothing, unless woken.
+    poll: Duration,
 }
 
 impl Matcher {
@@ -108,6 +110,9 @@ pub const FRESH: Matcher = Matcher {
         slow: 0,
     },
     wake: Lane::Fresh,
+    // Every new trip wakes it; the poll only finds a trip whose wake-up was
+    // lost (the listener reconnecting) or whose pass died (its lease ran out).
+    poll: Duration::from_secs(1),
 };
 
 /// Every trip that has searched before: due again for a reason, then a
@@ -120,6 +125,9 @@ pub const QUEUE: Matcher = Matcher {
         slow: SLOW_LANE_PER_PASS,
     },
     wake: Lane::Queue,
+    // Offers expiring and retry timers are due on the clock, not on a
+    // wake-up: the poll is their precision.
+    poll: Duration::from_millis(100),
 };
 
 /// The batch loops of batched cities ([`run_batcher`]): only a metrics label.
@@ -131,10 +139,8 @@ pub const BATCH: Matcher = Matcher {
         slow: 0,
     },
     wake: Lane::Queue,
+    poll: Duration::from_millis(100),
 };
-
-/// Fallback poll, for offers expiring and trips whose retry time comes.
-const POLL: Duration = Duration::from_millis(100);
 
 /// What a pass ended with.
 enum Step {
@@ -218,7 +224,7 @@ pub async fn run_matcher(state: AppState, matcher: Matcher, stop: CancellationTo
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = &mut wake => {}
-            _ = tokio::time::sleep(POLL) => {}
+            _ = tokio::time::sleep(matcher.poll) => {}
         }
     }
     if let Some(previous) = finishing {
