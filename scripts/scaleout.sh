@@ -136,6 +136,10 @@ run_one() {
     } >>"$OUT/$run.redis.txt"
   done
   cleanup
+  # Each run's database is its own, made by `hail migrate`; the tables and
+  # logs under $OUT are what is kept.
+  psql "$(database_url_for postgres)" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 \
+    || log "could not drop the database $db; drop it by hand"
 }
 
 for run in "${RUNS[@]}"; do
