@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{
     calls::Calls,
-    ledger::Ledger,
+    ledger::{Freed, Ledger},
     plan::{draw_reaction, Reaction},
 };
 use crate::{
@@ -94,7 +94,7 @@ async fn watch_one(
                         });
                     }
                 }
-                Heard::Gone { trip } => crew.ledger.let_go(d, trip, at, false),
+                Heard::Gone { trip } => crew.ledger.let_go(d, trip, at, Freed::Revoked),
                 Heard::Other => {}
             }
         }
@@ -144,12 +144,12 @@ async fn react(crew: &Crew, session: &Session, d: usize, trip: Uuid, expires: In
         Reaction::Ignore => {
             let left = expires.saturating_duration_since(Instant::now());
             if crew.pause(left).await {
-                crew.ledger.let_go(d, trip, expires, false);
+                crew.ledger.let_go(d, trip, expires, Freed::Expired);
             }
         }
         Reaction::Decline { after } => {
             if crew.pause(after).await {
-                crew.ledger.let_go(d, trip, Instant::now(), true);
+                crew.ledger.let_go(d, trip, Instant::now(), Freed::Declined);
                 let _ = call(crew, session, trip, "decline").await;
             }
         }
@@ -165,7 +165,7 @@ async fn react(crew: &Crew, session: &Session, d: usize, trip: Uuid, expires: In
 /// trip went (the rider cancelled, the offer ran out): the driver is free.
 async fn ride_trip(crew: &Crew, session: &Session, d: usize, trip: Uuid, ride: Duration) {
     if call(crew, session, trip, "accept").await.is_err() {
-        crew.ledger.let_go(d, trip, Instant::now(), false);
+        crew.ledger.let_go(d, trip, Instant::now(), Freed::Revoked);
         return;
     }
     crew.ledger.accepted(d, trip);

@@ -6,7 +6,12 @@
 //! released (freed) when it sends its decline, when its ignored offer's
 //! `expires_at` passes, when its trip's completion is sent or refused, or
 //! when the rider's cancel is sent; the next `offer` it hears times
-//! "freed -> offer" if hotspot trips were waiting when it was freed. An
+//! "freed -> offer" if a hotspot trip could use it when it was freed (one
+//! that had waited [`STARVED`] with no offer and was never offered this
+//! driver; a trip whose first search is still in flight is not waiting for
+//! a freed driver), in all
+//! and by what freed it ([`Freed`]: the causes take different paths through
+//! the matcher, so a tail is read by its cause). An
 //! offer heard while a driver holds another open offer or rides another
 //! trip is a double.
 
@@ -26,6 +31,10 @@ use crate::bench::latency::Latencies;
 /// as after it (the expiry is the server's clock, read on arrival).
 const EXPIRY_SLACK: Duration = Duration::from_millis(50);
 
+/// A trip waiting this long with no offer has searched and found nobody:
+/// a driver freed near it is one it wants.
+pub(super) const STARVED: Duration = Duration::from_secs(1);
+
 #[derive(Clone, Copy, PartialEq)]
 enum TripState {
     Waiting,
@@ -44,6 +53,45 @@ struct TripEntry {
     first_offer: Option<Instant>,
     declined: Option<Instant>,
     state: TripState,
+    /// Since when it waits (its state is `Waiting`).
+    waiting_since: Instant,
+    /// The watched drivers it was offered to.
+    offered_to: Vec<usize>,
+}
+
+/// What freed a watched driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) enum Freed {
+    /// It sent its decline.
+    Declined,
+    /// Its ignored offer ran out (timed from `expires_at`).
+    Expired,
+    /// Its offer was revoked, or its accept or start refused.
+    Revoked,
+    /// The rider cancelled the trip it held or rode.
+    Cancelled,
+    /// Its ride is over (completion sent).
+    RideOver,
+}
+
+impl Freed {
+    pub(super) const ALL: [Freed; 5] = [
+        Freed::Declined,
+        Freed::Expired,
+        Freed::Revoked,
+        Freed::Cancelled,
+        Freed::RideOver,
+    ];
+
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Freed::Declined => "declined",
+            Freed::Expired => "offer ran out",
+            Freed::Revoked => "revoked or refused",
+            Freed::Cancelled => "rider cancelled",
+            Freed::RideOver => "ride over",
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -56,8 +104,9 @@ enum DriverState {
 struct DriverEntry {
     area: Area,
     state: DriverState,
-    /// When it was last freed, and whether hotspot trips waited then.
-    freed: Option<(Instant, bool)>,
+    /// When it was last freed, why, and whether a starved hotspot trip
+    /// could use it then.
+    freed: Option<(Instant, Freed, bool)>,
     /// A request was just placed at its spot: not picked again for a while.
     picked_until: Option<Instant>,
 }
@@ -84,6 +133,8 @@ pub(super) struct Double {
 pub(super) struct Tally {
     pub(super) times: HashMap<Area, AreaTimes>,
     pub(super) freed_to_offer: Latencies,
+    /// The same, by what freed the driver.
+    pub(super) freed_by: HashMap<Freed, Latencies>,
     pub(super) requested: HashMap<Area, usize>,
     pub(super) offers: usize,
     /// Offers heard while the driver held or rode another trip.
@@ -177,9 +228,11 @@ impl Ledger {
                     first_offer: None,
                     declined: None,
                     state: TripState::Ended,
+                    waiting_since: at,
+                    offered_to: Vec::new(),
                 },
             );
-            book.set_trip(trip, TripState::Waiting);
+            book.set_trip(trip, TripState::Waiting, at);
         });
     }
 
@@ -192,16 +245,16 @@ impl Ledger {
 
     /// `d` lets go of `trip` at `at` (decline sent, offer ran out or was
     /// revoked, accept refused); the trip waits again unless it ended.
-    pub(super) fn let_go(&self, d: usize, trip: Uuid, at: Instant, declined: bool) {
+    pub(super) fn let_go(&self, d: usize, trip: Uuid, at: Instant, why: Freed) {
         self.with(|book| {
-            if book.release(d, trip, at) {
+            if book.release(d, trip, at, why) {
                 if let Some(t) = book.trips.get_mut(&trip) {
-                    if declined {
+                    if why == Freed::Declined {
                         t.declined = Some(at);
                     }
                 }
                 if book.trip_state(trip) == Some(TripState::Offered) {
-                    book.set_trip(trip, TripState::Waiting);
+                    book.set_trip(trip, TripState::Waiting, at);
                 }
             }
         });
@@ -211,7 +264,7 @@ impl Ledger {
         self.with(|book| {
             if book.trip_state(trip) != Some(TripState::Ended) {
                 book.drivers[d].state = DriverState::Riding(trip);
-                book.set_trip(trip, TripState::Assigned);
+                book.set_trip(trip, TripState::Assigned, Instant::now());
             }
         });
     }
@@ -219,8 +272,8 @@ impl Ledger {
     /// The ride is over at `at` (completion sent, or the trip was gone).
     pub(super) fn ride_over(&self, d: usize, trip: Uuid, at: Instant) {
         self.with(|book| {
-            book.release(d, trip, at);
-            book.set_trip(trip, TripState::Ended);
+            book.release(d, trip, at, Freed::RideOver);
+            book.set_trip(trip, TripState::Ended, at);
         });
     }
 
@@ -232,9 +285,9 @@ impl Ledger {
                 DriverState::Free => false,
             });
             if let Some(d) = holder {
-                book.release(d, trip, at);
+                book.release(d, trip, at, Freed::Cancelled);
             }
-            book.set_trip(trip, TripState::Ended);
+            book.set_trip(trip, TripState::Ended, at);
         });
     }
 
@@ -251,7 +304,7 @@ impl Ledger {
                 .collect();
             book.tally.past_deadline += expired.len();
             for trip in expired {
-                book.set_trip(trip, TripState::Ended);
+                book.set_trip(trip, TripState::Ended, now);
             }
         });
     }
@@ -312,6 +365,10 @@ impl Tally {
         Ok(Self {
             times: HashMap::from([(Area::Hotspot, times()?), (Area::Free, times()?)]),
             freed_to_offer: Latencies::new()?,
+            freed_by: Freed::ALL
+                .into_iter()
+                .map(|why| Ok((why, Latencies::new()?)))
+                .collect::<anyhow::Result<_>>()?,
             requested: HashMap::new(),
             offers: 0,
             doubles: Vec::new(),
@@ -328,12 +385,15 @@ impl Book {
     }
 
     /// Moves a trip, keeping the per-area waiting counts and their peaks.
-    fn set_trip(&mut self, trip: Uuid, state: TripState) {
+    fn set_trip(&mut self, trip: Uuid, state: TripState, at: Instant) {
         let Some(t) = self.trips.get_mut(&trip) else {
             return;
         };
         let (was, area) = (t.state, t.area);
         t.state = state;
+        if state == TripState::Waiting && was != TripState::Waiting {
+            t.waiting_since = at;
+        }
         let waiting = self.waiting.entry(area).or_default();
         match (was == TripState::Waiting, state == TripState::Waiting) {
             (false, true) => *waiting += 1,
@@ -345,9 +405,24 @@ impl Book {
         *peak = (*peak).max(now);
     }
 
+    /// Whether a hotspot trip has waited [`STARVED`] by `at` with no offer
+    /// and was never offered `d`: the trip a freed `d` should be offered to.
+    fn starved_hotspot_trip_could_use(&self, d: usize, at: Instant) -> bool {
+        let Some(since) = at.checked_sub(STARVED) else {
+            return false;
+        };
+        self.waiting.get(&Area::Hotspot).is_some_and(|&n| n > 0)
+            && self.trips.values().any(|t| {
+                t.area == Area::Hotspot
+                    && t.state == TripState::Waiting
+                    && t.waiting_since <= since
+                    && !t.offered_to.contains(&d)
+            })
+    }
+
     /// Frees `d` if it holds or rides `trip`; says whether it did.
-    fn release(&mut self, d: usize, trip: Uuid, at: Instant) -> bool {
-        let hotspot_waits = self.waiting.get(&Area::Hotspot).is_some_and(|&n| n > 0);
+    fn release(&mut self, d: usize, trip: Uuid, at: Instant, why: Freed) -> bool {
+        let wanted = self.starved_hotspot_trip_could_use(d, at);
         let driver = &mut self.drivers[d];
         let holds = match driver.state {
             DriverState::Holding { trip: t, .. } | DriverState::Riding(t) => t == trip,
@@ -355,7 +430,7 @@ impl Book {
         };
         if holds {
             driver.state = DriverState::Free;
-            driver.freed = Some((at, hotspot_waits));
+            driver.freed = Some((at, why, wanted));
         }
         holds
     }
@@ -367,9 +442,9 @@ impl Book {
                 trip: t,
                 until: end,
             } if at + EXPIRY_SLACK >= end => {
-                self.release(d, t, end);
+                self.release(d, t, end, Freed::Expired);
                 if self.trip_state(t) == Some(TripState::Offered) {
-                    self.set_trip(t, TripState::Waiting);
+                    self.set_trip(t, TripState::Waiting, end);
                 }
             }
             DriverState::Holding { trip: held, until } => self.tally.doubles.push(Double {
@@ -389,16 +464,21 @@ impl Book {
         self.tally.offers += 1;
         let driver = &mut self.drivers[d];
         driver.state = DriverState::Holding { trip, until };
-        if let Some((freed, counted)) = driver.freed.take() {
+        if let Some((freed, why, counted)) = driver.freed.take() {
             if counted && driver.area == Area::Hotspot {
-                self.tally
-                    .freed_to_offer
-                    .record(at.saturating_duration_since(freed));
+                let took = at.saturating_duration_since(freed);
+                self.tally.freed_to_offer.record(took);
+                if let Some(by) = self.tally.freed_by.get_mut(&why) {
+                    by.record(took);
+                }
             }
         }
         self.time_trip(trip, at);
+        if let Some(t) = self.trips.get_mut(&trip) {
+            t.offered_to.push(d);
+        }
         if self.trip_state(trip) == Some(TripState::Waiting) {
-            self.set_trip(trip, TripState::Offered);
+            self.set_trip(trip, TripState::Offered, at);
         }
         true
     }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{
     calls::Calls,
     drivers::Crew,
-    ledger::{Ledger, Tally},
+    ledger::{Freed, Ledger, Tally},
     plan::Area,
     server::{self, bucket_delta, bucket_ms, bucket_quantile, Scrape, StatementTotals},
     RushArgs,
@@ -342,10 +342,15 @@ fn latencies(t: &mut Table, tally: &Tally) {
     }
     q(
         &tally.freed_to_offer,
-        "hotspot driver freed -> its next offer, trips waiting",
+        "hotspot driver freed -> its next offer, a starved trip could use it",
         "< 100 ms",
         t,
     );
+    for why in Freed::ALL {
+        if let Some(by) = tally.freed_by.get(&why).filter(|l| l.len() > 0) {
+            q(by, &format!("... of which freed by: {}", why.name()), "", t);
+        }
+    }
     if let Some(hot) = tally.times.get(&Area::Hotspot) {
         q(
             &hot.first_offer,
@@ -481,6 +486,6 @@ impl Table {
         for [m, v, t] in self.0 {
             println!("| {m} | {v} | {t} |");
         }
-        println!("\nStack figures (matcher pass, pool wait) are bucket bounds of the run's histogram deltas (buckets 1, 2.5, 5, 10, 25, 50, 100, 250 ms ...). Decline and freed-driver times run from sending the decline or completion (so they include that call), or from an ignored offer's expires_at.");
+        println!("\nStack figures (matcher pass, pool wait) are bucket bounds of the run's histogram deltas (buckets 1, 2.5, 5, 10, 25, 50, 100, 250 ms ...). Decline and freed-driver times run from sending the decline or completion (so they include that call), or from an ignored offer's expires_at; a freed driver is timed only if a hotspot trip had waited {} s with no offer and was never offered it.", super::ledger::STARVED.as_secs());
     }
 }

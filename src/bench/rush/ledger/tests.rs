@@ -47,6 +47,8 @@ fn an_offer_after_the_previous_expiry_times_freed_to_offer() {
     let tally = ledger.take_tally().unwrap();
     assert!(tally.doubles.is_empty());
     assert_eq!(tally.freed_to_offer.len(), 1);
+    assert_eq!(tally.freed_by[&Freed::Expired].len(), 1);
+    assert_eq!(tally.freed_by[&Freed::Declined].len(), 0);
     assert_eq!(tally.peak_waiting[&Area::Hotspot], 3);
 }
 
@@ -56,7 +58,7 @@ fn a_decline_times_the_trip_s_next_offer_and_a_cancel_ends_it() {
     let a = trip(&ledger, Area::Free);
     let t0 = Instant::now();
     ledger.offer_heard(0, a, t0, t0 + Duration::from_secs(3));
-    ledger.let_go(0, a, t0, true);
+    ledger.let_go(0, a, t0, Freed::Declined);
     assert_eq!(ledger.waiting(Area::Free), 1);
     ledger.offer_heard(1, a, t0 + Duration::from_millis(10), t0);
     ledger.cancelling(a, t0);
@@ -65,4 +67,52 @@ fn a_decline_times_the_trip_s_next_offer_and_a_cancel_ends_it() {
     let tally = ledger.take_tally().unwrap();
     assert_eq!(tally.times[&Area::Free].decline_next.len(), 1);
     assert_eq!(tally.times[&Area::Free].first_offer.len(), 1);
+}
+
+#[test]
+fn a_driver_freed_when_no_starved_trip_could_use_it_is_not_timed() {
+    let ledger = Ledger::new(2, 0).unwrap();
+    let t0 = Instant::now() + Duration::from_secs(10);
+    let a = Uuid::new_v4();
+    ledger.requested(a, Area::Hotspot, false, 0, t0);
+    ledger.offer_heard(0, a, t0, t0 + Duration::from_secs(3));
+    // A trip requested just before the decline is still in its first search.
+    let fresh = Uuid::new_v4();
+    ledger.requested(
+        fresh,
+        Area::Hotspot,
+        false,
+        1,
+        t0 + Duration::from_millis(400),
+    );
+    ledger.let_go(0, a, t0 + Duration::from_millis(500), Freed::Declined);
+    ledger.offer_heard(
+        0,
+        fresh,
+        t0 + Duration::from_millis(600),
+        t0 + Duration::from_secs(4),
+    );
+    // Trip `a` has now waited past STARVED, but it was offered driver 0
+    // already: freeing driver 0 again is not timed; driver 1 is.
+    let later = t0 + Duration::from_millis(500) + STARVED + Duration::from_millis(100);
+    ledger.let_go(0, fresh, later, Freed::Declined);
+    ledger.offer_heard(
+        0,
+        fresh,
+        later + Duration::from_millis(10),
+        later + Duration::from_secs(3),
+    );
+    let b = Uuid::new_v4();
+    ledger.requested(b, Area::Hotspot, false, 2, t0);
+    ledger.offer_heard(1, b, t0, t0 + Duration::from_secs(3));
+    ledger.let_go(1, b, later, Freed::Declined);
+    ledger.offer_heard(
+        1,
+        a,
+        later + Duration::from_millis(20),
+        later + Duration::from_secs(3),
+    );
+    let tally = ledger.take_tally().unwrap();
+    assert_eq!(tally.freed_to_offer.len(), 1);
+    assert_eq!(tally.freed_by[&Freed::Declined].len(), 1);
 }
