@@ -1,7 +1,9 @@
 //! The outbox relay: publishes events that state changes queued in their own
-//! transaction, then deletes them, in one transaction of its own. A crash
-//! before the delete means the events go out again (at least once, never lost);
-//! every event carries the full current state, so a repeat is harmless.
+//! transaction, and deletes them, in one transaction of its own: the delete
+//! comes first, the commit after the publish. A failed publish rolls the
+//! delete back, and a crash before the commit means the events go out again
+//! (at least once, never lost); every event carries the full current state,
+//! so a repeat is harmless.
 
 use std::time::Duration;
 
@@ -52,7 +54,7 @@ enum RelayError {
 
 async fn relay_batch(state: &AppState) -> Result<usize, RelayError> {
     let mut tx = state.pool.begin().await?;
-    let rows = repo::unsent_events(&mut tx, BATCH).await?;
+    let rows = repo::take_unsent_events(&mut tx, BATCH).await?;
     if rows.is_empty() {
         return Ok(0);
     }
@@ -68,8 +70,6 @@ async fn relay_batch(state: &AppState) -> Result<usize, RelayError> {
         .collect();
     let mut redis = state.redis.clone();
     redis.publish_all(&events).await?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    repo::delete_sent(&mut tx, &ids).await?;
     tx.commit().await?;
     Ok(rows.len())
 }
