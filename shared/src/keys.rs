@@ -22,17 +22,21 @@
 //! sequence, and a second step applies it only if it is newer than what the
 //! index last heard (see `services/driver/src/index.rs`).
 
+use std::sync::Arc;
+
 use uuid::Uuid;
 
+/// Cloned with every service's state, so once per request: the prefix is
+/// shared, not copied.
 #[derive(Clone, Debug, Default)]
 pub struct Keys {
-    prefix: String,
+    prefix: Arc<str>,
 }
 
 impl Keys {
     pub fn new(prefix: impl Into<String>) -> Self {
         Self {
-            prefix: prefix.into(),
+            prefix: Arc::from(prefix.into()),
         }
     }
 
@@ -140,7 +144,7 @@ impl Keys {
     /// The trip a [`Keys::channel_trip_location`] names, if `channel` is one.
     pub fn trip_of_location_channel(&self, channel: &str) -> Option<Uuid> {
         let id = channel
-            .strip_prefix(self.prefix.as_str())?
+            .strip_prefix(&*self.prefix)?
             .strip_prefix("trip:{")?
             .strip_suffix("}:location")?;
         Uuid::parse_str(id).ok()

@@ -2,6 +2,8 @@
 //! holds behind a load balancer): at most `HAIL_SOCKETS_PER_USER`, and a
 //! new socket past the cap closes the user's oldest.
 
+use std::sync::Arc;
+
 use hail_shared::redis_conn::RedisConn;
 use redis::Script;
 use uuid::Uuid;
@@ -12,10 +14,12 @@ use hail_shared::keys::Keys;
 /// lifetime is the longest a socket can stay).
 const LIST_TTL_SECS: u64 = 2 * 24 * 3600;
 
+/// Cloned with the gateway's state, once per request: the script (whose
+/// clone would copy its source) is shared.
 #[derive(Clone)]
 pub struct SocketRegistry {
     keys: Keys,
-    register: Script,
+    register: Arc<Script>,
     cap: usize,
 }
 
@@ -23,7 +27,7 @@ impl SocketRegistry {
     pub fn new(keys: Keys, cap: usize) -> Self {
         Self {
             keys,
-            register: Script::new(include_str!("../scripts/register_socket.lua")),
+            register: Arc::new(Script::new(include_str!("../scripts/register_socket.lua"))),
             cap: cap.max(1),
         }
     }

@@ -87,7 +87,8 @@ impl Index {
         matchable: bool,
     ) -> redis::RedisResult<()> {
         let k = &self.keys;
-        self.index_sync
+        self.scripts
+            .index_sync
             .key(k.driver_locations(city))
             .key(k.drivers_seen(city))
             .arg(driver_id.to_string())
@@ -111,6 +112,7 @@ impl Index {
         for city in self.cities.all() {
             loop {
                 let swept: usize = self
+                    .scripts
                     .sweep
                     .key(self.keys.driver_locations(&city.id))
                     .key(self.keys.drivers_seen(&city.id))
