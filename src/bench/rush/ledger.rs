@@ -9,10 +9,9 @@
 //! "freed -> offer" if a hotspot trip could use it when it was freed (one
 //! that had waited [`STARVED`] with no offer and was never offered this
 //! driver; a trip whose first search is still in flight is not waiting for
-//! a freed driver), in all
-//! and by what freed it ([`Freed`]: the causes take different paths through
-//! the matcher, so a tail is read by its cause). An
-//! offer heard while a driver holds another open offer or rides another
+//! a freed driver), in all and by what freed it ([`Freed`]: the causes take
+//! different paths through the matcher, so a tail is read by its cause).
+//! An offer heard while a driver holds another open offer or rides another
 //! trip is a double.
 
 use std::{
