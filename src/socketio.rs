@@ -44,6 +44,15 @@ pub type Events = mpsc::UnboundedSender<(String, Value)>;
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>;
 
+/// Why [`SocketClient::emit_with_ack`] got no answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoAck {
+    /// None came within the time given, on a connection still open.
+    TimedOut,
+    /// The connection ended (or a connect attempt failed) first.
+    Closed,
+}
+
 pub struct SocketClient {
     /// Socket.IO packets to send (`2[...]` an event, `1` goodbye).
     outgoing: mpsc::UnboundedSender<String>,
@@ -113,21 +122,27 @@ impl SocketClient {
         let _ = self.outgoing.send(format!("2{}", json!([event, data])));
     }
 
-    /// Sends `event` and waits for the server's ack (its first argument);
-    /// `None` after `within`, or when the connection is gone.
+    /// Sends `event` and waits for the server's ack (its first argument).
+    /// [`NoAck::Closed`] as soon as the connection it went out on (or was
+    /// waiting for) ends: an ack can no longer come, as with a phone whose
+    /// socket the server closed while the event was on its way.
     pub async fn emit_with_ack(
         &self,
         event: &str,
         data: &Value,
         within: Duration,
-    ) -> Option<Value> {
+    ) -> Result<Value, NoAck> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (answer, answered) = oneshot::channel();
         if let Ok(mut pending) = self.pending.lock() {
             pending.insert(id, answer);
         }
         let _ = self.outgoing.send(format!("2{id}{}", json!([event, data])));
-        let value = tokio::time::timeout(within, answered).await.ok()?.ok();
+        let value = match tokio::time::timeout(within, answered).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(_)) => Err(NoAck::Closed),
+            Err(_) => Err(NoAck::TimedOut),
+        };
         if let Ok(mut pending) = self.pending.lock() {
             pending.remove(&id);
         }
@@ -139,6 +154,9 @@ impl SocketClient {
     pub fn drop_connection(&self) {
         if let Some(task) = &self.task {
             task.abort();
+        }
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.clear();
         }
     }
 
@@ -177,6 +195,14 @@ struct Connection {
 }
 
 impl Connection {
+    /// Drops every ack still awaited: their waiters learn at once that the
+    /// connection is gone ([`NoAck::Closed`]) instead of waiting it out.
+    fn forget_pending(&self) {
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.clear();
+        }
+    }
+
     fn tell_ready(&self, answer: Result<(), Value>) {
         if let Some(ready) = self.ready.lock().ok().and_then(|mut r| r.take()) {
             let _ = ready.send(answer);
@@ -209,6 +235,7 @@ impl Connection {
                 }
                 Err(_) => false,
             };
+            self.forget_pending();
             let _ = self.events.send(("close".into(), Value::Null));
             if said_goodbye || !self.options.reconnect || self.events.is_closed() {
                 return;
@@ -395,6 +422,52 @@ mod tests {
         assert!(
             connection(true).on_packet("41", &mut joined).1,
             "a server disconnect ends it"
+        );
+    }
+
+    /// A server that accepts the socket, reads one event and closes the
+    /// connection without answering it, as the gateway does to a socket
+    /// whose token expired while a ping was on its way.
+    #[tokio::test]
+    async fn an_ack_awaited_when_the_connection_ends_is_closed_at_once() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let addr = listener.local_addr().expect("bound");
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("a client");
+            let mut ws = tokio_tungstenite::accept_async(tcp)
+                .await
+                .expect("a websocket");
+            let _ = ws.send(Message::text("0{\"sid\":\"s\"}")).await;
+            while let Some(Ok(message)) = ws.next().await {
+                let text = message.into_text().unwrap_or_default();
+                if text.starts_with("40") {
+                    let _ = ws.send(Message::text("40{\"sid\":\"n\"}")).await;
+                } else if text.starts_with("42") {
+                    break;
+                }
+            }
+            let _ = ws.close(None).await;
+        });
+        let (events, _rx) = mpsc::unbounded_channel();
+        let options = Options {
+            answer_acks: true,
+            answer_pings: true,
+            reconnect: false,
+        };
+        let client = SocketClient::connect(&format!("http://{addr}"), "t", events, options)
+            .await
+            .expect("the test server accepts the socket");
+        let started = std::time::Instant::now();
+        let answer = client
+            .emit_with_ack("driver:location", &json!({}), Duration::from_secs(30))
+            .await;
+        assert_eq!(answer, Err(NoAck::Closed));
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "waited {:?} for an ack that could not come",
+            started.elapsed()
         );
     }
 }

@@ -25,7 +25,7 @@ use super::{
     world::{Counters, World},
     Settings,
 };
-use crate::socketio::SocketClient;
+use crate::socketio::{NoAck, SocketClient};
 
 enum Leg {
     Wander(LatLng),
@@ -347,9 +347,14 @@ impl Run {
             let answer = socket
                 .emit_with_ack("driver:location", &body, Duration::from_secs(10))
                 .await;
-            if answer.and_then(|a| a["ok"].as_bool()) != Some(true) {
-                Counters::add(&world.counters.ping_errors);
-            }
+            let refused = match answer {
+                Ok(ack) if ack["ok"] == true => return,
+                Err(NoAck::Closed) => return Counters::add(&world.counters.pings_lost),
+                Ok(ack) => format!("a ping was refused: {ack}"),
+                Err(NoAck::TimedOut) => "a ping got no ack within 10 s".to_string(),
+            };
+            Counters::add(&world.counters.ping_errors);
+            world.remember(refused);
         })
     }
 
@@ -388,6 +393,7 @@ impl Run {
             // The token ran out and the gateway closed the socket: log in
             // again and reconnect, as the driver app would.
             "error" if value["code"] == "token_expired" => self.reconnect().await,
+            "close" => Counters::add(&self.world.counters.sockets_closed),
             "trip:update" => {
                 let Ok(trip) = serde_json::from_value::<Trip>(value) else {
                     return;

@@ -201,6 +201,8 @@ pub struct Report {
     pub revoked_unreachable: u64,
     pub pings: u64,
     pub ping_errors: u64,
+    pub pings_lost: u64,
+    pub sockets_closed: u64,
     pub request_conflicts: u64,
     pub riders_all_busy: u64,
     pub unexpected: u64,
@@ -285,6 +287,10 @@ impl Report {
             (
                 "location pings (refused)",
                 format!("{} ({})", self.pings, self.ping_errors),
+            ),
+            (
+                "pings lost with their socket / driver sockets closed",
+                format!("{} / {}", self.pings_lost, self.sockets_closed),
             ),
             (
                 "requests refused active_trip_exists",
@@ -507,6 +513,8 @@ pub async fn run(args: SimulateArgs, stop: CancellationToken) -> anyhow::Result<
         revoked_unreachable: load(&c.revoked_unreachable),
         pings: load(&c.pings),
         ping_errors: load(&c.ping_errors),
+        pings_lost: load(&c.pings_lost),
+        sockets_closed: load(&c.sockets_closed),
         request_conflicts: load(&c.request_conflicts),
         riders_all_busy: load(&c.riders_all_busy),
         unexpected: load(&c.unexpected),

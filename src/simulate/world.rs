@@ -30,7 +30,14 @@ pub struct Counters {
     /// Offers revoked because the phone did not answer (`unreachable`).
     pub revoked_unreachable: AtomicU64,
     pub pings: AtomicU64,
+    /// Pings answered with an error, or not at all on an open socket.
     pub ping_errors: AtomicU64,
+    /// Pings whose socket closed before their ack came (the gateway closes
+    /// a socket when its token expires): lost, as on a phone, not refused.
+    pub pings_lost: AtomicU64,
+    /// Driver sockets that ended (closed by the gateway, dropped, or a
+    /// reconnect attempt that failed).
+    pub sockets_closed: AtomicU64,
     pub request_conflicts: AtomicU64,
     pub riders_all_busy: AtomicU64,
     pub unexpected: AtomicU64,
@@ -223,6 +230,15 @@ impl World {
 
     pub fn error(&self, message: String) {
         Counters::add(&self.counters.unexpected);
+        let mut inner = self.lock();
+        if inner.errors.len() < 10 {
+            inner.errors.push(message);
+        }
+    }
+
+    /// Keeps `message` among the run's first errors without counting it
+    /// as unexpected (its own counter has it).
+    pub fn remember(&self, message: String) {
         let mut inner = self.lock();
         if inner.errors.len() < 10 {
             inner.errors.push(message);

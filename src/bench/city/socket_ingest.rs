@@ -58,7 +58,7 @@ pub(super) async fn run(
                 let answer = client
                     .emit_with_ack("driver:location", &body, Duration::from_secs(10))
                     .await;
-                let ok = answer.and_then(|a| a["ok"].as_bool()) == Some(true);
+                let ok = answer.is_ok_and(|a| a["ok"] == true);
                 let counter = if ok { &counts.ok } else { &counts.refused };
                 counter.fetch_add(1, Ordering::Relaxed);
             }

@@ -328,7 +328,7 @@ impl BenchDriver {
         let answer = socket
             .emit_with_ack("driver:location", &body, Duration::from_secs(5))
             .await;
-        if self.phone == Phone::Healthy && answer.is_some_and(|a| a["ok"] == true) {
+        if self.phone == Phone::Healthy && answer.is_ok_and(|a| a["ok"] == true) {
             if let Ok(mut ledger) = self.ledger.lock() {
                 ledger.round_trips.push(sent.elapsed());
             }
