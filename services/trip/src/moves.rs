@@ -158,7 +158,7 @@ pub async fn accept(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiResu
         .await?
         .is_none()
     {
-        return Err(offer_gone(state, trip_id, driver_id).await);
+        return Err(offer_gone(&mut tx, trip_id, driver_id).await);
     }
     let Some(row) = repo::assign(&mut tx, trip_id, driver_id, &card).await? else {
         // The rider cancelled in between: the cancel revokes the offer.
@@ -195,7 +195,7 @@ pub async fn decline(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiRes
         .await?
         .is_none()
     {
-        return Err(offer_gone(state, trip_id, driver_id).await);
+        return Err(offer_gone(&mut tx, trip_id, driver_id).await);
     }
     repo::audit(
         &mut tx,
@@ -341,7 +341,7 @@ pub async fn complete(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiRe
         .map(|t| (t.started_at, t))
         .map(|(at, t)| (t, at))
     else {
-        return Err(refused_move(state, trip_id, driver_id).await);
+        return Err(refused_move(&state.pool, trip_id, driver_id).await);
     };
     let at = Utc::now();
     let driven = match state.drivers.route_driven(trip_id, started_at, at).await {
@@ -395,7 +395,7 @@ async fn driver_step(
         ),
     };
     let Some(row) = moved else {
-        return Err(refused_move(state, trip_id, driver_id).await);
+        return Err(refused_move(&mut *tx, trip_id, driver_id).await);
     };
     let detail = match step {
         DriverStep::Complete(done) => serde_json::json!({
@@ -445,7 +445,7 @@ pub async fn rider_cancel(
     // cancel turns out illegal, the rollback undoes the revoke.
     let offered = repo::revoke_live_offer(&mut tx, trip_id).await?;
     let Some(row) = repo::rider_cancel(&mut tx, trip_id, rider_id, reason).await? else {
-        return Err(refused_move(state, trip_id, rider_id).await);
+        return Err(refused_move(&mut *tx, trip_id, rider_id).await);
     };
     let trip = row.to_trip_for(rider_id);
     if let Some(driver_id) = offered {
@@ -480,7 +480,7 @@ pub async fn driver_cancel(
 ) -> ApiResult<Trip> {
     let mut tx = state.pool.begin().await?;
     let Some(row) = repo::driver_cancel(&mut tx, trip_id, driver_id, reason).await? else {
-        return Err(refused_move(state, trip_id, driver_id).await);
+        return Err(refused_move(&mut *tx, trip_id, driver_id).await);
     };
     let trip = row.to_trip();
     let kind = if trip.driver_id.is_none() {
@@ -663,8 +663,11 @@ fn offer_expired() -> ApiError {
 
 /// Why answering an offer found nothing: the driver had one (409), or never
 /// did (404: not their trip).
-async fn offer_gone(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiError {
-    match repo::was_offered(&state.pool, trip_id, driver_id).await {
+/// Asked on the caller's own transaction: a second connection from the same
+/// pool, while this one is held, is how a burst of refused moves exhausts
+/// the pool (each waits for a connection the others hold).
+async fn offer_gone(conn: &mut PgConnection, trip_id: Uuid, driver_id: Uuid) -> ApiError {
+    match repo::was_offered(conn, trip_id, driver_id).await {
         Ok(true) => offer_expired(),
         Ok(false) => trip_not_found(),
         Err(err) => err.into(),
@@ -672,9 +675,10 @@ async fn offer_gone(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiErro
 }
 
 /// Why a move found nothing: the caller is part of the trip (409, an
-/// illegal move) or not (404, never leak existence).
-async fn refused_move(state: &AppState, trip_id: Uuid, caller: Uuid) -> ApiError {
-    match repo::find_trip(&state.pool, trip_id).await {
+/// illegal move) or not (404, never leak existence). Asked on the move's
+/// own connection, as [`offer_gone`] is.
+async fn refused_move(conn: impl sqlx::PgExecutor<'_>, trip_id: Uuid, caller: Uuid) -> ApiError {
+    match repo::find_trip(conn, trip_id).await {
         Ok(Some(trip)) if trip.rider_id == caller || trip.driver_id == Some(caller) => {
             let status = trip.status;
             ApiError::conflict(

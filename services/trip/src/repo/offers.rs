@@ -91,7 +91,7 @@ pub async fn offers_of(pool: &PgPool, trip_ids: &[Uuid]) -> Result<Vec<OfferRow>
 }
 
 pub async fn was_offered(
-    pool: &PgPool,
+    conn: impl sqlx::PgExecutor<'_>,
     trip_id: Uuid,
     driver_id: Uuid,
 ) -> Result<bool, sqlx::Error> {
@@ -100,7 +100,7 @@ pub async fn was_offered(
         trip_id,
         driver_id
     )
-    .fetch_one(pool)
+    .fetch_one(conn)
     .await
 }
 

@@ -552,3 +552,32 @@ async fn background_commits_skip_the_flush_and_requests_do_not() {
     assert_eq!(setting(requests).await, "on");
     assert_eq!(setting(background).await, "off");
 }
+
+/// A burst of refused moves (here: cancels of a trip already cancelled)
+/// never exhausts the request pool. Each is answered from its own
+/// transaction's connection: a refused move that asked the pool for a
+/// second connection while holding one would wait for the others, which
+/// wait for it, until the acquire timeout turned them all into 503s (the
+/// end-of-run cancel bursts of `hail bench dispatch` did exactly that).
+#[tokio::test]
+async fn a_burst_of_refused_moves_is_answered_without_a_second_connection() {
+    let app = spawn_app_with(|c| {
+        c.database_pool_size = 2;
+        c.database_acquire_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let rider = app.register_rider().await;
+    let trip = app.request_trip(&rider, PICKUP, DROPOFF).await;
+    let path = format!("/api/v1/trips/{}/cancel", trip.id);
+    let first = app.post(&path, Some(&rider.token), &json!({})).await;
+    assert_eq!(first.status(), StatusCode::OK);
+
+    let body = json!({});
+    let answers = join_all((0..24).map(|_| app.post(&path, Some(&rider.token), &body))).await;
+    for answer in answers {
+        let status = answer.status();
+        let body: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert_eq!(body["error"]["code"], "invalid_transition");
+    }
+}
