@@ -11,13 +11,14 @@
 use futures::future::join_all;
 use hail_shared::{
     api::drivers::{LocationUpdate, PingRefusal, SocketPing},
+    redis_conn::RedisConn,
     ApiError, ApiResult,
 };
 use uuid::Uuid;
 use validator::Validate;
 
 use crate::{
-    index::{PingOutcome, RidePoint},
+    index::{PingStep, Pinged, RidePoint},
     state::AppState,
     status,
 };
@@ -27,54 +28,36 @@ pub const MAX_BATCH: usize = 400;
 
 /// Records one ping of `driver_id`.
 pub async fn record(state: &AppState, driver_id: Uuid, update: &LocationUpdate) -> ApiResult<()> {
-    if let Some(point) = index_ping(state, driver_id, update).await? {
+    let mut redis = state.redis.clone();
+    let pinged = first_step(state, &mut redis, driver_id, update).await?;
+    if let Some(point) = state.index.finish_ping(&mut redis, pinged).await? {
         state.rides.keep(&[point]);
     }
     Ok(())
 }
 
-/// The ping in the index; the point to keep when the driver is on a ride.
-async fn index_ping(
-    state: &AppState,
-    driver_id: Uuid,
-    update: &LocationUpdate,
-) -> ApiResult<Option<RidePoint>> {
-    let mut redis = state.redis.clone();
-    let mut outcome = state.index.ping(&mut redis, driver_id, update).await?;
-    if let PingOutcome::StatusUnknown = outcome {
-        if !status::reload(state, driver_id).await? {
-            return Err(ApiError::NotFound(
-                "this account has no driver profile".into(),
-            ));
-        }
-        outcome = state.index.ping(&mut redis, driver_id, update).await?;
-    }
-    match outcome {
-        PingOutcome::Recorded { ride } => Ok(ride),
-        PingOutcome::Offline => Err(ApiError::conflict(
-            "driver_offline",
-            "you are offline: go online before sharing your location",
-        )),
-        PingOutcome::StatusUnknown => Err(ApiError::Unavailable(
-            "your status could not be loaded; try again".into(),
-        )),
-    }
-}
-
 /// Records a batch; one outcome per ping, in order (`None`: recorded). A
 /// ping that fails validation is refused alone: the gateway checked it, but
-/// this service trusts no caller with its index.
+/// this service trusts no caller with its index. Every ping's own step runs
+/// side by side; then each city's index is written once for the batch
+/// (`Index::sync_pings`), then each ping's remaining step.
 pub async fn record_batch(state: &AppState, pings: &[SocketPing]) -> Vec<Option<PingRefusal>> {
-    let recorded = join_all(pings.iter().map(|ping| async move {
-        match ping.update.validate() {
-            Ok(()) => index_ping(state, ping.driver_id, &ping.update).await,
-            Err(errors) => Err(ApiError::from(errors)),
-        }
+    let mut first: Vec<ApiResult<Pinged>> = join_all(pings.iter().map(|ping| async move {
+        ping.update.validate().map_err(ApiError::from)?;
+        let mut redis = state.redis.clone();
+        first_step(state, &mut redis, ping.driver_id, &ping.update).await
+    }))
+    .await;
+    let pinged = first.iter_mut().filter_map(|p| p.as_mut().ok()).collect();
+    state.index.sync_pings(&state.redis, pinged).await;
+    let recorded = join_all(first.into_iter().map(|step| async move {
+        let mut redis = state.redis.clone();
+        Ok(state.index.finish_ping(&mut redis, step?).await?)
     }))
     .await;
     let rides: Vec<RidePoint> = recorded
         .iter()
-        .filter_map(|r| r.as_ref().ok().copied().flatten())
+        .filter_map(|r: &ApiResult<Option<RidePoint>>| r.as_ref().ok().copied().flatten())
         .collect();
     state.rides.keep(&rides);
     recorded
@@ -89,4 +72,33 @@ pub async fn record_batch(state: &AppState, pings: &[SocketPing]) -> Vec<Option<
             })
         })
         .collect()
+}
+
+/// A ping's step on the driver's own keys. A driver whose status Redis
+/// lost has it loaded from Postgres, and the ping is tried again.
+async fn first_step(
+    state: &AppState,
+    redis: &mut RedisConn,
+    driver_id: Uuid,
+    update: &LocationUpdate,
+) -> ApiResult<Pinged> {
+    let mut step = state.index.record_ping(redis, driver_id, update).await?;
+    if let PingStep::StatusUnknown = step {
+        if !status::reload(state, driver_id).await? {
+            return Err(ApiError::NotFound(
+                "this account has no driver profile".into(),
+            ));
+        }
+        step = state.index.record_ping(redis, driver_id, update).await?;
+    }
+    match step {
+        PingStep::Pinged(pinged) => Ok(pinged),
+        PingStep::Offline => Err(ApiError::conflict(
+            "driver_offline",
+            "you are offline: go online before sharing your location",
+        )),
+        PingStep::StatusUnknown => Err(ApiError::Unavailable(
+            "your status could not be loaded; try again".into(),
+        )),
+    }
 }

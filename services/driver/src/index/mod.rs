@@ -17,6 +17,7 @@
 //! Every script touches one hash slot (`keys.rs` has the map), so all of
 //! this runs the same on a single Redis and on a Redis Cluster.
 
+mod ping;
 mod search;
 mod sync;
 
@@ -30,18 +31,18 @@ use chrono::{DateTime, Utc};
 use futures::future::join_all;
 use hail_shared::{
     api::{
-        drivers::{ClaimWish, DriverLocation, DriverStatus, LocationUpdate},
+        drivers::{ClaimWish, DriverLocation, DriverStatus},
         geo::LatLng,
         trips::Offer,
     },
     cities::Cities,
-    events::TripLocation,
     keys::Keys,
     redis_conn::RedisConn,
 };
 use redis::{AsyncCommands, Script};
 use uuid::Uuid;
 
+pub use ping::{PingOutcome, PingStep, Pinged, RidePoint};
 pub use sync::Stamp;
 
 use crate::claim_order::ClaimRounds;
@@ -75,27 +76,6 @@ struct Scripts {
     end_offer: Script,
     index_sync: Script,
     sweep: Script,
-}
-
-/// What a ping found.
-pub enum PingOutcome {
-    /// Recorded; `ride` is the point to keep when the driver is on a trip.
-    Recorded {
-        ride: Option<RidePoint>,
-    },
-    Offline,
-    /// Redis has no status for this driver (it restarted, or the driver is
-    /// new): load it from Postgres, mirror it, and ping again.
-    StatusUnknown,
-}
-
-/// A ping of a driver on a trip: kept in Postgres so the trip can be priced
-/// by the distance driven (`crate::rides`).
-#[derive(Clone, Copy, Debug)]
-pub struct RidePoint {
-    pub trip_id: Uuid,
-    pub at: chrono::DateTime<Utc>,
-    pub point: LatLng,
 }
 
 /// How long a ride's pickup is kept at most (a trip whose driver never
@@ -139,106 +119,6 @@ impl Index {
             }),
             densities: Arc::default(),
         }
-    }
-
-    pub async fn ping(
-        &self,
-        redis: &mut RedisConn,
-        driver_id: Uuid,
-        update: &LocationUpdate,
-    ) -> redis::RedisResult<PingOutcome> {
-        let now = Utc::now();
-        let k = &self.keys;
-        let city = self.cities.at(LatLng::new(update.lat, update.lng));
-        let mut invocation = self.on_driver(&self.scripts.ping, driver_id);
-        invocation
-            .key(k.driver_ride(driver_id))
-            .key(k.driver_pickup(driver_id))
-            .arg(update.lng)
-            .arg(update.lat)
-            .arg(PRESENCE_TTL_SECS)
-            .arg(update.heading.map(|h| h.to_string()).unwrap_or_default())
-            .arg(now.to_rfc3339())
-            .arg(city.map_or("", |c| c.id.as_str()));
-        // On a single Redis the city's index is in reach of the same script:
-        // one script per ping instead of two (on a cluster it is another
-        // slot, and `sync` below writes it).
-        if let (Some(city), false) = (city, redis.is_cluster()) {
-            invocation
-                .key(k.driver_locations(&city.id))
-                .key(k.drivers_seen(&city.id))
-                .arg(driver_id.to_string());
-        }
-        let answer: Vec<String> = invocation.invoke_async(redis).await?;
-        let (status, before, ride, pickup, indexed, stamp) = match answer.as_slice() {
-            [status, before, ride, pickup, indexed, stamp @ ..] => (
-                status,
-                before,
-                ride,
-                pickup,
-                indexed == "1",
-                Stamp::read(stamp),
-            ),
-            [status, ..] if status == "OFFLINE" => return Ok(PingOutcome::Offline),
-            _ => return Ok(PingOutcome::StatusUnknown),
-        };
-        let Some(stamp) = stamp else {
-            return Err(unexpected("ping.lua", status));
-        };
-        // A driver is matchable only in the city its last ping lies in:
-        // leaving a city (for another, or for none) takes it out of the old
-        // city's index.
-        let left =
-            (!before.is_empty() && Some(before) != stamp.city.as_ref()).then_some(before.as_str());
-        let mut leave = redis.clone();
-        let (left, synced) = tokio::join!(
-            async {
-                match left {
-                    Some(old) => self.leave_city(&mut leave, driver_id, old, &stamp).await,
-                    None => Ok(()),
-                }
-            },
-            async {
-                if indexed {
-                    Ok(())
-                } else {
-                    self.sync(redis, driver_id, &stamp).await
-                }
-            }
-        );
-        left?;
-        synced?;
-        // Published only while a rider watches (a BUSY driver on a ride), on
-        // the trip's own channel: only the gateways holding its sockets hear
-        // it, and none looks anything up per ping.
-        let Ok(trip_id) = Uuid::parse_str(ride) else {
-            return Ok(PingOutcome::Recorded { ride: None });
-        };
-        let here = LatLng::new(update.lat, update.lng);
-        let pickup_eta_secs = read_pickup(pickup, trip_id).and_then(|pickup| {
-            let city = self.cities.at(pickup)?;
-            Some(city.eta_secs(here, pickup))
-        });
-        let event = TripLocation {
-            driver_id,
-            trip_id,
-            lat: update.lat,
-            lng: update.lng,
-            heading: update.heading,
-            ts: now,
-            pickup_eta_secs,
-        };
-        let payload = serde_json::to_string(&event).unwrap_or_default();
-        redis
-            .publish(&k.channel_trip_location(trip_id), &payload)
-            .await?;
-        Ok(PingOutcome::Recorded {
-            ride: Some(RidePoint {
-                trip_id,
-                at: now,
-                point: here,
-            }),
-        })
     }
 
     /// Mirrors a status (with its Postgres version) and fixes the index.

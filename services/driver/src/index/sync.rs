@@ -86,20 +86,41 @@ impl Index {
         stamp: &Stamp,
         matchable: bool,
     ) -> redis::RedisResult<()> {
-        let k = &self.keys;
-        self.scripts
-            .index_sync
-            .key(k.driver_locations(city))
-            .key(k.drivers_seen(city))
-            .arg(driver_id.to_string())
-            .arg(&stamp.seq)
-            .arg(if matchable { "add" } else { "drop" })
-            .arg(&stamp.lng)
-            .arg(&stamp.lat)
-            .arg(PRESENCE_TTL_SECS * 1_000_000)
-            .invoke_async::<i64>(redis)
+        self.sync_many(redis, city, &[(driver_id, stamp, matchable)])
             .await
             .map(|_| ())
+    }
+
+    /// Applies many drivers' stamps to `city`'s index in one script, each
+    /// by [`Index::sync`]'s rule (`(driver, stamp, matchable)`; a stamp
+    /// older than the last one the city heard for its driver is skipped).
+    /// A gateway's batch of pings writes its city's index this way: one
+    /// script on the city's node for the batch, not one per ping. Returns
+    /// how many were applied.
+    pub async fn sync_many(
+        &self,
+        redis: &mut RedisConn,
+        city: &str,
+        stamps: &[(Uuid, &Stamp, bool)],
+    ) -> redis::RedisResult<usize> {
+        if stamps.is_empty() {
+            return Ok(0);
+        }
+        let k = &self.keys;
+        let mut invocation = self.scripts.index_sync.prepare_invoke();
+        invocation
+            .key(k.driver_locations(city))
+            .key(k.drivers_seen(city))
+            .arg(PRESENCE_TTL_SECS * 1_000_000);
+        for (driver_id, stamp, matchable) in stamps {
+            invocation
+                .arg(driver_id.to_string())
+                .arg(&stamp.seq)
+                .arg(if *matchable { "add" } else { "drop" })
+                .arg(&stamp.lng)
+                .arg(&stamp.lat);
+        }
+        invocation.invoke_async(redis).await
     }
 
     /// One sweep of every city: removes from its index the drivers it heard

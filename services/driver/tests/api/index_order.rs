@@ -152,3 +152,67 @@ async fn a_won_claim_leaves_the_index_stamped_as_the_newest_step() {
         .unwrap();
     assert_eq!(after, newest, "a lost claim stamped the driver");
 }
+
+/// A gateway's batch writes its city's index in one script for many
+/// drivers (`Index::sync_many`), by the same rule as one at a time: each
+/// stamp applies only if newer than the last the city heard of its driver,
+/// also when one call carries two stamps of the same driver.
+#[tokio::test]
+async fn one_index_write_for_many_drivers_applies_each_stamp_by_its_age() {
+    let app = spawn_app().await;
+    let first = online_at(&app, PICKUP).await;
+    let second = online_at(&app, PICKUP.north(0.2)).await;
+    let third = online_at(&app, PICKUP.north(0.4)).await;
+    let (index, keys) = index_of(&app);
+    let mut redis = app.redis().await;
+    let seq_of = |driver: uuid::Uuid| {
+        let mut redis = redis.clone();
+        let key = keys.driver_position(driver);
+        async move {
+            let seq: String = redis.hget(key, "seq").await.unwrap();
+            seq.parse::<u64>().unwrap()
+        }
+    };
+    let stamp = |seq: u64| Stamp {
+        seq: seq.to_string(),
+        city: Some("sg".into()),
+        matchable: false,
+        lng: PICKUP.lng.to_string(),
+        lat: PICKUP.lat.to_string(),
+    };
+    let (s1, s2, s3) = (
+        seq_of(first.id).await,
+        seq_of(second.id).await,
+        seq_of(third.id).await,
+    );
+    let newer_drop = stamp(s1 + 10);
+    let stale_drop = stamp(s2 - 1);
+    let newest_drop = stamp(s3 + 20);
+    let older_add = Stamp {
+        matchable: true,
+        ..stamp(s3 + 10)
+    };
+    let applied = index
+        .sync_many(
+            &mut redis,
+            "sg",
+            &[
+                (first.id, &newer_drop, false),
+                (second.id, &stale_drop, false),
+                (third.id, &newest_drop, false),
+                (third.id, &older_add, true),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied, 2, "the newer drops, and nothing else");
+    assert!(!indexed(&app, &keys, &first).await, "a newer drop was lost");
+    assert!(
+        indexed(&app, &keys, &second).await,
+        "a stale drop undid a ping"
+    );
+    assert!(
+        !indexed(&app, &keys, &third).await,
+        "an older add in the same call undid a newer drop"
+    );
+}
