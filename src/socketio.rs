@@ -44,6 +44,14 @@ pub type Events = mpsc::UnboundedSender<(String, Value)>;
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>;
 
+/// Drops every ack still awaited: their waiters learn at once that the
+/// connection is gone ([`NoAck::Closed`]) instead of waiting it out.
+fn forget_pending(pending: &Pending) {
+    if let Ok(mut pending) = pending.lock() {
+        pending.clear();
+    }
+}
+
 /// Why [`SocketClient::emit_with_ack`] got no answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NoAck {
@@ -155,9 +163,7 @@ impl SocketClient {
         if let Some(task) = &self.task {
             task.abort();
         }
-        if let Ok(mut pending) = self.pending.lock() {
-            pending.clear();
-        }
+        forget_pending(&self.pending);
     }
 
     /// Says goodbye (Socket.IO disconnect) and stops, waiting a moment for
@@ -195,14 +201,6 @@ struct Connection {
 }
 
 impl Connection {
-    /// Drops every ack still awaited: their waiters learn at once that the
-    /// connection is gone ([`NoAck::Closed`]) instead of waiting it out.
-    fn forget_pending(&self) {
-        if let Ok(mut pending) = self.pending.lock() {
-            pending.clear();
-        }
-    }
-
     fn tell_ready(&self, answer: Result<(), Value>) {
         if let Some(ready) = self.ready.lock().ok().and_then(|mut r| r.take()) {
             let _ = ready.send(answer);
@@ -235,7 +233,7 @@ impl Connection {
                 }
                 Err(_) => false,
             };
-            self.forget_pending();
+            forget_pending(&self.pending);
             let _ = self.events.send(("close".into(), Value::Null));
             if said_goodbye || !self.options.reconnect || self.events.is_closed() {
                 return;

@@ -230,10 +230,7 @@ impl World {
 
     pub fn error(&self, message: String) {
         Counters::add(&self.counters.unexpected);
-        let mut inner = self.lock();
-        if inner.errors.len() < 10 {
-            inner.errors.push(message);
-        }
+        self.remember(message);
     }
 
     /// Keeps `message` among the run's first errors without counting it

@@ -335,13 +335,12 @@ fn attempts_left(tries: i16) -> u32 {
 /// the start (the estimate's distance when too few were kept) and the real
 /// duration.
 pub async fn complete(state: &AppState, trip_id: Uuid, driver_id: Uuid) -> ApiResult<Trip> {
-    let trip = repo::find_trip(&state.pool, trip_id).await?;
-    let Some((trip, Some(started_at))) = trip
-        .filter(|t| t.driver_id == Some(driver_id) && t.status == TripStatus::Ongoing)
-        .map(|t| (t.started_at, t))
-        .map(|(at, t)| (t, at))
-    else {
-        return Err(refused_move(&state.pool, trip_id, driver_id).await);
+    let Some(trip) = repo::find_trip(&state.pool, trip_id).await? else {
+        return Err(trip_not_found());
+    };
+    let started_at = match trip.started_at {
+        Some(at) if trip.driver_id == Some(driver_id) && trip.status == TripStatus::Ongoing => at,
+        _ => return Err(refusal(&trip, driver_id)),
     };
     let at = Utc::now();
     let driven = match state.drivers.route_driven(trip_id, started_at, at).await {
@@ -679,15 +678,23 @@ async fn offer_gone(conn: &mut PgConnection, trip_id: Uuid, driver_id: Uuid) -> 
 /// own connection, as [`offer_gone`] is.
 async fn refused_move(conn: impl sqlx::PgExecutor<'_>, trip_id: Uuid, caller: Uuid) -> ApiError {
     match repo::find_trip(conn, trip_id).await {
-        Ok(Some(trip)) if trip.rider_id == caller || trip.driver_id == Some(caller) => {
-            let status = trip.status;
-            ApiError::conflict(
-                "invalid_transition",
-                format!("a trip in {status} cannot make that move"),
-            )
-        }
-        Ok(_) => trip_not_found(),
+        Ok(Some(trip)) => refusal(&trip, caller),
+        Ok(None) => trip_not_found(),
         Err(err) => err.into(),
+    }
+}
+
+/// A move `trip` refused to `caller`: 409 for its rider or driver, 404 for
+/// anyone else (never leak existence).
+fn refusal(trip: &TripRow, caller: Uuid) -> ApiError {
+    if trip.rider_id == caller || trip.driver_id == Some(caller) {
+        let status = trip.status;
+        ApiError::conflict(
+            "invalid_transition",
+            format!("a trip in {status} cannot make that move"),
+        )
+    } else {
+        trip_not_found()
     }
 }
 
