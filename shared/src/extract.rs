@@ -122,6 +122,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// [`parse_json`] for a payload already parsed (a Socket.IO event's): the
+/// same 422 naming the offending field, without writing it out and reading
+/// it again.
+pub fn from_json_value<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
+        let (field, message) = describe_shape_error(&err.path().to_string(), err.inner());
+        ApiError::invalid_field(&field, message)
+    })
+}
+
 /// Turns serde's "missing field `email` at line 1" into `("email", "is required")`.
 fn describe_shape_error(path: &str, err: &serde_json::Error) -> (String, String) {
     let text = err.to_string();

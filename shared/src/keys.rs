@@ -48,42 +48,69 @@ impl Keys {
         format!("{}{}", self.prefix, name)
     }
 
+    /// The prefix and `parts`, in one allocation of the exact size. The
+    /// per-driver and per-city keys are built for every ping (five to seven
+    /// of them), and `format!` grew each a few bytes at a time: its
+    /// reallocations were a tenth of the driver service's CPU in the socket
+    /// ingest (BENCHMARKS.md, session 23).
+    fn join(&self, parts: &[&str]) -> String {
+        let len = self.prefix.len() + parts.iter().map(|p| p.len()).sum::<usize>();
+        let mut key = String::with_capacity(len);
+        key.push_str(&self.prefix);
+        for part in parts {
+            key.push_str(part);
+        }
+        key
+    }
+
+    /// `driver:{<id>}:<field>`: one driver's keys share the tag.
+    fn of_driver(&self, driver_id: Uuid, field: &str) -> String {
+        let mut id = Uuid::encode_buffer();
+        let id = driver_id.as_hyphenated().encode_lower(&mut id);
+        self.join(&["driver:{", id, "}:", field])
+    }
+
+    /// `drivers:{<city>}:<field>`: one city's index keys share the tag.
+    fn of_city(&self, city: &str, field: &str) -> String {
+        self.join(&["drivers:{", city, "}:", field])
+    }
+
     /// GEO set of one city's matchable (ONLINE, present, unclaimed) drivers,
     /// so a search never walks another city's fleet. Owner: driver.
     pub fn driver_locations(&self, city: &str) -> String {
-        self.key(format_args!("drivers:{{{city}}}:locations"))
+        self.of_city(city, "locations")
     }
 
     /// One city's drivers by the time of their last ping (ms), so the
     /// sweeper reads only those silent past their presence. Owner: driver.
     pub fn drivers_seen(&self, city: &str) -> String {
-        self.key(format_args!("drivers:{{{city}}}:seen"))
+        self.of_city(city, "seen")
     }
 
     /// Presence key with a TTL, refreshed by every ping. Owner: driver.
     pub fn driver_presence(&self, driver_id: Uuid) -> String {
-        self.key(format_args!("driver:{{{driver_id}}}:presence"))
+        self.of_driver(driver_id, "presence")
     }
 
     /// Claim lock holding the claiming trip's id. Owner: driver.
     pub fn driver_lock(&self, driver_id: Uuid) -> String {
-        self.key(format_args!("driver:{{{driver_id}}}:lock"))
+        self.of_driver(driver_id, "lock")
     }
 
     /// Cached `"<STATUS>:<version>"` mirror of Postgres, so a ping needs no
     /// Postgres round trip. Owner: driver.
     pub fn driver_status(&self, driver_id: Uuid) -> String {
-        self.key(format_args!("driver:{{{driver_id}}}:status"))
+        self.of_driver(driver_id, "status")
     }
 
     /// Last reported position (hash: lat, lng, heading, at). Owner: driver.
     pub fn driver_position(&self, driver_id: Uuid) -> String {
-        self.key(format_args!("driver:{{{driver_id}}}:pos"))
+        self.of_driver(driver_id, "pos")
     }
 
     /// The open offer shown to the driver while a claim holds. Owner: driver.
     pub fn driver_offer(&self, driver_id: Uuid) -> String {
-        self.key(format_args!("driver:{{{driver_id}}}:offer"))
+        self.of_driver(driver_id, "offer")
     }
 
     /// A carpool room's whole state (JSON), one key per departure: `slot` is
@@ -113,14 +140,14 @@ impl Keys {
     /// its pings are published to that trip's rider, and only then. Owner:
     /// driver.
     pub fn driver_ride(&self, driver_id: Uuid) -> String {
-        self.key(format_args!("driver:{{{driver_id}}}:ride"))
+        self.of_driver(driver_id, "ride")
     }
 
     /// Where the driver's ride picks its rider up (`"<trip> <lat> <lng>"`),
     /// from assignment until the driver arrives or starts: while it is
     /// there, the driver's pings carry the pickup ETA. Owner: driver.
     pub fn driver_pickup(&self, driver_id: Uuid) -> String {
-        self.key(format_args!("driver:{{{driver_id}}}:pickup"))
+        self.of_driver(driver_id, "pickup")
     }
 
     /// A user's open sockets across gateways (sorted set, score: connect
@@ -208,6 +235,33 @@ mod tests {
             Keys::default().driver_presence(id),
             format!("driver:{{{id}}}:presence")
         );
+    }
+
+    #[test]
+    fn driver_and_city_keys_are_spelled_with_their_tags() {
+        for prefix in ["", "t:9:"] {
+            let keys = Keys::new(prefix);
+            for id in [Uuid::nil(), Uuid::max(), Uuid::new_v4(), Uuid::new_v4()] {
+                let spelled = |field: &str| format!("{prefix}driver:{{{id}}}:{field}");
+                assert_eq!(keys.driver_presence(id), spelled("presence"));
+                assert_eq!(keys.driver_lock(id), spelled("lock"));
+                assert_eq!(keys.driver_status(id), spelled("status"));
+                assert_eq!(keys.driver_position(id), spelled("pos"));
+                assert_eq!(keys.driver_offer(id), spelled("offer"));
+                assert_eq!(keys.driver_ride(id), spelled("ride"));
+                assert_eq!(keys.driver_pickup(id), spelled("pickup"));
+            }
+            for city in ["sg", "hcmc", ""] {
+                assert_eq!(
+                    keys.driver_locations(city),
+                    format!("{prefix}drivers:{{{city}}}:locations")
+                );
+                assert_eq!(
+                    keys.drivers_seen(city),
+                    format!("{prefix}drivers:{{{city}}}:seen")
+                );
+            }
+        }
     }
 
     #[test]

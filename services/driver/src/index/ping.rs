@@ -116,10 +116,11 @@ impl Index {
         // one script per ping instead of two (on a cluster it is another
         // slot, and `sync` writes it).
         if let (Some(city), false) = (city, redis.is_cluster()) {
+            let mut member = Uuid::encode_buffer();
             invocation
                 .key(k.driver_locations(&city.id))
                 .key(k.drivers_seen(&city.id))
-                .arg(driver_id.to_string());
+                .arg(&*driver_id.as_hyphenated().encode_lower(&mut member));
         }
         let answer: Vec<String> = invocation.invoke_async(redis).await?;
         let (status, before, ride, pickup, indexed, stamp) = match answer.as_slice() {

@@ -112,9 +112,10 @@ impl Index {
             .key(k.driver_locations(city))
             .key(k.drivers_seen(city))
             .arg(PRESENCE_TTL_SECS * 1_000_000);
+        let mut member = Uuid::encode_buffer();
         for (driver_id, stamp, matchable) in stamps {
             invocation
-                .arg(driver_id.to_string())
+                .arg(&*driver_id.as_hyphenated().encode_lower(&mut member))
                 .arg(&stamp.seq)
                 .arg(if *matchable { "add" } else { "drop" })
                 .arg(&stamp.lng)

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use hail_shared::{
     api::{drivers::LocationUpdate, Role},
     error::ErrorBody,
-    extract::{parse_json, Caller},
+    extract::{from_json_value, Caller},
     ApiError,
 };
 use serde::{de::DeserializeOwned, Deserialize};
@@ -45,30 +45,50 @@ fn admit<T: DeserializeOwned, E>(
     data: Result<Value, E>,
     shape: &str,
 ) -> Result<T, Value> {
-    let (data, _) = admit_json(state, who, data, shape)?;
+    let data = admit_json(state, who, data, shape)?;
     serde_json::from_value(data).map_err(|_| bad_payload(shape))
 }
 
-/// The rate limit and the size limit; the payload and its JSON text.
+/// The rate limit and the size limit; the payload.
 fn admit_json<E>(
     state: &AppState,
     who: Identity,
     data: Result<Value, E>,
     shape: &str,
-) -> Result<(Value, Vec<u8>), Value> {
+) -> Result<Value, Value> {
     state
         .limits
         .check_socket_event(who.user_id)
         .map_err(|_| error("rate_limited", "too many events; slow down (10 per second)"))?;
     let data = data.map_err(|_| bad_payload(shape))?;
-    let bytes = serde_json::to_vec(&data).unwrap_or_default();
-    if bytes.len() > MAX_EVENT_BYTES {
+    if json_len(&data) > MAX_EVENT_BYTES {
         return Err(error(
             "payload_too_large",
             "the event payload is larger than 16 KiB",
         ));
     }
-    Ok((data, bytes))
+    Ok(data)
+}
+
+/// The length of `value`'s JSON text, counted as it is written, not kept:
+/// every location ping passes here.
+fn json_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        // A `Value` always serializes; were it not to, it is refused.
+        Err(_) => usize::MAX,
+    }
 }
 
 pub(super) async fn trip_subscribe<A: Adapter>(
@@ -98,7 +118,7 @@ pub(super) async fn driver_location<A: Adapter>(
     ack: AckSender<A>,
 ) {
     let answer = async {
-        let (_, bytes) = admit_json(&state, who, data, "{lat, lng, heading?, speed_kmh?}")?;
+        let data = admit_json(&state, who, data, "{lat, lng, heading?, speed_kmh?}")?;
         // REST's checks, in REST's order: the role, then the body.
         let refused = |err: ApiError| {
             let body = err.body();
@@ -110,16 +130,23 @@ pub(super) async fn driver_location<A: Adapter>(
         }
         .driver()
         .map_err(refused)?;
-        let update: LocationUpdate = parse_json(&bytes).map_err(refused)?;
+        let update: LocationUpdate = from_json_value(&data).map_err(refused)?;
         update.validate().map_err(|e| refused(e.into()))?;
         state
             .pings
             .record(driver_id, update, WhenFull::Wait)
             .await
-            .map_err(|e| error(&e.error.code, &e.error.message))?;
-        Ok(json!({"ok": true}))
+            .map_err(|e| error(&e.error.code, &e.error.message))
     };
-    reply(ack, answer.await);
+    // The one answer most pings get, written with no map built for it.
+    #[derive(serde::Serialize)]
+    struct Recorded {
+        ok: bool,
+    }
+    let _ = match answer.await {
+        Ok(()) => ack.send(&Recorded { ok: true }),
+        Err(refused) => ack.send(&refused),
+    };
 }
 
 pub(super) async fn offer_accept<A: Adapter>(

@@ -332,6 +332,20 @@ async fn a_socket_payload_over_16_kib_is_refused() {
         .call("room:join", json!({"key": "Westie:mon:08:00"}))
         .await;
     assert_eq!(answer["ok"], true, "{answer}");
+    // A ping too: its handler counts the payload's size without writing
+    // it out, and must still refuse a large one before reading it.
+    let driver = app.register_driver().await;
+    app.go_online(&driver).await;
+    let socket = app.socket(&driver.token).await;
+    let answer = socket
+        .call(
+            "driver:location",
+            json!({"lat": 1.3, "lng": 103.8, "note": "n".repeat(20 * 1024)}),
+        )
+        .await;
+    assert_eq!(answer["error"]["code"], "payload_too_large", "{answer}");
+    let profile = app.driver_profile(&driver).await;
+    assert!(profile.location.is_none(), "{profile:?}");
 }
 
 /// A socket whose token expires hears why, then is closed.
