@@ -231,6 +231,7 @@ async fn run(scenario: Scenario, args: &CityArgs, dense: Option<&DenseArgs>) -> 
             &ceiling,
             dense.ingest_sockets,
             args.ingest_secs,
+            &cpu,
             &mut report,
         )
         .await?;

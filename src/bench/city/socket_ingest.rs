@@ -17,7 +17,10 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::{ceiling::Ceiling, fleet::Fleet, report::Report};
-use crate::simulate::api::{connected_socket, Api};
+use crate::{
+    bench::cpu::{per_unit, CpuMeter},
+    simulate::api::{connected_socket, Api},
+};
 
 /// Pings awaiting their ack on one socket, at most: one, as a phone sends
 /// its next position after the last was taken (and as earlier runs did).
@@ -35,6 +38,7 @@ pub(super) async fn run(
     ceiling: &Ceiling,
     sockets: usize,
     secs: u64,
+    cpu: &CpuMeter,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let sockets = sockets.clamp(1, fleet.drivers.len().max(1));
@@ -47,14 +51,16 @@ pub(super) async fn run(
         clients.push(connected_socket(&api.gateway, &session.token(), events, true).await?);
     }
     let counts = Arc::new(Counts::default());
+    let before = cpu.now();
     let deadline = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
     join_all(clients.iter().zip(&fleet.drivers).map(|(client, (_, at))| {
         let counts = counts.clone();
         let at = *at;
         async move {
+            // A driver parked at its point: the same position every time.
+            let body = json!({"lat": at.lat, "lng": at.lng});
             while Instant::now() < deadline {
-                let body = json!({"lat": at.lat, "lng": at.lng});
                 let answer = client
                     .emit_with_ack("driver:location", &body, Duration::from_secs(10))
                     .await;
@@ -66,6 +72,7 @@ pub(super) async fn run(
     }))
     .await;
     let elapsed = started.elapsed().as_secs_f64();
+    let after = cpu.now();
     for client in clients {
         client.disconnect().await;
     }
@@ -85,5 +92,11 @@ pub(super) async fn run(
         "socket pings refused or lost (rate limit, errors)",
         refused.to_string(),
     );
+    if !cpu.is_empty() {
+        report.row(
+            "CPU-seconds per 100,000 socket pings",
+            per_unit(&before, &after, ok as u64, 100_000.0),
+        );
+    }
     Ok(())
 }
