@@ -116,20 +116,20 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
         .map_err(|err| ApiError::BadRequest(format!("malformed JSON: {err}")))?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|err| {
-        let (field, message) = describe_shape_error(&err.path().to_string(), err.inner());
-        ApiError::invalid_field(&field, message)
-    })
+    serde_path_to_error::deserialize::<_, T>(&mut de).map_err(shape_error)
 }
 
 /// [`parse_json`] for a payload already parsed (a Socket.IO event's): the
 /// same 422 naming the offending field, without writing it out and reading
 /// it again.
 pub fn from_json_value<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
-        let (field, message) = describe_shape_error(&err.path().to_string(), err.inner());
-        ApiError::invalid_field(&field, message)
-    })
+    serde_path_to_error::deserialize::<_, T>(value).map_err(shape_error)
+}
+
+/// A well-formed body of the wrong shape: 422 naming the offending field.
+fn shape_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let (field, message) = describe_shape_error(&err.path().to_string(), err.inner());
+    ApiError::invalid_field(&field, message)
 }
 
 /// Turns serde's "missing field `email` at line 1" into `("email", "is required")`.

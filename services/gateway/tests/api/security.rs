@@ -333,7 +333,7 @@ async fn a_socket_payload_over_16_kib_is_refused() {
         .await;
     assert_eq!(answer["ok"], true, "{answer}");
     // A ping too: its handler counts the payload's size without writing
-    // it out, and must still refuse a large one before reading it.
+    // it out, and must still refuse a large one, recording nothing.
     let driver = app.register_driver().await;
     app.go_online(&driver).await;
     let socket = app.socket(&driver.token).await;
