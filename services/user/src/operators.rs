@@ -94,6 +94,7 @@ pub async fn add_support(
     .map_err(|err| AddSupportError::Invalid(err.to_string()))?
     .map_err(|err| AddSupportError::Invalid(format!("could not hash the password: {err}")))?;
     let new = NewUser {
+        id: uuid::Uuid::new_v4(),
         email: &email,
         name: &name,
         role: Role::Support,

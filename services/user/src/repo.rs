@@ -33,6 +33,7 @@ impl UserRow {
 }
 
 pub struct NewUser<'a> {
+    pub id: Uuid,
     pub email: &'a str,
     pub name: &'a str,
     pub role: Role,
@@ -54,7 +55,7 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewUser<'_>) -> Result<UserRo
         "INSERT INTO users (id, email, name, role, password_hash)
          VALUES ($1, $2, $3, $4, $5)
          RETURNING id, email, name, role, password_hash, created_at",
-        Uuid::new_v4(),
+        new.id,
         new.email,
         new.name,
         new.role.as_str(),

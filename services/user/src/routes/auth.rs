@@ -10,6 +10,7 @@ use hail_shared::{
     extract::{Caller, ValidatedJson},
     ApiError, ApiResult,
 };
+use uuid::Uuid;
 
 use crate::{
     domain::password,
@@ -35,25 +36,32 @@ pub async fn register(
     }
     let password_hash = hash_password(&state, body.password).await?;
 
-    // The driver profile is created inside the account's transaction, so a
-    // driver account never exists without its profile.
-    let mut tx = state.pool.begin().await?;
+    // A driver's profile is created first, under the id the account will
+    // get, and the account after it in one statement. So no database
+    // connection waits on the driver service, and a driver account never
+    // exists without its profile. What a failure leaves is at most an
+    // OFFLINE profile no account owns (the driver service down after the
+    // profile, or a concurrent registration taking the email): it is never
+    // online, so never matched, and the driver service's create is
+    // idempotent for a retry.
+    let id = Uuid::new_v4();
+    let name = body.name.trim();
+    if body.role == Role::Driver {
+        state.drivers.create_profile(id, name).await?;
+    }
     let new = NewUser {
+        id,
         email,
-        name: body.name.trim(),
+        name,
         role: body.role,
         password_hash: &password_hash,
     };
-    let row = repo::insert(&mut *tx, &new)
+    let row = repo::insert(&state.pool, &new)
         .await
         .map_err(|err| match err {
             InsertError::EmailTaken => email_taken(),
             InsertError::Sql(err) => err.into(),
         })?;
-    if body.role == Role::Driver {
-        state.drivers.create_profile(row.id, &row.name).await?;
-    }
-    tx.commit().await?;
 
     let user = row.into_user()?;
     tracing::info!(user_id = %user.id, role = %user.role, "account registered");

@@ -136,3 +136,55 @@ async fn bad_credentials_and_callers_other_than_the_gateway_are_401() {
     let response = call(&app, Method::GET, "/api/v1/auth/me", None, None).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
+
+/// A driver's registration asks the driver service for a profile. While
+/// that call hangs, the registration must hold no database connection:
+/// with a pool of one, a login answers meanwhile. And a registration whose
+/// profile could not be made stores no account.
+#[tokio::test]
+async fn a_driver_registration_waiting_on_the_driver_service_holds_no_database_connection() {
+    let mut app = spawn_app_with(|c| {
+        c.database_pool_size = 1;
+        c.database_acquire_timeout = std::time::Duration::from_millis(500);
+        c.request_timeout = std::time::Duration::from_secs(30);
+    })
+    .await;
+    let rider = registration(json!({}));
+    assert_eq!(register(&app, &rider).await.status(), StatusCode::CREATED);
+
+    // A driver service that takes the connection and never answers.
+    let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    app.stop(Service::User).await;
+    app.config.upstreams.driver = format!("http://{}", hung.local_addr().unwrap());
+    app.start(Service::User).await;
+
+    let driver = registration(json!({"role": "driver"}));
+    let pending = register(&app, &driver);
+    tokio::pin!(pending);
+    let call = tokio::select! {
+        answer = &mut pending => panic!("answered {} without the driver service", answer.status()),
+        accepted = hung.accept() => accepted.unwrap().0,
+    };
+
+    // The registration now waits on the driver service; a login needs the
+    // pool's only connection.
+    let response = tokio::select! {
+        answer = &mut pending => panic!("the registration answered {} first", answer.status()),
+        response = login(&app, rider["email"].as_str().unwrap(), PASSWORD) => response,
+    };
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "a login while a registration waits on the driver service"
+    );
+
+    drop(call);
+    assert_eq!(pending.await.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let email = driver["email"].as_str().unwrap();
+    assert_error(
+        login(&app, email, PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+}

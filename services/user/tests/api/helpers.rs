@@ -6,7 +6,7 @@ pub use hail_shared::{
 pub use hail_testkit::{
     assert_error, json,
     reqwest::{Method, Response, StatusCode},
-    spawn_app, Account, TestApp,
+    spawn_app, spawn_app_with, Account, TestApp,
 };
 pub use serde_json::Value;
 
