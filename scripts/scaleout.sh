@@ -132,7 +132,7 @@ run_one() {
       echo "## node $node"
       redis-cli -p "$node" info stats | grep -E '^(total_commands_processed|total_reads_processed|total_writes_processed|total_net_input_bytes)'
       # (A replica runs none of these: no match is no failure.)
-      redis-cli -p "$node" info commandstats | grep -E 'evalsha|geosearch|spublish|publish|exists|get:' || true
+      redis-cli -p "$node" info commandstats | grep -E 'evalsha|geosearch|spublish|publish|exists|mget|get:' || true
     } >>"$OUT/$run.redis.txt"
   done
   cleanup
