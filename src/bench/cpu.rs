@@ -149,6 +149,34 @@ pub(crate) fn per_unit(before: &CpuTimes, after: &CpuTimes, done: u64, per: f64)
         .join(", ")
 }
 
+/// Like [`per_unit`], with each name's background work taken out first:
+/// `idle` is what it used over `idle_secs` with nothing but the background
+/// running (a fleet's keep-alive pings), scaled to the `secs` the work took.
+/// A negative figure is shown as measured: the background varied.
+pub(crate) fn per_unit_net(
+    window: (&CpuTimes, &CpuTimes, f64),
+    idle: (&CpuTimes, &CpuTimes, f64),
+    done: u64,
+    per: f64,
+) -> String {
+    let (before, after, secs) = window;
+    let (idle_before, idle_after, idle_secs) = idle;
+    after
+        .iter()
+        .map(|(name, at)| {
+            let used = at - before.get(name).copied().unwrap_or(0.0);
+            let idle_used = idle_after.get(name).copied().unwrap_or(0.0)
+                - idle_before.get(name).copied().unwrap_or(0.0);
+            let background = idle_used / idle_secs.max(f64::EPSILON) * secs;
+            format!(
+                "{name} {:.2} s",
+                (used - background) * per / done.max(1) as f64
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +200,25 @@ mod tests {
         let before = CpuTimes::from([("trip".to_string(), 1.0)]);
         let after = CpuTimes::from([("trip".to_string(), 3.0)]);
         assert_eq!(per_unit(&before, &after, 4000, 1000.0), "trip 0.50 s");
+    }
+
+    #[test]
+    fn background_work_is_taken_out_at_its_idle_rate() {
+        let times = |pairs: &[(&str, f64)]| -> CpuTimes {
+            pairs.iter().map(|(n, s)| (n.to_string(), *s)).collect()
+        };
+        // Idle: redis used 1 s in 5 s (0.2 s a second). The work took 10 s
+        // and redis used 5 s over it: 3 s of it was the work.
+        let idle = (&times(&[("redis", 10.0)]), &times(&[("redis", 11.0)]), 5.0);
+        let before = times(&[("redis", 20.0), ("trip", 1.0)]);
+        let after = times(&[("redis", 25.0), ("trip", 4.0)]);
+        assert_eq!(
+            per_unit_net((&before, &after, 10.0), idle, 1_000, 1_000.0),
+            "redis 3.00 s, trip 3.00 s"
+        );
+        assert_eq!(
+            per_unit(&before, &after, 1_000, 1_000.0),
+            "redis 5.00 s, trip 3.00 s"
+        );
     }
 }

@@ -24,7 +24,7 @@ use super::{
     TripPhase,
 };
 use crate::{
-    bench::latency::Latencies,
+    bench::{cpu::CpuTimes, latency::Latencies},
     simulate::{
         api::{Api, Session},
         geo::LatLng,
@@ -60,13 +60,29 @@ impl Outcome {
 pub(super) async fn run(phase: &TripPhase<'_>, report: &mut Report) -> anyhow::Result<()> {
     let args = phase.args;
     eprintln!("[dispatch] {} requests at {}/s", args.requests, args.rate);
+    let idle = idle_window(phase).await;
     let before = phase.cpu.now();
+    let started = Instant::now();
     let (sent, achieved_rate) = request_all(phase).await;
     let d = settle(phase, &sent).await?;
-    if !phase.cpu.is_empty() {
+    if let Some((idle_before, idle_after)) = idle {
+        let after = phase.cpu.now();
+        let done = d.trips.len() as u64;
         report.row(
             "CPU-seconds per 1,000 dispatches (request to offer; the fleet's keep-alive pings included)",
-            crate::bench::cpu::per_unit(&before, &phase.cpu.now(), d.trips.len() as u64, 1_000.0),
+            crate::bench::cpu::per_unit(&before, &after, done, 1_000.0),
+        );
+        report.row(
+            format!(
+                "CPU-seconds per 1,000 dispatches, keep-alive pings taken out (at their rate over {} s before)",
+                IDLE_WINDOW.as_secs()
+            ),
+            crate::bench::cpu::per_unit_net(
+                (&before, &after, started.elapsed().as_secs_f64()),
+                (&idle_before, &idle_after, IDLE_WINDOW.as_secs_f64()),
+                done,
+                1_000.0,
+            ),
         );
     }
     let what = if d.auto {
@@ -95,6 +111,25 @@ pub(super) async fn run(phase: &TripPhase<'_>, report: &mut Report) -> anyhow::R
     cancel_all(phase.api, &phase.tokens(&d.trips)).await;
     phase.heard.clear_holds();
     Ok(())
+}
+
+/// How long the CPU of the stack is read with only the fleet's keep-alive
+/// pings running, before the requests: their cost per second is then taken
+/// out of the phase's, for what the dispatches alone cost.
+const IDLE_WINDOW: Duration = Duration::from_secs(5);
+
+/// The CPU readings around [`IDLE_WINDOW`] (`None` without `--cpu`).
+async fn idle_window(phase: &TripPhase<'_>) -> Option<(CpuTimes, CpuTimes)> {
+    if phase.cpu.is_empty() {
+        return None;
+    }
+    eprintln!(
+        "[dispatch] {} s of keep-alive pings alone, to take their CPU out",
+        IDLE_WINDOW.as_secs()
+    );
+    let before = phase.cpu.now();
+    tokio::time::sleep(IDLE_WINDOW).await;
+    Some((before, phase.cpu.now()))
 }
 
 /// Sends the requests at `--rate`: (trip, k, sent at) for each the stack
