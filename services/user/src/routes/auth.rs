@@ -40,8 +40,8 @@ pub async fn register(
     // get, and the account after it in one statement. So no database
     // connection waits on the driver service, and a driver account never
     // exists without its profile. What a failure leaves is at most an
-    // OFFLINE profile no account owns (the driver service down after the
-    // profile, or a concurrent registration taking the email): it is never
+    // OFFLINE profile no account owns (the account's insert failing after
+    // the profile, or a concurrent registration taking the email): it is never
     // online, so never matched, and the driver service's create is
     // idempotent for a retry.
     let id = Uuid::new_v4();
