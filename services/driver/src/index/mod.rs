@@ -59,6 +59,8 @@ pub struct Index {
     scripts: Arc<Scripts>,
     /// Each city's drivers per km², as last read, for sizing first rings.
     densities: Arc<Mutex<HashMap<String, (Instant, f64)>>>,
+    /// Index writes waiting for their city's next script (`sync`).
+    writes: Arc<sync::CityWrites>,
 }
 
 /// The scripts, hashed once (redis-rs sends EVALSHA and falls back to EVAL).
@@ -118,6 +120,7 @@ impl Index {
                 sweep: Script::new(include_str!("../../scripts/sweep.lua")),
             }),
             densities: Arc::default(),
+            writes: Arc::default(),
         }
     }
 

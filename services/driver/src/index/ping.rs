@@ -167,11 +167,11 @@ impl Index {
             }
         }
         join_all(by_city.into_iter().map(|(city, mut pings)| async move {
-            let stamps: Vec<(Uuid, &Stamp, bool)> = pings
+            let stamps: Vec<(Uuid, Stamp, bool)> = pings
                 .iter()
-                .map(|p| (p.driver_id, &p.stamp, p.stamp.matchable))
+                .map(|p| (p.driver_id, p.stamp.clone(), p.stamp.matchable))
                 .collect();
-            let written = self.sync_many(&mut redis.clone(), &city, &stamps).await;
+            let written = self.write_index(&mut redis.clone(), &city, stamps).await;
             match written {
                 Ok(_) => pings.iter_mut().for_each(|p| p.indexed = true),
                 Err(err) => {
