@@ -76,22 +76,25 @@ impl<T> Default for Coalesced<T> {
 }
 
 struct Waiter<T> {
-    entries: Vec<T>,
+    entries: Arc<Vec<T>>,
     written: oneshot::Sender<redis::RedisResult<()>>,
 }
 
-impl<T: Clone> Coalesced<T> {
-    /// Returns once `entries` are written, by `write` or by another
-    /// caller's write, with that write's result.
+impl<T> Coalesced<T> {
+    /// Returns once `entries` are written, by `write` (given every waiting
+    /// caller's entries) or by another caller's write, with that write's
+    /// result. Shared, not copied: a retry after a cancelled writer queues
+    /// the same entries again.
     async fn write<F, Fut>(&self, entries: Vec<T>, write: F) -> redis::RedisResult<()>
     where
-        F: FnOnce(Vec<T>) -> Fut,
+        F: FnOnce(Vec<Arc<Vec<T>>>) -> Fut,
         Fut: Future<Output = redis::RedisResult<()>>,
     {
+        let entries = Arc::new(entries);
         loop {
             let (written, mut answer) = oneshot::channel();
             self.lock_waiting().push(Waiter {
-                entries: entries.clone(),
+                entries: Arc::clone(&entries),
                 written,
             });
             let _writer = self.writer.lock().await;
@@ -101,9 +104,9 @@ impl<T: Clone> Coalesced<T> {
                 Err(oneshot::error::TryRecvError::Empty) => {}
             }
             let batch = std::mem::take(&mut *self.lock_waiting());
-            let (all, answers): (Vec<Vec<T>>, Vec<_>) =
+            let (all, answers): (Vec<_>, Vec<_>) =
                 batch.into_iter().map(|w| (w.entries, w.written)).unzip();
-            let result = write(all.into_iter().flatten().collect()).await;
+            let result = write(all).await;
             for answer in answers {
                 // A waiter that is gone (its request cancelled) needs none.
                 let _ = answer.send(result.clone());
@@ -205,6 +208,7 @@ impl Index {
             .write(entries, |all| async move {
                 let stamps: Vec<(Uuid, &Stamp, bool)> = all
                     .iter()
+                    .flat_map(|entries| entries.iter())
                     .map(|(driver, stamp, matchable)| (*driver, stamp, *matchable))
                     .collect();
                 self.sync_many(redis, city, &stamps).await.map(|_| ())
@@ -280,10 +284,12 @@ mod tests {
     /// What a test's writes did: each write's entries, in order.
     type Log = Arc<Mutex<Vec<Vec<u32>>>>;
 
-    async fn logged(log: Log, entries: Vec<u32>) -> redis::RedisResult<()> {
+    async fn logged(log: Log, all: Vec<Arc<Vec<u32>>>) -> redis::RedisResult<()> {
         // A round trip: the callers behind it queue meanwhile.
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        log.lock().unwrap().push(entries);
+        log.lock()
+            .unwrap()
+            .push(all.iter().flat_map(|e| e.iter().copied()).collect());
         Ok(())
     }
 
@@ -317,7 +323,7 @@ mod tests {
         let results = futures::future::join_all((0..5).map(|i| {
             queue.write(vec![i], move |all| async move {
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                if all.contains(&0) {
+                if all.iter().any(|e| e.contains(&0)) {
                     Ok(())
                 } else {
                     Err(redis::RedisError::from((
@@ -344,7 +350,7 @@ mod tests {
             tokio::spawn(async move {
                 queue
                     .write(vec![entry], |all| async move {
-                        if all.contains(&1) {
+                        if all.iter().any(|e| e.contains(&1)) {
                             // The first caller's write never ends: it is cancelled.
                             std::future::pending::<()>().await;
                         }
